@@ -1,0 +1,3 @@
+from vipkeeper.cli import entry
+
+entry()

@@ -1,0 +1,51 @@
+"""keepalived.conf, read as keepalived 2.2.7 reads it, into an immutable model.
+
+`load(path)` / `loads(text)` return a `Config`. They raise `ConfigError` only when the input
+cannot be read as a configuration at all (missing or binary file, unbalanced braces, include
+loop, ...). Everything else - unknown keywords, values out of range, references to undefined
+trackers, unsupported keepalived features - is a `Diagnostic` in `Config.diagnostics`;
+`Config.usable` is False when any of them is an error.
+"""
+
+from __future__ import annotations
+
+from .lexer import lex_file, lex_text
+from .model import (
+    NOWHERE,
+    Authentication,
+    Config,
+    ConfigError,
+    Diagnostic,
+    Garp,
+    GlobalDefs,
+    Instance,
+    Notifies,
+    ScriptCommand,
+    Severity,
+    SyncGroup,
+    TrackFile,
+    TrackProcess,
+    TrackRef,
+    VirtualAddress,
+    VirtualRoute,
+    VrrpScript,
+    Where,
+)
+from .parser import parse
+
+__all__ = [
+    "NOWHERE", "Authentication", "Config", "ConfigError", "Diagnostic", "Garp", "GlobalDefs",
+    "Instance", "Notifies", "ScriptCommand", "Severity", "SyncGroup", "TrackFile", "TrackProcess",
+    "TrackRef", "VirtualAddress", "VirtualRoute", "VrrpScript", "Where", "load", "loads",
+]
+
+
+def load(path: str, *, config_id: str | None = None) -> Config:
+    """Read the configuration file at `path` (and its includes). `config_id` is keepalived's
+    `-i`: it selects `@ID` lines; None means the host name's first label, as keepalived."""
+    return parse(lex_file(path, config_id=config_id))
+
+
+def loads(text: str, *, name: str = "<string>", config_id: str | None = None) -> Config:
+    """Read a configuration from a string; relative includes resolve against the cwd."""
+    return parse(lex_text(text, name=name, config_id=config_id))

@@ -1,0 +1,369 @@
+"""The configuration model: what a keepalived.conf means, once read.
+
+Rules
+- Immutable: every value is a frozen dataclass or a tuple, so a running daemon can hold the old
+  model while a reload parses the new one, and compare the two instance by instance.
+- Every node knows where it came from (`Where`: file and line). Diagnostics, `lint` findings and
+  runtime log lines point the admin at the exact line to change.
+- Units are resolved here: intervals and delays are float seconds, whatever keepalived's keyword
+  spelled (`advert_int 0.1`, `garp_master_delay 5`). Defaults are keepalived 2.2.7's, applied by
+  the parser, so consumers never re-derive them.
+- The model says what the admin asked for; it does not decide protocol behaviour (vrrp/) nor how
+  trackers turn states into priorities (track/). It only records weights and flags faithfully.
+- Keywords that are understood but have no field of their own (`debug`, `smtp_alert`, ...) are
+  kept in `extras` so that nothing the admin wrote silently vanishes from `check --json`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+Severity = Literal["error", "warning", "unsupported"]
+
+
+@dataclass(frozen=True, order=True)
+class Where:
+    """A position in the configuration: the file as the admin named it and a 1-based line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+NOWHERE = Where("<default>", 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One message about the configuration, printed as `FILE:LINE: severity: message`."""
+
+    where: Where
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.severity}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used. Printed as `FILE:LINE: message`, never a traceback."""
+
+    def __init__(self, where: Where, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ScriptCommand:
+    """A command line to run (notify scripts), with the user keepalived would run it as.
+
+    `command` is the text as written (keepalived splits it like a shell word list, honouring
+    quotes); `argv` is that split. `user`/`group` are None when the global default applies.
+    """
+
+    command: str
+    argv: tuple[str, ...]
+    user: str | None = None
+    group: str | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class VirtualAddress:
+    """One `virtual_ipaddress` (or `_excluded`, or `static_ipaddress`) entry.
+
+    `dev` None means the instance's interface. `brd` is an address, or "+"/"-" as iproute2
+    spells automatic broadcast. A bare address without prefix gets /32 or /128, as keepalived.
+    """
+
+    address: IPInterface
+    dev: str | None = None
+    brd: str | None = None
+    scope: str | None = None
+    label: str | None = None
+    no_track: bool = False
+    peer: str | None = None
+    where: Where = NOWHERE
+    # further `ip address add` words as written (noprefixroute, home, preferred_lft N, ...)
+    options: tuple[str, ...] = ()
+
+    @property
+    def ip(self) -> IPAddress:
+        return self.address.ip
+
+    @property
+    def family(self) -> int:
+        return self.address.version
+
+
+@dataclass(frozen=True)
+class VirtualRoute:
+    """A `virtual_routes`/`static_routes` entry, kept as its words: vipkeeper does not install
+    routes yet, but `check` and `lint` must see them and say so."""
+
+    words: tuple[str, ...]
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """An instance's (or sync group's) reference to something it tracks.
+
+    For `track_script`, `track_process` and `track_file`, `name` is the tracker's block name; for
+    `track_interface` it is the interface name. `weight` None means "the tracker's own weight"
+    (scripts, processes, files) or 0 (interfaces). `reverse` None likewise means "the tracker's".
+    """
+
+    name: str
+    weight: int | None = None
+    reverse: bool | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class VrrpScript:
+    """A `vrrp_script` block: a command run every `interval`, judged by its exit status."""
+
+    name: str
+    script: str
+    argv: tuple[str, ...]
+    interval: float = 1.0
+    timeout: float | None = None  # None: keepalived uses `interval`
+    weight: int = 0
+    reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    user: str | None = None
+    group: str | None = None
+    init_fail: bool = False
+    where: Where = NOWHERE
+
+
+ParamMatch = Literal["exact", "initial", "partial"]
+
+
+@dataclass(frozen=True)
+class TrackProcess:
+    """A `vrrp_track_process` block.
+
+    `process` is the name (comm, at most 15 characters, matched exactly) or, with
+    `full_command` or parameters, the executable path matched against argv[0]; `params` are the
+    further arguments matched per `param_match` ("exact" when parameters are given without it).
+    `quorum_max` None means unbounded. Delays are seconds; `delay` in the file sets both.
+    """
+
+    name: str
+    process: str
+    params: tuple[str, ...] = ()
+    param_match: ParamMatch | None = None
+    full_command: bool = False
+    quorum: int = 1
+    quorum_max: int | None = None
+    fork_delay: float = 0.0
+    terminate_delay: float = 0.0
+    weight: int = 0
+    reverse: bool = False
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class TrackFile:
+    """A `vrrp_track_file` block: an integer read from `file`, multiplied by the weight."""
+
+    name: str
+    file: str
+    weight: int = 1
+    reverse: bool = False
+    init_file: int | None = None  # `init_file [VALUE] [overwrite]`: create the file with VALUE
+    init_file_overwrite: bool = False
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """VRRPv2 authentication. keepalived truncates `auth_pass` to 8 characters."""
+
+    auth_type: Literal["PASS", "AH"]
+    auth_pass: str
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class Notifies:
+    """The notify scripts of an instance or a sync group (None: not configured)."""
+
+    master: ScriptCommand | None = None
+    backup: ScriptCommand | None = None
+    fault: ScriptCommand | None = None
+    stop: ScriptCommand | None = None
+    deleted: ScriptCommand | None = None
+    master_rx_lower_pri: ScriptCommand | None = None
+    generic: ScriptCommand | None = None  # `notify`: gets TYPE NAME STATE PRIORITY appended
+    priority_changes: bool = False
+    report_deleted: bool = False  # `notify_deleted` given (with or without a script): DELETED, not FAULT
+
+
+@dataclass(frozen=True)
+class Garp:
+    """Gratuitous ARP / unsolicited NA timing, resolved against global defaults."""
+
+    master_delay: float = 5.0
+    master_repeat: int = 5
+    master_refresh: float = 0.0
+    master_refresh_repeat: int = 1
+    lower_prio_delay: float = 5.0
+    lower_prio_repeat: int = 5
+    interval: float = 0.0  # vrrp_garp_interval: minimum spacing of GARPs on one interface
+    na_interval: float = 0.0  # vrrp_gna_interval
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A `vrrp_instance` block, with every default resolved."""
+
+    name: str
+    interface: str
+    virtual_router_id: int
+    where: Where = NOWHERE
+    state: Literal["MASTER", "BACKUP"] = "BACKUP"
+    priority: int = 100
+    advert_int: float = 1.0
+    version: Literal[2, 3] = 2
+    family: Literal[4, 6] = 4  # from the VIPs (native_ipv6 forces 6)
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    down_timer_adverts: int = 3
+    authentication: Authentication | None = None
+    mcast_src_ip: IPAddress | None = None
+    mcast_dst_ip: IPAddress | None = None
+    unicast_src_ip: IPAddress | None = None
+    unicast_peers: tuple[IPAddress, ...] = ()
+    unicast_ttl: int = 255
+    unicast_fault_no_peer: bool = False
+    check_unicast_src: bool = False
+    virtual_ipaddress: tuple[VirtualAddress, ...] = ()
+    virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
+    virtual_routes: tuple[VirtualRoute, ...] = ()
+    track_interface: tuple[TrackRef, ...] = ()
+    track_script: tuple[TrackRef, ...] = ()
+    track_process: tuple[TrackRef, ...] = ()
+    track_file: tuple[TrackRef, ...] = ()
+    notify: Notifies = field(default_factory=Notifies)
+    garp: Garp = field(default_factory=Garp)
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    dont_track_primary: bool = False
+    skip_check_adv_addr: bool = False
+    strict_mode: bool = False
+    accept: bool | None = None  # accept / no_accept; None: keepalived's default for the mode
+    use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
+    vmac_xmit_base: bool = False
+    fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
+    sync_group: str | None = None  # filled in from vrrp_sync_group membership
+    extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def is_unicast(self) -> bool:
+        return bool(self.unicast_peers)
+
+    @property
+    def source_address(self) -> IPAddress | None:
+        """The address adverts are sent from when configured (else the interface's primary)."""
+        return self.unicast_src_ip or self.mcast_src_ip
+
+
+@dataclass(frozen=True)
+class SyncGroup:
+    """A `vrrp_sync_group`: member instances that change state together."""
+
+    name: str
+    group: tuple[str, ...]
+    where: Where = NOWHERE
+    notify: Notifies = field(default_factory=Notifies)
+    track_interface: tuple[TrackRef, ...] = ()
+    track_script: tuple[TrackRef, ...] = ()
+    track_process: tuple[TrackRef, ...] = ()
+    track_file: tuple[TrackRef, ...] = ()
+    sync_group_tracking_weight: bool = False
+
+
+@dataclass(frozen=True)
+class GlobalDefs:
+    """The VRRP-related part of `global_defs`, plus vipkeeper's own keywords."""
+
+    router_id: str | None = None
+    script_user: str | None = None
+    script_group: str | None = None
+    enable_script_security: bool = False
+    vrrp_version: Literal[2, 3] = 2
+    vrrp_mcast_group4: ipaddress.IPv4Address = ipaddress.IPv4Address("224.0.0.18")
+    vrrp_mcast_group6: ipaddress.IPv6Address = ipaddress.IPv6Address("ff02::12")
+    vrrp_strict: bool = False
+    vrrp_startup_delay: float = 0.0
+    vrrp_down_timer_adverts: int = 3
+    vrrp_skip_check_adv_addr: bool = False
+    vrrp_notify_priority_changes: bool = False
+    vrrp_min_garp: bool = False
+    garp: Garp = field(default_factory=Garp)
+    notify_fifo: ScriptCommand | None = None  # the fifo path in `command`
+    notify_fifo_script: ScriptCommand | None = None
+    vrrp_notify_fifo: ScriptCommand | None = None
+    vrrp_notify_fifo_script: ScriptCommand | None = None
+    process_monitor_rcv_bufs: int | None = None
+    max_auto_priority: int | None = None
+    vrrp_lower_prio_no_advert: bool = False  # defaults for the instance keywords of the same name
+    vrrp_higher_prio_send_advert: bool = False
+    vrrp_check_unicast_src: bool = False
+    # vipkeeper's own (keepalived would warn about them as unknown; `check` says they are ours)
+    control_socket: str | None = None
+    metrics_listen: str | None = None
+    extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole configuration: the result of `config.load()`.
+
+    Trackers and scripts are tuples in file order; the lookup helpers keep consumers from
+    building their own dictionaries.
+    """
+
+    files: tuple[str, ...]
+    global_defs: GlobalDefs = field(default_factory=GlobalDefs)
+    instances: tuple[Instance, ...] = ()
+    sync_groups: tuple[SyncGroup, ...] = ()
+    scripts: tuple[VrrpScript, ...] = ()
+    track_processes: tuple[TrackProcess, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()
+    static_addresses: tuple[VirtualAddress, ...] = ()
+    static_routes: tuple[VirtualRoute, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def instance(self, name: str) -> Instance | None:
+        return next((i for i in self.instances if i.name == name), None)
+
+    def script(self, name: str) -> VrrpScript | None:
+        return next((s for s in self.scripts if s.name == name), None)
+
+    def track_process(self, name: str) -> TrackProcess | None:
+        return next((p for p in self.track_processes if p.name == name), None)
+
+    def track_file(self, name: str) -> TrackFile | None:
+        return next((f for f in self.track_files if f.name == name), None)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def usable(self) -> bool:
+        """keepalived -t's verdict: usable when no diagnostic is an error."""
+        return not self.errors

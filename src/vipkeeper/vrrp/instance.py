@@ -1,0 +1,681 @@
+"""One virtual router's state machine (RFC 5798 §6.4, as keepalived 2.2.7 refines it).
+
+Everything that decides what a VRRP instance does lives in this file; the shell only feeds it
+events and carries out the actions it returns.
+
+Rules
+-----
+- Pure: no sockets, no clock reads, no tasks. Time comes in with every event (`now`, seconds
+  on any monotonic scale); `next_deadline()` says when the shell must call back with
+  `TimerFired`. Durations are computed in integer microseconds exactly as keepalived does, so
+  that e.g. a priority-100 backup of a 1 s VRRPv3 master waits 3.609375 s, not 3.6094 s.
+- `handle(event, now) -> list[Action]` returns actions in the order they must be executed. The
+  order carries meaning: leaving MASTER for FAULT or STOP sends the priority-0 advert *before*
+  the VIPs are deleted, and becoming MASTER sends an advert *before* adding VIPs and
+  announcing them (so the old master lets go first).
+- The codec has already said the advert is well formed; this module says whether it is right
+  for *this* router (VRID, version, interval for v2, authentication, peer, advertised VIPs) and
+  answers `Drop(reason)` otherwise, with the same `DropReason` vocabulary the codec uses.
+- Log lines use keepalived's wording, instance name first: `(VI_1) Entering MASTER STATE`.
+
+Theory of operation
+-------------------
+States: INIT -> BACKUP | FAULT on Startup; BACKUP <-> MASTER by election; any -> FAULT while a
+fault is present; FAULT -> BACKUP when the last fault clears; any -> STOP on Shutdown.
+
+Timers (each a deadline or None):
+
+  ``down``     BACKUP: master-down timer; expiry -> MASTER
+  ``advert``   MASTER: next periodic advertisement
+  ``garp``     MASTER: delayed GARP/NA burst (garp_master_delay after becoming master)
+  ``refresh``  MASTER: periodic GARP/NA refresh (garp_master_refresh)
+  ``lowgarp``  MASTER: delayed burst after a lower-priority advert (garp_lower_prio_delay)
+  ``start``    INIT:   end of the startup delay
+
+Timing, from keepalived's vrrp.h (µs; MAI = Master_Adver_Interval):
+
+  skew (v2)        = (256 - p) * 1e6 / 256
+  skew (v3)        = (256 - p) * (MAI / 1 cs) * 625 / 16        (integer maths)
+  master-down      = down_timer_adverts * MAI + skew
+  p                = 255 for an address owner, else the effective priority
+
+MAI starts as our own advert_int, is learnt (v3 only) from every advert a BACKUP accepts and
+from the advert that makes a MASTER yield, and is reset to our own when leaving FAULT or
+becoming MASTER.
+
+What a BACKUP does with a valid advert (vrrp_state_backup):
+
+  =====================================================  ======================================
+  advert                                                 effect
+  =====================================================  ======================================
+  priority 0                                             down timer := skew (fast handover:
+                                                         MASTER at once)
+  nopreempt, or priority >= ours, or preempt_delay       accept: down timer := master-down,
+  pending                                                learn MAI (v3)
+  otherwise (lower, preempt on)                          log "... - discarding"; the running
+                                                         down timer is left alone
+  =====================================================  ======================================
+
+What a MASTER does with a valid advert (vrrp_state_master_rx):
+
+  =====================================================  ======================================
+  priority 0                                             send an advert now, stay MASTER
+  lower, or equal and sender's IP lower than ours        stay MASTER; advert now unless
+                                                         lower_prio_no_advert; lower-prio GARPs
+  higher, or equal and sender's IP higher                BACKUP (no priority-0 advert), learn
+                                                         MAI (v3), DelVips
+  =====================================================  ======================================
+
+Startup: an address owner (priority 255) becomes MASTER at once; `state MASTER` otherwise
+listens for MAI + minimum skew first (so an existing master is heard before we claim the
+VIPs); everyone else waits a full master-down interval.
+
+Fast handover (vipkeeper extension, off by default): when the only other router is known to
+be this one's peer (unicast with exactly one peer, or `fast_handover=True`), a BACKUP that
+hears priority 0 becomes MASTER immediately instead of waiting the skew time -- there is no
+other backup to race with. A MASTER that faults sends its priority-0 advert as its very first
+action. With it off the behaviour is RFC/keepalived exact.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .packet import AUTH_NONE, AUTH_PASS, Advertisement, DropReason, IPAddress, pad_auth
+
+US = 1_000_000  # keepalived's TIMER_HZ
+CENTI_US = 10_000  # TIMER_CENTI_HZ
+OWNER_PRIORITY = 255
+SYNC_GROUP_TRACKER = "@sync_group"  # reserved tracker name a sync group uses to fault members
+
+
+class State(str, enum.Enum):
+    INIT = "INIT"
+    BACKUP = "BACKUP"
+    MASTER = "MASTER"
+    FAULT = "FAULT"
+    STOP = "STOP"
+
+
+@dataclass(frozen=True)
+class InstanceParams:
+    """Everything the state machine needs to know about one `vrrp_instance`.
+
+    The shell builds it from the config model (defaults resolved against global_defs).
+    `vips` is opaque to the core: it is passed back unchanged in AddVips/DelVips/Announce.
+    `addresses` are the addresses this router puts in its adverts and expects in its peers'
+    (empty: do not check).
+    """
+
+    name: str
+    vrid: int
+    version: int = 2
+    family: int = 4
+    priority: int = 100
+    advert_int: float = 1.0
+    initial_state: State = State.BACKUP
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    source_address: IPAddress | None = None
+    vips: tuple[Any, ...] = ()
+    addresses: tuple[IPAddress, ...] = ()
+    skip_check_adv_addr: bool = False
+    unicast_peers: tuple[IPAddress, ...] = ()
+    check_unicast_src: bool = False
+    fast_handover: bool = False
+    down_timer_adverts: int = 3
+    garp_master_delay: float = 5.0
+    garp_master_repeat: int = 5
+    garp_master_refresh: float = 0.0
+    garp_master_refresh_repeat: int = 1
+    garp_lower_prio_delay: float = 5.0
+    garp_lower_prio_repeat: int = 5
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    auth_type: int = AUTH_NONE
+    auth_data: bytes = b""
+    notify_priority_changes: bool = False
+    startup_delay: float = 0.0
+
+    @property
+    def is_owner(self) -> bool:
+        return self.priority == OWNER_PRIORITY
+
+    @property
+    def advert_int_cs(self) -> int:
+        return max(1, round(self.advert_int * 100))
+
+    @property
+    def fast_handover_applies(self) -> bool:
+        return self.fast_handover or len(self.unicast_peers) == 1
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Startup:
+    pass
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+@dataclass(frozen=True)
+class AdvertReceived:
+    advert: Advertisement
+    source: IPAddress
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    pass
+
+
+@dataclass(frozen=True)
+class TrackerChanged:
+    """A tracker's current contribution to the priority and whether it puts us in FAULT."""
+
+    name: str
+    contribution: int = 0
+    fault: bool = False
+
+
+@dataclass(frozen=True)
+class InterfaceDown:
+    pass
+
+
+@dataclass(frozen=True)
+class InterfaceUp:
+    pass
+
+
+@dataclass(frozen=True)
+class Reconfigure:
+    """New parameters for the same router (same name, VRID, version, family)."""
+
+    params: InstanceParams
+
+
+@dataclass(frozen=True)
+class ForceMaster:
+    """Sync group: another member became MASTER; a BACKUP member follows."""
+
+
+@dataclass(frozen=True)
+class ForceBackup:
+    """Sync group: another member yielded; a MASTER member follows to BACKUP."""
+
+
+Event = Union[
+    Startup, Shutdown, AdvertReceived, TimerFired, TrackerChanged, InterfaceDown, InterfaceUp,
+    Reconfigure, ForceMaster, ForceBackup,
+]
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendAdvert:
+    priority: int
+
+
+@dataclass(frozen=True)
+class AddVips:
+    vips: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class DelVips:
+    vips: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Send `rounds` rounds of GARP/unsolicited NA: one per VIP per round, or one for our own
+    source address when `source_address` is set (unicast instance leaving FAULT)."""
+
+    rounds: int
+    vips: tuple[Any, ...] = ()
+    source_address: bool = False
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A notify (scripts, FIFO). `state`: MASTER BACKUP FAULT STOP, or the event words
+    MASTER_RX_LOWER_PRI, MASTER_PRIORITY, BACKUP_PRIORITY."""
+
+    state: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class Log:
+    level: str  # "debug" | "info" | "warning" | "error"
+    message: str
+
+
+@dataclass(frozen=True)
+class Drop:
+    reason: DropReason
+    source: IPAddress | None = None
+
+
+Action = Union[SendAdvert, AddVips, DelVips, Announce, Notify, Log, Drop]
+
+
+# --- timing -----------------------------------------------------------------------------------
+
+
+def skew_us(version: int, priority: int, mai_cs: int) -> int:
+    """keepalived's VRRP_TIMER_SKEW in microseconds."""
+    if version == 3:
+        return (256 - priority) * mai_cs * 625 // 16
+    return (256 - priority) * US // 256
+
+
+def master_down_us(version: int, priority: int, mai_cs: int, down_timer_adverts: int = 3) -> int:
+    """keepalived's VRRP_MS_DOWN_TIMER in microseconds."""
+    return down_timer_adverts * mai_cs * CENTI_US + skew_us(version, priority, mai_cs)
+
+
+def _addr_key(addr: IPAddress | None) -> int:
+    return int(addr) if addr is not None else -1
+
+
+class Instance:
+    """One VRRP virtual router. See the module docstring for the rules."""
+
+    def __init__(self, params: InstanceParams) -> None:
+        self.params = params
+        self.state = State.INIT
+        self.master_adver_int_cs = params.advert_int_cs
+        self.master_source: IPAddress | None = None
+        self.master_priority: int | None = None
+        self._trackers: dict[str, tuple[int, bool]] = {}
+        self._iface_up = True
+        self._started = False
+        self._timers: dict[str, float] = {}
+        self._preempt_at: float | None = None
+        self.effective_priority = self._compute_priority()
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        return min(self._timers.values()) if self._timers else None
+
+    @property
+    def faulted(self) -> bool:
+        return not self._iface_up or any(f for _, f in self._trackers.values())
+
+    @property
+    def own_faulted(self) -> bool:
+        """Faulted for a reason of its own (not only because its sync group is)."""
+        return not self._iface_up or any(f for n, (_, f) in self._trackers.items() if n != SYNC_GROUP_TRACKER)
+
+    def master_down_us(self) -> int:
+        return master_down_us(self.params.version, self._skew_priority(), self.master_adver_int_cs,
+                              self.params.down_timer_adverts)
+
+    def skew_us(self) -> int:
+        return skew_us(self.params.version, self._skew_priority(), self.master_adver_int_cs)
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        out: list[Action] = []
+        if isinstance(event, AdvertReceived):
+            self._on_advert(event, now, out)
+        elif isinstance(event, TimerFired):
+            self._on_timers(now, out)
+        elif isinstance(event, TrackerChanged):
+            self._trackers[event.name] = (event.contribution, event.fault)
+            self._reassess(now, out)
+        elif isinstance(event, InterfaceDown):
+            self._iface_up = False
+            self._reassess(now, out)
+        elif isinstance(event, InterfaceUp):
+            self._iface_up = True
+            self._reassess(now, out)
+        elif isinstance(event, Startup):
+            self._on_startup(now, out)
+        elif isinstance(event, Shutdown):
+            self._on_shutdown(out)
+        elif isinstance(event, Reconfigure):
+            self._on_reconfigure(event.params, now, out)
+        elif isinstance(event, ForceMaster):
+            if self.state == State.BACKUP and not self.faulted:
+                self._become_master(now, out)
+        elif isinstance(event, ForceBackup):
+            if self.state == State.MASTER:
+                self._become_backup(now, out)
+        else:  # pragma: no cover - typing guards this
+            raise TypeError(f"unknown event {event!r}")
+        return out
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _p(self, message: str) -> str:
+        return f"({self.params.name}) {message}"
+
+    def _log(self, out: list[Action], message: str, level: str = "info") -> None:
+        out.append(Log(level, self._p(message)))
+
+    def _compute_priority(self) -> int:
+        if self.params.is_owner:
+            return OWNER_PRIORITY  # trackers never move an address owner
+        total = self.params.priority + sum(c for c, _ in self._trackers.values())
+        return max(1, min(254, total))
+
+    def _skew_priority(self) -> int:
+        return OWNER_PRIORITY if self.params.is_owner else self.effective_priority
+
+    def _set(self, timer: str, at: float) -> None:
+        self._timers[timer] = at
+
+    def _cancel(self, *timers: str) -> None:
+        for t in timers:
+            self._timers.pop(t, None)
+
+    def _arm_down(self, now: float, us: int) -> None:
+        self._set("down", now + us / US)
+
+    # --- startup and shutdown ---------------------------------------------------------------
+
+    def _on_startup(self, now: float, out: list[Action]) -> None:
+        if self.state != State.INIT or self._started or "start" in self._timers:
+            return
+        if self.params.startup_delay > 0:
+            self._log(out, f"Delaying startup for {self.params.startup_delay:g} seconds")
+            self._set("start", now + self.params.startup_delay)
+            return
+        self._begin(now, out)
+
+    def _begin(self, now: float, out: list[Action]) -> None:
+        self._started = True
+        self.master_adver_int_cs = self.params.advert_int_cs
+        if self.faulted:
+            self.state = State.FAULT
+            self._log(out, "Entering FAULT STATE (init)")
+            out.append(Notify(State.FAULT.value, self.effective_priority))
+            return
+        if self.params.is_owner:
+            self.state = State.BACKUP
+            self._become_master(now, out)
+            return
+        self.state = State.BACKUP
+        self._log(out, "Entering BACKUP STATE (init)")
+        out.append(Notify(State.BACKUP.value, self.effective_priority))
+        if self.params.initial_state == State.MASTER:
+            # Listen for about one interval for an existing master before claiming the VIPs.
+            self._arm_down(now, self.master_adver_int_cs * CENTI_US
+                           + skew_us(self.params.version, 255, self.master_adver_int_cs))
+        else:
+            self._arm_down(now, self.master_down_us())
+
+    def _on_shutdown(self, out: list[Action]) -> None:
+        if self.state == State.STOP:
+            return
+        if self.state == State.MASTER:
+            out.append(SendAdvert(0))
+            out.append(DelVips(self.params.vips))
+        self.state = State.STOP
+        self._timers.clear()
+        self._preempt_at = None
+        self._log(out, "Stopped", "debug")
+        out.append(Notify(State.STOP.value, self.effective_priority))
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def _on_timers(self, now: float, out: list[Action]) -> None:
+        for _ in range(64):  # bounded: each pass removes or moves the earliest due timer
+            due = [(at, name) for name, at in self._timers.items() if at <= now]
+            if not due:
+                return
+            _, name = min(due)
+            del self._timers[name]
+            self._fire(name, now, out)
+
+    def _fire(self, name: str, now: float, out: list[Action]) -> None:
+        p = self.params
+        if name == "start":
+            self._log(out, "Delayed start completed")
+            self._begin(now, out)
+        elif name == "down" and self.state == State.BACKUP:
+            self._log(out, "Receive advertisement timeout")
+            self._become_master(now, out)
+        elif name == "advert" and self.state == State.MASTER:
+            out.append(SendAdvert(self.effective_priority))
+            self._set("advert", now + p.advert_int)
+        elif name == "garp" and self.state == State.MASTER:
+            if p.vips and p.garp_master_repeat > 0:
+                out.append(Announce(p.garp_master_repeat, p.vips))
+        elif name == "refresh" and self.state == State.MASTER:
+            if p.vips and p.garp_master_refresh_repeat > 0:
+                out.append(Announce(p.garp_master_refresh_repeat, p.vips))
+            self._set("refresh", now + p.garp_master_refresh)
+        elif name == "lowgarp" and self.state == State.MASTER:
+            if p.vips and p.garp_lower_prio_repeat > 0:
+                out.append(Announce(p.garp_lower_prio_repeat, p.vips))
+
+    # --- transitions ------------------------------------------------------------------------
+
+    def _become_master(self, now: float, out: list[Action]) -> None:
+        p = self.params
+        self._cancel("down")
+        self._preempt_at = None
+        self.master_adver_int_cs = p.advert_int_cs
+        self.state = State.MASTER
+        self.master_source = p.source_address
+        self.master_priority = self.effective_priority
+        out.append(SendAdvert(self.effective_priority))
+        self._log(out, "Entering MASTER STATE")
+        out.append(AddVips(p.vips))
+        if p.vips and p.garp_master_repeat > 0:
+            out.append(Announce(p.garp_master_repeat, p.vips))
+        self._set("advert", now + p.advert_int)
+        if p.garp_master_delay > 0 and p.garp_master_repeat > 0:
+            self._set("garp", now + p.garp_master_delay)
+        if p.garp_master_refresh > 0:
+            self._set("refresh", now + p.garp_master_delay + p.garp_master_refresh)
+        out.append(Notify(State.MASTER.value, self.effective_priority))
+
+    def _leave_master_timers(self) -> None:
+        # Pending delayed GARPs are discarded when leaving MASTER (vrrp_remove_delayed_arp).
+        self._cancel("advert", "garp", "refresh", "lowgarp")
+
+    def _become_backup(self, now: float, out: list[Action]) -> None:
+        """MASTER -> BACKUP because someone better is master: no priority-0 advert."""
+        self._leave_master_timers()
+        self.state = State.BACKUP
+        self._preempt_at = None
+        self._log(out, "Entering BACKUP STATE")
+        out.append(DelVips(self.params.vips))
+        out.append(Notify(State.BACKUP.value, self.effective_priority))
+        self._arm_down(now, self.master_down_us())
+
+    def _enter_fault(self, now: float, out: list[Action]) -> None:
+        was_master = self.state == State.MASTER
+        if was_master and self.params.fast_handover_applies:
+            out.append(SendAdvert(0))  # the peer takes over while we still tidy up
+        self._log(out, "Entering FAULT STATE")
+        if was_master:
+            if not self.params.fast_handover_applies:
+                out.append(SendAdvert(0))
+            out.append(DelVips(self.params.vips))
+        self._timers.clear()
+        self._preempt_at = None
+        self.state = State.FAULT
+        out.append(Notify(State.FAULT.value, self.effective_priority))
+
+    def _leave_fault(self, now: float, out: list[Action]) -> None:
+        self.master_adver_int_cs = self.params.advert_int_cs
+        self.state = State.BACKUP
+        self.master_source = None
+        self.master_priority = None
+        if self.params.is_owner:
+            self._become_master(now, out)
+            return
+        self._log(out, "Entering BACKUP STATE")
+        out.append(Notify(State.BACKUP.value, self.effective_priority))
+        if self.params.unicast_peers:
+            out.append(Announce(1, (), source_address=True))
+        self._arm_down(now, self.master_down_us())
+
+    def _reassess(self, now: float, out: list[Action]) -> None:
+        """Recompute effective priority and fault after a tracker or interface change."""
+        old_skew = self.skew_us()
+        new_prio = self._compute_priority()
+        if new_prio != self.effective_priority:
+            self._log(out, f"Changing effective priority from {self.effective_priority} to {new_prio}")
+            self.effective_priority = new_prio
+            if self.state == State.BACKUP and "down" in self._timers:
+                # keepalived shifts a running down timer by the change in skew.
+                self._timers["down"] += (self.skew_us() - old_skew) / US
+            if self.params.notify_priority_changes and self.state in (State.MASTER, State.BACKUP):
+                out.append(Notify(f"{self.state.value}_PRIORITY", new_prio))
+        if not self._started:
+            return
+        if self.faulted and self.state in (State.BACKUP, State.MASTER):
+            self._enter_fault(now, out)
+        elif not self.faulted and self.state == State.FAULT:
+            self._leave_fault(now, out)
+
+    def _on_reconfigure(self, params: InstanceParams, now: float, out: list[Action]) -> None:
+        old = self.params
+        if (params.name, params.vrid, params.version, params.family) != (old.name, old.vrid, old.version, old.family):
+            raise ValueError("Reconfigure cannot change name, VRID, version or family; replace the instance")
+        self.params = params
+        if self.state == State.MASTER and params.vips != old.vips:
+            gone = tuple(v for v in old.vips if v not in params.vips)
+            new = tuple(v for v in params.vips if v not in old.vips)
+            if gone:
+                out.append(DelVips(gone))
+            if new:
+                out.append(AddVips(new))
+                if params.garp_master_repeat > 0:
+                    out.append(Announce(params.garp_master_repeat, new))
+        if self.state not in (State.MASTER,) and params.advert_int != old.advert_int:
+            self.master_adver_int_cs = params.advert_int_cs
+        self._reassess(now, out)
+
+    # --- receiving adverts ------------------------------------------------------------------
+
+    def _check(self, adv: Advertisement, src: IPAddress, out: list[Action]) -> DropReason | None:
+        """Is this (valid) advert right for this router? keepalived's vrrp_check_packet."""
+        p = self.params
+        if adv.vrid != p.vrid:
+            return DropReason.WRONG_VRID
+        if adv.version != p.version:
+            self._log(out, f"received version {adv.version} advert, ours is {p.version}")
+            return DropReason.WRONG_VERSION
+        if p.source_address is not None and src == p.source_address:
+            if adv.priority == self.effective_priority:
+                self._log(out, "WARNING - equal priority advert received from remote host with our IP address.",
+                          "warning")
+            return DropReason.OWN_ADDRESS
+        if p.version == 2:
+            if adv.auth_type != p.auth_type:
+                self._log(out, f"received an invalid auth type {adv.auth_type}, ours is {p.auth_type}", "warning")
+                return DropReason.AUTH_MISMATCH
+            if p.auth_type == AUTH_PASS and adv.auth_data != pad_auth(p.auth_data):
+                self._log(out, "received an invalid passwd!", "warning")
+                return DropReason.AUTH_MISMATCH
+            if adv.interval_cs != p.advert_int_cs:
+                self._log(out, f"advertisement interval mismatch mine={p.advert_int_cs // 100} sec "
+                               f"rcv'd={adv.interval_cs // 100} sec", "warning")
+                return DropReason.INTERVAL_MISMATCH
+        if adv.priority != 0 and p.addresses and (not p.skip_check_adv_addr or src != self.master_source):
+            if len(adv.addresses) != len(p.addresses):
+                self._log(out, f"expected {len(p.addresses)} VIPs but received {len(adv.addresses)}")
+                return DropReason.VIP_MISMATCH
+            for addr in p.addresses:
+                if addr not in adv.addresses:
+                    self._log(out, f"ip address associated with VRID {p.vrid} not present in MASTER advert : {addr}")
+                    return DropReason.VIP_MISMATCH
+        if p.unicast_peers and p.check_unicast_src and src not in p.unicast_peers:
+            self._log(out, f"unicast source address {src} not a unicast peer")
+            return DropReason.UNKNOWN_PEER
+        return None
+
+    def _on_advert(self, ev: AdvertReceived, now: float, out: list[Action]) -> None:
+        if self.state not in (State.BACKUP, State.MASTER):
+            out.append(Drop(DropReason.NOT_LISTENING, ev.source))
+            return
+        reason = self._check(ev.advert, ev.source, out)
+        if reason is not None:
+            out.append(Drop(reason, ev.source))
+            return
+        if self.state == State.BACKUP:
+            self._backup_rx(ev.advert, ev.source, now, out)
+        else:
+            self._master_rx(ev.advert, ev.source, now, out)
+
+    def _backup_rx(self, adv: Advertisement, src: IPAddress, now: float, out: list[Action]) -> None:
+        p = self.params
+        if adv.priority == 0:
+            self._log(out, "Backup received priority 0 advertisement", "debug")
+            if p.fast_handover_applies:
+                self._become_master(now, out)
+            else:
+                self._arm_down(now, self.skew_us())
+            return
+        ours = self.effective_priority
+        preempt_pending = p.preempt_delay > 0 and (self._preempt_at is None or now < self._preempt_at)
+        self.master_source = src
+        if p.nopreempt or adv.priority >= ours or preempt_pending:
+            if adv.priority >= ours:
+                if self._preempt_at is not None:
+                    self._log(out, "stop preempt delay", "debug")
+                    self._preempt_at = None
+            elif p.preempt_delay > 0 and not p.nopreempt and self._preempt_at is None:
+                self._log(out, "start preempt delay", "debug")
+                self._preempt_at = now + p.preempt_delay
+            self.master_priority = adv.priority
+            if p.version == 3 and adv.interval_cs > 0:
+                self.master_adver_int_cs = adv.interval_cs
+            self._arm_down(now, self.master_down_us())
+        else:
+            self._log(out, f"received lower priority ({adv.priority}) advert from {src} - discarding")
+
+    def _master_rx(self, adv: Advertisement, src: IPAddress, now: float, out: list[Action]) -> None:
+        p = self.params
+        ours = self.effective_priority
+        if adv.priority == 0:
+            self._log(out, "Master received priority 0 message", "debug")
+            out.append(SendAdvert(ours))
+            self._set("advert", now + p.advert_int)
+            return
+        if adv.priority == OWNER_PRIORITY and ours == OWNER_PRIORITY:
+            self._log(out, f"CONFIGURATION ERROR: local instance and {src} are both configured as "
+                           "address owner, please resolve", "error")
+        src_higher = _addr_key(src) > _addr_key(p.source_address)
+        if adv.priority < ours or (adv.priority == ours and not src_higher):
+            suffix = "" if p.lower_prio_no_advert else ", forcing new election"
+            self._log(out, f"Received advert from {src} with lower priority {adv.priority}, ours {ours}{suffix}")
+            if not p.lower_prio_no_advert:
+                out.append(SendAdvert(ours))
+                self._set("advert", now + p.advert_int)
+            if p.vips and p.garp_lower_prio_repeat > 0:
+                out.append(Announce(p.garp_lower_prio_repeat, p.vips))
+                if p.garp_lower_prio_delay > 0:
+                    self._set("lowgarp", now + p.garp_lower_prio_delay)
+            out.append(Notify("MASTER_RX_LOWER_PRI", ours))
+            return
+        if p.higher_prio_send_advert:
+            out.append(SendAdvert(ours))
+        if adv.priority > ours:
+            self._log(out, f"Master received advert from {src} with higher priority {adv.priority}, ours {ours}")
+        else:
+            self._log(out, f"Master received advert from {src} with same priority {adv.priority} "
+                           "but higher IP address than ours")
+        if p.version == 3 and adv.interval_cs > 0:
+            self.master_adver_int_cs = adv.interval_cs
+        self.master_source = src
+        self.master_priority = adv.priority
+        self._become_backup(now, out)
