@@ -1,0 +1,295 @@
+"""Virtual IP addresses through netlink, and the link state that track_interface watches.
+
+Rules:
+- Adding an address that is already there is not an error; removing one that is gone is not an
+  error. Both say whether they changed anything.
+- An AddressOwner removes only addresses it added itself. An address that was already on the
+  interface when we came (an admin's, another daemon's) is never taken away, unless the caller
+  explicitly `claim()`s it first — that is keepalived's startup cleanup of leftover VIPs, made a
+  visible decision instead of a side effect.
+- IPv6 VIPs are added with IFA_F_NODAD: a VIP must answer at once after failover, and the peer
+  that held it a moment ago would make DAD fail.
+- Netlink calls are awaited on the daemon's loop through pyroute2's AsyncIPRoute: they are
+  sub-millisecond requests to the local kernel, so an executor would add a thread and reordering
+  risk for nothing; the synchronous IPRoute cannot be used at all while a loop is running.
+- LinkWatcher subscribes to RTMGRP_LINK on a plain netlink socket read by loop.add_reader and
+  decoded by pyroute2's marshal; it subscribes first and reads the current state afterwards, so
+  no change can fall between the two. On ENOBUFS (events lost) it reports every link afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import ipaddress
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK, RTMGRP_LINK
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+IFA_F_NODAD = 0x02
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+SIOCGIFFLAGS = 0x8913
+SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+NETLINK_ROUTE = 0
+
+Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+class AddressError(OSError):
+    """Netlink refused a change for a reason other than 'already there' / 'already gone'."""
+
+
+@dataclass(frozen=True)
+class Vip:
+    """One virtual address as keepalived's virtual_ipaddress line describes it."""
+
+    ifname: str
+    address: Interface
+    broadcast: ipaddress.IPv4Address | None = None
+    scope: int = 0
+    label: str | None = None
+
+    @classmethod
+    def make(
+        cls,
+        ifname: str,
+        address: str | Interface,
+        broadcast: str | None = None,
+        scope: int | str = "global",
+        label: str | None = None,
+    ) -> Vip:
+        """From text; a bare address gets /32 or /128, the way keepalived reads it."""
+        try:
+            iface = ipaddress.ip_interface(address)
+        except ValueError:
+            raise AddressError(errno.EINVAL, f"not an address: {address!r}") from None
+        if isinstance(scope, str):
+            if scope not in SCOPES:
+                raise AddressError(errno.EINVAL, f"unknown scope {scope!r} (one of {', '.join(SCOPES)})")
+            scope = SCOPES[scope]
+        brd = None
+        if broadcast is not None:
+            if iface.version != 4:
+                raise AddressError(errno.EINVAL, f"{address}: brd is for IPv4 addresses")
+            brd = ipaddress.IPv4Address(broadcast)
+        return cls(ifname, iface, brd, scope, label)
+
+    @property
+    def key(self) -> tuple[str, Any, int]:
+        """What the kernel tells addresses apart by."""
+        return (self.ifname, self.address.ip, self.address.network.prefixlen)
+
+    def __str__(self) -> str:
+        return f"{self.address.with_prefixlen} dev {self.ifname}"
+
+
+@dataclass
+class AddressOwner:
+    """Adds and removes VIPs and remembers which are its own.
+
+    Works in the current network namespace (the daemon's, after netns.enter), or in `netns` when
+    given (tests and the lab, which stay in the initial namespace).
+    """
+
+    ipr: AsyncIPRoute | None = None
+    netns: str | None = None
+    _owned: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
+    _own_ipr: bool = False
+
+    async def __aenter__(self) -> AddressOwner:
+        if self.ipr is None:
+            # groups=0: this socket asks and answers; events would only pile up unread.
+            self.ipr = AsyncIPRoute(groups=0, netns=self.netns)
+            await self.ipr.setup_endpoint()
+            self._own_ipr = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._own_ipr and self.ipr is not None:
+            self.ipr.close()
+            self.ipr = None
+
+    @property
+    def owned(self) -> frozenset[Vip]:
+        return frozenset(self._owned.values())
+
+    async def add(self, vip: Vip) -> bool:
+        """Put `vip` on its interface; True when this call added it (and we now own it)."""
+        index = await self._index(vip.ifname)
+        spec: dict[str, Any] = {
+            "index": index,
+            "address": str(vip.address.ip),
+            "prefixlen": vip.address.network.prefixlen,
+            "scope": vip.scope,
+        }
+        if vip.broadcast is not None:
+            spec["broadcast"] = str(vip.broadcast)
+        if vip.label is not None:
+            spec["label"] = vip.label
+        if vip.address.version == 6:
+            spec["flags"] = IFA_F_NODAD
+        try:
+            await self._ipr.addr("add", **spec)
+        except NetlinkError as exc:
+            if exc.code == errno.EEXIST:
+                return False
+            raise AddressError(exc.code, f"cannot add {vip}: {_reason(exc)}") from None
+        self._owned[vip.key] = vip
+        return True
+
+    async def remove(self, vip: Vip) -> bool:
+        """Take `vip` away if we own it; True when this call removed it."""
+        if vip.key not in self._owned:
+            return False
+        del self._owned[vip.key]
+        return await self._delete(vip)
+
+    async def claim(self, vip: Vip) -> bool:
+        """Declare a present address ours (startup cleanup of leftover VIPs); True if present."""
+        if not await self.present(vip):
+            return False
+        self._owned[vip.key] = vip
+        return True
+
+    async def release_all(self) -> list[Vip]:
+        """Remove every address we own (shutdown); returns those that were still there."""
+        removed = []
+        for vip in list(self._owned.values()):
+            if await self.remove(vip):
+                removed.append(vip)
+        return removed
+
+    async def present(self, vip: Vip) -> bool:
+        return any(key == vip.key for key in await self.addresses_on(vip.ifname))
+
+    async def addresses_on(self, ifname: str) -> list[tuple[str, Any, int]]:
+        """Keys of every address on `ifname` now."""
+        index = await self._index(ifname)
+        out = []
+        async for msg in await self._ipr.addr("dump", index=index):
+            out.append((ifname, ipaddress.ip_address(msg.get("IFA_ADDRESS")), msg["prefixlen"]))
+        return out
+
+    async def _delete(self, vip: Vip) -> bool:
+        try:
+            index = await self._index(vip.ifname)
+            await self._ipr.addr(
+                "del", index=index, address=str(vip.address.ip), prefixlen=vip.address.network.prefixlen
+            )
+        except NetlinkError as exc:
+            if exc.code in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+                return False
+            raise AddressError(exc.code, f"cannot remove {vip}: {_reason(exc)}") from None
+        except AddressError as exc:
+            if exc.errno == errno.ENODEV:
+                return False
+            raise
+        return True
+
+    async def _index(self, ifname: str) -> int:
+        found = await self._ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise AddressError(errno.ENODEV, f"{ifname}: no such interface")
+        return int(found[0])
+
+    @property
+    def _ipr(self) -> AsyncIPRoute:
+        if self.ipr is None:
+            raise RuntimeError("AddressOwner used outside 'async with'")
+        return self.ipr
+
+
+def _reason(exc: NetlinkError) -> str:
+    return exc.args[1] if len(exc.args) > 1 and exc.args[1] else errno.errorcode.get(exc.code, str(exc.code))
+
+
+# --- link state --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkState:
+    ifname: str
+    index: int
+    flags: int
+    exists: bool = True
+
+    @property
+    def up(self) -> bool:
+        """keepalived's IF_ISUP: administratively up and carrier present."""
+        return self.exists and self.flags & (IFF_UP | IFF_RUNNING) == (IFF_UP | IFF_RUNNING)
+
+
+def link_state(ifname: str) -> LinkState:
+    """The interface's flags now, from an ioctl in the current namespace (/sys may be another's)."""
+    try:
+        index = socket.if_nametoindex(ifname)
+    except OSError:
+        return LinkState(ifname, 0, 0, exists=False)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            reply = fcntl.ioctl(probe.fileno(), SIOCGIFFLAGS, struct.pack("16s16x", ifname.encode()))
+        except OSError:
+            return LinkState(ifname, index, 0, exists=False)
+    return LinkState(ifname, index, struct.unpack_from("@H", reply, 16)[0])
+
+
+class LinkWatcher:
+    """RTM_NEWLINK / RTM_DELLINK events of the current namespace, as LinkState callbacks."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((0, RTMGRP_LINK))
+        self.overruns = 0
+        self._marshal = MarshalRtnl()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._callback: Callable[[LinkState], None] | None = None
+
+    def start(self, callback: Callable[[LinkState], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Subscribe (already done in __init__), then deliver events from the running loop."""
+        self._callback = callback
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        for _ in range(64):
+            try:
+                data = self.sock.recv(1 << 16)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    self.overruns += 1
+                    self._resync()
+                    continue
+                raise
+            for msg in self._marshal.parse(data):
+                mtype = msg["header"]["type"]
+                if mtype not in (RTM_NEWLINK, RTM_DELLINK):
+                    continue
+                name = msg.get("IFLA_IFNAME") or ""
+                state = LinkState(name, msg["index"], msg["flags"], exists=mtype == RTM_NEWLINK)
+                if self._callback is not None:
+                    self._callback(state)
+
+    def _resync(self) -> None:
+        for _, name in socket.if_nameindex():
+            if self._callback is not None:
+                self._callback(link_state(name))
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.sock.fileno())
+        self._loop = None
+        self.sock.close()

@@ -1,0 +1,219 @@
+"""Ethernet frames that announce a VIP: gratuitous ARP and unsolicited neighbour advertisement.
+
+Rules (keepalived 2.2.7, vrrp_arp.c / vrrp_ndisc.c, checked byte for byte against its captures):
+- A gratuitous ARP is an ARP *request* (op 1) in an Ethernet broadcast; sender MAC = the
+  interface's MAC, sender IP = target IP = the VIP, target hardware address = ff:ff:ff:ff:ff:ff.
+  No padding: 42 bytes leave the host (the NIC pads on a real wire).
+- An unsolicited neighbour advertisement goes from the VIP to ff02::1 (Ethernet 33:33:00:00:00:01),
+  IPv6 traffic class 0, flow label 0, hop limit 255; ICMPv6 type 136 with the Override flag, the
+  Router flag only when the interface forwards IPv6, target = VIP, and one target link-layer
+  address option carrying the interface's MAC. The ICMPv6 checksum covers the pseudo-header.
+
+Pure: bytes in, bytes out. Sending lives in announce.py; parsing here is for tests and the lab,
+which need to recognise these frames in a capture.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass
+
+ETH_P_IP = 0x0800
+ETH_P_ARP = 0x0806
+ETH_P_IPV6 = 0x86DD
+BROADCAST_MAC = b"\xff" * 6
+ARP_REQUEST = 1
+ARP_REPLY = 2
+ICMPV6_NEIGHBOUR_ADVERT = 136
+NA_FLAG_ROUTER = 0x80000000
+NA_FLAG_SOLICITED = 0x40000000
+NA_FLAG_OVERRIDE = 0x20000000
+ND_OPT_TARGET_LL_ADDR = 2
+ALL_NODES = ipaddress.IPv6Address("ff02::1")
+_IPPROTO_ICMPV6 = 58
+
+
+class FrameError(ValueError):
+    """A MAC or address that cannot go into a frame."""
+
+
+def mac_bytes(mac: str | bytes) -> bytes:
+    """Accept 'aa:bb:cc:dd:ee:ff' or 6 raw bytes."""
+    if isinstance(mac, bytes):
+        if len(mac) != 6:
+            raise FrameError(f"a MAC address has 6 bytes, not {len(mac)}")
+        return mac
+    parts = mac.split(":")
+    try:
+        raw = bytes(int(p, 16) for p in parts)
+    except ValueError:
+        raise FrameError(f"not a MAC address: {mac!r}") from None
+    if len(parts) != 6 or any(len(p) not in (1, 2) for p in parts):
+        raise FrameError(f"not a MAC address: {mac!r}")
+    return raw
+
+
+def mac_text(mac: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+def ethernet_header(dst: bytes, src: bytes, ethertype: int) -> bytes:
+    return mac_bytes(dst) + mac_bytes(src) + struct.pack("!H", ethertype)
+
+
+def ipv6_multicast_mac(group: ipaddress.IPv6Address) -> bytes:
+    """RFC 2464 §7: 33:33 followed by the low 32 bits of the group."""
+    return b"\x33\x33" + group.packed[12:]
+
+
+def arp_frame(
+    op: int,
+    sender_mac: str | bytes,
+    sender_ip: str | ipaddress.IPv4Address,
+    target_mac: str | bytes,
+    target_ip: str | ipaddress.IPv4Address,
+    eth_dst: str | bytes | None = None,
+) -> bytes:
+    """Any Ethernet/IPv4 ARP frame; eth_dst defaults to broadcast for requests, target_mac for replies."""
+    smac = mac_bytes(sender_mac)
+    tmac = mac_bytes(target_mac)
+    if eth_dst is None:
+        eth_dst = BROADCAST_MAC if op == ARP_REQUEST else tmac
+    body = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, op)
+    body += smac + _v4(sender_ip).packed + tmac + _v4(target_ip).packed
+    return ethernet_header(mac_bytes(eth_dst), smac, ETH_P_ARP) + body
+
+
+def gratuitous_arp(mac: str | bytes, vip: str | ipaddress.IPv4Address) -> bytes:
+    """keepalived's GARP: a broadcast request for the VIP from the VIP, target MAC broadcast."""
+    return arp_frame(ARP_REQUEST, mac, vip, BROADCAST_MAC, vip, BROADCAST_MAC)
+
+
+def icmpv6_checksum(src: ipaddress.IPv6Address, dst: ipaddress.IPv6Address, message: bytes) -> int:
+    """RFC 4443 §2.3: one's complement sum over the pseudo-header and the message (checksum 0)."""
+    pseudo = src.packed + dst.packed + struct.pack("!I3xB", len(message), _IPPROTO_ICMPV6)
+    return internet_checksum(pseudo + message)
+
+
+def internet_checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def unsolicited_na(mac: str | bytes, vip: str | ipaddress.IPv6Address, router: bool = False) -> bytes:
+    """keepalived's unsolicited NA for one IPv6 VIP, as a whole Ethernet frame."""
+    smac = mac_bytes(mac)
+    target = _v6(vip)
+    flags = NA_FLAG_OVERRIDE | (NA_FLAG_ROUTER if router else 0)
+    option = struct.pack("!BB", ND_OPT_TARGET_LL_ADDR, 1) + smac
+    message = struct.pack("!BBHI", ICMPV6_NEIGHBOUR_ADVERT, 0, 0, flags) + target.packed + option
+    checksum = icmpv6_checksum(target, ALL_NODES, message)
+    message = message[:2] + struct.pack("!H", checksum) + message[4:]
+    ip6 = struct.pack("!IHBB", 6 << 28, len(message), _IPPROTO_ICMPV6, 255)
+    ip6 += target.packed + ALL_NODES.packed
+    return ethernet_header(ipv6_multicast_mac(ALL_NODES), smac, ETH_P_IPV6) + ip6 + message
+
+
+@dataclass(frozen=True)
+class ArpFrame:
+    eth_dst: bytes
+    eth_src: bytes
+    op: int
+    sender_mac: bytes
+    sender_ip: ipaddress.IPv4Address
+    target_mac: bytes
+    target_ip: ipaddress.IPv4Address
+
+    @property
+    def is_gratuitous(self) -> bool:
+        return self.op == ARP_REQUEST and self.sender_ip == self.target_ip
+
+
+@dataclass(frozen=True)
+class NeighbourAdvert:
+    eth_dst: bytes
+    eth_src: bytes
+    src: ipaddress.IPv6Address
+    dst: ipaddress.IPv6Address
+    hop_limit: int
+    flags: int
+    target: ipaddress.IPv6Address
+    target_mac: bytes | None
+    checksum_ok: bool
+
+    @property
+    def override(self) -> bool:
+        return bool(self.flags & NA_FLAG_OVERRIDE)
+
+    @property
+    def router(self) -> bool:
+        return bool(self.flags & NA_FLAG_ROUTER)
+
+
+def parse_arp(frame: bytes) -> ArpFrame | None:
+    """The ARP frame in `frame`, or None when it is something else or too short."""
+    if len(frame) < 42 or struct.unpack_from("!H", frame, 12)[0] != ETH_P_ARP:
+        return None
+    htype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", frame, 14)
+    if (htype, ptype, hlen, plen) != (1, ETH_P_IP, 6, 4):
+        return None
+    return ArpFrame(
+        eth_dst=frame[0:6],
+        eth_src=frame[6:12],
+        op=op,
+        sender_mac=frame[22:28],
+        sender_ip=ipaddress.IPv4Address(frame[28:32]),
+        target_mac=frame[32:38],
+        target_ip=ipaddress.IPv4Address(frame[38:42]),
+    )
+
+
+def parse_neighbour_advert(frame: bytes) -> NeighbourAdvert | None:
+    """The NA in `frame` (no extension headers), or None when it is something else."""
+    if len(frame) < 14 + 40 + 24 or struct.unpack_from("!H", frame, 12)[0] != ETH_P_IPV6:
+        return None
+    plen, nxt, hops = struct.unpack_from("!HBB", frame, 18)
+    message = frame[54 : 54 + plen]
+    if nxt != _IPPROTO_ICMPV6 or len(message) < 24 or message[0] != ICMPV6_NEIGHBOUR_ADVERT:
+        return None
+    src = ipaddress.IPv6Address(frame[22:38])
+    dst = ipaddress.IPv6Address(frame[38:54])
+    target_mac = None
+    pos = 24
+    while pos + 2 <= len(message):
+        otype, olen = message[pos], message[pos + 1] * 8
+        if olen == 0:
+            break
+        if otype == ND_OPT_TARGET_LL_ADDR and olen >= 8:
+            target_mac = message[pos + 2 : pos + 8]
+        pos += olen
+    return NeighbourAdvert(
+        eth_dst=frame[0:6],
+        eth_src=frame[6:12],
+        src=src,
+        dst=dst,
+        hop_limit=hops,
+        flags=struct.unpack_from("!I", message, 4)[0],
+        target=ipaddress.IPv6Address(message[8:24]),
+        target_mac=target_mac,
+        checksum_ok=icmpv6_checksum(src, dst, message) == 0,
+    )
+
+
+def _v4(addr: str | ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(addr)
+    except ValueError:
+        raise FrameError(f"not an IPv4 address: {addr!r}") from None
+
+
+def _v6(addr: str | ipaddress.IPv6Address) -> ipaddress.IPv6Address:
+    try:
+        return ipaddress.IPv6Address(addr)
+    except ValueError:
+        raise FrameError(f"not an IPv6 address: {addr!r}") from None

@@ -1,0 +1,364 @@
+"""Raw VRRP sockets (IP protocol 112), one per interface, family and mode, on the asyncio loop.
+
+Rules:
+- Out: TTL / hop limit 255, IPv4 TOS and IPv6 traffic class 0xc0 (what keepalived sends), bound
+  to the interface with SO_BINDTODEVICE, multicast loopback off so we never hear ourselves.
+- IPv4 goes out with IP_HDRINCL and a header we build like keepalived's: DF clear, an ID that
+  counts up, the source we announce (`src`). Building the header ourselves means the source in the
+  VRRPv3 pseudo-header checksum and the one on the wire cannot differ.
+- IPv6 carries the source and interface in IPV6_PKTINFO on every send (the link-local address of
+  the interface unless `src` is configured). IPV6_CHECKSUM is left off on purpose: the codec
+  computes the VRRP checksum (as keepalived does) and the kernel must not rewrite or check it;
+  the core verifies it on receive.
+- In: bytes and the facts only the kernel knows (source, destination, TTL / hop limit, interface)
+  go to `on_receive` as a RawReceived. The shell does not judge TTL 255 or the VRRP fields: the
+  codec and instance do, so the counters they keep name the reason. For IPv4 `data` is the whole
+  datagram (the codec may want the header); for IPv6 it is the VRRP payload (the kernel keeps the
+  header). `payload` is the VRRP part for both.
+- A socket that could not read counts the reason in `errors` and carries on; a receive error
+  never ends the daemon. Sends are not queued: an advert that cannot leave now is stale at the
+  next interval anyway, so a failed send is counted and reported by returning False.
+
+Theory of operation: `open()` makes and configures the socket (no netlink, so it works on or off
+the loop and after `netns.enter()`), `start(on_receive)` adds a reader to the running loop; the
+reader drains what is queued (bounded per wake) and calls back synchronously. No threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import fcntl
+import ipaddress
+import itertools
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Callable
+
+IPPROTO_VRRP = 112
+VRRP_GROUP_V4 = ipaddress.IPv4Address("224.0.0.18")
+VRRP_GROUP_V6 = ipaddress.IPv6Address("ff02::12")
+VRRP_TTL = 255
+VRRP_TOS = 0xC0
+# Not exported by Python's socket module (linux/in.h, linux/in6.h).
+IP_MULTICAST_ALL = 49
+IPV6_MULTICAST_ALL = 29
+SIOCGIFADDR = 0x8915
+_IFA_F_TENTATIVE = 0x40
+_IPV6_LINK_SCOPE = 0x20
+_MAX_DATAGRAM = 65535
+_DRAIN_PER_WAKE = 64
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class VrrpSocketError(OSError):
+    """A VRRP socket could not be opened; the message names the interface and the cause."""
+
+
+@dataclass(frozen=True)
+class RawReceived:
+    """One datagram as the kernel delivered it; judging it is the codec's and instance's job."""
+
+    data: bytes
+    src: IPAddress
+    dst: IPAddress
+    hop_limit: int
+    ifname: str
+
+    @property
+    def family(self) -> int:
+        return socket.AF_INET if self.src.version == 4 else socket.AF_INET6
+
+    @property
+    def payload(self) -> bytes:
+        if self.src.version == 6:
+            return self.data
+        ihl = (self.data[0] & 0x0F) * 4
+        total = struct.unpack_from("!H", self.data, 2)[0]
+        return self.data[ihl:total]
+
+
+def ipv4_header(
+    src: ipaddress.IPv4Address,
+    dst: ipaddress.IPv4Address,
+    payload_len: int,
+    ident: int,
+    ttl: int = VRRP_TTL,
+    tos: int = VRRP_TOS,
+) -> bytes:
+    """keepalived's IPv4 header for an advert: no options, DF clear, protocol 112, checksum set."""
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, tos, 20 + payload_len, ident & 0xFFFF, 0, ttl, IPPROTO_VRRP, 0, src.packed, dst.packed
+    )
+    return header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+
+
+def parse_ipv4(datagram: bytes) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address, int, int] | str:
+    """(src, dst, ttl, protocol) of a whole datagram, or the name of what is wrong with it."""
+    if len(datagram) < 20:
+        return "short_ipv4_header"
+    if datagram[0] >> 4 != 4:
+        return "not_ipv4"
+    ihl = (datagram[0] & 0x0F) * 4
+    total = struct.unpack_from("!H", datagram, 2)[0]
+    if ihl < 20 or total < ihl or total > len(datagram):
+        return "bad_ipv4_length"
+    return (
+        ipaddress.IPv4Address(datagram[12:16]),
+        ipaddress.IPv4Address(datagram[16:20]),
+        datagram[8],
+        datagram[9],
+    )
+
+
+def _checksum(data: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+class VrrpSocket:
+    """A raw protocol-112 socket on one interface; multicast (joined to `group`) or unicast."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        ifname: str,
+        ifindex: int,
+        family: int,
+        group: IPAddress | None,
+        src: IPAddress,
+    ) -> None:
+        self.sock = sock
+        self.ifname = ifname
+        self.ifindex = ifindex
+        self.family = family
+        self.group = group
+        self.src = src
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.received = 0
+        self.sent = 0
+        self._ident = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_receive: Callable[[RawReceived], None] | None = None
+
+    # -- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        ifname: str,
+        family: int,
+        group: str | IPAddress | None = None,
+        src: str | IPAddress | None = None,
+        *,
+        unicast: bool = False,
+    ) -> VrrpSocket:
+        """Open for multicast (default group unless `group`) or, with unicast=True, for peers."""
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            raise VrrpSocketError(errno.EAFNOSUPPORT, f"{ifname}: VRRP runs over IPv4 or IPv6, not family {family}")
+        try:
+            ifindex = socket.if_nametoindex(ifname)
+        except OSError:
+            raise VrrpSocketError(errno.ENODEV, f"{ifname}: no such interface") from None
+        mcast: IPAddress | None = None
+        if not unicast:
+            mcast = _address(group, family) if group is not None else (
+                VRRP_GROUP_V4 if family == socket.AF_INET else VRRP_GROUP_V6
+            )
+            if not mcast.is_multicast:
+                raise VrrpSocketError(errno.EINVAL, f"{ifname}: {mcast} is not a multicast group")
+        source = _address(src, family) if src is not None else _interface_source(ifname, ifindex, family)
+        sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, IPPROTO_VRRP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            if family == socket.AF_INET:
+                _configure_v4(sock, ifindex, mcast, source)
+            else:
+                _configure_v6(sock, ifindex, mcast)
+        except OSError as exc:
+            sock.close()
+            raise VrrpSocketError(exc.errno, f"{ifname}: cannot set up the VRRP socket: {exc.strerror}") from None
+        return cls(sock, ifname, ifindex, family, mcast, source)
+
+    # -- receiving -----------------------------------------------------------------------
+    def start(self, on_receive: Callable[[RawReceived], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Deliver every datagram to `on_receive` from the running loop."""
+        self._loop = loop or asyncio.get_running_loop()
+        self._on_receive = on_receive
+        self._loop.add_reader(self.sock.fileno(), self._readable)
+
+    @property
+    def receive_errors(self) -> int:
+        return sum(n for reason, n in self.errors.items() if not reason.startswith("send"))
+
+    def _readable(self) -> None:
+        for _ in range(_DRAIN_PER_WAKE):
+            try:
+                got = self.recv()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self.errors[f"recv_{errno.errorcode.get(exc.errno or 0, 'oserror').lower()}"] += 1
+                return
+            if got is not None and self._on_receive is not None:
+                self._on_receive(got)
+
+    def recv(self) -> RawReceived | None:
+        """Read one datagram now; None when it was unusable (counted in `errors`)."""
+        if self.family == socket.AF_INET:
+            data, _ = self.sock.recvfrom(_MAX_DATAGRAM)
+            parsed = parse_ipv4(data)
+            if isinstance(parsed, str):
+                self.errors[parsed] += 1
+                return None
+            src, dst, ttl, proto = parsed
+            if proto != IPPROTO_VRRP:
+                self.errors["not_vrrp"] += 1
+                return None
+            self.received += 1
+            return RawReceived(data, src, dst, ttl, self.ifname)
+        data, ancdata, flags, addr = self.sock.recvmsg(
+            _MAX_DATAGRAM, socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
+        )
+        if flags & socket.MSG_TRUNC:
+            self.errors["truncated"] += 1
+            return None
+        hop_limit = dst = None
+        for level, kind, value in ancdata:
+            if level != socket.IPPROTO_IPV6:
+                continue
+            if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+                hop_limit = struct.unpack("@i", value[:4])[0]
+            elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
+                dst = ipaddress.IPv6Address(value[:16])
+        if hop_limit is None or dst is None:
+            self.errors["no_ancillary_data"] += 1
+            return None
+        src = ipaddress.IPv6Address(addr[0].split("%", 1)[0])
+        self.received += 1
+        return RawReceived(data, src, dst, hop_limit, self.ifname)
+
+    # -- sending -------------------------------------------------------------------------
+    def send(self, payload: bytes, dst: str | IPAddress | None = None) -> bool:
+        """Send one VRRP payload to `dst` (default: the group) from `src` with TTL 255."""
+        target = _address(dst, self.family) if dst is not None else self.group
+        if target is None:
+            raise ValueError(f"{self.ifname}: a unicast VRRP socket needs a destination")
+        if self.family == socket.AF_INET:
+            assert isinstance(self.src, ipaddress.IPv4Address) and isinstance(target, ipaddress.IPv4Address)
+            return self.send_datagram(ipv4_header(self.src, target, len(payload), next(self._ident)) + payload)
+        pktinfo = struct.pack("@16sI", self.src.packed, self.ifindex)
+        try:
+            self.sock.sendmsg(
+                [payload],
+                [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
+                0,
+                (str(target), 0, 0, self.ifindex),
+            )
+        except OSError as exc:
+            return self._send_failed(exc)
+        self.sent += 1
+        return True
+
+    def send_datagram(self, datagram: bytes) -> bool:
+        """IPv4 only: send a whole datagram as given (header included) to its destination."""
+        if self.family != socket.AF_INET:
+            raise ValueError("whole datagrams are sent on IPv4 sockets only")
+        parsed = parse_ipv4(datagram)
+        if isinstance(parsed, str):
+            raise ValueError(f"{self.ifname}: not an IPv4 datagram ({parsed})")
+        try:
+            self.sock.sendto(datagram, (str(parsed[1]), 0))
+        except OSError as exc:
+            return self._send_failed(exc)
+        self.sent += 1
+        return True
+
+    def _send_failed(self, exc: OSError) -> bool:
+        self.errors[f"send_{errno.errorcode.get(exc.errno or 0, 'oserror').lower()}"] += 1
+        return False
+
+    # -- closing -------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed() and self.sock.fileno() >= 0:
+            self._loop.remove_reader(self.sock.fileno())
+        self._loop = None
+        self.sock.close()
+
+    def __enter__(self) -> VrrpSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = f"group {self.group}" if self.group else "unicast"
+        return f"<VrrpSocket {self.ifname} {mode} src {self.src}>"
+
+
+def _configure_v4(sock: socket.socket, ifindex: int, group: IPAddress | None, src: IPAddress) -> None:
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, VRRP_TOS)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    # Only the groups this socket joined: a unicast socket must not see multicast adverts too.
+    sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+    mreqn_if = struct.pack("@4s4si", b"\0" * 4, src.packed, ifindex)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn_if)
+    if group is not None:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("@4s4si", group.packed, b"\0" * 4, ifindex))
+
+
+def _configure_v6(sock: socket.socket, ifindex: int, group: IPAddress | None) -> None:
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_CHECKSUM, -1)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, VRRP_TOS)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+    if group is not None:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, struct.pack("@16sI", group.packed, ifindex))
+
+
+def _address(value: str | IPAddress, family: int) -> IPAddress:
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        raise VrrpSocketError(errno.EINVAL, f"not an IP address: {value!r}") from None
+    want = 4 if family == socket.AF_INET else 6
+    if addr.version != want:
+        raise VrrpSocketError(errno.EINVAL, f"{addr} is not an IPv{want} address")
+    return addr
+
+
+def _interface_source(ifname: str, ifindex: int, family: int) -> IPAddress:
+    """The address keepalived would send from: primary IPv4, or the IPv6 link-local address."""
+    if family == socket.AF_INET:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                reply = fcntl.ioctl(probe.fileno(), SIOCGIFADDR, struct.pack("16s16x", ifname.encode()))
+            except OSError:
+                raise VrrpSocketError(errno.EADDRNOTAVAIL, f"{ifname}: no IPv4 address to send VRRP from") from None
+        return ipaddress.IPv4Address(reply[20:24])
+    # /proc/thread-self/net follows this thread's network namespace, also after netns.enter().
+    best: ipaddress.IPv6Address | None = None
+    with open("/proc/thread-self/net/if_inet6") as table:
+        for line in table:
+            fields = line.split()
+            if len(fields) < 6 or int(fields[1], 16) != ifindex or int(fields[3], 16) != _IPV6_LINK_SCOPE:
+                continue
+            addr = ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+            if not int(fields[4], 16) & _IFA_F_TENTATIVE:
+                return addr
+            best = best or addr
+    if best is None:
+        raise VrrpSocketError(errno.EADDRNOTAVAIL, f"{ifname}: no IPv6 link-local address to send VRRP from")
+    return best

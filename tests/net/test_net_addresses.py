@@ -1,0 +1,106 @@
+"""VIPs through netlink in a lab node: idempotent, and never taking what is not ours."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import pytest
+
+from vipkeeper.lab.proc import wait_for_async
+from vipkeeper.lab.topology import Lan, Topology
+from vipkeeper.net.addresses import AddressOwner, LinkState, LinkWatcher, Vip, link_state
+
+pytestmark = pytest.mark.net
+
+
+def test_add_and_remove_are_idempotent(topology: Topology, lan: Lan) -> None:
+    node = lan["a"]
+    vip = Vip.make("eth0", "192.0.2.100/24")
+
+    async def main() -> None:
+        async with AddressOwner(netns=node.ns) as owner:
+            assert await owner.add(vip) is True
+            assert await owner.add(vip) is False
+            assert ipaddress.ip_interface("192.0.2.100/24") in topology.addresses(node.ns)
+            assert owner.owned == {vip}
+            assert await owner.remove(vip) is True
+            assert await owner.remove(vip) is False
+            assert ipaddress.ip_interface("192.0.2.100/24") not in topology.addresses(node.ns)
+
+    asyncio.run(main())
+
+
+def test_pre_existing_address_is_never_removed_unless_claimed(topology: Topology, lan: Lan) -> None:
+    node = lan["a"]
+    topology.run(node.ns, ["ip", "addr", "add", "192.0.2.150/24", "dev", "eth0"])
+    theirs = Vip.make("eth0", "192.0.2.150/24")
+    ours = Vip.make("eth0", "192.0.2.151/24")
+
+    async def main() -> None:
+        async with AddressOwner(netns=node.ns) as owner:
+            assert await owner.add(theirs) is False
+            assert await owner.add(ours) is True
+            assert await owner.remove(theirs) is False
+            assert await owner.release_all() == [ours]
+            now = topology.addresses(node.ns)
+            assert ipaddress.ip_interface("192.0.2.150/24") in now
+            assert ipaddress.ip_interface("192.0.2.151/24") not in now
+            # keepalived's startup cleanup, made explicit: claim, then remove.
+            assert await owner.claim(theirs) is True
+            assert await owner.remove(theirs) is True
+            assert ipaddress.ip_interface("192.0.2.150/24") not in topology.addresses(node.ns)
+            assert await owner.claim(theirs) is False
+
+    asyncio.run(main())
+
+
+def test_ipv6_vip_has_nodad_and_ipv4_vip_keeps_brd_label_scope(topology: Topology, lan: Lan) -> None:
+    node = lan["b"]
+
+    async def main() -> None:
+        async with AddressOwner(netns=node.ns) as owner:
+            # The kernel refuses a secondary whose scope differs from its subnet's primary (EINVAL).
+            with pytest.raises(OSError, match="cannot add 192.0.2.103/24 dev eth0"):
+                await owner.add(Vip.make("eth0", "192.0.2.103/24", scope="site"))
+            assert owner.owned == frozenset()
+            assert await owner.add(Vip.make("eth0", "2001:db8::100/64"))
+            assert await owner.add(Vip.make("eth0", "198.51.100.101/24", broadcast="198.51.100.255", label="eth0:vip", scope="site"))
+            assert await owner.add(Vip.make("eth0", "192.0.2.102"))
+
+    asyncio.run(main())
+    shown = topology.run(node.ns, ["ip", "addr", "show", "dev", "eth0"]).stdout
+    v6 = next(line for line in shown.splitlines() if "2001:db8::100/64" in line)
+    assert "nodad" in v6 and "tentative" not in v6
+    v4 = next(line for line in shown.splitlines() if "198.51.100.101/24" in line)
+    assert "brd 198.51.100.255" in v4 and "scope site" in v4 and v4.rstrip().endswith("eth0:vip")
+    assert "192.0.2.102/32" in shown
+
+
+def test_missing_interface_is_one_clear_error(lan: Lan) -> None:
+    async def main() -> None:
+        async with AddressOwner(netns=lan["a"].ns) as owner:
+            with pytest.raises(OSError, match="eth9: no such interface"):
+                await owner.add(Vip.make("eth9", "192.0.2.100/24"))
+
+    asyncio.run(main())
+
+
+def test_link_watcher_reports_carrier_loss_and_return(topology: Topology, lan: Lan, in_ns) -> None:
+    node = lan["a"]
+
+    async def main() -> None:
+        watcher = in_ns(node.ns, LinkWatcher)
+        seen: list[LinkState] = []
+        try:
+            watcher.start(seen.append)
+            assert in_ns(node.ns, lambda: link_state("eth0")).up
+            topology.cut(node)
+            await wait_for_async(lambda: any(s.ifname == "eth0" and not s.up for s in seen), 2.0, what="link down event")
+            topology.restore(node)
+            await wait_for_async(lambda: seen and seen[-1].ifname == "eth0" and seen[-1].up, 2.0, what="link up event")
+            assert not in_ns(node.ns, lambda: link_state("eth9")).exists
+        finally:
+            watcher.close()
+
+    asyncio.run(main())
