@@ -1,0 +1,153 @@
+"""`vipkeeper run`: start the daemon, with keepalived's option spellings where they exist.
+
+Order matters and is the point of this module:
+1. read and validate the configuration before anything else, so a broken file fails on the
+   terminal with FILE:LINE, not in a log after detaching;
+2. open the process connector while still in the initial network namespace (it answers only
+   there), then enter `--netns` if asked; sockets made afterwards live in that namespace;
+3. detach (unless -n), write the pid file, and only then start the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+import click
+
+from vipkeeper.daemon import logsetup
+from vipkeeper.daemon.process import PidFile, PidFileError, detach, sd_notify
+
+DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
+log = logging.getLogger("vipkeeper.daemon")
+
+
+@click.command(name="run", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--use-file", "config_file", default=DEFAULT_CONFIG, show_default=True,
+              metavar="FILE", help="Configuration file (keepalived's language).")
+@click.option("-n", "--dont-fork", is_flag=True, help="Stay in the foreground.")
+@click.option("-l", "--log-console", is_flag=True, help="Log to stderr as well.")
+@click.option("-D", "--log-detail", is_flag=True, help="Detailed (debug) log lines.")
+@click.option("-S", "--log-facility", default="daemon", metavar="FACILITY", help="Syslog facility (daemon, local0..7).")
+@click.option("--log-json", is_flag=True, help="Log JSON objects, one per line, to stderr.")
+@click.option("--no-syslog", is_flag=True, help="Do not log to syslog/journald.")
+@click.option("-p", "--pid", "pid_file", default="/run/vipkeeper.pid", show_default=True, metavar="FILE",
+              help="PID file.")
+@click.option("-i", "--config-id", default=None, metavar="ID", help="Select @ID conditional lines.")
+@click.option("-s", "--namespace", "--netns", "netns", default=None, metavar="NAME",
+              help="Run in network namespace NAME (process tracking still works).")
+@click.option("--control-socket", default=None, metavar="PATH",
+              help="Control socket for `vipkeeper status` [global_defs control_socket, or /run/vipkeeper/vipkeeper.ctl].")
+@click.option("--metrics", "metrics_listen", default=None, metavar="ADDRESS:PORT",
+              help="Serve Prometheus metrics on ADDRESS:PORT (off by default).")
+@click.option("--data-file", default="/tmp/keepalived.data", show_default=True, metavar="FILE",
+              help="Where SIGUSR1 writes the JSON data dump.")
+@click.option("--stats-file", default="/tmp/keepalived.stats", show_default=True, metavar="FILE",
+              help="Where SIGUSR2 writes the JSON statistics.")
+@click.option("--process-rescan-interval", default=0.2, show_default=True, type=float, hidden=True)
+@click.option("-P", "--vrrp", is_flag=True, hidden=True, help="Accepted for keepalived compatibility.")
+def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, log_facility: str,
+        log_json: bool, no_syslog: bool, pid_file: str, config_id: str | None, netns: str | None,
+        control_socket: str | None, metrics_listen: str | None, data_file: str, stats_file: str,
+        process_rescan_interval: float, vrrp: bool) -> None:
+    """Run the VRRP daemon on a keepalived.conf (the VRRP side of keepalived)."""
+    logsetup.configure(console=log_console or (dont_fork and not os.path.exists("/dev/log")),
+                       json_lines=log_json, syslog=not no_syslog, detail=log_detail, facility=log_facility)
+    if os.geteuid() != 0:
+        raise click.ClickException("vipkeeper run needs root (raw sockets, addresses, process events)")
+
+    from vipkeeper.daemon.runtime import RunOptions, Runtime, StartupError
+    from vipkeeper.daemon.tracking import TrackingHub
+
+    options = RunOptions(config_file=config_file, config_id=config_id, netns=netns, pid_file=pid_file,
+                         control_socket=control_socket, metrics_listen=metrics_listen,
+                         data_file=data_file, stats_file=stats_file,
+                         process_rescan_interval=process_rescan_interval)
+    runtime = Runtime(options)
+    try:
+        config = runtime.read_config()
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    hub = TrackingHub(config, rescan_interval=process_rescan_interval)
+    hub.prepare()  # the process connector, in the initial network namespace
+    if netns:
+        from vipkeeper.net import netns as netns_mod
+
+        try:
+            netns_mod.enter(netns)
+        except OSError as exc:
+            raise click.ClickException(f"cannot enter network namespace {netns}: {exc}") from None
+    if not dont_fork:
+        detach()
+    pid = PidFile(pid_file)
+    try:
+        pid.acquire()
+    except (PidFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        code = asyncio.run(_main(runtime, config, hub))
+    finally:
+        pid.release()
+    sys.exit(code)
+
+
+async def _main(runtime, config, hub) -> int:  # type: ignore[no-untyped-def]
+    from vipkeeper.control.server import DEFAULT_PATH, ControlServer, ControlSocketError
+    from vipkeeper.daemon.runtime import StartupError, install_signal_handlers
+
+    log.info("Starting vipkeeper %s on %s%s", _version(), runtime.options.config_file,
+             f" in network namespace {runtime.options.netns}" if runtime.options.netns else "")
+    try:
+        await runtime.start(config, hub)
+    except StartupError as exc:
+        log.error("%s", exc)
+        await runtime.shutdown()
+        return 1
+    install_signal_handlers(runtime)
+    g = config.global_defs
+    control_path = runtime.options.control_socket or g.control_socket or DEFAULT_PATH
+    control = ControlServer(control_path, runtime.snapshot, {"reload": _reload_handler(runtime)})
+    try:
+        await control.start()
+    except (ControlSocketError, OSError) as exc:
+        log.error("control socket %s: %s", control_path, exc)
+        control = None
+    metrics = None
+    listen = runtime.options.metrics_listen or g.metrics_listen
+    if listen:
+        from vipkeeper.control.metrics import MetricsServer
+
+        try:
+            metrics = MetricsServer(listen, runtime.snapshot)
+            await metrics.start()
+        except (OSError, ValueError) as exc:
+            log.error("metrics listener %s: %s", listen, exc)
+            metrics = None
+    sd_notify("READY=1\nSTATUS=vipkeeper running")
+    await runtime.run_until_stopped()
+    sd_notify("STOPPING=1")
+    log.info("Stopping vipkeeper")
+    if metrics is not None:
+        await metrics.close()
+    if control is not None:
+        await control.close()
+    await runtime.shutdown()
+    log.info("Stopped vipkeeper")
+    return 0
+
+
+def _reload_handler(runtime):  # type: ignore[no-untyped-def]
+    async def reload(_request: dict | None = None) -> dict:
+        ok = await runtime.reload()
+        return {"reloaded": ok, "error": runtime.last_reload_error}
+
+    return reload
+
+
+def _version() -> str:
+    from vipkeeper import __version__
+
+    return __version__

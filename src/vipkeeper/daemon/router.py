@@ -1,0 +1,284 @@
+"""One virtual router in the shell: the core `Instance` plus the things it acts through.
+
+Why a class of its own: the core decides, this carries out, in order. Actions go through one
+queue per router and one task drains it, so the order the core chose is the order on the wire
+and in netlink (priority 0 before the VIPs go; the first advert before the VIPs come), even
+though adding an address is asynchronous and sending an advert is not.
+
+Nothing here decides protocol behaviour. It counts what it sees (adverts, drops by reason,
+transitions) because counters are facts of the shell, and it keeps the few facts the snapshot
+shows that the core does not (when the state changed, who the master was and when we heard it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
+from vipkeeper.net.announce import Announcer
+from vipkeeper.net.vrrp_socket import VrrpSocket
+from vipkeeper.vrrp import packet
+from vipkeeper.vrrp.instance import (
+    Action,
+    AddVips,
+    Announce,
+    DelVips,
+    Drop,
+    Event,
+    Instance,
+    InstanceParams,
+    Log,
+    Notify,
+    SendAdvert,
+    State,
+)
+
+log = logging.getLogger("vipkeeper.vrrp")
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+@dataclass
+class RouterCounters:
+    adverts_sent: int = 0
+    adverts_received: int = 0
+    priority_zero_sent: int = 0
+    priority_zero_received: int = 0
+    transitions: int = 0
+    became_master: int = 0
+    drops: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "adverts_sent": self.adverts_sent,
+            "adverts_received": self.adverts_received,
+            "priority_zero_sent": self.priority_zero_sent,
+            "priority_zero_received": self.priority_zero_received,
+            "transitions": self.transitions,
+            "became_master": self.became_master,
+            "drops": dict(self.drops),
+        }
+
+
+class Router:
+    """Drives one core Instance: timers, actions, counters."""
+
+    def __init__(
+        self,
+        model: InstanceModel,
+        params: InstanceParams,
+        socket_: VrrpSocket,
+        addresses: AddressOwner,
+        announcer: Announcer | None,
+        on_notify: Callable[[Router, Notify], None],
+        on_state: Callable[[Router, State, State], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.params = params
+        self.core = Instance(params)
+        self.socket = socket_
+        self.addresses = addresses
+        self.announcer = announcer
+        self.counters = RouterCounters()
+        self.state_since = time.time()
+        self.master_heard: float | None = None
+        self._on_notify = on_notify
+        self._on_state = on_state
+        self._queue: asyncio.Queue[Action | asyncio.Event] = asyncio.Queue()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._mcast_dst = socket_.group
+        self.tracker_view: list[dict[str, Any]] = []  # filled by the runtime for the snapshot
+
+    @property
+    def name(self) -> str:
+        return self.params.name
+
+    @property
+    def state(self) -> State:
+        return self.core.state
+
+    def start(self) -> None:
+        self._task = self._loop.create_task(self._drain(), name=f"router {self.name}")
+
+    # -- events in ---------------------------------------------------------------------------
+
+    def feed(self, event: Event) -> None:
+        """Hand one event to the core now; its actions run in order on the router's task."""
+        before = self.core.state
+        actions = self.core.handle(event, self._loop.time())
+        after = self.core.state
+        if after != before:
+            self.counters.transitions += 1
+            self.state_since = time.time()
+            if after == State.MASTER:
+                self.counters.became_master += 1
+            if self._on_state is not None:
+                self._on_state(self, before, after)
+        for action in actions:
+            self._queue.put_nowait(action)
+        self._rearm()
+
+    def received(self, got: packet.Received) -> None:
+        adv = got.advertisement
+        self.counters.adverts_received += 1
+        if adv.priority == 0:
+            self.counters.priority_zero_received += 1
+        from vipkeeper.vrrp.instance import AdvertReceived
+
+        before_master = self.core.master_source
+        self.feed(AdvertReceived(adv, got.source))
+        if self.core.master_source is not None and (
+            self.core.master_source == got.source or before_master != self.core.master_source
+        ):
+            self.master_heard = time.time()
+
+    async def settle(self) -> None:
+        """Wait until every queued action has been carried out."""
+        done = asyncio.Event()
+        self._queue.put_nowait(done)
+        await done.wait()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            await self.settle()
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def _rearm(self) -> None:
+        deadline = self.core.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        from vipkeeper.vrrp.instance import TimerFired
+
+        self._timer = None
+        self._timer_at = None
+        self.feed(TimerFired())
+
+    # -- actions out -------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, asyncio.Event):
+                item.set()
+                continue
+            try:
+                await self._execute(item)
+            except Exception:  # one failed action must not stop the router
+                log.exception("(%s) action %r failed", self.name, item)
+
+    async def _execute(self, action: Action) -> None:
+        if isinstance(action, SendAdvert):
+            self.send_advert(action.priority)
+        elif isinstance(action, AddVips):
+            for vip in action.vips:
+                try:
+                    await self.addresses.add(vip)
+                except AddressError as exc:
+                    log.error("(%s) cannot add VIP %s: %s", self.name, vip, exc.strerror or exc)
+        elif isinstance(action, DelVips):
+            for vip in action.vips:
+                try:
+                    await self.addresses.remove(vip)
+                except AddressError as exc:
+                    log.error("(%s) cannot remove VIP %s: %s", self.name, vip, exc.strerror or exc)
+        elif isinstance(action, Announce):
+            self._announce(action)
+        elif isinstance(action, Notify):
+            self._on_notify(self, action)
+        elif isinstance(action, Log):
+            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
+        elif isinstance(action, Drop):
+            self.counters.drops[action.reason.value] += 1
+
+    def send_advert(self, priority: int) -> None:
+        p = self.params
+        addresses = p.addresses
+        if p.version == 2:
+            adv = packet.Advertisement(
+                2, p.vrid, priority, addresses, max(1, round(p.advert_int)) * 100, p.auth_type,
+                packet.pad_auth(p.auth_data) if p.auth_type else bytes(8),
+            )
+        else:
+            adv = packet.Advertisement(3, p.vrid, priority, addresses, p.advert_int_cs)
+        targets = list(p.unicast_peers) if p.unicast_peers else [self._mcast_dst]
+        for dst in targets:
+            payload = packet.encode(adv, self.socket.src, dst)
+            if self.socket.send(payload, dst):
+                self.counters.adverts_sent += 1
+                if priority == 0:
+                    self.counters.priority_zero_sent += 1
+
+    def _announce(self, action: Announce) -> None:
+        if self.announcer is None:
+            return
+        if action.source_address:
+            targets = [self.socket.src]
+        else:
+            targets = [vip.address.ip for vip in action.vips if isinstance(vip, Vip)]
+        for _ in range(action.rounds):
+            self.announcer.announce(targets)
+
+
+def vips_of(model: InstanceModel) -> tuple[Vip, ...]:
+    """The addresses a Master holds: VIPs then excluded VIPs, each on its own device."""
+    out = []
+    for entry in model.virtual_ipaddress + model.virtual_ipaddress_excluded:
+        out.append(
+            Vip.make(
+                entry.dev or model.interface,
+                entry.address,
+                broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
+                scope=entry.scope or "global",
+                label=entry.label,
+            )
+        )
+    return tuple(out)
+
+
+def advertised_addresses(model: InstanceModel) -> tuple[packet.IPAddress, ...]:
+    """The addresses carried in our adverts: the VIPs of the instance's own family (keepalived
+    leaves excluded VIPs and the other family out)."""
+    return tuple(
+        entry.address.ip for entry in model.virtual_ipaddress if entry.address.version == model.family
+    )
+
+
+def auth_of(model: InstanceModel) -> tuple[int, bytes]:
+    auth = model.authentication
+    if auth is None or model.version != 2:
+        return packet.AUTH_NONE, b""
+    if auth.auth_type == "PASS":
+        return packet.AUTH_PASS, auth.auth_pass.encode()[: packet.AUTH_DATA_LEN]
+    return packet.AUTH_AH, auth.auth_pass.encode()[: packet.AUTH_DATA_LEN]
+
+
+def ip(value: str) -> packet.IPAddress:
+    return ipaddress.ip_address(value)

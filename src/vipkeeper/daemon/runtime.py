@@ -1,0 +1,549 @@
+"""The daemon's runtime: builds routers from the configuration and routes events to them.
+
+Rules
+- This is the only place that owns sockets, timers and tasks (DESIGN.md). It decides nothing
+  about VRRP: packets are decoded by vrrp/packet.py, judged and answered by vrrp/instance.py.
+- One raw socket per (interface, family, multicast group or unicast source); routers that share
+  an interface share the socket, and received adverts go to the router of their VRID. A packet
+  that cannot be tied to a router is counted under the runtime's own drops.
+- A reload never leaves a half-applied state: the new file is read and fully validated, and every
+  new socket is opened, before anything running is touched. A file that fails changes nothing.
+  An instance whose configuration did not change keeps its state, timers and VIPs; one that
+  changed in a compatible way gets `Reconfigure`; one that changed VRID, interface, family or
+  version, or was removed, is stopped (priority 0, VIPs released) and the new one started.
+- Shutdown: every router gets `Shutdown` (priority 0 before VIPs go), the actions are drained,
+  notify_stop scripts get their second, then sockets close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import ipaddress
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from vipkeeper import __version__
+from vipkeeper.config import load as load_config
+from vipkeeper.config.model import NOWHERE, Config, ConfigError
+from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.daemon.router import Router, advertised_addresses, auth_of, vips_of
+from vipkeeper.daemon.tracking import TrackingHub
+from vipkeeper.net.addresses import AddressOwner, LinkState, LinkWatcher, link_state
+from vipkeeper.net.announce import Announcer, AnnounceError
+from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
+from vipkeeper.notify.fifo import NotifyFifo
+from vipkeeper.notify.scripts import NotifyRunner
+from vipkeeper.vrrp import packet
+from vipkeeper.vrrp.instance import (
+    InstanceParams,
+    InterfaceDown,
+    InterfaceUp,
+    Notify,
+    Reconfigure,
+    Shutdown,
+    Startup,
+    State,
+    TrackerChanged,
+)
+
+log = logging.getLogger("vipkeeper.daemon")
+
+
+@dataclass
+class RunOptions:
+    config_file: str
+    config_id: str | None = None
+    netns: str | None = None
+    pid_file: str | None = None
+    control_socket: str | None = None
+    metrics_listen: str | None = None
+    data_file: str = "/tmp/keepalived.data"
+    stats_file: str = "/tmp/keepalived.stats"
+    process_rescan_interval: float = 0.2
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message is one line for the admin."""
+
+
+@dataclass
+class Endpoint:
+    socket: VrrpSocket
+    unicast: bool
+    routers: dict[int, Router] = field(default_factory=dict)
+
+
+def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
+    unicast = bool(model.unicast_peers)
+    family = socket.AF_INET6 if model.family == 6 else socket.AF_INET
+    if unicast:
+        return (model.interface, family, "unicast", model.unicast_src_ip)
+    group = model.mcast_dst_ip or (group6 if model.family == 6 else group4)
+    return (model.interface, family, str(group), model.mcast_src_ip)
+
+
+def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) -> InstanceParams:
+    """The core's view of one instance, every default already resolved by the parser."""
+    auth_type, auth_data = auth_of(model)
+    g = config.global_defs
+    return InstanceParams(
+        name=model.name,
+        vrid=model.virtual_router_id,
+        version=model.version,
+        family=model.family,
+        priority=model.priority,
+        advert_int=model.advert_int,
+        initial_state=State.MASTER if model.state == "MASTER" else State.BACKUP,
+        nopreempt=model.nopreempt,
+        preempt_delay=model.preempt_delay,
+        source_address=source,
+        vips=vips_of(model),
+        addresses=advertised_addresses(model),
+        skip_check_adv_addr=model.skip_check_adv_addr,
+        unicast_peers=tuple(model.unicast_peers),
+        # The guide's rule: adverts from a host that is not a configured peer are dropped and
+        # counted, whether or not the admin wrote check_unicast_src.
+        check_unicast_src=bool(model.unicast_peers),
+        fast_handover=model.fast_handover,
+        down_timer_adverts=model.down_timer_adverts,
+        garp_master_delay=model.garp.master_delay,
+        garp_master_repeat=model.garp.master_repeat,
+        garp_master_refresh=model.garp.master_refresh,
+        garp_master_refresh_repeat=model.garp.master_refresh_repeat,
+        garp_lower_prio_delay=model.garp.lower_prio_delay,
+        garp_lower_prio_repeat=model.garp.lower_prio_repeat,
+        lower_prio_no_advert=model.lower_prio_no_advert,
+        higher_prio_send_advert=model.higher_prio_send_advert,
+        auth_type=auth_type,
+        auth_data=auth_data,
+        notify_priority_changes=model.notify.priority_changes or g.vrrp_notify_priority_changes,
+        startup_delay=g.vrrp_startup_delay,
+    )
+
+
+def _strip_where(value: Any) -> Any:
+    """A model value with every position erased, so that an edit elsewhere in the file (which
+    moves line numbers) does not count as a change of this instance."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            v = getattr(value, f.name)
+            changes[f.name] = NOWHERE if f.name == "where" else _strip_where(v)
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_strip_where(v) for v in value)
+    return value
+
+
+class Runtime:
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.config: Config | None = None
+        self.routers: dict[str, Router] = {}
+        self.endpoints: dict[tuple, Endpoint] = {}
+        self.addresses = AddressOwner()
+        self.announcers: dict[str, Announcer] = {}
+        self.notifier: NotifyRunner | None = None
+        self.fifos: list[NotifyFifo] = []
+        self.tracking: TrackingHub | None = None
+        self.link_watcher: LinkWatcher | None = None
+        self.drops: collections.Counter[str] = collections.Counter()
+        self.started = time.time()
+        self.reloads = 0
+        self.reload_failures = 0
+        self.last_reload_error: str | None = None
+        self.control: Any = None
+        self.metrics: Any = None
+        self._stop = asyncio.Event()
+        self._reloading = asyncio.Lock()
+        self._link_up: dict[str, bool] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def read_config(self) -> Config:
+        try:
+            config = load_config(self.options.config_file, config_id=self.options.config_id)
+        except ConfigError as exc:
+            raise StartupError(str(exc)) from None
+        except OSError as exc:
+            raise StartupError(f"{self.options.config_file}: {exc.strerror or exc}") from None
+        for diag in config.diagnostics:
+            level = logging.ERROR if diag.severity == "error" else logging.WARNING
+            log.log(level, "%s", diag)
+        if not config.usable:
+            raise StartupError(f"{self.options.config_file}: configuration has errors, not starting")
+        return config
+
+    async def start(self, config: Config, tracking: TrackingHub) -> None:
+        self.config = config
+        self.tracking = tracking
+        await self.addresses.__aenter__()
+        self.notifier = NotifyRunner(asyncio.get_running_loop(), default_user=config.global_defs.script_user,
+                                     default_group=config.global_defs.script_group)
+        self._open_fifos(config)
+        for model in config.instances:
+            self._link_up[model.interface] = link_state(model.interface).up
+        self.link_watcher = LinkWatcher()
+        self.link_watcher.start(self._on_link)
+        built = self._build(config, set())
+        # Leftover VIPs from a daemon that died without cleaning up are ours to remove, as
+        # keepalived's start-up does (vrrp_restore_interface with force).
+        for router in built.values():
+            for vip in router.params.vips:
+                if await self.addresses.claim(vip):
+                    log.info("(%s) removing leftover VIP %s", router.name, vip)
+                    await self.addresses.remove(vip)
+        await tracking.start(self._on_tracker)
+        for router in built.values():
+            self._activate(router)
+
+    def _activate(self, router: Router) -> None:
+        self.routers[router.name] = router
+        router.start()
+        task = asyncio.get_running_loop().create_task(self._bring_up(router), name=f"start {router.name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bring_up(self, router: Router) -> None:
+        tracking = self.tracking
+        assert tracking is not None and self.config is not None
+        pending = tracking.pending_scripts(router.model)
+        if pending:
+            # keepalived keeps such an instance in INIT until the scripts have a verdict.
+            specs = [self.config.script(n) for n in pending]
+            timeout = max((s.timeout or s.interval) for s in specs if s is not None) + 1.0
+            log.info("(%s) waiting for track script%s %s", router.name, "s" if len(pending) > 1 else "",
+                     ", ".join(pending))
+            await tracking.wait_scripts(router.model, timeout)
+        for event in tracking.current(router.model):
+            router.feed(event)
+        if not self._link_up.get(router.model.interface, True) and not router.model.dont_track_primary:
+            router.feed(InterfaceDown())
+        router.feed(Startup())
+
+    async def run_until_stopped(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for router in list(self.routers.values()):
+            router.feed(Shutdown())
+        for router in list(self.routers.values()):
+            await router.settle()
+        if self.notifier is not None:
+            await self.notifier.drain()
+        for router in list(self.routers.values()):
+            await router.close()
+        self.routers.clear()
+        if self.tracking is not None:
+            await self.tracking.close()
+        for ep in self.endpoints.values():
+            ep.socket.close()
+        self.endpoints.clear()
+        for announcer in self.announcers.values():
+            announcer.close()
+        self.announcers.clear()
+        if self.link_watcher is not None:
+            self.link_watcher.close()
+        for fifo in self.fifos:
+            fifo.close()
+        await self.addresses.release_all()
+        await self.addresses.close()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build(self, config: Config, keep: set[str]) -> dict[str, Router]:
+        """Create routers (not yet started) for every instance not in `keep`. Opens sockets
+        first so that a failure raises before anything running is changed."""
+        g = config.global_defs
+        new_endpoints: dict[tuple, Endpoint] = {}
+        planned: list[tuple[InstanceModel, tuple]] = []
+        for model in config.instances:
+            if model.name in keep:
+                continue
+            key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
+            if key not in self.endpoints and key not in new_endpoints:
+                new_endpoints[key] = Endpoint(self._open_socket(model, key), unicast=bool(model.unicast_peers))
+            planned.append((model, key))
+        built: dict[str, Router] = {}
+        for model, key in planned:
+            ep = self.endpoints.get(key) or new_endpoints[key]
+            other = ep.routers.get(model.virtual_router_id)
+            if other is not None and other.name not in keep and other.name in self.routers:
+                pass  # replaced below when the old one is stopped
+            params = params_of(model, config, ep.socket.src)
+            router = Router(model, params, ep.socket, self.addresses, self._announcer(model.interface),
+                            self._on_notify, self._on_state)
+            built[model.name] = router
+        for key, ep in new_endpoints.items():
+            self.endpoints[key] = ep
+            ep.socket.start(lambda raw, k=key: self._on_packet(k, raw))
+        for model, key in planned:
+            self.endpoints[key].routers[model.virtual_router_id] = built[model.name]
+        return built
+
+    def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
+        family = key[1]
+        try:
+            if model.unicast_peers:
+                return VrrpSocket.open(model.interface, family, src=model.unicast_src_ip, unicast=True)
+            assert self.config is not None or True
+            group = key[2]
+            return VrrpSocket.open(model.interface, family, group=group, src=model.mcast_src_ip)
+        except VrrpSocketError as exc:
+            raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+
+    def _announcer(self, ifname: str) -> Announcer | None:
+        if ifname not in self.announcers:
+            try:
+                self.announcers[ifname] = Announcer(ifname)
+            except (AnnounceError, OSError) as exc:
+                log.warning("%s: cannot send gratuitous ARP/NA: %s", ifname, exc)
+                return None
+        return self.announcers[ifname]
+
+    def _open_fifos(self, config: Config) -> None:
+        g = config.global_defs
+        assert self.notifier is not None
+        for fifo, script, label in ((g.notify_fifo, g.notify_fifo_script, "notify fifo"),
+                                    (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script, "vrrp notify fifo")):
+            if fifo is None:
+                continue
+            handle = NotifyFifo.from_config(fifo, script, self.notifier, label=label)
+            if handle.open():
+                self.fifos.append(handle)
+
+    # -- events in ---------------------------------------------------------------------------
+
+    def _on_packet(self, key: tuple, raw: RawReceived) -> None:
+        ep = self.endpoints.get(key)
+        if ep is None:
+            return
+        try:
+            if raw.src.version == 4:
+                got = packet.decode_ipv4_datagram(raw.data)
+            else:
+                got = packet.decode_ipv6(raw.data, raw.src, raw.dst, raw.hop_limit)
+        except packet.MalformedPacket as exc:
+            self._count_drop(ep, exc.reason.value)
+            return
+        # A multicast socket also sees unicast adverts addressed to us and the reverse; each
+        # router only hears the mode it was configured for.
+        if ep.unicast == got.destination.is_multicast:
+            return
+        router = ep.routers.get(got.advertisement.vrid)
+        if router is None or router.name not in self.routers:
+            self.drops[packet.DropReason.WRONG_VRID.value] += 1
+            return
+        router.received(got)
+
+    def _count_drop(self, ep: Endpoint, reason: str) -> None:
+        # Attribute the drop to the only router of the endpoint when there is one, so that
+        # `status` shows it where the admin looks; otherwise to the runtime.
+        if len(ep.routers) == 1:
+            next(iter(ep.routers.values())).counters.drops[reason] += 1
+        else:
+            self.drops[reason] += 1
+
+    def _on_tracker(self, instance: str, event: TrackerChanged) -> None:
+        router = self.routers.get(instance)
+        if router is not None:
+            router.feed(event)
+
+    def _on_link(self, state: LinkState) -> None:
+        previous = self._link_up.get(state.ifname)
+        self._link_up[state.ifname] = state.up
+        if previous == state.up:
+            return
+        log.info("Netlink reports %s %s", state.ifname, "up" if state.up else "down")
+        for router in self.routers.values():
+            if router.model.interface == state.ifname and not router.model.dont_track_primary:
+                router.feed(InterfaceUp() if state.up else InterfaceDown())
+        if self.tracking is not None:
+            self.tracking.link_changed(state.ifname, state.up)
+
+    def _on_state(self, router: Router, before: State, after: State) -> None:
+        pass
+
+    def _on_notify(self, router: Router, action: Notify) -> None:
+        assert self.notifier is not None
+        if action.state in ("MASTER_RX_LOWER_PRI", "MASTER_PRIORITY", "BACKUP_PRIORITY"):
+            self.notifier.notify_event("INSTANCE", router.name, action.state, action.priority,
+                                       router.model.notify, self.fifos)
+        else:
+            self.notifier.notify("INSTANCE", router.name, action.state, action.priority,
+                                 router.model.notify, self.fifos)
+
+    # -- signals -----------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """SIGHUP: read, validate, open, then swap. Returns False when nothing changed."""
+        async with self._reloading:
+            log.info("Reloading configuration from %s", self.options.config_file)
+            try:
+                config = self.read_config()
+            except StartupError as exc:
+                self.reload_failures += 1
+                self.last_reload_error = str(exc)
+                log.error("Reload failed, keeping the running configuration: %s", exc)
+                return False
+            assert self.config is not None and self.tracking is not None
+            old_models = {m.name: m for m in self.config.instances}
+            new_models = {m.name: m for m in config.instances}
+            g_old, g_new = self.config.global_defs, config.global_defs
+            unchanged: set[str] = set()
+            reconfigure: set[str] = set()
+            for name, new in new_models.items():
+                old = old_models.get(name)
+                if old is None or name not in self.routers:
+                    continue
+                if _strip_where(old) == _strip_where(new) and _strip_where(g_old) == _strip_where(g_new):
+                    unchanged.add(name)
+                elif (endpoint_key(old, g_old.vrrp_mcast_group4, g_old.vrrp_mcast_group6)
+                      == endpoint_key(new, g_new.vrrp_mcast_group4, g_new.vrrp_mcast_group6)
+                      and old.virtual_router_id == new.virtual_router_id and old.version == new.version):
+                    reconfigure.add(name)
+            try:
+                built = self._build(config, unchanged | reconfigure)
+                tracking_ok = await self.tracking.reconfigure(config)
+            except StartupError as exc:
+                self.reload_failures += 1
+                self.last_reload_error = str(exc)
+                log.error("Reload failed, keeping the running configuration: %s", exc)
+                return False
+            if not tracking_ok:
+                self.reload_failures += 1
+                self.last_reload_error = "trackers could not be set up"
+                return False
+            self.config = config
+            # Stop what is gone or replaced (priority 0 and VIPs released first).
+            for name in list(self.routers):
+                if name in unchanged or name in reconfigure:
+                    continue
+                router = self.routers.pop(name)
+                router.feed(Shutdown())
+                await router.settle()
+                await router.close()
+                for ep in self.endpoints.values():
+                    if ep.routers.get(router.params.vrid) is router:
+                        del ep.routers[router.params.vrid]
+                log.info("(%s) removed by reload", name)
+            for name in reconfigure:
+                router = self.routers[name]
+                ep = next(e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router)
+                router.model = new_models[name]
+                params = params_of(router.model, config, ep.socket.src)
+                router.params = params
+                router.feed(Reconfigure(params))
+                for event in self.tracking.current(router.model):
+                    router.feed(event)
+            for name in unchanged:
+                self.routers[name].model = new_models[name]
+            for router in built.values():
+                for ep in self.endpoints.values():
+                    if ep.routers.get(router.params.vrid) is router:
+                        break
+                self._activate(router)
+            self._close_idle_endpoints()
+            self.reloads += 1
+            self.last_reload_error = None
+            log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
+                     len(unchanged), len(reconfigure), len(built))
+            return True
+
+    def _close_idle_endpoints(self) -> None:
+        for key in [k for k, ep in self.endpoints.items() if not ep.routers]:
+            self.endpoints.pop(key).socket.close()
+
+    def write_dump(self, path: str, stats_only: bool = False) -> None:
+        data = self.snapshot()
+        if stats_only:
+            data = {
+                "instances": [{"name": i["name"], "counters": i["counters"]} for i in data["instances"]],
+                "drops": data["drops"],
+            }
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle, indent=2)
+                handle.write("\n")
+            os.replace(tmp, path)
+            log.info("Wrote %s to %s", "statistics" if stats_only else "data dump", path)
+        except OSError as exc:
+            log.error("Cannot write %s: %s", path, exc.strerror or exc)
+
+    # -- snapshot ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        now_mono = asyncio.get_running_loop().time()
+        tracking = self.tracking.snapshot() if self.tracking is not None else {}
+        instances = []
+        for router in self.routers.values():
+            core = router.core
+            m = router.model
+            master = None
+            if core.state == State.MASTER:
+                master = {"address": str(router.socket.src), "priority": core.effective_priority,
+                          "last_heard": time.time()}
+            elif core.master_source is not None:
+                master = {"address": str(core.master_source),
+                          "priority": core.master_priority if core.master_priority is not None else -1,
+                          "last_heard": router.master_heard}
+            owned = {v.key for v in self.addresses.owned}
+            instances.append({
+                "name": router.name,
+                "state": core.state.value,
+                "since": router.state_since,
+                "interface": m.interface,
+                "vrid": m.virtual_router_id,
+                "version": m.version,
+                "family": m.family,
+                "unicast": bool(m.unicast_peers),
+                "base_priority": m.priority,
+                "effective_priority": core.effective_priority,
+                "advert_int": m.advert_int,
+                "master_adver_int": core.master_adver_int_cs / 100,
+                "master": master,
+                "vips": [{"address": v.address.with_prefixlen, "dev": v.ifname, "present": v.key in owned}
+                         for v in router.params.vips],
+                "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],
+                "counters": router.counters.as_dict(),
+                "sync_group": m.sync_group,
+                "next_deadline_in": (core.next_deadline() - now_mono) if core.next_deadline() else None,
+            })
+        return {
+            "daemon": {
+                "pid": os.getpid(), "version": __version__, "config": self.options.config_file,
+                "started": self.started, "now": time.time(), "netns": self.options.netns,
+                "process_tracking": tracking.get("mode", "off"),
+                "reloads": self.reloads, "reload_failures": self.reload_failures,
+                "last_reload_error": self.last_reload_error,
+            },
+            "instances": instances,
+            "process_tracker": tracking.get("process_tracker", {}),
+            "scripts": tracking.get("scripts", []),
+            "drops": dict(self.drops),
+        }
+
+
+def install_signal_handlers(runtime: Runtime) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, runtime.request_stop)
+    loop.add_signal_handler(signal.SIGINT, runtime.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
+    loop.add_signal_handler(signal.SIGUSR1, lambda: runtime.write_dump(runtime.options.data_file))
+    loop.add_signal_handler(signal.SIGUSR2, lambda: runtime.write_dump(runtime.options.stats_file, stats_only=True))

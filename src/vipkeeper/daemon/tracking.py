@@ -1,0 +1,311 @@
+"""All trackers of one configuration, and what their states mean for each instance.
+
+Why a hub: a tracker (a process, a script, a file, a link) may be referenced by several
+instances with different weights, and a reference's meaning (weight, reverse, sync-group
+forcing) is per instance. The sources (track/proc_connector, track/script, track/file, the link
+watcher) report plain states here; `track/priority.py` turns them into effects; this hub sends
+each instance a `TrackerChanged` only when its effect actually changed.
+
+The process connector must be opened in the initial network namespace, before `--netns` moves
+the daemon: `prepare()` does that and nothing else, so the CLI can call it at the right moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable
+
+from vipkeeper.config.model import Config
+from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.net.addresses import link_state
+from vipkeeper.track.file import FileTracker
+from vipkeeper.track.interface import InterfaceStates
+from vipkeeper.track.priority import ResolvedRef, TrackerEffect, file_effect, instance_refs, up_down_effect
+from vipkeeper.track.proc_connector import ProcessConnector, ProcessTracker, open_connector
+from vipkeeper.track.process_table import StatusChange
+from vipkeeper.track.script import ScriptRunner
+from vipkeeper.track.script_security import unsafe_reasons
+from vipkeeper.vrrp.instance import TrackerChanged
+
+log = logging.getLogger("vipkeeper.track")
+
+OnChange = Callable[[str, TrackerChanged], None]
+
+
+class TrackingHub:
+    def __init__(self, config: Config, *, rescan_interval: float = 0.2) -> None:
+        self.config = config
+        self.rescan_interval = rescan_interval
+        self._connector: ProcessConnector | None = None
+        self._problem = ""
+        self.processes: ProcessTracker | None = None
+        self.scripts: dict[str, ScriptRunner] = {}
+        self.disabled_scripts: set[str] = set()
+        self.files: dict[str, FileTracker] = {}
+        self.ifaces = InterfaceStates()
+        self.proc_status: dict[str, bool | None] = {}
+        self.script_status: dict[str, bool | None] = {}
+        self.file_values: dict[str, int] = {}
+        self.since: dict[str, float] = {}
+        self._on_change: OnChange | None = None
+        self._sent: dict[tuple[str, str], TrackerEffect] = {}
+        self._script_seen = asyncio.Event() if _has_loop() else None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Open the process connector now (initial network namespace), if anything needs it."""
+        if self.config.track_processes and self._connector is None and not self._problem:
+            self._connector, self._problem = open_connector(self.config.global_defs.process_monitor_rcv_bufs)
+
+    async def start(self, on_change: OnChange) -> None:
+        self._on_change = on_change
+        self._script_seen = asyncio.Event()
+        await self._start_sources(self.config)
+
+    async def _start_sources(self, config: Config) -> None:
+        for model in config.instances:
+            for ref in instance_refs(config, model):
+                if ref.kind == "interface" and ref.tracker not in self.ifaces._up:
+                    self.ifaces.link_changed(ref.tracker, link_state(ref.tracker).up)
+        if config.track_processes and self.processes is None:
+            self.processes = ProcessTracker(
+                list(config.track_processes), self._process_changed, connector=self._connector,
+                connector_problem=self._problem, rescan_interval=self.rescan_interval,
+                rcvbuf=config.global_defs.process_monitor_rcv_bufs,
+            )
+            self._connector = None  # the tracker owns it now
+            initial = await self.processes.start()
+            now = time.time()
+            for name, up in initial.items():
+                self.proc_status[name] = up
+                self.since.setdefault(f"process:{name}", now)
+        self._start_scripts(config)
+        for spec in config.track_files:
+            if spec.name in self.files:
+                continue
+            tracker = FileTracker(spec, self._file_changed)
+            self.files[spec.name] = tracker
+            self.file_values[spec.name] = tracker.start()
+            self.since[f"file:{spec.name}"] = time.time()
+
+    def _start_scripts(self, config: Config) -> None:
+        g = config.global_defs
+        referenced = {ref.tracker for m in config.instances for ref in instance_refs(config, m) if ref.kind == "script"}
+        insecure = []
+        for spec in config.scripts:
+            if spec.name in self.scripts or spec.name not in referenced:
+                continue
+            reasons = unsafe_reasons(spec.argv[0] if spec.argv else spec.script)
+            if reasons:
+                insecure.append(spec.name)
+                if g.enable_script_security:
+                    log.warning("Unsafe permissions found for script '%s' - disabling (%s)", spec.script,
+                                "; ".join(reasons))
+                    self.disabled_scripts.add(spec.name)
+                    continue
+                log.warning("Unsafe permissions found for script '%s' (%s)", spec.script, "; ".join(reasons))
+            runner = ScriptRunner(spec, self._script_changed)
+            self.scripts[spec.name] = runner
+            self.script_status[spec.name] = runner.ok
+            self.since[f"script:{spec.name}"] = time.time()
+            runner.start()
+        if self.scripts and not g.enable_script_security:
+            log.warning("SECURITY VIOLATION - scripts are being executed but script_security not enabled.%s",
+                        " There are insecure scripts." if insecure else "")
+
+    async def close(self) -> None:
+        for runner in self.scripts.values():
+            await runner.stop()
+        self.scripts.clear()
+        for tracker in self.files.values():
+            tracker.stop()
+        self.files.clear()
+        if self.processes is not None:
+            self.processes.stop()
+            self.processes = None
+        if self._connector is not None:
+            self._connector.close()
+            self._connector = None
+
+    async def reconfigure(self, config: Config) -> bool:
+        """Bring the sources in line with a new configuration. Unchanged trackers keep running
+        (and keep their state); changed or removed ones stop; new ones start."""
+        old = self.config
+        if tuple(config.track_processes) != tuple(old.track_processes) and self.processes is not None:
+            self.processes.stop()
+            self.processes = None
+            self.proc_status.clear()
+        for name, runner in list(self.scripts.items()):
+            if config.script(name) != old.script(name) or config.script(name) is None:
+                await runner.stop()
+                del self.scripts[name]
+                self.script_status.pop(name, None)
+        for name, tracker in list(self.files.items()):
+            if config.track_file(name) != old.track_file(name) or config.track_file(name) is None:
+                tracker.stop()
+                del self.files[name]
+                self.file_values.pop(name, None)
+        self.config = config
+        try:
+            await self._start_sources(config)
+        except OSError as exc:
+            log.error("Trackers could not be set up: %s", exc)
+            return False
+        self._sent = {k: v for k, v in self._sent.items() if config.instance(k[0]) is not None}
+        return True
+
+    # -- what instances see ------------------------------------------------------------------
+
+    def _effect(self, ref: ResolvedRef) -> TrackerEffect | None:
+        if ref.kind == "interface":
+            return self.ifaces.effect(ref)
+        if ref.kind == "process":
+            status = self.proc_status.get(ref.tracker)
+            return None if status is None else up_down_effect(ref, status)
+        if ref.kind == "script":
+            if ref.tracker in self.disabled_scripts:
+                return None  # keepalived removes an insecure script from the instances
+            status = self.script_status.get(ref.tracker)
+            return None if status is None else up_down_effect(ref, status)
+        if ref.kind == "file":
+            return file_effect(ref, self.file_values.get(ref.tracker, 0))
+        return None
+
+    def current(self, model: InstanceModel) -> list[TrackerChanged]:
+        """The events that bring a fresh instance up to date with every tracker it follows."""
+        out = []
+        for ref in instance_refs(self.config, model):
+            effect = self._effect(ref)
+            if effect is None:
+                continue
+            self._sent[(model.name, ref.key)] = effect
+            out.append(TrackerChanged(effect.name, effect.contribution, effect.fault))
+        return out
+
+    def pending_scripts(self, model: InstanceModel) -> list[str]:
+        """Weight-0 scripts this instance waits for before it may leave INIT (keepalived's
+        num_script_init): starting without their verdict would mean a spurious FAULT or MASTER."""
+        return [
+            ref.tracker for ref in instance_refs(self.config, model)
+            if ref.kind == "script" and ref.weight == 0 and ref.tracker in self.scripts
+            and self.script_status.get(ref.tracker) is None
+        ]
+
+    async def wait_scripts(self, model: InstanceModel, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.pending_scripts(model) and loop.time() < deadline:
+            assert self._script_seen is not None
+            self._script_seen.clear()
+            try:
+                await asyncio.wait_for(self._script_seen.wait(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                break
+
+    def link_changed(self, ifname: str, up: bool) -> None:
+        if self.ifaces.link_changed(ifname, up):
+            self.since[f"interface:{ifname}"] = time.time()
+            self._publish("interface", ifname)
+
+    def _publish(self, kind: str, name: str) -> None:
+        if self._on_change is None:
+            return
+        for model in self.config.instances:
+            for ref in instance_refs(self.config, model):
+                if ref.kind != kind or ref.tracker != name:
+                    continue
+                effect = self._effect(ref)
+                if effect is None:
+                    continue
+                key = (model.name, ref.key)
+                if self._sent.get(key) == effect:
+                    continue
+                self._sent[key] = effect
+                self._on_change(model.name, TrackerChanged(effect.name, effect.contribution, effect.fault))
+
+    # -- sources report here -----------------------------------------------------------------
+
+    def _process_changed(self, change: StatusChange) -> None:
+        if self.proc_status.get(change.name) == change.has_quorum:
+            return
+        self.proc_status[change.name] = change.has_quorum
+        self.since[f"process:{change.name}"] = time.time()
+        self._publish("process", change.name)
+
+    def _script_changed(self, name: str, ok: bool) -> None:
+        self.script_status[name] = ok
+        self.since[f"script:{name}"] = time.time()
+        if self._script_seen is not None:
+            self._script_seen.set()
+        self._publish("script", name)
+
+    def _file_changed(self, name: str, value: int) -> None:
+        self.file_values[name] = value
+        self.since[f"file:{name}"] = time.time()
+        self._publish("file", name)
+
+    # -- snapshot ----------------------------------------------------------------------------
+
+    def trackers_of(self, model: InstanceModel) -> list[dict[str, Any]]:
+        out = []
+        for ref in instance_refs(self.config, model):
+            effect = self._effect(ref)
+            if ref.kind == "process":
+                status = self.proc_status.get(ref.tracker)
+            elif ref.kind == "script":
+                status = self.script_status.get(ref.tracker)
+            elif ref.kind == "interface":
+                status = self.ifaces.is_up(ref.tracker)
+            else:
+                status = self.file_values.get(ref.tracker, 0) == 0 if ref.weight == 0 else True
+            entry: dict[str, Any] = {
+                "kind": ref.kind, "name": ref.tracker,
+                "state": "init" if status is None else ("up" if status else "down"),
+                "weight": ref.weight, "reverse": ref.reverse,
+                "contribution": effect.contribution if effect else 0,
+                "fault": effect.fault if effect else False,
+                "since": self.since.get(ref.key),
+            }
+            if ref.kind == "file":
+                entry["value"] = self.file_values.get(ref.tracker, 0)
+            if ref.kind == "script" and ref.tracker in self.disabled_scripts:
+                entry["state"] = "disabled"
+            out.append(entry)
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        proc: dict[str, Any] = {}
+        mode = "off"
+        if self.processes is not None:
+            mode = "connector" if self.processes.mode == "connector" else "pidfd+rescan"
+            c = self.processes.counters
+            proc = {
+                "mode": mode, "events": c.events, "rescans": c.rescans, "enobufs": c.enobufs,
+                "seq_gaps": c.seq_gaps, "pidfd_exits": c.pidfd_exits,
+                "tracked": [
+                    {"name": spec.name, "count": self.processes.table.count(spec.name),
+                     "quorum": bool(self.proc_status.get(spec.name))}
+                    for spec in self.config.track_processes
+                ],
+            }
+        scripts = []
+        for name, runner in self.scripts.items():
+            status = self.script_status.get(name)
+            scripts.append({
+                "name": name, "state": "init" if status is None else ("up" if status else "down"),
+                "runs": runner.runs, "failures": getattr(runner, "failures", 0), "timeouts": runner.timeouts,
+                "skipped": runner.skipped, "last_duration": getattr(runner, "last_duration", None),
+                "last_exit": getattr(runner, "_last_status", None),
+            })
+        return {"mode": mode, "process_tracker": proc, "scripts": scripts}
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
