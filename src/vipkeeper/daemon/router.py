@@ -219,16 +219,8 @@ class Router:
             self.counters.drops[action.reason.value] += 1
 
     def send_advert(self, priority: int) -> None:
-        p = self.params
-        addresses = p.addresses
-        if p.version == 2:
-            adv = packet.Advertisement(
-                2, p.vrid, priority, addresses, max(1, round(p.advert_int)) * 100, p.auth_type,
-                packet.pad_auth(p.auth_data) if p.auth_type else bytes(8),
-            )
-        else:
-            adv = packet.Advertisement(3, p.vrid, priority, addresses, p.advert_int_cs)
-        targets = list(p.unicast_peers) if p.unicast_peers else [self._mcast_dst]
+        adv = advert_for(self.params, priority)
+        targets = list(self.params.unicast_peers) if self.params.unicast_peers else [self._mcast_dst]
         for dst in targets:
             payload = packet.encode(adv, self.socket.src, dst)
             if self.socket.send(payload, dst):
@@ -245,6 +237,15 @@ class Router:
             targets = [vip.address.ip for vip in action.vips if isinstance(vip, Vip)]
         for _ in range(action.rounds):
             self.announcer.announce(targets)
+
+
+def advert_for(p: InstanceParams, priority: int) -> packet.Advertisement:
+    """The advertisement this router sends at `priority` (v2 carries whole seconds)."""
+    if p.version == 2:
+        auth = packet.pad_auth(p.auth_data) if p.auth_type else bytes(packet.AUTH_DATA_LEN)
+        return packet.Advertisement(2, p.vrid, priority, p.addresses, max(1, round(p.advert_int)) * 100,
+                                    p.auth_type, auth)
+    return packet.Advertisement(3, p.vrid, priority, p.addresses, p.advert_int_cs)
 
 
 def vips_of(model: InstanceModel) -> tuple[Vip, ...]:
