@@ -1,0 +1,655 @@
+"""Keyword tables: every keyword vipkeeper knows, its type, range and where its value goes.
+
+Rules
+- One table per block (`GLOBAL_DEFS`, `INSTANCE`, `SYNC_GROUP`, `SCRIPT`, `TRACK_PROCESS`,
+  `TRACK_FILE`, `AUTHENTICATION`, `TOP`). A row says: the model field the value goes to (None:
+  understood, kept in `extras`), how the words are read (`Reader`), and whether keepalived's
+  keyword is supported at all (`status`).
+- A value that does not read (wrong type, out of range) is a warning naming the keyword and the
+  line; the keyword is then ignored, so the default stays - that is what keepalived 2.2.7 does,
+  and its wording is kept where an admin would grep for it ("number 'X' outside range [A, B]").
+- `unsupported` keywords (LVS, BFD, rules, ...) produce one diagnostic at their line; a block is
+  not walked inside. `ignored` keywords are understood and have no effect on VRRP.
+- Readers return a value, or a dict of several fields (`multi=True`), or raise `Invalid`.
+Cross-keyword checks and defaults that depend on other blocks live in `parser.py`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .model import (
+    Diagnostic,
+    IPAddress,
+    ScriptCommand,
+    TrackRef,
+    VirtualAddress,
+    VirtualRoute,
+)
+from .tree import Node
+
+
+class Invalid(Exception):
+    """A keyword's words do not read; the message is the diagnostic."""
+
+
+class Sink:
+    """Where readers report; kept tiny so readers stay pure functions of (node, sink)."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def warning(self, node_or_where: Any, message: str) -> None:
+        self._add(node_or_where, "warning", message)
+
+    def error(self, node_or_where: Any, message: str) -> None:
+        self._add(node_or_where, "error", message)
+
+    def unsupported(self, node_or_where: Any, message: str) -> None:
+        self._add(node_or_where, "unsupported", message)
+
+    def _add(self, node_or_where: Any, severity: Any, message: str) -> None:
+        where = node_or_where.where if isinstance(node_or_where, Node) else node_or_where
+        self.diagnostics.append(Diagnostic(where, severity, message))
+
+
+Reader = Callable[[Node, Sink], Any]
+Status = Literal["ok", "ignored", "unsupported"]
+
+
+@dataclass(frozen=True)
+class Keyword:
+    field: str | None
+    read: Reader | None = None
+    block: bool = False  # the value is in the node's `{ }` block
+    multi: bool = False  # the reader returns {field: value, ...}
+    status: Status = "ok"
+    note: str = ""
+    fatal: bool = False  # an invalid value is an error (keepalived cannot run the block), not a warning
+
+
+def ok(field: str | None, read: Reader, *, block: bool = False, multi: bool = False,
+       fatal: bool = False) -> Keyword:
+    return Keyword(field, read, block=block, multi=multi, fatal=fatal)
+
+
+def ignored(block: bool = False) -> Keyword:
+    return Keyword(None, None, block=block, status="ignored")
+
+
+def unsupported(note: str) -> Keyword:
+    return Keyword(None, None, status="unsupported", note=note)
+
+
+# -- readers -----------------------------------------------------------------------------------
+
+BOOLS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+
+
+def _one(node: Node) -> str:
+    if not node.args:
+        raise Invalid(f"'{node.keyword}' needs a value")
+    return node.args[0]
+
+
+def parse_int(text: str, low: int, high: int) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise Invalid(f"invalid number '{text}'") from None
+    if not low <= value <= high:
+        raise Invalid(f"number '{text}' outside range [{low}, {high}]")
+    return value
+
+
+def parse_float(text: str, low: float, high: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise Invalid(f"invalid number '{text}'") from None
+    if value != value or not low <= value <= high:  # NaN or out of range
+        raise Invalid(f"number '{text}' outside range [{low:f}, {high:f}]")
+    return value
+
+
+def integer(low: int, high: int) -> Reader:
+    return lambda node, sink: parse_int(_one(node), low, high)
+
+
+def timer(low: float, high: float) -> Reader:
+    return lambda node, sink: parse_float(_one(node), low, high)
+
+
+def boolean(node: Node, sink: Sink) -> bool:
+    """`<BOOL>` optional: a bare keyword means on."""
+    if not node.args:
+        return True
+    value = BOOLS.get(node.args[0].lower())
+    if value is None:
+        raise Invalid(f"'{node.keyword}' expects on|off|true|false|yes|no, not '{node.args[0]}'")
+    return value
+
+
+def flag(node: Node, sink: Sink) -> bool:
+    if node.args:
+        sink.warning(node, f"'{node.keyword}' takes no value - ignoring '{' '.join(node.args)}'")
+    return True
+
+
+def const(value: Any) -> Reader:
+    def read(node: Node, sink: Sink) -> Any:
+        if node.args:
+            sink.warning(node, f"'{node.keyword}' takes no value - ignoring '{' '.join(node.args)}'")
+        return value
+
+    return read
+
+
+def word(node: Node, sink: Sink) -> str:
+    return _one(node)
+
+
+def words(node: Node, sink: Sink) -> tuple[str, ...]:
+    return node.args
+
+
+def parse_address(text: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        raise Invalid(f"invalid IP address '{text}'") from None
+
+
+def address(node: Node, sink: Sink) -> IPAddress:
+    return parse_address(_one(node))
+
+
+def multicast(version: int) -> Reader:
+    def read(node: Node, sink: Sink) -> IPAddress:
+        value = parse_address(_one(node))
+        if value.version != version or not value.is_multicast:
+            raise Invalid(f"'{node.keyword}' must be an IPv{version} multicast address, not '{node.args[0]}'")
+        return value
+
+    return read
+
+
+def choice(*values: str) -> Reader:
+    def read(node: Node, sink: Sink) -> str:
+        value = _one(node).upper()
+        if value not in values:
+            raise Invalid(f"'{node.keyword}' must be one of {'|'.join(values)}, not '{node.args[0]}'")
+        return value
+
+    return read
+
+
+def split_command(command: str) -> tuple[str, ...]:
+    """keepalived splits a script line into words honouring quotes, like a shell."""
+    try:
+        return tuple(shlex.split(command))
+    except ValueError:
+        return tuple(command.split())
+
+
+def script(node: Node, sink: Sink) -> ScriptCommand:
+    """`KEYWORD COMMAND [username [groupname]]`: COMMAND is one (usually quoted) word."""
+    command = _one(node)
+    if len(node.args) > 3:
+        sink.warning(node, f"'{node.keyword}': extra words after the user and group - ignoring "
+                           f"'{' '.join(node.args[3:])}' (quote the command if it has arguments)")
+    user = node.args[1] if len(node.args) > 1 else None
+    group = node.args[2] if len(node.args) > 2 else None
+    return ScriptCommand(command, split_command(command), user, group, node.where)
+
+
+def optional_script(node: Node, sink: Sink) -> ScriptCommand | bool:
+    """`notify_deleted [COMMAND ...]`: bare keyword = report DELETED without a script."""
+    return script(node, sink) if node.args else True
+
+
+def user_group(prefix: str) -> Reader:
+    def read(node: Node, sink: Sink) -> dict[str, Any]:
+        name = _one(node)
+        return {f"{prefix}user": name, f"{prefix}group": node.args[1] if len(node.args) > 1 else None}
+
+    return read
+
+
+def weight(low: int, high: int) -> Reader:
+    """`weight N [reverse]` inside a tracker block."""
+
+    def read(node: Node, sink: Sink) -> dict[str, Any]:
+        value = parse_int(_one(node), low, high)
+        reverse = False
+        for extra in node.args[1:]:
+            if extra == "reverse":
+                reverse = True
+            elif extra not in ("noreverse", "no_reverse"):
+                sink.warning(node, f"unknown '{extra}' after weight - ignoring")
+        return {"weight": value, "reverse": reverse}
+
+    return read
+
+
+# -- block readers -----------------------------------------------------------------------------
+
+def children(node: Node) -> list[Node]:
+    return node.children or []
+
+
+def _words_entries(node: Node, sink: Sink) -> list[Node]:
+    entries = []
+    for child in children(node):
+        if child.children is not None:
+            sink.warning(child, f"unexpected block inside '{node.keyword}' - ignoring it")
+            continue
+        entries.append(child)
+    return entries
+
+
+def name_list(node: Node, sink: Sink) -> tuple[tuple[str, Any], ...]:
+    """A block of names (sync group `group { }`), each with the line it is on."""
+    return tuple((word, child.where) for child in _words_entries(node, sink) for word in child.words)
+
+
+VIP_FLAGS = frozenset({"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "use_vmac"})
+SCOPES = frozenset({"site", "link", "host", "nowhere", "global"})
+
+
+def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
+    """One `virtual_ipaddress` line: `ADDR[/LEN] [brd X] [dev X] [scope X] [label X] ...`."""
+    text = child.keyword
+    try:
+        if "/" in text:
+            interface = ipaddress.ip_interface(text)
+        else:
+            interface = ipaddress.ip_interface(parse_address(text))
+    except (ValueError, Invalid):
+        raise Invalid(f"VRRP parsed invalid IP {text}. skipping IP...") from None
+    fields: dict[str, Any] = {}
+    options: list[str] = []
+    args = list(child.args)
+    index = 0
+    while index < len(args):
+        option = args[index]
+        index += 1
+        if option in ("brd", "dev", "scope", "label", "peer", "preferred_lft", "track_group"):
+            if index >= len(args):
+                sink.warning(child, f"'{option}' needs a value for ip address {text} - ignoring")
+                break
+            value = args[index]
+            index += 1
+            if option == "scope" and value not in SCOPES and not value.isdigit():
+                sink.warning(child, f"Invalid scope '{value}' for ip address {text} - ignoring")
+            elif option in ("brd", "dev", "scope", "label", "peer"):
+                fields[option] = value
+            else:
+                options.extend((option, value))
+        elif option == "no_track":
+            fields["no_track"] = True
+        elif option in VIP_FLAGS:
+            options.append(option)
+        else:
+            sink.warning(child, f"Unknown configuration entry '{option}' for ip address - ignoring")
+    return VirtualAddress(interface, where=child.where, options=tuple(options), **fields)
+
+
+def vip_block(node: Node, sink: Sink) -> tuple[VirtualAddress, ...]:
+    result = []
+    for child in _words_entries(node, sink):
+        try:
+            result.append(parse_vip(child, sink))
+        except Invalid as exc:
+            sink.warning(child, str(exc))
+    return tuple(result)
+
+
+def route_block(node: Node, sink: Sink) -> tuple[VirtualRoute, ...]:
+    return tuple(VirtualRoute(child.words, child.where) for child in _words_entries(node, sink))
+
+
+def track_block(low: int, high: int, *, what: str) -> Reader:
+    """`track_* { NAME [weight N [reverse|noreverse]] ... }`."""
+
+    def read(node: Node, sink: Sink) -> tuple[TrackRef, ...]:
+        refs = []
+        for child in _words_entries(node, sink):
+            name, args = child.keyword, list(child.args)
+            ref_weight: int | None = None
+            reverse: bool | None = None
+            try:
+                while args:
+                    option = args.pop(0)
+                    if option == "weight":
+                        if not args:
+                            raise Invalid(f"weight missing for {what} {name}")
+                        raw = args.pop(0)
+                        try:
+                            ref_weight = parse_int(raw, low, high)
+                        except Invalid as exc:
+                            raise Invalid(f"{exc}; weight {raw} for {what} {name} must be between "
+                                          f"[{low}..{high}] inclusive. Ignoring...") from None
+                    elif option == "reverse":
+                        reverse = True
+                    elif option in ("noreverse", "no_reverse"):
+                        reverse = False
+                    else:
+                        raise Invalid(f"unknown option '{option}' for {what} {name} - ignoring it")
+            except Invalid as exc:
+                sink.warning(child, str(exc))
+                if "Ignoring" in str(exc):
+                    continue
+            refs.append(TrackRef(name, ref_weight, reverse, child.where))
+        return tuple(refs)
+
+    return read
+
+
+def peer_block(node: Node, sink: Sink) -> dict[str, Any]:
+    """`unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }`."""
+    peers: list[IPAddress] = []
+    ttl_options = False
+    for child in _words_entries(node, sink):
+        try:
+            peers.append(parse_address(child.keyword))
+        except Invalid as exc:
+            sink.warning(child, f"{exc} in unicast_peer - ignoring")
+            continue
+        args = list(child.args)
+        while args:
+            option = args.pop(0)
+            if option in ("min_ttl", "max_ttl") and args:
+                args.pop(0)
+                ttl_options = True
+            else:
+                sink.warning(child, f"unknown unicast_peer option '{option}' - ignoring")
+    result: dict[str, Any] = {"unicast_peers": tuple(peers)}
+    if ttl_options:
+        result["check_unicast_src"] = True
+        sink.unsupported(node, "unicast_peer min_ttl/max_ttl: vipkeeper does not check the TTL range "
+                               "of received adverts (check_unicast_src is set, as keepalived does)")
+    return result
+
+
+def use_vmac(node: Node, sink: Sink) -> dict[str, Any]:
+    name = ""
+    mac = None
+    for arg in node.args:
+        if arg.count(":") >= 4 and all(len(p) <= 2 for p in arg.split(":")):
+            mac = arg
+        else:
+            name = arg
+    result: dict[str, Any] = {"use_vmac": name}
+    if mac is not None:
+        result["vmac_address"] = mac
+    return result
+
+
+def garp_extra_if(node: Node, sink: Sink) -> str:
+    args = [a for a in node.args if a != "all"]
+    if not args:
+        raise Invalid(f"'{node.keyword}' needs a number of seconds")
+    parse_int(args[0], 0, 86400)
+    return " ".join(node.args)
+
+
+def preempt(node: Node, sink: Sink) -> dict[str, Any]:
+    return {"nopreempt": False}
+
+
+def accept(value: bool) -> Reader:
+    return lambda node, sink: {"accept": value}
+
+
+def strict(node: Node, sink: Sink) -> bool:
+    return boolean(node, sink)
+
+
+def min_garp(node: Node, sink: Sink) -> bool:
+    return boolean(node, sink)
+
+
+def process_words(node: Node, sink: Sink) -> dict[str, Any]:
+    if not node.args:
+        raise Invalid("'process' needs a process name")
+    return {"process": node.args[0], "params": tuple(node.args[1:])}
+
+
+def param_match(node: Node, sink: Sink) -> str:
+    value = _one(node)
+    if value not in ("initial", "partial"):
+        raise Invalid(f"param_match must be initial or partial, not '{value}'")
+    return value
+
+
+def delay_both(node: Node, sink: Sink) -> dict[str, float]:
+    value = parse_float(_one(node), 0.000001, 3600)
+    return {"fork_delay": value, "terminate_delay": value}
+
+
+def init_file(node: Node, sink: Sink) -> dict[str, Any]:
+    value = 0
+    overwrite = False
+    for arg in node.args:
+        if arg == "overwrite":
+            overwrite = True
+        else:
+            try:
+                value = int(arg)
+            except ValueError:
+                raise Invalid(f"invalid init_file value '{arg}'") from None
+    return {"init_file": value, "init_file_overwrite": overwrite}
+
+
+def quoted_path(node: Node, sink: Sink) -> str:
+    return _one(node)
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+NOT_ROUTES = "vipkeeper does not install routes or rules"
+LVS = "vipkeeper implements VRRP only, not LVS/IPVS"
+
+AUTHENTICATION: dict[str, Keyword] = {
+    "auth_type": ok("auth_type", choice("PASS", "AH")),
+    "auth_pass": ok("auth_pass", word),
+}
+
+_NOTIFIES: dict[str, Keyword] = {
+    "notify_master": ok("notify_master", script),
+    "notify_backup": ok("notify_backup", script),
+    "notify_fault": ok("notify_fault", script),
+    "notify_stop": ok("notify_stop", script),
+    "notify": ok("notify_generic", script),
+    "notify_priority_changes": ok("notify_priority_changes", boolean),
+    "smtp_alert": ignored(),
+}
+
+_TRACKERS: dict[str, Keyword] = {
+    "track_interface": ok("track_interface", track_block(-253, 253, what="interface"), block=True),
+    "track_script": ok("track_script", track_block(-253, 253, what="script"), block=True),
+    "track_process": ok("track_process", track_block(-254, 254, what="process"), block=True),
+    "track_file": ok("track_file", track_block(-254, 254, what="file"), block=True),
+    "track_bfd": unsupported("vipkeeper has no BFD"),
+}
+
+INSTANCE: dict[str, Keyword] = {
+    "state": ok("state", choice("MASTER", "BACKUP")),
+    "interface": ok("interface", word),
+    "vrf": unsupported("vipkeeper does not bind instances to a VRF"),
+    "use_vmac": ok(None, use_vmac, multi=True),
+    "use_vmac_addr": unsupported("vipkeeper creates no VMAC interfaces for VIPs on other links"),
+    "vmac_xmit_base": ok("vmac_xmit_base", flag),
+    "use_ipvlan": unsupported("vipkeeper does not create ipvlan interfaces"),
+    "native_ipv6": ok("native_ipv6", flag),
+    "dont_track_primary": ok("dont_track_primary", flag),
+    **_TRACKERS,
+    "mcast_src_ip": ok("mcast_src_ip", address),
+    "unicast_src_ip": ok("unicast_src_ip", address),
+    "mcast_dst_ip": ok("mcast_dst_ip", address),
+    "track_src_ip": ok("track_src_ip", flag),
+    "version": ok("version", integer(2, 3)),
+    "check_unicast_src": ok("check_unicast_src", flag),
+    "unicast_peer": ok(None, peer_block, block=True, multi=True),
+    "unicast_fault_no_peer": ok("unicast_fault_no_peer", flag),
+    "unicast_ttl": ok("unicast_ttl", integer(0, 255)),
+    "old_unicast_checksum": ignored(),
+    "garp_master_delay": ok("garp_master_delay", timer(0, 255)),
+    "garp_master_repeat": ok("garp_master_repeat", integer(0, 255)),
+    "garp_lower_prio_delay": ok("garp_lower_prio_delay", timer(0, 255)),
+    "garp_lower_prio_repeat": ok("garp_lower_prio_repeat", integer(0, 255)),
+    "garp_master_refresh": ok("garp_master_refresh", timer(0, 86400)),
+    "garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
+    "garp_extra_if": ok("garp_extra_if", garp_extra_if),
+    "garp_extra_if_vmac": ok("garp_extra_if", garp_extra_if),
+    "down_timer_adverts": ok("down_timer_adverts", integer(1, 100)),
+    "lower_prio_no_advert": ok("lower_prio_no_advert", boolean),
+    "higher_prio_send_advert": ok("higher_prio_send_advert", boolean),
+    "virtual_router_id": ok("virtual_router_id", integer(1, 255), fatal=True),
+    "priority": ok("priority", integer(1, 255)),
+    "advert_int": ok("advert_int", timer(0.01, 255)),
+    "authentication": ok("authentication", lambda node, sink: node, block=True),
+    "virtual_ipaddress": ok("virtual_ipaddress", vip_block, block=True),
+    "virtual_ipaddress_excluded": ok("virtual_ipaddress_excluded", vip_block, block=True),
+    "promote_secondaries": ok("promote_secondaries", flag),
+    "virtual_routes": ok("virtual_routes", route_block, block=True),
+    "virtual_rules": unsupported(NOT_ROUTES),
+    "accept": ok(None, accept(True), multi=True),
+    "no_accept": ok(None, accept(False), multi=True),
+    "nopreempt": ok("nopreempt", flag),
+    "preempt": ok(None, preempt, multi=True),
+    "preempt_delay": ok("preempt_delay", timer(0, 1000)),
+    "skip_check_adv_addr": ok("skip_check_adv_addr", boolean),
+    "strict_mode": ok("strict_mode", strict),
+    "debug": ignored(),
+    **_NOTIFIES,
+    "notify_deleted": ok("notify_deleted", optional_script),
+    "notify_master_rx_lower_pri": ok("notify_master_rx_lower_pri", script),
+    "kernel_rx_buf_size": ignored(),
+    "linkbeat_use_polling": ignored(),
+    "lvs_sync_daemon_interface": unsupported(LVS),
+    # vipkeeper's own
+    "fast_handover": ok("fast_handover", boolean),
+}
+
+SYNC_GROUP: dict[str, Keyword] = {
+    "group": ok("group", name_list, block=True),
+    **_NOTIFIES,
+    **_TRACKERS,
+    "global_tracking": ok("global_tracking", flag),
+    "sync_group_tracking_weight": ok("sync_group_tracking_weight", flag),
+}
+
+SCRIPT: dict[str, Keyword] = {
+    "script": ok("script", word),
+    "interval": ok("interval", timer(0, 86400)),
+    "timeout": ok("timeout", timer(0, 86400)),
+    "weight": ok(None, weight(-253, 253), multi=True),
+    "rise": ok("rise", integer(1, 65535)),
+    "fall": ok("fall", integer(1, 65535)),
+    "user": ok(None, user_group(""), multi=True),
+    "init_fail": ok("init_fail", flag),
+}
+
+TRACK_PROCESS: dict[str, Keyword] = {
+    "process": ok(None, process_words, multi=True),
+    "param_match": ok("param_match", param_match),
+    "weight": ok(None, weight(-254, 254), multi=True),
+    "quorum": ok("quorum", integer(1, 65535)),
+    "quorum_max": ok("quorum_max", integer(0, 65535)),
+    "fork_delay": ok("fork_delay", timer(0.000001, 3600)),
+    "terminate_delay": ok("terminate_delay", timer(0.000001, 3600)),
+    "delay": ok(None, delay_both, multi=True),
+    "full_command": ok("full_command", flag),
+}
+
+TRACK_FILE: dict[str, Keyword] = {
+    "file": ok("file", quoted_path),
+    "weight": ok(None, weight(-2147483647, 2147483647), multi=True),
+    "init_file": ok(None, init_file, multi=True),
+}
+
+_GLOBAL_IGNORED = """
+tmp_config_directory config_save_dir process_names process_name vrrp_process_name
+checker_process_name bfd_process_name startup_script startup_script_timeout shutdown_script
+shutdown_script_timeout notification_email_from smtp_server smtp_helo_name smtp_connect_timeout
+smtp_alert smtp_alert_vrrp smtp_alert_checker checker_log_all_failures no_email_faults
+default_interface lvs_sync_daemon lvs_timeouts lvs_flush lvs_flush_on_stop vrrp_garp_extra_if
+nftables nftables_priority nftables_counters nftables_ifindex nftables_ipvs nftables_ipvs_priority
+nftables_ipvs_start_fwmark vrrp_iptables vrrp_ipsets disable_local_igmp min_auto_priority_delay
+vrrp_priority checker_priority bfd_priority vrrp_no_swap checker_no_swap bfd_no_swap
+vrrp_cpu_affinity checker_cpu_affinity bfd_cpu_affinity vrrp_rt_priority checker_rt_priority
+bfd_rt_priority vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime snmp_socket
+enable_snmp_vrrp enable_snmp_checker enable_snmp_rfc enable_snmp_rfcv2 enable_snmp_rfcv3
+enable_traps enable_dbus dbus_service_name lvs_notify_fifo lvs_notify_fifo_script
+fifo_write_vrrp_states_on_reload dynamic_interfaces vrrp_netlink_cmd_rcv_bufs
+vrrp_netlink_cmd_rcv_bufs_force vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force
+lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs
+lvs_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs_force vrrp_rx_bufs_policy
+vrrp_rx_bufs_multiplier rs_init_notifies no_checker_emails umask log_unknown_vrids vmac_prefix
+vmac_addr_prefix random_seed reload_check_config include_check reload_time_file reload_repeat
+reload_file data_use_instance vrrp_wait_after_boot linkbeat_use_polling net_namespace_ipvs
+namespace_with_ipsets instance use_pid_dir child_wait_time
+""".split()
+
+GLOBAL_DEFS: dict[str, Keyword] = {
+    **{name: ignored() for name in _GLOBAL_IGNORED},
+    "notification_email": ignored(block=True),
+    "router_id": ok("router_id", word),
+    "script_user": ok(None, user_group("script_"), multi=True),
+    "enable_script_security": ok("enable_script_security", flag),
+    "vrrp_version": ok("vrrp_version", integer(2, 3)),
+    "vrrp_mcast_group4": ok("vrrp_mcast_group4", multicast(4)),
+    "vrrp_mcast_group6": ok("vrrp_mcast_group6", multicast(6)),
+    "vrrp_strict": ok("vrrp_strict", flag),
+    "vrrp_startup_delay": ok("vrrp_startup_delay", timer(0, 3600)),
+    "vrrp_down_timer_adverts": ok("vrrp_down_timer_adverts", integer(1, 100)),
+    "vrrp_skip_check_adv_addr": ok("vrrp_skip_check_adv_addr", boolean),
+    "vrrp_notify_priority_changes": ok("vrrp_notify_priority_changes", boolean),
+    "vrrp_min_garp": ok("vrrp_min_garp", boolean),
+    "vrrp_garp_master_delay": ok("garp_master_delay", timer(0, 255)),
+    "vrrp_garp_master_repeat": ok("garp_master_repeat", integer(0, 255)),
+    "vrrp_garp_lower_prio_delay": ok("garp_lower_prio_delay", timer(0, 255)),
+    "vrrp_garp_lower_prio_repeat": ok("garp_lower_prio_repeat", integer(0, 255)),
+    "vrrp_garp_master_refresh": ok("garp_master_refresh", timer(0, 86400)),
+    "vrrp_garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
+    "vrrp_garp_interval": ok("garp_interval", timer(0, 1)),
+    "vrrp_gna_interval": ok("garp_na_interval", timer(0, 1)),
+    "vrrp_lower_prio_no_advert": ok("vrrp_lower_prio_no_advert", boolean),
+    "vrrp_higher_prio_send_advert": ok("vrrp_higher_prio_send_advert", boolean),
+    "vrrp_check_unicast_src": ok("vrrp_check_unicast_src", flag),
+    "notify_fifo": ok("notify_fifo", script),
+    "notify_fifo_script": ok("notify_fifo_script", script),
+    "vrrp_notify_fifo": ok("vrrp_notify_fifo", script),
+    "vrrp_notify_fifo_script": ok("vrrp_notify_fifo_script", script),
+    "process_monitor_rcv_bufs": ok("process_monitor_rcv_bufs", integer(0, 2**31 - 1)),
+    "max_auto_priority": ok("max_auto_priority", lambda n, s: parse_int(n.args[0], -1, 99) if n.args else 99),
+    "net_namespace": unsupported("start vipkeeper inside the namespace instead "
+                                 "(ip netns exec NAME vipkeeper run ...)"),
+    # vipkeeper's own
+    "control_socket": ok("control_socket", word),
+    "metrics_listen": ok("metrics_listen", word),
+}
+
+# Top-level blocks handled by parser.py; here only what is not.
+TOP_UNSUPPORTED: dict[str, str] = {
+    "virtual_server": LVS,
+    "virtual_server_group": LVS,
+    "SSL": LVS,
+    "bfd_instance": "vipkeeper has no BFD",
+    "static_rules": NOT_ROUTES,
+    "linkbeat_interfaces": "vipkeeper follows link state through netlink only",
+    "track_group": "vipkeeper does not track static addresses, routes or rules",
+    "garp_group": "vipkeeper applies only the global vrrp_garp_interval/vrrp_gna_interval",
+    "interface_up_down_delays": "vipkeeper does not debounce interface state changes",
+    "net_namespace": "start vipkeeper inside the namespace instead (ip netns exec NAME vipkeeper run ...)",
+}
+
+# Global keywords that keepalived also reads outside global_defs (man page, "Global definitions").
+TOP_IGNORED = frozenset({"net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
+                         "linkbeat_use_polling", "child_wait_time"})

@@ -1,0 +1,56 @@
+"""`vipkeeper check`: output format, JSON and exit status; never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from vipkeeper.config.cli import check
+
+GOOD = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n bogus 1\n virtual_ipaddress { 192.0.2.5/24 }\n}\n"
+
+
+def run(*args):
+    return CliRunner().invoke(check, list(args))
+
+
+def test_warnings_only_exit_0_with_file_line_and_summary(tmp_path):
+    path = tmp_path / "k.conf"
+    path.write_text(GOOD)
+    result = run("-f", str(path))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == f"{path}:4: warning: Unknown keyword 'bogus'"
+    assert lines[-1] == f"{path}: 1 instances, 0 sync groups, 0 errors, 1 warnings, 0 unsupported: usable"
+
+
+def test_errors_exit_1(tmp_path):
+    path = tmp_path / "k.conf"
+    path.write_text(GOOD.replace("virtual_router_id 5", "virtual_router_id 500"))
+    result = run("-f", str(path))
+    assert result.exit_code == 1 and "NOT usable" in result.output
+
+
+def test_unreadable_is_one_line_exit_1(tmp_path):
+    path = tmp_path / "k.conf"
+    path.write_text("vrrp_instance VI_1 {\n")
+    result = run("-f", str(path))
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and "never closed" in result.output
+    assert "Traceback" not in result.output
+    result = run("-f", str(tmp_path / "missing.conf"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_json_model_and_config_id(tmp_path):
+    path = tmp_path / "k.conf"
+    path.write_text(GOOD.replace(" interface eth0", " @a interface eth0\n @^a interface eth1"))
+    document = json.loads(run("-f", str(path), "-i", "a", "--json").output)
+    assert document["usable"] is True
+    instance = document["config"]["instances"][0]
+    assert instance["interface"] == "eth0"
+    assert instance["virtual_ipaddress"][0]["address"] == "192.0.2.5/24"
+    assert document["config"]["diagnostics"][0]["where"] == {"file": str(path), "line": 5}
+    document = json.loads(run("-f", str(path), "-i", "b", "--json").output)
+    assert document["config"]["instances"][0]["interface"] == "eth1"
