@@ -1,0 +1,135 @@
+"""Reading /proc without racing the processes it describes.
+
+One scanner for the whole program: the process tracker, its fallback rescans and `vipkeeper
+pidcheck` all read processes through this module, so there is one place that decides what "a
+process is running" means.
+
+Rules
+- A process can exit between any two system calls. Every read here treats ENOENT, ESRCH, EACCES
+  on a vanished entry, a short or empty read and an unparsable line as "absent" and returns None;
+  nothing here logs or raises for a process that went away. That is the race `pidof` loses when it
+  prints `can't read from /proc/NNN/stat`.
+- Zombies (state Z or X) are not running: their name is still in /proc but the program is gone.
+- Threads are not processes: only the numeric entries of /proc itself (thread-group leaders) are
+  listed, never /proc/PID/task.
+- comm comes from /proc/PID/stat (one read gives name, state and start time; the name is the text
+  between the first '(' and the *last* ')', since a name may itself contain ')').
+  cmdline is read only when asked: it reads the target's memory and may page it in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+PROC = "/proc"
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """What the tracker knows about one process.
+
+    `start` is the process's start time in clock ticks after boot (field 22 of /proc/PID/stat):
+    with the PID it names one process for good, so a reused PID is never mistaken for the old
+    process. `argv` is None when it was not read (no tracker needed it), () for a process without
+    a command line (kernel threads, exiting processes).
+    """
+
+    comm: str
+    argv: tuple[str, ...] | None = None
+    start: int = 0
+
+
+@dataclass(frozen=True)
+class StatLine:
+    comm: str
+    state: str
+    start: int
+
+
+def _read_small(path: str, size: int = 4096) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def parse_stat(data: bytes) -> StatLine | None:
+    """Parse a /proc/PID/stat line; None for anything that is not a whole, sane line."""
+    open_ = data.find(b"(")
+    close = data.rfind(b")")
+    if open_ < 0 or close < open_:
+        return None
+    comm = data[open_ + 1 : close].decode("utf-8", "surrogateescape")
+    rest = data[close + 2 :].split()
+    # rest[0] is field 3 (state); field 22 (starttime) is rest[19]
+    if len(rest) < 20:
+        return None
+    try:
+        start = int(rest[19])
+    except ValueError:
+        return None
+    return StatLine(comm=comm, state=rest[0].decode("ascii", "replace"), start=start)
+
+
+def read_stat(pid: int, proc: str = PROC) -> StatLine | None:
+    data = _read_small(f"{proc}/{pid}/stat", 1024)
+    if not data:
+        return None
+    return parse_stat(data)
+
+
+def read_comm(pid: int, proc: str = PROC) -> str | None:
+    """The name alone, from /proc/PID/comm: the cheapest read, used to decide if a process matters."""
+    data = _read_small(f"{proc}/{pid}/comm", 64)
+    if not data:
+        return None
+    return data.rstrip(b"\n").decode("utf-8", "surrogateescape")
+
+
+def read_cmdline(pid: int, proc: str = PROC, limit: int = 65536) -> tuple[str, ...] | None:
+    data = _read_small(f"{proc}/{pid}/cmdline", limit)
+    if data is None:
+        return None
+    if not data:
+        return ()
+    if data.endswith(b"\0"):
+        data = data[:-1]
+    return tuple(p.decode("utf-8", "surrogateescape") for p in data.split(b"\0"))
+
+
+def read_process(pid: int, need_argv: bool, proc: str = PROC) -> ProcessInfo | None:
+    """One running process's info, or None if it is gone, a zombie, or unreadable."""
+    st = read_stat(pid, proc)
+    if st is None or st.state in ("Z", "X", "x"):
+        return None
+    argv = None
+    if need_argv:
+        argv = read_cmdline(pid, proc)
+        if argv is None:
+            return None
+    return ProcessInfo(comm=st.comm, argv=argv, start=st.start)
+
+
+def list_pids(proc: str = PROC) -> list[int]:
+    """The PIDs of /proc at this instant (thread-group leaders only)."""
+    try:
+        names = os.listdir(proc)
+    except OSError:
+        return []
+    return [int(n) for n in names if n.isdigit()]
+
+
+def scan(need_argv: bool = False, proc: str = PROC) -> Iterator[tuple[int, ProcessInfo]]:
+    """Every running process, each read once; those that vanish mid-scan are simply not listed."""
+    for pid in list_pids(proc):
+        info = read_process(pid, need_argv, proc)
+        if info is not None:
+            yield pid, info
