@@ -39,6 +39,7 @@ from vipkeeper.vrrp.instance import (
     SendAdvert,
     State,
 )
+from vipkeeper.vrrp.sync_group import GroupNotify, SyncGroup
 
 log = logging.getLogger("vipkeeper.vrrp")
 
@@ -97,7 +98,7 @@ class Router:
         self._task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._mcast_dst = socket_.group
-        self.tracker_view: list[dict[str, Any]] = []  # filled by the runtime for the snapshot
+        self.group: GroupDriver | None = None
 
     @property
     def name(self) -> str:
@@ -113,9 +114,23 @@ class Router:
     # -- events in ---------------------------------------------------------------------------
 
     def feed(self, event: Event) -> None:
-        """Hand one event to the core now; its actions run in order on the router's task."""
+        """Hand one event to the core now; its actions run in order on the router's task.
+
+        A member of a sync group hands it to the group instead, which may move the other
+        members too."""
+        if self.group is not None:
+            self.group.feed(self, event)
+            return
         before = self.core.state
-        actions = self.core.handle(event, self._loop.time())
+        self.enqueue(self.core.handle(event, self._loop.time()))
+        self.after(before)
+
+    def enqueue(self, actions: list[Action]) -> None:
+        for action in actions:
+            self._queue.put_nowait(action)
+
+    def after(self, before: State) -> None:
+        """Bookkeeping once the core has handled something: counters, timers."""
         after = self.core.state
         if after != before:
             self.counters.transitions += 1
@@ -124,8 +139,6 @@ class Router:
                 self.counters.became_master += 1
             if self._on_state is not None:
                 self._on_state(self, before, after)
-        for action in actions:
-            self._queue.put_nowait(action)
         self._rearm()
 
     def received(self, got: packet.Received) -> None:
@@ -162,6 +175,9 @@ class Router:
             self._task = None
 
     # -- timers ------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._loop.time()
 
     def _rearm(self) -> None:
         deadline = self.core.next_deadline()
@@ -237,6 +253,41 @@ class Router:
             targets = [vip.address.ip for vip in action.vips if isinstance(vip, Vip)]
         for _ in range(action.rounds):
             self.announcer.announce(targets)
+
+
+class GroupDriver:
+    """Routes member events through the core's SyncGroup and fans its actions back out.
+
+    The members' cores are the group's members (the same objects), so a router's snapshot and
+    timers stay right whichever member an event was for."""
+
+    def __init__(self, name: str, routers: list[Router], notify: Callable[[str, str], None]) -> None:
+        self.name = name
+        self.routers = {r.name: r for r in routers}
+        self.core = SyncGroup(name, [r.core for r in routers])
+        self._notify = notify
+        for router in routers:
+            router.group = self
+
+    def feed(self, router: Router, event: Event) -> None:
+        before = {name: r.core.state for name, r in self.routers.items()}
+        tagged = self.core.handle(router.name, event, router.now())
+        for member, action in tagged:
+            if member is None:
+                if isinstance(action, GroupNotify):
+                    self._notify(action.group, action.state)
+                elif isinstance(action, Log):
+                    # In the queue of the member that caused it, so it prints after that
+                    # member's own lines, not ahead of them.
+                    router.enqueue([action])
+            else:
+                self.routers[member].enqueue([action])
+        for name, r in self.routers.items():
+            r.after(before[name])
+
+    def detach(self) -> None:
+        for router in self.routers.values():
+            router.group = None
 
 
 def advert_for(p: InstanceParams, priority: int) -> packet.Advertisement:

@@ -34,7 +34,7 @@ from vipkeeper import __version__
 from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError
 from vipkeeper.config.model import Instance as InstanceModel
-from vipkeeper.daemon.router import Router, advertised_addresses, auth_of, vips_of
+from vipkeeper.daemon.router import GroupDriver, Router, advertised_addresses, auth_of, vips_of
 from vipkeeper.daemon.tracking import TrackingHub
 from vipkeeper.net.addresses import AddressOwner, LinkState, LinkWatcher, link_state
 from vipkeeper.net.announce import Announcer, AnnounceError
@@ -166,6 +166,7 @@ class Runtime:
         self._reloading = asyncio.Lock()
         self._link_up: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.groups: dict[str, GroupDriver] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -203,8 +204,22 @@ class Runtime:
                     log.info("(%s) removing leftover VIP %s", router.name, vip)
                     await self.addresses.remove(vip)
         await tracking.start(self._on_tracker)
+        self._make_groups(config, built)
         for router in built.values():
             self._activate(router)
+
+    def _make_groups(self, config: Config, built: dict[str, Router]) -> None:
+        """Bind sync-group members (all freshly built: a group is rebuilt as a whole)."""
+        for group in config.sync_groups:
+            members = [built[name] for name in group.group if name in built]
+            if members and len(members) == len(group.group):
+                self.groups[group.name] = GroupDriver(group.name, members, self._on_group_notify)
+
+    def _on_group_notify(self, group: str, state: str) -> None:
+        assert self.notifier is not None and self.config is not None
+        model = next((g for g in self.config.sync_groups if g.name == group), None)
+        if model is not None:
+            self.notifier.notify("GROUP", group, state, 0, model.notify, self.fifos)
 
     def _activate(self, router: Router) -> None:
         self.routers[router.name] = router
@@ -416,6 +431,19 @@ class Runtime:
                       == endpoint_key(new, g_new.vrrp_mcast_group4, g_new.vrrp_mcast_group6)
                       and old.virtual_router_id == new.virtual_router_id and old.version == new.version):
                     reconfigure.add(name)
+            # A sync group moves as one: if the group or any member is new or changed, every
+            # member is rebuilt, so no group ever mixes old and new members.
+            old_groups = {g.name: g for g in self.config.sync_groups}
+            for group in config.sync_groups:
+                members = set(group.group)
+                same = _strip_where(old_groups.get(group.name)) == _strip_where(group)
+                if not same or not members <= unchanged:
+                    unchanged -= members
+                    reconfigure -= members
+            for old_group in self.config.sync_groups:
+                if old_group.name not in {g.name for g in config.sync_groups}:
+                    unchanged -= set(old_group.group)
+                    reconfigure -= set(old_group.group)
             try:
                 built = self._build(config, unchanged | reconfigure)
                 tracking_ok = await self.tracking.reconfigure(config)
@@ -452,10 +480,10 @@ class Runtime:
                     router.feed(event)
             for name in unchanged:
                 self.routers[name].model = new_models[name]
+            for gname in [g for g, d in self.groups.items() if any(r.name not in self.routers for r in d.routers.values())]:
+                self.groups.pop(gname).detach()
+            self._make_groups(config, built)
             for router in built.values():
-                for ep in self.endpoints.values():
-                    if ep.routers.get(router.params.vrid) is router:
-                        break
                 self._activate(router)
             self._close_idle_endpoints()
             self.reloads += 1

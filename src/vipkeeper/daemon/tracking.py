@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pwd
 import time
 from typing import Any, Callable
 
-from vipkeeper.config.model import Config
+from vipkeeper.config.model import Config, GlobalDefs, VrrpScript
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import link_state
 from vipkeeper.track.file import FileTracker
@@ -25,8 +26,8 @@ from vipkeeper.track.interface import InterfaceStates
 from vipkeeper.track.priority import ResolvedRef, TrackerEffect, file_effect, instance_refs, up_down_effect
 from vipkeeper.track.proc_connector import ProcessConnector, ProcessTracker, open_connector
 from vipkeeper.track.process_table import StatusChange
-from vipkeeper.track.script import ScriptRunner
-from vipkeeper.track.script_security import unsafe_reasons
+from vipkeeper.track.script import RunAs, ScriptRunner
+from vipkeeper.track.script_security import needs_check, unsafe_reasons
 from vipkeeper.vrrp.instance import TrackerChanged
 
 log = logging.getLogger("vipkeeper.track")
@@ -98,7 +99,12 @@ class TrackingHub:
         for spec in config.scripts:
             if spec.name in self.scripts or spec.name not in referenced:
                 continue
-            reasons = unsafe_reasons(spec.argv[0] if spec.argv else spec.script)
+            run_as = _run_as(spec, g)
+            if run_as is None:
+                self.disabled_scripts.add(spec.name)
+                continue
+            path = spec.argv[0] if spec.argv else spec.script
+            reasons = unsafe_reasons(path) if needs_check(path, run_as.uid or 0, run_as.gid or 0) else []
             if reasons:
                 insecure.append(spec.name)
                 if g.enable_script_security:
@@ -107,7 +113,7 @@ class TrackingHub:
                     self.disabled_scripts.add(spec.name)
                     continue
                 log.warning("Unsafe permissions found for script '%s' (%s)", spec.script, "; ".join(reasons))
-            runner = ScriptRunner(spec, self._script_changed)
+            runner = ScriptRunner(spec, self._script_changed, run_as=run_as)
             self.scripts[spec.name] = runner
             self.script_status[spec.name] = runner.ok
             self.since[f"script:{spec.name}"] = time.time()
@@ -301,6 +307,24 @@ class TrackingHub:
                 "last_exit": getattr(runner, "_last_status", None),
             })
         return {"mode": mode, "process_tracker": proc, "scripts": scripts}
+
+
+def _run_as(spec: VrrpScript, g: GlobalDefs) -> RunAs | None:
+    """keepalived's choice of user: the script's own, else global script_user, else the user
+    `keepalived_script` when it exists, else the daemon's (root). None: the user is unknown,
+    and keepalived disables the script."""
+    user, group = (spec.user, spec.group) if spec.user else (g.script_user, g.script_group)
+    if user is None:
+        try:
+            pwd.getpwnam("keepalived_script")
+            user = "keepalived_script"
+        except KeyError:
+            pass
+    try:
+        return RunAs.resolve(user, group)
+    except KeyError:
+        log.error("Script %s: user %s%s not found - disabling", spec.name, user, f":{group}" if group else "")
+        return None
 
 
 def _has_loop() -> bool:
