@@ -1,0 +1,348 @@
+"""Prometheus metrics, read from the daemon's snapshot at scrape time, served from the event loop.
+
+Rules
+- No double bookkeeping: the collector turns one `snapshot()` into metric families per scrape.
+  The counters live in the daemon; here they are only named.
+- Names follow what admins already graph from the community keepalived exporters
+  (`keepalived_vrrp_state`, `keepalived_advertisements_sent_total`, `keepalived_script_status`, ...)
+  with a `vipkeeper_` prefix and the same `iname`, `intf`, `vrid` labels, so a dashboard ports by
+  renaming. `vipkeeper_vrrp_state` uses keepalived's numbering: 0 INIT, 1 BACKUP, 2 MASTER,
+  3 FAULT (and 4 for STOP, which keepalived never exports).
+- A scrape never fails because one field is missing: absent values are skipped, and if the
+  snapshot itself raises, only `vipkeeper_up 0` is served (and the error logged).
+- No thread: prometheus_client's `start_http_server` runs one, so `MetricsServer` answers
+  HTTP/1.0 itself with asyncio and `generate_latest`.
+
+Theory of operation
+`MetricsServer(listen, snapshot)` parses `ADDRESS:PORT` (`127.0.0.1:9650`, `[::1]:9650`,
+`localhost:9650`), and `start()` listens. Each connection reads one bounded request head within a
+short deadline, answers `GET /metrics` (HEAD too) with the text exposition format, 404/405
+otherwise, and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
+from prometheus_client.process_collector import ProcessCollector
+
+log = logging.getLogger("vipkeeper.metrics")
+
+STATE_NUMBERS = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3, "STOP": 4}
+TRACKER_NUMBERS = {"up": 1, "down": 0, "init": -1}
+INSTANCE_LABELS = ["iname", "intf", "vrid"]
+
+HEAD_LIMIT = 8192
+HEAD_TIMEOUT = 5.0
+
+
+class SnapshotCollector:
+    """A prometheus_client custom collector over the daemon's `snapshot()`."""
+
+    def __init__(self, snapshot: Callable[[], dict]) -> None:
+        self._snapshot = snapshot
+
+    def describe(self) -> list[Metric]:
+        # Describing must not call snapshot() at registration time; nothing to pre-declare.
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("vipkeeper_up", "1 when the daemon's state could be read")
+        try:
+            snap = self._snapshot()
+        except Exception:
+            log.exception("metrics: snapshot failed")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from _daemon_metrics(snap.get("daemon") or {})
+        yield from _instance_metrics(snap.get("instances") or [], snap.get("drops") or {})
+        yield from _script_metrics(snap.get("scripts") or [])
+        yield from _process_metrics(snap.get("process_tracker") or {})
+
+
+def _num(value: object) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def _daemon_metrics(daemon: dict) -> Iterator[Metric]:
+    info = GaugeMetricFamily("vipkeeper_build_info", "vipkeeper version and process tracking mode",
+                             labels=["version", "process_tracking"])
+    info.add_metric([str(daemon.get("version", "")), str(daemon.get("process_tracking", ""))], 1)
+    yield info
+    if _num(daemon.get("started")) is not None:
+        yield GaugeMetricFamily("vipkeeper_start_time_seconds",
+                                "When the daemon started (UNIX time)", value=daemon["started"])
+    for key, name, doc in (
+        ("reloads", "vipkeeper_config_reloads", "Configuration reloads applied"),
+        ("reload_failures", "vipkeeper_config_reload_failures", "Reloads refused (the old configuration stayed)"),
+    ):
+        if _num(daemon.get(key)) is not None:
+            yield CounterMetricFamily(name, doc, value=daemon[key])
+    failed = daemon.get("last_reload_error")
+    yield GaugeMetricFamily("vipkeeper_config_last_reload_successful",
+                            "0 when the last reload was refused", value=0 if failed else 1)
+
+
+def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Metric]:
+    state = GaugeMetricFamily(
+        "vipkeeper_vrrp_state", "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 4 STOP",
+        labels=INSTANCE_LABELS)
+    prio = GaugeMetricFamily("vipkeeper_vrrp_effective_priority",
+                             "Priority after tracker weights", labels=INSTANCE_LABELS)
+    base = GaugeMetricFamily("vipkeeper_vrrp_base_priority",
+                             "Configured priority", labels=INSTANCE_LABELS)
+    since = GaugeMetricFamily("vipkeeper_vrrp_state_since_seconds",
+                              "When the instance entered its state (UNIX time)", labels=INSTANCE_LABELS)
+    master_prio = GaugeMetricFamily("vipkeeper_vrrp_master_priority",
+                                    "Priority of the master as last heard", labels=INSTANCE_LABELS)
+    vip = GaugeMetricFamily("vipkeeper_vip_present", "1 when the virtual address is on the interface",
+                            labels=INSTANCE_LABELS + ["ip_address", "dev"])
+    counters = {
+        key: CounterMetricFamily(name, doc, labels=INSTANCE_LABELS)
+        for key, name, doc in (
+            ("adverts_sent", "vipkeeper_advertisements_sent", "Advertisements sent"),
+            ("adverts_received", "vipkeeper_advertisements_received", "Advertisements received and accepted"),
+            ("priority_zero_sent", "vipkeeper_priority_zero_sent", "Priority 0 advertisements sent"),
+            ("priority_zero_received", "vipkeeper_priority_zero_received", "Priority 0 advertisements received"),
+            ("transitions", "vipkeeper_vrrp_transitions", "State transitions"),
+            ("became_master", "vipkeeper_become_master", "Times the instance became master"),
+        )
+    }
+    drops = CounterMetricFamily(
+        "vipkeeper_packets_dropped", "VRRP packets dropped, by reason (no iname: before an instance matched)",
+        labels=INSTANCE_LABELS + ["reason"])
+    t_status = GaugeMetricFamily("vipkeeper_tracker_status", "Tracker state: 1 up, 0 down, -1 init",
+                                 labels=["iname", "kind", "name"])
+    t_contrib = GaugeMetricFamily("vipkeeper_tracker_priority_contribution",
+                                  "What the tracker adds to the instance's priority now",
+                                  labels=["iname", "kind", "name"])
+    t_fault = GaugeMetricFamily("vipkeeper_tracker_fault", "1 when the tracker holds the instance in FAULT",
+                                labels=["iname", "kind", "name"])
+    for inst in instances:
+        labels = [str(inst.get("name", "")), str(inst.get("interface", "")), str(inst.get("vrid", ""))]
+        if inst.get("state") in STATE_NUMBERS:
+            state.add_metric(labels, STATE_NUMBERS[inst["state"]])
+        for family, key in ((prio, "effective_priority"), (base, "base_priority"), (since, "since")):
+            if _num(inst.get(key)) is not None:
+                family.add_metric(labels, inst[key])
+        master = inst.get("master") or {}
+        if _num(master.get("priority")) is not None:
+            master_prio.add_metric(labels, master["priority"])
+        for v in inst.get("vips") or []:
+            vip.add_metric(labels + [str(v.get("address", "")), str(v.get("dev", ""))],
+                           1 if v.get("present") else 0)
+        c = inst.get("counters") or {}
+        for key, family in counters.items():
+            if _num(c.get(key)) is not None:
+                family.add_metric(labels, c[key])
+        for reason, count in sorted((c.get("drops") or {}).items()):
+            if _num(count) is not None:
+                drops.add_metric(labels + [str(reason)], count)
+        for t in inst.get("trackers") or []:
+            tl = [labels[0], str(t.get("kind", "")), str(t.get("name", ""))]
+            if t.get("state") in TRACKER_NUMBERS:
+                t_status.add_metric(tl, TRACKER_NUMBERS[t["state"]])
+            if _num(t.get("contribution")) is not None:
+                t_contrib.add_metric(tl, t["contribution"])
+            t_fault.add_metric(tl, 1 if t.get("fault") else 0)
+    for reason, count in sorted(global_drops.items()):
+        if _num(count) is not None:
+            drops.add_metric(["", "", "", str(reason)], count)
+    yield from (state, prio, base, since, master_prio, vip, *counters.values(), drops,
+                t_status, t_contrib, t_fault)
+
+
+def _script_metrics(scripts: list[dict]) -> Iterator[Metric]:
+    status = GaugeMetricFamily("vipkeeper_script_status", "vrrp_script result: 1 good, 0 bad, -1 init",
+                               labels=["name"])
+    runs = CounterMetricFamily("vipkeeper_script_runs", "vrrp_script runs", labels=["name"])
+    failures = CounterMetricFamily("vipkeeper_script_failures", "vrrp_script runs that failed",
+                                   labels=["name"])
+    timeouts = CounterMetricFamily("vipkeeper_script_timeouts", "vrrp_script runs killed at their timeout",
+                                   labels=["name"])
+    duration = GaugeMetricFamily("vipkeeper_script_last_duration_seconds",
+                                 "How long the last run of the vrrp_script took", labels=["name"])
+    exit_code = GaugeMetricFamily("vipkeeper_script_last_exit_code", "Exit status of the last run",
+                                  labels=["name"])
+    for s in scripts:
+        name = [str(s.get("name", ""))]
+        if s.get("state") in TRACKER_NUMBERS:
+            status.add_metric(name, TRACKER_NUMBERS[s["state"]])
+        for family, key in ((runs, "runs"), (failures, "failures"), (timeouts, "timeouts"),
+                            (duration, "last_duration"), (exit_code, "last_exit")):
+            if _num(s.get(key)) is not None:
+                family.add_metric(name, s[key])
+    yield from (status, runs, failures, timeouts, duration, exit_code)
+
+
+def _process_metrics(tracker: dict) -> Iterator[Metric]:
+    for key, name, doc in (
+        ("events", "vipkeeper_process_events", "Process events received (proc connector)"),
+        ("rescans", "vipkeeper_process_rescans", "Full /proc rescans"),
+        ("enobufs", "vipkeeper_process_enobufs", "Proc connector overruns (ENOBUFS)"),
+    ):
+        if _num(tracker.get(key)) is not None:
+            yield CounterMetricFamily(name, doc, value=tracker[key])
+    count = GaugeMetricFamily("vipkeeper_track_process_count", "Processes matching the vrrp_track_process",
+                              labels=["name"])
+    quorum = GaugeMetricFamily("vipkeeper_track_process_quorum", "1 when the quorum is met",
+                               labels=["name"])
+    for t in tracker.get("tracked") or []:
+        name = [str(t.get("name", ""))]
+        if _num(t.get("count")) is not None:
+            count.add_metric(name, t["count"])
+        quorum.add_metric(name, 1 if t.get("quorum") else 0)
+    yield from (count, quorum)
+
+
+def make_registry(snapshot: Callable[[], dict], *, process_metrics: bool = True) -> CollectorRegistry:
+    """A registry of its own (not the global one): our snapshot plus the standard process_* set."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshot))
+    if process_metrics:
+        ProcessCollector(registry=registry)
+    return registry
+
+
+class ListenError(ValueError):
+    """A `--metrics` value that is not ADDRESS:PORT."""
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`127.0.0.1:9650`, `[::1]:9650`, `localhost:9650` -> (host, port)."""
+    text = listen.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ListenError(f"{listen!r}: expected [IPV6]:PORT")
+        port_text = rest[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ListenError(f"{listen!r}: {host!r} is not an IPv6 address") from None
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host:
+            raise ListenError(f"{listen!r}: expected ADDRESS:PORT")
+        if host != "localhost":
+            try:
+                ip = ipaddress.ip_address(host)
+            except ValueError:
+                raise ListenError(f"{listen!r}: {host!r} is not an IP address or localhost") from None
+            if ip.version == 6:
+                raise ListenError(f"{listen!r}: write IPv6 addresses in brackets, [{host}]:PORT")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ListenError(f"{listen!r}: port must be 0..65535")
+    return host, int(port_text)
+
+
+class MetricsServer:
+    """The /metrics HTTP listener on the daemon's event loop."""
+
+    def __init__(self, listen: str, snapshot: Callable[[], dict], *, process_metrics: bool = True) -> None:
+        self.host, self.port = parse_listen(listen)
+        self.registry = make_registry(snapshot, process_metrics=process_metrics)
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Where it listens, with the real port when 0 was asked for."""
+        if self._server is None:
+            return []
+        return [s.getsockname()[:2] for s in self._server.sockets]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                  limit=HEAD_LIMIT, reuse_address=True)
+        log.info("metrics listening on %s", ", ".join(f"{h}:{p}" for h, p in self.addresses))
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._clients):
+            task.cancel()
+        if self._clients:
+            await asyncio.gather(*self._clients, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+            except asyncio.IncompleteReadError as exc:
+                head = exc.partial  # HTTP/0.9-ish clients or a bare "GET /metrics\n"
+            except (asyncio.LimitOverrunError, ValueError):
+                await self._respond(writer, 431, b"request header too large\n")
+                return
+            except asyncio.TimeoutError:
+                return
+            await self._answer(head, writer)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._clients.discard(task)
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+
+    async def _answer(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        request_line = head.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("latin-1")
+        parts = request_line.split()
+        if len(parts) < 2:
+            await self._respond(writer, 400, b"bad request\n")
+            return
+        method, target = parts[0], parts[1]
+        path = target.split("?", 1)[0]
+        if method not in ("GET", "HEAD"):
+            await self._respond(writer, 405, b"method not allowed\n", extra=[("Allow", "GET, HEAD")])
+            return
+        if path == "/metrics":
+            try:
+                body = generate_latest(self.registry)
+            except Exception:
+                log.exception("metrics: generating the page failed")
+                await self._respond(writer, 500, b"metrics failed, see the daemon log\n")
+                return
+            await self._respond(writer, 200, body, content_type=CONTENT_TYPE_LATEST,
+                                head_only=method == "HEAD")
+        elif path == "/":
+            await self._respond(writer, 200, b"vipkeeper metrics: /metrics\n", head_only=method == "HEAD")
+        else:
+            await self._respond(writer, 404, b"not found; try /metrics\n")
+
+    @staticmethod
+    async def _respond(writer: asyncio.StreamWriter, code: int, body: bytes, *,
+                       content_type: str = "text/plain; charset=utf-8",
+                       extra: list[tuple[str, str]] | None = None, head_only: bool = False) -> None:
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+                  431: "Request Header Fields Too Large", 500: "Internal Server Error"}[code]
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                   ("Connection", "close"), *(extra or [])]
+        out = f"HTTP/1.0 {code} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+        writer.write(out.encode("latin-1") + (b"" if head_only else body))
+        await writer.drain()

@@ -1,0 +1,352 @@
+"""Notify scripts, run the way keepalived runs them, without ever blocking the event loop.
+
+Rules (keepalived 2.2.7, vrrp_notify.c and core/notify.c)
+- A state change runs, in this order: the state's own script (`notify_master`, `notify_backup`,
+  `notify_fault`, `notify_stop`, `notify_deleted`) with only the arguments the admin wrote; then
+  the generic `notify` with `INSTANCE|GROUP NAME STATE PRIORITY` appended; then one line to each
+  notify fifo. "Order" is start order: scripts are not waited for, as in keepalived.
+- A GROUP always reports priority 0. A DELETED state without `notify_deleted` (and always for a
+  group) is reported as FAULT, for compatibility with older keepalived.
+- `MASTER_RX_LOWER_PRI` runs `notify_master_rx_lower_pri` (configured arguments only) and writes
+  the fifo line; `MASTER_PRIORITY`/`BACKUP_PRIORITY` only write the fifo line, and only when
+  priority change notifications are enabled (the caller decides).
+- Each script runs as its configured user/group, else the global `script_user`/`script_group`,
+  else the user `keepalived_script` if it exists, else as root; with that user's supplementary
+  groups; stdin/stdout/stderr on /dev/null; in its own process group; cwd `/`; without IFS,
+  LD_PRELOAD, LD_LIBRARY_PATH in its environment.
+- An executable file given by path is exec'd directly; anything else runs through `/bin/sh -c`
+  with every word single-quoted, as keepalived falls back to system(). Exit 127 and 126 are logged
+  as "Couldn't find command" / "Couldn't execute command".
+- Timeouts (vipkeeper's addition for non-STOP scripts; keepalived lets them run forever): a
+  script still running at its deadline gets SIGTERM on its whole process group, then SIGKILL
+  after a grace period. STOP scripts get keepalived's 1 s. Every child is reaped: no zombies.
+
+Theory of operation
+`Popen` forks and execs (a few hundred microseconds, no waiting for the script), a pidfd for the
+child is registered with the loop, and the pidfd becoming readable is the exit. Timers are
+`loop.call_later` handles. The process group is signalled only while its leader is unreaped
+(alive or a zombie we have not collected), so the group id cannot have been reused: when a
+timed-out leader dies, its group is SIGKILLed once more before the leader is reaped, which takes
+out children that ignored SIGTERM. Nothing here uses threads or asyncio's child watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import logging
+import os
+import pwd
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from vipkeeper.config.model import Notifies, ScriptCommand
+
+if TYPE_CHECKING:
+    from vipkeeper.notify.fifo import NotifyFifo
+
+log = logging.getLogger("vipkeeper.notify")
+
+Kind = Literal["INSTANCE", "GROUP"]
+STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
+EVENTS = ("MASTER_RX_LOWER_PRI", "MASTER_PRIORITY", "BACKUP_PRIORITY")
+
+DEFAULT_TIMEOUT = 30.0
+STOP_TIMEOUT = 1.0
+KILL_GRACE = 1.0
+_POLL_FALLBACK = 0.05
+_SCRUBBED_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
+
+
+@dataclass(eq=False)
+class RunningScript:
+    """One started script: what it was, and how it ended (returncode None while running)."""
+
+    description: str
+    popen: subprocess.Popen
+    started: float
+    timeout: float | None
+    timed_out: bool = False
+    returncode: int | None = None
+    done: asyncio.Future = field(repr=False, default=None)  # type: ignore[assignment]
+    _timers: list[asyncio.TimerHandle] = field(default_factory=list, repr=False)
+    _pidfd: int | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+@dataclass(frozen=True)
+class Credentials:
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    name: str
+
+
+class NotifyRunner:
+    """Starts notify scripts and writes fifo lines for the daemon; owns every child it starts."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        default_user: str | None = None,
+        default_group: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        stop_timeout: float = STOP_TIMEOUT,
+        kill_grace: float = KILL_GRACE,
+    ) -> None:
+        self._loop = loop
+        self.default_user = default_user
+        self.default_group = default_group
+        self.timeout = timeout
+        self.stop_timeout = stop_timeout
+        self.kill_grace = kill_grace
+        self.running: set[RunningScript] = set()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    # -- what the daemon calls -----------------------------------------------------------
+
+    def notify(
+        self,
+        kind: Kind,
+        name: str,
+        state: str,
+        priority: int,
+        notifies: Notifies,
+        fifos: Iterable[NotifyFifo] = (),
+    ) -> list[RunningScript]:
+        """A state change: state script, then generic `notify`, then the fifo lines."""
+        if kind not in ("INSTANCE", "GROUP"):
+            raise ValueError(f"notify kind must be INSTANCE or GROUP, not {kind!r}")
+        if state not in STATES:
+            raise ValueError(f"notify state must be one of {', '.join(STATES)}, not {state!r}")
+        if kind == "GROUP":
+            priority = 0
+        if state == "DELETED" and (kind == "GROUP" or notifies.deleted is None):
+            state = "FAULT"
+        timeout = self.stop_timeout if state == "STOP" else self.timeout
+        started: list[RunningScript] = []
+        script = {
+            "MASTER": notifies.master,
+            "BACKUP": notifies.backup,
+            "FAULT": notifies.fault,
+            "STOP": notifies.stop,
+            "DELETED": notifies.deleted,
+        }[state]
+        if script is not None:
+            run = self.run(script, timeout=timeout, what=f"({name}) notify_{state.lower()}")
+            if run:
+                started.append(run)
+        if notifies.generic is not None:
+            run = self.run(notifies.generic, (kind, name, state, str(priority)), timeout=timeout,
+                           what=f"({name}) notify")
+            if run:
+                started.append(run)
+        for fifo in fifos:
+            fifo.write(kind, name, state, priority)
+        return started
+
+    def notify_event(
+        self,
+        kind: Kind,
+        name: str,
+        event: str,
+        priority: int,
+        notifies: Notifies,
+        fifos: Iterable[NotifyFifo] = (),
+    ) -> list[RunningScript]:
+        """An event that is not a state: MASTER_RX_LOWER_PRI, MASTER_PRIORITY, BACKUP_PRIORITY."""
+        if event not in EVENTS:
+            raise ValueError(f"notify event must be one of {', '.join(EVENTS)}, not {event!r}")
+        if kind == "GROUP":
+            priority = 0
+        started: list[RunningScript] = []
+        if event == "MASTER_RX_LOWER_PRI" and notifies.master_rx_lower_pri is not None:
+            run = self.run(notifies.master_rx_lower_pri, timeout=self.timeout,
+                           what=f"({name}) notify_master_rx_lower_pri")
+            if run:
+                started.append(run)
+        for fifo in fifos:
+            fifo.write(kind, name, event, priority)
+        return started
+
+    def run(
+        self,
+        command: ScriptCommand,
+        extra_args: Sequence[str] = (),
+        *,
+        timeout: float | None = None,
+        what: str | None = None,
+    ) -> RunningScript | None:
+        """Start one script now; None (and a log line) when it cannot even be started."""
+        description = what or command.command
+        try:
+            creds = self.credentials(command)
+        except LookupError as exc:
+            log.error("%s: cannot run %r: %s", description, command.command, exc)
+            return None
+        argv = self._argv(command, extra_args)
+        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        kwargs: dict = {}
+        if creds.uid != os.geteuid() or creds.gid != os.getegid():
+            kwargs.update(user=creds.uid, group=creds.gid, extra_groups=list(creds.groups))
+        try:
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                env=env,
+                process_group=0,
+                close_fds=True,
+                **kwargs,
+            )
+        except OSError as exc:
+            log.error("%s: cannot run %r: %s", description, command.command, exc.strerror or exc)
+            return None
+        run = RunningScript(description, popen, time.monotonic(), timeout)
+        run.done = self.loop.create_future()
+        self.running.add(run)
+        self._watch(run)
+        if timeout is not None:
+            run._timers.append(self.loop.call_later(timeout, self._expire, run))
+        log.debug("%s: started %s as %s (pid %d)", description, shlex.join(argv), creds.name, run.pid)
+        return run
+
+    async def drain(self, timeout: float = STOP_TIMEOUT) -> None:
+        """At shutdown: wait up to `timeout` for running scripts, then kill and reap the rest."""
+        pending = [r.done for r in self.running]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        for run in list(self.running):
+            log.warning("%s: still running at shutdown, killing process group %d", run.description, run.pid)
+            run.timed_out = True
+            self._signal(run, signal.SIGKILL)
+        pending = [r.done for r in self.running]
+        if pending:
+            await asyncio.wait(pending, timeout=max(self.kill_grace, 1.0))
+
+    # -- who and what --------------------------------------------------------------------
+
+    def credentials(self, command: ScriptCommand) -> Credentials:
+        """The user/group the script runs as, keepalived's order of defaults."""
+        user = command.user or self.default_user
+        group = command.group or (self.default_group if command.user is None else None)
+        if user is None:
+            try:
+                entry = pwd.getpwnam("keepalived_script")
+            except KeyError:
+                entry = pwd.getpwuid(os.geteuid())
+        else:
+            try:
+                entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+            except KeyError:
+                raise LookupError(f"no user {user!r}") from None
+        gid = entry.pw_gid
+        if group is not None:
+            try:
+                gid = grp.getgrgid(int(group)).gr_gid if group.isdigit() else grp.getgrnam(group).gr_gid
+            except KeyError:
+                raise LookupError(f"no group {group!r}") from None
+        try:
+            groups = tuple(os.getgrouplist(entry.pw_name, gid))
+        except OSError:
+            groups = (gid,)
+        return Credentials(entry.pw_uid, gid, groups, entry.pw_name)
+
+    @staticmethod
+    def _argv(command: ScriptCommand, extra_args: Sequence[str]) -> list[str]:
+        words = list(command.argv or shlex.split(command.command)) + list(extra_args)
+        if not words:
+            return ["/bin/true"]
+        path = words[0]
+        if os.path.isabs(path) and os.path.isfile(path) and os.access(path, os.X_OK):
+            return words
+        return ["/bin/sh", "-c", " ".join(shlex.quote(w) for w in words)]
+
+    # -- children ------------------------------------------------------------------------
+
+    def _watch(self, run: RunningScript) -> None:
+        try:
+            run._pidfd = os.pidfd_open(run.pid)
+        except OSError:
+            run._pidfd = None
+        if run._pidfd is not None:
+            self.loop.add_reader(run._pidfd, self._exited, run)
+        else:
+            run._timers.append(self.loop.call_later(_POLL_FALLBACK, self._poll, run))
+
+    def _poll(self, run: RunningScript) -> None:
+        """Without pidfd: look for the exit without reaping, so `_exited` may still signal."""
+        try:
+            exited = os.waitid(os.P_PID, run.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            exited = True
+        if exited is None:
+            run._timers.append(self.loop.call_later(_POLL_FALLBACK, self._poll, run))
+        else:
+            self._exited(run)
+
+    def _exited(self, run: RunningScript) -> None:
+        if run.timed_out:
+            # The leader is a zombie we have not reaped: its group id is still ours to signal.
+            self._signal(run, signal.SIGKILL)
+        run.popen.wait()
+        self._finish(run)
+
+    def _finish(self, run: RunningScript) -> None:
+        if run._pidfd is not None:
+            self.loop.remove_reader(run._pidfd)
+            os.close(run._pidfd)
+            run._pidfd = None
+        for timer in run._timers:
+            timer.cancel()
+        run._timers.clear()
+        run.returncode = run.popen.returncode
+        self.running.discard(run)
+        code = run.returncode
+        elapsed = time.monotonic() - run.started
+        if run.timed_out:
+            log.warning("%s: killed after %.1fs (timeout)", run.description, elapsed)
+        elif code == 127:
+            log.error("%s: Couldn't find command: %s", run.description, shlex.join(run.popen.args))
+        elif code == 126:
+            log.error("%s: Couldn't execute command: %s", run.description, shlex.join(run.popen.args))
+        elif code:
+            log.info("%s: exited with status %s after %.3fs", run.description, code, elapsed)
+        if not run.done.done():
+            run.done.set_result(code)
+
+    def _expire(self, run: RunningScript) -> None:
+        if run.returncode is not None:
+            return
+        log.warning("%s: timed out after %gs, terminating process group %d",
+                    run.description, run.timeout, run.pid)
+        run.timed_out = True
+        self._signal(run, signal.SIGTERM)
+        run._timers.append(self.loop.call_later(self.kill_grace, self._signal, run, signal.SIGKILL))
+
+    @staticmethod
+    def _signal(run: RunningScript, sig: int) -> None:
+        if run.returncode is not None:
+            return  # reaped: the group id may belong to someone else now
+        try:
+            os.killpg(run.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError as exc:
+            log.error("%s: cannot signal process group %d: %s", run.description, run.pid, exc)
