@@ -19,6 +19,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from vipkeeper.vrrp.packet import internet_checksum
+
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
@@ -94,15 +96,6 @@ def icmpv6_checksum(src: ipaddress.IPv6Address, dst: ipaddress.IPv6Address, mess
     """RFC 4443 §2.3: one's complement sum over the pseudo-header and the message (checksum 0)."""
     pseudo = src.packed + dst.packed + struct.pack("!I3xB", len(message), _IPPROTO_ICMPV6)
     return internet_checksum(pseudo + message)
-
-
-def internet_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def unsolicited_na(mac: str | bytes, vip: str | ipaddress.IPv6Address, router: bool = False) -> bytes:

@@ -37,6 +37,8 @@ import struct
 from dataclasses import dataclass
 from typing import Callable
 
+from vipkeeper.vrrp.packet import internet_checksum
+
 IPPROTO_VRRP = 112
 VRRP_GROUP_V4 = ipaddress.IPv4Address("224.0.0.18")
 VRRP_GROUP_V6 = ipaddress.IPv6Address("ff02::12")
@@ -93,7 +95,7 @@ def ipv4_header(
     header = struct.pack(
         "!BBHHHBBH4s4s", 0x45, tos, 20 + payload_len, ident & 0xFFFF, 0, ttl, IPPROTO_VRRP, 0, src.packed, dst.packed
     )
-    return header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    return header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
 
 
 def parse_ipv4(datagram: bytes) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address, int, int] | str:
@@ -112,13 +114,6 @@ def parse_ipv4(datagram: bytes) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Ad
         datagram[8],
         datagram[9],
     )
-
-
-def _checksum(data: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 class VrrpSocket:
