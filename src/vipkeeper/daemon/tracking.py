@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pwd
 import time
 from typing import Any, Callable
 
@@ -26,7 +25,8 @@ from vipkeeper.track.interface import InterfaceStates
 from vipkeeper.track.priority import ResolvedRef, TrackerEffect, file_effect, instance_refs, up_down_effect
 from vipkeeper.track.proc_connector import ProcessConnector, ProcessTracker, open_connector
 from vipkeeper.track.process_table import StatusChange
-from vipkeeper.track.script import RunAs, ScriptRunner
+from vipkeeper.script_launch import Identity, resolve_identity
+from vipkeeper.track.script import ScriptRunner
 from vipkeeper.track.script_security import needs_check, unsafe_reasons
 from vipkeeper.vrrp.instance import TrackerChanged
 
@@ -104,7 +104,7 @@ class TrackingHub:
                 self.disabled_scripts.add(spec.name)
                 continue
             path = spec.argv[0] if spec.argv else spec.script
-            reasons = unsafe_reasons(path) if needs_check(path, run_as.uid or 0, run_as.gid or 0) else []
+            reasons = unsafe_reasons(path) if needs_check(path, run_as.uid, run_as.gid) else []
             if reasons:
                 insecure.append(spec.name)
                 if g.enable_script_security:
@@ -309,21 +309,13 @@ class TrackingHub:
         return {"mode": mode, "process_tracker": proc, "scripts": scripts}
 
 
-def _run_as(spec: VrrpScript, g: GlobalDefs) -> RunAs | None:
-    """keepalived's choice of user: the script's own, else global script_user, else the user
-    `keepalived_script` when it exists, else the daemon's (root). None: the user is unknown,
-    and keepalived disables the script."""
-    user, group = (spec.user, spec.group) if spec.user else (g.script_user, g.script_group)
-    if user is None:
-        try:
-            pwd.getpwnam("keepalived_script")
-            user = "keepalived_script"
-        except KeyError:
-            pass
+def _run_as(spec: VrrpScript, g: GlobalDefs) -> Identity | None:
+    """The script's user by keepalived's rules; None (logged) when the user is unknown, as
+    keepalived then disables the script."""
     try:
-        return RunAs.resolve(user, group)
-    except KeyError:
-        log.error("Script %s: user %s%s not found - disabling", spec.name, user, f":{group}" if group else "")
+        return resolve_identity(spec.user, spec.group, g.script_user, g.script_group)
+    except LookupError as exc:
+        log.error("Script %s: %s - disabling", spec.name, exc)
         return None
 
 

@@ -33,10 +33,8 @@ out children that ignored SIGTERM. Nothing here uses threads or asyncio's child 
 from __future__ import annotations
 
 import asyncio
-import grp
 import logging
 import os
-import pwd
 import shlex
 import signal
 import subprocess
@@ -46,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from vipkeeper.config.model import Notifies, ScriptCommand
+from vipkeeper.script_launch import Identity, command_argv, resolve_identity, spawn_options
 
 if TYPE_CHECKING:
     from vipkeeper.notify.fifo import NotifyFifo
@@ -60,7 +59,6 @@ DEFAULT_TIMEOUT = 30.0
 STOP_TIMEOUT = 1.0
 KILL_GRACE = 1.0
 _POLL_FALLBACK = 0.05
-_SCRUBBED_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
 
 
 @dataclass(eq=False)
@@ -80,14 +78,6 @@ class RunningScript:
     @property
     def pid(self) -> int:
         return self.popen.pid
-
-
-@dataclass(frozen=True)
-class Credentials:
-    uid: int
-    gid: int
-    groups: tuple[int, ...]
-    name: str
 
 
 class NotifyRunner:
@@ -198,23 +188,9 @@ class NotifyRunner:
         except LookupError as exc:
             log.error("%s: cannot run %r: %s", description, command.command, exc)
             return None
-        argv = self._argv(command, extra_args)
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-        kwargs: dict = {}
-        if creds.uid != os.geteuid() or creds.gid != os.getegid():
-            kwargs.update(user=creds.uid, group=creds.gid, extra_groups=list(creds.groups))
+        argv = command_argv(command.argv, command.command, extra_args)
         try:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                cwd="/",
-                env=env,
-                process_group=0,
-                close_fds=True,
-                **kwargs,
-            )
+            popen = subprocess.Popen(argv, **spawn_options(creds))
         except OSError as exc:
             log.error("%s: cannot run %r: %s", description, command.command, exc.strerror or exc)
             return None
@@ -242,41 +218,9 @@ class NotifyRunner:
 
     # -- who and what --------------------------------------------------------------------
 
-    def credentials(self, command: ScriptCommand) -> Credentials:
+    def credentials(self, command: ScriptCommand) -> Identity:
         """The user/group the script runs as, keepalived's order of defaults."""
-        user = command.user or self.default_user
-        group = command.group or (self.default_group if command.user is None else None)
-        if user is None:
-            try:
-                entry = pwd.getpwnam("keepalived_script")
-            except KeyError:
-                entry = pwd.getpwuid(os.geteuid())
-        else:
-            try:
-                entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
-            except KeyError:
-                raise LookupError(f"no user {user!r}") from None
-        gid = entry.pw_gid
-        if group is not None:
-            try:
-                gid = grp.getgrgid(int(group)).gr_gid if group.isdigit() else grp.getgrnam(group).gr_gid
-            except KeyError:
-                raise LookupError(f"no group {group!r}") from None
-        try:
-            groups = tuple(os.getgrouplist(entry.pw_name, gid))
-        except OSError:
-            groups = (gid,)
-        return Credentials(entry.pw_uid, gid, groups, entry.pw_name)
-
-    @staticmethod
-    def _argv(command: ScriptCommand, extra_args: Sequence[str]) -> list[str]:
-        words = list(command.argv or shlex.split(command.command)) + list(extra_args)
-        if not words:
-            return ["/bin/true"]
-        path = words[0]
-        if os.path.isabs(path) and os.path.isfile(path) and os.access(path, os.X_OK):
-            return words
-        return ["/bin/sh", "-c", " ".join(shlex.quote(w) for w in words)]
+        return resolve_identity(command.user, command.group, self.default_user, self.default_group)
 
     # -- children ------------------------------------------------------------------------
 

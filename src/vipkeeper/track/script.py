@@ -23,22 +23,20 @@ task or an fd behind when stopped.
 from __future__ import annotations
 
 import asyncio
-import grp
 import logging
 import os
-import pwd
 import signal
 from dataclasses import dataclass
 from typing import Callable
 
 from vipkeeper.config.model import VrrpScript
+from vipkeeper.script_launch import Identity, command_argv, resolve_identity, spawn_options
 from vipkeeper.track.script_state import ScriptState
 
 log = logging.getLogger("vipkeeper.track")
 
 TERM_GRACE = 2.0
 KILL_REPEAT = 10.0
-_UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
 
 
 @dataclass(frozen=True)
@@ -56,58 +54,17 @@ class RunResult:
         return f"exited with status {self.status}"
 
 
-@dataclass(frozen=True)
-class RunAs:
-    """The identity a script runs as; None fields mean "as the daemon"."""
-
-    user: str | None = None
-    group: str | None = None
-    uid: int | None = None
-    gid: int | None = None
-
-    @classmethod
-    def resolve(cls, user: str | None, group: str | None) -> "RunAs":
-        """keepalived: a user without a group runs with the user's primary group."""
-        if user is None and group is None:
-            return cls()
-        uid = gid = None
-        if user is not None:
-            pw = pwd.getpwnam(user)
-            uid, gid = pw.pw_uid, pw.pw_gid
-        if group is not None:
-            gid = grp.getgrnam(group).gr_gid
-        return cls(user, group, uid, gid)
-
-
-def script_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _UNSAFE_ENV}
-
-
-def resolve_command(argv: tuple[str, ...], command: str) -> tuple[str, ...]:
-    """argv to exec: the file itself when it is an executable, else /bin/sh -c COMMAND."""
-    if argv:
-        exe = argv[0]
-        if "/" not in exe:
-            for d in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
-                cand = os.path.join(d or ".", exe)
-                if os.path.isfile(cand) and os.access(cand, os.X_OK):
-                    return (cand,) + tuple(argv[1:])
-        elif os.path.isfile(exe) and os.access(exe, os.X_OK):
-            return tuple(argv)
-    return ("/bin/sh", "-c", command)
-
-
 class ScriptRunner:
     """Runs one vrrp_script on its schedule and reports OK/KO transitions."""
 
     def __init__(self, script: VrrpScript, on_change: Callable[[str, bool], None], *,
-                 run_as: RunAs | None = None, logger: logging.Logger = log) -> None:
+                 run_as: Identity | None = None, logger: logging.Logger = log) -> None:
         self.script = script
         self.on_change = on_change
-        self.run_as = run_as or RunAs.resolve(script.user, script.group)
+        self.run_as = run_as or resolve_identity(script.user, script.group)
         self.log = logger
         self.state = ScriptState(script.rise, script.fall, script.init_fail)
-        self.argv = resolve_command(script.argv, script.script)
+        self.argv = command_argv(script.argv, script.script)
         self.interval = script.interval if script.interval > 0 else 1.0
         self.timeout = script.timeout if script.timeout and script.timeout > 0 else self.interval
         self.runs = 0
@@ -173,17 +130,8 @@ class ScriptRunner:
     async def run_once(self) -> RunResult:
         """Run the script once, to completion or timeout; always reaps the child."""
         self.runs += 1
-        kw = {}
-        if self.run_as.uid is not None:
-            kw["user"] = self.run_as.uid
-        if self.run_as.gid is not None:
-            kw["group"] = self.run_as.gid
-            kw["extra_groups"] = [self.run_as.gid]
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL, close_fds=True, start_new_session=True,
-                env=script_env(), cwd="/", **kw)
+            proc = await asyncio.create_subprocess_exec(*self.argv, **spawn_options(self.run_as))
         except OSError as exc:
             self.log.info("Script %s cannot be run: %s", self.script.name, exc.strerror or exc)
             return RunResult(False, status=127)
@@ -203,7 +151,7 @@ class ScriptRunner:
     async def _kill_group(self, proc: asyncio.subprocess.Process) -> None:
         self._killing = True
         try:
-            pgid = proc.pid  # start_new_session: the child leads its own group
+            pgid = proc.pid  # process_group=0: the child leads its own group
             sig = signal.SIGTERM
             wait = TERM_GRACE
             while True:

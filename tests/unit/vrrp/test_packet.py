@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from vipkeeper.vrrp.packet import (
     AUTH_PASS, Advertisement, DropReason, MalformedPacket, decode, decode_ip_datagram,
-    decode_ipv4_datagram, decode_ipv6, decode_ipv6_datagram, encode, encode_ipv4_datagram,
+    decode_ipv4_datagram, decode_ipv6, encode, encode_ipv4_datagram,
 )
 
 VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "keepalived-2.2.7"
