@@ -385,6 +385,8 @@ def use_vmac(node: Node, sink: Sink) -> dict[str, Any]:
         else:
             name = arg
     result: dict[str, Any] = {"use_vmac": name}
+    sink.unsupported(node, "use_vmac: vipkeeper creates no VMAC interface; the instance runs on its "
+                           "interface with the interface's own MAC address")
     if mac is not None:
         result["vmac_address"] = mac
     return result

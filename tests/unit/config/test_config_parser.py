@@ -203,3 +203,12 @@ def test_examples_are_a_clean_pair():
     assert a.unicast_src_ip in b.unicast_peers and b.unicast_src_ip in a.unicast_peers
     for address in (a.unicast_src_ip, b.unicast_src_ip, a.virtual_ipaddress[0].ip):
         assert address in ipaddress.ip_network("192.0.2.0/24")
+
+
+def test_use_vmac_is_named_as_unsupported():
+    # The daemon does not create VMAC interfaces: an admin must be told, not silently ignored.
+    config = loads("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n priority 100\n use_vmac\n"
+                   " virtual_ipaddress { 192.0.2.9/24 }\n}\n")
+    found = [d for d in config.diagnostics if d.severity == "unsupported" and "use_vmac" in d.message]
+    assert len(found) == 1 and found[0].where.line == 5
+    assert config.usable
