@@ -61,7 +61,7 @@ def test_election_sigkill_failover_and_preemption(bed: Testbed) -> None:
     waited = got - last
     assert master_down(100) - 0.05 <= waited <= master_down(100) + 0.35, f"took over {waited:.3f}s after the last advert"
     assert bed.priority_zero_at("a", killed, VRID) is None  # a SIGKILLed daemon says nothing
-    assert bed.garps(VIP, killed), "new Master sent no gratuitous ARP"
+    assert bed.wait_garps(VIP, killed, 2.0), "new Master sent no gratuitous ARP"
 
     # a comes back with the higher priority: it removes its leftover VIP and preempts.
     back = time.time()

@@ -198,6 +198,16 @@ class Testbed:
         if not got:
             raise LabTimeout(f"{name} sent fewer than {count} adverts within {timeout:g}s")
 
+    def wait_garps(self, vip: str, after: float, timeout: float) -> list[Frame]:
+        """GARPs for `vip` sent after `after`, waiting up to `timeout` for the first: the new
+        master announces just after its netlink add, which the address watch sees first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.garps(vip, after)
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.005)
+
     def garps(self, vip: str, after: float = 0.0) -> list[Frame]:
         frames: list[Frame] = []
         for cap in self.wire.values():
