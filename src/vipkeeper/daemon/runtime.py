@@ -286,19 +286,21 @@ class Runtime:
         g = config.global_defs
         new_endpoints: dict[tuple, Endpoint] = {}
         planned: list[tuple[InstanceModel, tuple]] = []
-        for model in config.instances:
-            if model.name in keep:
-                continue
-            key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
-            if key not in self.endpoints and key not in new_endpoints:
-                new_endpoints[key] = Endpoint(self._open_socket(model, key), unicast=bool(model.unicast_peers))
-            planned.append((model, key))
+        try:
+            for model in config.instances:
+                if model.name in keep:
+                    continue
+                key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
+                if key not in self.endpoints and key not in new_endpoints:
+                    new_endpoints[key] = Endpoint(self._open_socket(model, key), unicast=bool(model.unicast_peers))
+                planned.append((model, key))
+        except StartupError:
+            for ep in new_endpoints.values():  # a failed reload leaves no socket behind
+                ep.socket.close()
+            raise
         built: dict[str, Router] = {}
         for model, key in planned:
             ep = self.endpoints.get(key) or new_endpoints[key]
-            other = ep.routers.get(model.virtual_router_id)
-            if other is not None and other.name not in keep and other.name in self.routers:
-                pass  # replaced below when the old one is stopped
             params = params_of(model, config, ep.socket.src)
             router = Router(model, params, ep.socket, self.addresses, self._announcer(model.interface),
                             self._on_notify, self._on_state)
@@ -315,7 +317,6 @@ class Runtime:
         try:
             if model.unicast_peers:
                 return VrrpSocket.open(model.interface, family, src=model.unicast_src_ip, unicast=True)
-            assert self.config is not None or True
             group = key[2]
             return VrrpSocket.open(model.interface, family, group=group, src=model.mcast_src_ip)
         except VrrpSocketError as exc:
