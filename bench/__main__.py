@@ -1,0 +1,71 @@
+"""`python3 -m bench FIGURE... [--quick] [--runs N]`: vipkeeper against keepalived 2.2.7.
+
+Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), or all.
+--quick runs few repetitions to check the harness; the default (full) mode runs at least 20 per
+row. Tables go to stdout, progress to stderr, JSON to bench/results/. Needs root (namespaces).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+FIGURES = ["failover", "node", "detect", "churn", "scale", "startup"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__.splitlines()[0])
+    ap.add_argument("figures", nargs="*", default=["all"], help=f"{', '.join(FIGURES)} or all")
+    ap.add_argument("--quick", action="store_true", help="few runs: check the harness, not the numbers")
+    ap.add_argument("--runs", type=int, default=None, help="runs per row (overrides the mode's default)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
+    args = ap.parse_args(argv)
+    wanted = FIGURES if "all" in args.figures else args.figures
+    unknown = [f for f in wanted if f not in FIGURES]
+    if unknown:
+        ap.error(f"unknown figure(s): {', '.join(unknown)}; choose from {', '.join(FIGURES)} or all")
+    if os.geteuid() != 0:
+        ap.error("the bench needs root (network namespaces, raw sockets)")
+    for tool in ("keepalived", "gcc", "ip"):
+        if shutil.which(tool) is None:
+            ap.error(f"{tool} is not installed")
+
+    from bench import churn, detect, failover, scale, startup
+    from bench.native import Programs
+
+    mode = "quick" if args.quick else "full"
+    workdir = tempfile.mkdtemp(prefix="vkbench-")
+    started = time.monotonic()
+    try:
+        programs = Programs(workdir)
+        for figure in wanted:
+            if figure == "failover":
+                table = failover.figure1(args.runs or (3 if args.quick else 20), workdir)
+            elif figure == "node":
+                table = failover.figure2(args.runs or (3 if args.quick else 20), workdir)
+            elif figure == "detect":
+                table = detect.figure3(args.runs or (30 if args.quick else 200), workdir, programs)
+            elif figure == "churn":
+                table = churn.figure4(args.runs or (2 if args.quick else 20), workdir, programs,
+                                      processes=2000 if args.quick else 20000)
+            elif figure == "scale":
+                table = scale.figure5(workdir, quick=args.quick)
+            else:
+                table = startup.figure6(args.runs or (3 if args.quick else 20), workdir)
+            table.show()
+            print(f"  results: {table.save(mode)}", flush=True)
+    finally:
+        if args.keep:
+            print(f"work directory kept: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"bench finished in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

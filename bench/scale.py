@@ -1,0 +1,126 @@
+"""Figure 5: scale -- 1, 255 and 1,000 instances at advert_int 1 and 0.1.
+
+One daemon (priority 200, alone, so every instance becomes Master and sends adverts) in node
+namespace `a`, linked to a capture namespace `p` by ceil(n/250) veth pairs; VRIDs 1..250 per
+link. Instances 0..499 are IPv4 (VIPs from 198.51.100.0/24 and 192.0.2.0/24, /32 each),
+the rest IPv6 (2001:db8:5::/64): the documentation ranges hold only ~500 IPv4 VIPs. All VRRPv3.
+Once the log shows every instance `Entering MASTER STATE`, the bench reads the daemon's CPU
+before/after a capture window, its RSS at the end, and bench/watch.py in `p` keeps the kernel's
+receive timestamp of every advert. Jitter = gap between consecutive adverts of one instance
+minus the interval (a late advert is positive; a missing one shows up as about +1 interval).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+from bench.daemons import IMPLS, Config, Instance
+from bench.lab import Watch
+from bench.report import Table
+from vipkeeper.lab.topology import Topology
+
+PER_LINK = 250
+
+
+def vip(k: int) -> tuple[str, int]:
+    """VIP text and IP version of instance k."""
+    if k < 254:
+        return f"198.51.100.{k + 1}/32", 4
+    if k < 500:
+        return f"192.0.2.{k - 253}/32", 4
+    return f"2001:db8:5::{k:x}/128", 6
+
+
+def build(topo: Topology, links: int) -> tuple[str, str]:
+    a = topo.add_namespace("a")
+    p = topo.add_namespace("p")
+    for i in range(links):
+        subprocess.run(["ip", "link", "add", "name", f"vk{i}", "netns", a, "type", "veth", "peer", "name", f"vp{i}",
+                        "netns", p], check=True, capture_output=True)
+        topo.run(a, ["ip", "addr", "add", f"192.0.2.{250 + i}/32", "dev", f"vk{i}"])
+        topo.run(a, ["ip", "link", "set", f"vk{i}", "up"])
+        topo.run(p, ["ip", "link", "set", f"vp{i}", "up"])
+    return a, p
+
+
+def jitters(dump: dict[str, list[float]], interval: float) -> tuple[list[float], int]:
+    out: list[float] = []
+    for stamps in dump.values():
+        stamps.sort()
+        out += [((b - a) - interval) * 1000 for a, b in itertools.pairwise(stamps)]
+    return out, len(dump)
+
+
+def one(impl: str, n: int, interval: float, window: float, workdir: str) -> dict:
+    links = max(1, math.ceil(n / PER_LINK))
+    topo = Topology()
+    daemon = None
+    try:
+        a, p = build(topo, links)
+        instances = []
+        for k in range(n):
+            address, _family = vip(k)
+            instances.append(Instance(f"VI_{k}", f"vk{k // PER_LINK}", k % PER_LINK + 1, 200, interval, 3, [address]))
+        work = os.path.join(workdir, f"scale-{impl}-{n}-{interval:g}")
+        os.makedirs(work, exist_ok=True)
+        daemon = IMPLS[impl](a, Config(instances, router_id="scale"), work, "a")
+        t_start = time.time()
+        daemon.start()
+        deadline = time.monotonic() + 30 + n * 0.05
+        masters = 0
+        while time.monotonic() < deadline and daemon.running:
+            masters = sum(1 for line in daemon.log_lines() if "Entering MASTER STATE" in line)
+            if masters >= n:
+                break
+            time.sleep(0.5)
+        all_master_s = time.time() - t_start
+        if not daemon.running:
+            tail = " | ".join(daemon.log_lines()[-3:])
+            return {"error": f"daemon exited: {tail}"}
+        time.sleep(2 * interval + 0.5)
+        dump = os.path.join(work, "adverts.json")
+        cpu0, w0 = daemon.cpu(), time.monotonic()
+        watch = Watch(topo, p, ["--vrrp", "--dump", dump, "--duration", str(window)])
+        watch.proc.wait(window + 60)
+        cpu1, w1 = daemon.cpu(), time.monotonic()
+        rss = daemon.rss()
+        with open(dump) as f:
+            captured = json.load(f)
+        jit, seen = jitters(captured, interval)
+        return {"cpu_pct": (cpu1 - cpu0) / (w1 - w0) * 100, "rss_mib": rss / 1024, "jitter_ms": jit, "seen": seen,
+                "masters": masters, "all_master_s": all_master_s, "running": daemon.running}
+    finally:
+        if daemon is not None:
+            daemon.stop(timeout=15)
+        topo.close()
+
+
+def figure5(workdir: str, quick: bool) -> Table:
+    table = Table("fig5-scale", "n instances, alone (all Master): CPU %, RSS, advert jitter", "see row", p99=True)
+    for n in (1, 255, 1000):
+        for interval in (1.0, 0.1):
+            window = (5 if interval == 1.0 else 3) if quick else (20 if interval == 1.0 else 10)
+            if n == 1000 and interval == 0.1:
+                window = 3 if quick else 6
+            for impl in ("vipkeeper", "keepalived"):
+                print(f"fig5: {impl} n={n} advert_int {interval:g} window {window}s", file=sys.stderr, flush=True)
+                r = one(impl, n, interval, window, workdir)
+                row = f"n={n} adv {interval:g}"
+                if "error" in r:
+                    table.add(f"{row} CPU %", impl, [None])
+                    table.notes.append(f"{impl} {row}: {r['error']}")
+                    continue
+                table.add(f"{row} CPU %", impl, [r["cpu_pct"]])
+                table.add(f"{row} RSS MiB", impl, [r["rss_mib"]])
+                table.add(f"{row} jitter ms", impl, r["jitter_ms"], seen=r["seen"], masters=r["masters"])
+                if r["seen"] < n or r["masters"] < n:
+                    table.notes.append(f"{impl} {row}: {r['masters']} instances logged MASTER, adverts seen from {r['seen']}")
+                table.notes.append(f"{impl} {row}: all Master {r['all_master_s']:.1f}s after start")
+    table.notes.append("CPU % of one core over the capture window; jitter = advert gap - interval, all instances pooled")
+    return table
