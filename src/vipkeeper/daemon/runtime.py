@@ -198,11 +198,10 @@ class Runtime:
         built = self._build(config, set())
         # Leftover VIPs from a daemon that died without cleaning up are ours to remove, as
         # keepalived's start-up does (vrrp_restore_interface with force).
-        for router in built.values():
-            for vip in router.params.vips:
-                if await self.addresses.claim(vip):
-                    log.info("(%s) removing leftover VIP %s", router.name, vip)
-                    await self.addresses.remove(vip)
+        owner_of = {vip.key: router.name for router in built.values() for vip in router.params.vips}
+        for vip in await self.addresses.claim_present([v for r in built.values() for v in r.params.vips]):
+            log.info("(%s) removing leftover VIP %s", owner_of[vip.key], vip)
+            await self.addresses.remove(vip)
         await tracking.start(self._on_tracker)
         self._make_groups(config, built)
         for router in built.values():

@@ -12,6 +12,11 @@ Rules:
 - Netlink calls are awaited on the daemon's loop through pyroute2's AsyncIPRoute: they are
   sub-millisecond requests to the local kernel, so an executor would add a thread and reordering
   risk for nothing; the synchronous IPRoute cannot be used at all while a loop is running.
+- One request at a time (a lock), and no link dump on the hot path: when a thousand instances
+  become Master together, a thousand concurrent requests each with a full link dump overflowed
+  the socket (ENOBUFS), after which pyroute2 failed every call. The interface index comes from
+  if_nametoindex (one ioctl) in the daemon's own namespace; a socket that still reports ENOBUFS
+  is replaced once and the request retried.
 - LinkWatcher subscribes to RTMGRP_LINK on a plain netlink socket read by loop.add_reader and
   decoded by pyroute2's marshal; it subscribes first and reads the current state afterwards, so
   no change can fall between the two. On ENOBUFS (events lost) it reports every link afresh.
@@ -103,6 +108,7 @@ class AddressOwner:
     netns: str | None = None
     _owned: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
     _own_ipr: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def __aenter__(self) -> AddressOwner:
         if self.ipr is None:
@@ -140,7 +146,7 @@ class AddressOwner:
         if vip.address.version == 6:
             spec["flags"] = IFA_F_NODAD
         try:
-            await self._ipr.addr("add", **spec)
+            await self._request("add", **spec)
         except NetlinkError as exc:
             if exc.code == errno.EEXIST:
                 return False
@@ -173,18 +179,36 @@ class AddressOwner:
     async def present(self, vip: Vip) -> bool:
         return any(key == vip.key for key in await self.addresses_on(vip.ifname))
 
+    async def claim_present(self, vips: list[Vip]) -> list[Vip]:
+        """`claim` for many VIPs with one address dump per interface (start-up with a thousand
+        instances must not dump a thousand times)."""
+        present: dict[str, set[tuple[str, Any, int]]] = {}
+        claimed = []
+        for vip in vips:
+            if vip.ifname not in present:
+                try:
+                    present[vip.ifname] = set(await self.addresses_on(vip.ifname))
+                except AddressError:
+                    present[vip.ifname] = set()
+            if vip.key in present[vip.ifname]:
+                self._owned[vip.key] = vip
+                claimed.append(vip)
+        return claimed
+
     async def addresses_on(self, ifname: str) -> list[tuple[str, Any, int]]:
         """Keys of every address on `ifname` now."""
         index = await self._index(ifname)
         out = []
-        async for msg in await self._ipr.addr("dump", index=index):
+        async with self._lock:
+            replies = [msg async for msg in await self._ipr.addr("dump", index=index)]
+        for msg in replies:
             out.append((ifname, ipaddress.ip_address(msg.get("IFA_ADDRESS")), msg["prefixlen"]))
         return out
 
     async def _delete(self, vip: Vip) -> bool:
         try:
             index = await self._index(vip.ifname)
-            await self._ipr.addr(
+            await self._request(
                 "del", index=index, address=str(vip.address.ip), prefixlen=vip.address.network.prefixlen
             )
         except NetlinkError as exc:
@@ -197,8 +221,29 @@ class AddressOwner:
             raise
         return True
 
+    async def _request(self, command: str, **spec: Any) -> Any:
+        async with self._lock:
+            try:
+                return await self._ipr.addr(command, **spec)
+            except NetlinkError:
+                raise
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS or not self._own_ipr:
+                    raise AddressError(exc.errno or errno.EIO, f"netlink: {exc.strerror or exc}") from None
+                # The socket lost replies; pyroute2 keeps failing on it. Start afresh, once.
+                self._ipr.close()
+                self.ipr = AsyncIPRoute(groups=0, netns=self.netns)
+                await self.ipr.setup_endpoint()
+                return await self._ipr.addr(command, **spec)
+
     async def _index(self, ifname: str) -> int:
-        found = await self._ipr.link_lookup(ifname=ifname)
+        if self.netns is None:
+            try:
+                return socket.if_nametoindex(ifname)
+            except OSError:
+                raise AddressError(errno.ENODEV, f"{ifname}: no such interface") from None
+        async with self._lock:
+            found = await self._ipr.link_lookup(ifname=ifname)
         if not found:
             raise AddressError(errno.ENODEV, f"{ifname}: no such interface")
         return int(found[0])

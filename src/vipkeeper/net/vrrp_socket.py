@@ -138,6 +138,7 @@ class VrrpSocket:
         self.received = 0
         self.sent = 0
         self._ident = itertools.count(1)
+        self._dst_texts: dict[IPAddress, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_receive: Callable[[RawReceived], None] | None = None
 
@@ -245,7 +246,10 @@ class VrrpSocket:
             raise ValueError(f"{self.ifname}: a unicast VRRP socket needs a destination")
         if self.family == socket.AF_INET:
             assert isinstance(self.src, ipaddress.IPv4Address) and isinstance(target, ipaddress.IPv4Address)
-            return self.send_datagram(ipv4_header(self.src, target, len(payload), next(self._ident)) + payload)
+            # Our own header needs no re-parsing (send_datagram's check is for callers' bytes),
+            # and the destination's text form is computed once: this is the per-advert path.
+            datagram = ipv4_header(self.src, target, len(payload), next(self._ident)) + payload
+            return self._sendto(datagram, self._dst_text(target))
         pktinfo = struct.pack("@16sI", self.src.packed, self.ifindex)
         try:
             self.sock.sendmsg(
@@ -266,12 +270,21 @@ class VrrpSocket:
         parsed = parse_ipv4(datagram)
         if isinstance(parsed, str):
             raise ValueError(f"{self.ifname}: not an IPv4 datagram ({parsed})")
+        return self._sendto(datagram, str(parsed[1]))
+
+    def _sendto(self, datagram: bytes, dst: str) -> bool:
         try:
-            self.sock.sendto(datagram, (str(parsed[1]), 0))
+            self.sock.sendto(datagram, (dst, 0))
         except OSError as exc:
             return self._send_failed(exc)
         self.sent += 1
         return True
+
+    def _dst_text(self, target: IPAddress) -> str:
+        text = self._dst_texts.get(target)
+        if text is None:
+            text = self._dst_texts[target] = str(target)
+        return text
 
     def _send_failed(self, exc: OSError) -> bool:
         self.errors[f"send_{errno.errorcode.get(exc.errno or 0, 'oserror').lower()}"] += 1
