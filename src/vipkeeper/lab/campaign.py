@@ -1,0 +1,952 @@
+"""A seeded fault campaign against a three-node VRRP LAN: schedules, the runner and the verdicts.
+
+Rules
+-----
+- A schedule is a pure function of its seed (`make_schedule`): the same seed replays the same
+  faults at the same offsets, for vipkeeper and for keepalived alike.
+- The runner only *does* and *records*: it applies each fault at its time, samples every 10 ms
+  which node namespaces hold the VIP, captures the VRRP frames on the bridge from the client
+  namespace, and watches the daemons' processes (fds, RSS, zombies, unexpected exits). The
+  verdicts (`judge`) are pure functions of that record, so they are unit-tested without root.
+- The network truth the verdicts rely on is the runner's log of what it actually did and when,
+  never the daemons' opinion.
+
+Theory of operation
+-------------------
+Nodes a, b, c (priorities 150, 120, 100, VRRPv3, one VIP, preempt) each track their own process
+(a copy of /bin/sleep with a per-node name; a node without it goes FAULT). The daemons run in
+the initial network namespace and enter their node's namespace themselves (`--netns` /
+keepalived `--namespace`), so the process connector works. Faults: random loss (nftables
+`numgen random` on the node's eth0, both ways), link down/up (the node's eth0), a partition that
+isolates one node (nftables drops every IP packet through its eth0), the tracked process killed
+and restarted, the daemon SIGKILLed and restarted, SIGHUP with a changed priority or a broken
+file, and bursts of mutated VRRP frames from the client (wrong TTL, checksum, VRID, auth,
+truncated), injected on the client's eth0 with AF_PACKET.
+
+Verdicts, per schedule:
+- split_brain: two nodes hold the VIP while they can hear each other (both links up, neither
+  partitioned, both daemons up) for longer than one advert interval + slack; under random loss
+  the bound is a master-down interval + one advert interval + slack (`split_brain_loss`).
+- not_one_holder: the network has been quiet (no fault active, no fault event) for a master-down
+  interval plus slack, a healthy node exists, and the number of holders among nodes whose
+  daemon runs is not exactly one.
+- crash / fd_leak / rss_leak / zombie: a daemon exited on its own, or grew fds or RSS beyond a
+  bound during one incarnation, or kept a zombie child for three seconds. From its exit to its
+  next start a crashed daemon's node counts as down for the verdicts above, and:
+- orphan_vip: the node of a daemon that exited on its own still holds the VIP while a running
+  node holds it too, for longer than one advert interval + slack (two hosts answer for the VIP).
+- drop_not_counted (vipkeeper only): a node that could hear the burst did not grow its drop
+  counters for that kind by at least the number of frames sent.
+- bad_packet_changed_state: a burst in a quiet network changed the holders (either daemon) or a
+  node's transition counter (vipkeeper).
+- checker_gap: the checker's own failure (no sample for over 0.5 s): the schedule's verdicts
+  are incomplete and it should be replayed; not a daemon fault.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vipkeeper.vrrp import packet
+
+NODES = ("a", "b", "c")
+PRIORITIES = {"a": 150, "b": 120, "c": 100}
+VRID = 51
+VIP = ipaddress.IPv4Interface("192.0.2.100/24")
+MCAST = ipaddress.IPv4Address("224.0.0.18")
+SLACK = 0.3  # seconds: sampling, netlink latency, a loaded shared machine
+STARTUP_GRACE = 3.0  # a (re)started daemon counts as up this long after its start
+FD_GROWTH = 8  # open fds one incarnation may gain after its start-up grace
+RSS_GROWTH_KB = 10_000  # resident memory one incarnation may gain after its start-up grace
+BURST_KINDS = ("bad_ttl", "bad_checksum", "truncated", "wrong_vrid", "wrong_auth")
+# Which drop counters a burst kind must grow (any of the set; their sum >= frames sent).
+BURST_REASONS = {
+    "bad_ttl": {"bad_ttl"},
+    "bad_checksum": {"bad_checksum"},
+    "truncated": {"truncated"},
+    "wrong_vrid": {"wrong_vrid"},
+    "wrong_auth": {"wrong_version", "auth_mismatch", "not_listening"},
+}
+NET_KINDS = ("loss", "link_down", "partition")
+FAULT_WEIGHTS = {
+    "loss": 3, "link_down": 2, "partition": 3, "proc_kill": 3, "daemon_kill": 2,
+    "reload_priority": 2, "reload_broken": 1, "bad_burst": 3,
+}
+
+
+# --- schedules (pure) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: applied at `start` (seconds from the schedule's start), reverted `duration` later
+    (0 for instantaneous faults). `arg` is the loss percentage, the new priority or the burst kind."""
+
+    start: float
+    kind: str
+    node: str | None
+    duration: float
+    arg: Any = None
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Schedule:
+    seed: int
+    duration: float
+    advert_int: float
+    faults: tuple[Fault, ...]
+
+    @property
+    def master_down(self) -> float:
+        """3 adverts + the largest skew (priority 100 gives the largest: (256-100)/256)."""
+        return 3 * self.advert_int + (256 - min(PRIORITIES.values())) / 256 * self.advert_int
+
+
+def make_schedule(seed: int, duration: float | None = None, advert_int: float | None = None) -> Schedule:
+    """A random but replayable schedule: faults start after a settling time, may overlap on
+    different nodes (one network fault and one process fault per node at a time), and all end
+    `tail` seconds before the end so that every schedule finishes with a quiet network."""
+    rng = random.Random(seed)
+    if duration is None:
+        duration = float(rng.randint(30, 60))
+    if advert_int is None:
+        advert_int = rng.choice((0.1, 0.2, 0.3, 0.5))
+    settle, tail = 4.0, 4.0
+    busy: dict[tuple[str, str], float] = {}
+    faults: list[Fault] = []
+    kinds = list(FAULT_WEIGHTS)
+    weights = [FAULT_WEIGHTS[k] for k in kinds]
+    t = settle
+    while True:
+        t += rng.uniform(0.3, 3.0)
+        kind = rng.choices(kinds, weights)[0]
+        length = 0.0
+        node: str | None = rng.choice(NODES)
+        arg: Any = None
+        if kind in NET_KINDS or kind in ("proc_kill", "daemon_kill"):
+            length = round(rng.uniform(0.5, 6.0), 2)
+        if kind == "loss":
+            arg = rng.choice((5, 10, 20, 30))
+        elif kind == "reload_priority":
+            arg = rng.choice((90, 110, 130, 160, 200, PRIORITIES[node]))
+        elif kind == "reload_broken":
+            length = 0.5  # the broken file stays in place this long (no signal at the end)
+        elif kind == "bad_burst":
+            node, arg = None, rng.choice(BURST_KINDS)
+        if t + length > duration - tail:
+            break
+        category = "net" if kind in NET_KINDS else "proc" if kind in ("proc_kill", "daemon_kill", "reload_priority", "reload_broken") else "client"
+        key = (node or "client", category)
+        if busy.get(key, 0.0) > t:
+            continue
+        # a restarted daemon gets its start-up time before the next signal: a SIGHUP that lands
+        # while Python is still importing, or a broken file read at start-up, is not a reload test
+        busy[key] = t + length + (STARTUP_GRACE if kind == "daemon_kill" else 0.2)
+        faults.append(Fault(round(t, 2), kind, node, length, arg))
+    return Schedule(seed, duration, advert_int, tuple(faults))
+
+
+# --- the record of one run, and the verdicts (pure) ----------------------------------------
+
+
+@dataclass
+class Record:
+    """What happened during one schedule, in seconds from its start."""
+
+    daemon: str
+    schedule: Schedule
+    samples: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    events: list[tuple[float, str, str | None, str]] = field(default_factory=list)  # (t, kind, node, what)
+    # Intervals [from, to) per node: when its link was down/partitioned, when it had loss, when
+    # its daemon was down (killed .. restarted + grace), when its tracked process was down.
+    isolated: dict[str, list[list[float]]] = field(default_factory=dict)
+    lossy: dict[str, list[list[float]]] = field(default_factory=dict)
+    daemon_down: dict[str, list[list[float]]] = field(default_factory=dict)
+    proc_down: dict[str, list[list[float]]] = field(default_factory=dict)
+    crashed: dict[str, list[list[float]]] = field(default_factory=dict)  # exited on its own .. restarted
+    bursts: list[dict[str, Any]] = field(default_factory=list)
+    health: list[dict[str, Any]] = field(default_factory=list)  # crash/leak observations
+    frames: Counter[str] = field(default_factory=Counter)  # captured VRRP frames by source
+    checker_errors: list[str] = field(default_factory=list)  # the checker's own trouble
+    frame_log: list[tuple[float, str, int, int, int]] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)  # filled by judge()
+
+    def add_interval(self, table: dict[str, list[list[float]]], node: str, start: float, end: float | None = None) -> None:
+        table.setdefault(node, []).append([start, end if end is not None else float("inf")])
+
+    def close_interval(self, table: dict[str, list[list[float]]], node: str, end: float) -> None:
+        for span in table.get(node, []):
+            if span[1] == float("inf"):
+                span[1] = end
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str
+    seed: int
+    at: float
+    detail: str
+
+
+def _inside(spans: Iterable[Sequence[float]], t: float) -> bool:
+    return any(a <= t < b for a, b in spans)
+
+
+def _overlaps(spans: Iterable[Sequence[float]], a: float, b: float) -> bool:
+    return any(x < b and a < y for x, y in spans)
+
+
+def judge(rec: Record) -> list[Violation]:
+    """Every verdict over one record."""
+    sch = rec.schedule
+    out: list[Violation] = []
+    rec.stats = Counter()  # how much each verdict looked at, so that "no violation" means something
+    adv, mdi = sch.advert_int, sch.master_down
+    up = {n: (lambda t, n=n: not _inside(rec.daemon_down.get(n, []), t) and not _inside(rec.crashed.get(n, []), t))
+          for n in NODES}
+
+    def hears(a: str, b: str, t: float) -> bool:
+        return all(up[n](t) and not _inside(rec.isolated.get(n, []), t) for n in (a, b))
+
+    # split brain episodes, per pair
+    for i, a in enumerate(NODES):
+        for b in NODES[i + 1 :]:
+            start: float | None = None
+            lossy = False
+            reported = False
+            for t, holders in rec.samples:
+                both = a in holders and b in holders and hears(a, b, t)
+                if hears(a, b, t):
+                    rec.stats["hearing_pair_samples"] += 1
+                if not both:
+                    start, lossy, reported = None, False, False
+                    continue
+                if start is None:
+                    start = t
+                lossy = lossy or _inside(rec.lossy.get(a, []), t) or _inside(rec.lossy.get(b, []), t)
+                bound = (mdi + adv + SLACK) if lossy else (adv + SLACK)
+                if not reported and t - start > bound:
+                    reported = True
+                    kind = "split_brain_loss" if lossy else "split_brain"
+                    out.append(Violation(kind, sch.seed, round(start, 2), f"{a}+{b} both hold the VIP and hear each other for > {bound:.2f}s"))
+
+    # a VIP left behind by a daemon that exited on its own, while a running node holds it too
+    for n in NODES:
+        start = None
+        for t, holders in rec.samples:
+            orphan = n in holders and _inside(rec.crashed.get(n, []), t) and any(m != n and up[m](t) for m in holders)
+            if not orphan:
+                start = None
+            elif start is None:
+                start = t
+            elif start != -1.0 and t - start > adv + SLACK:
+                out.append(Violation("orphan_vip", sch.seed, round(start, 2), f"{n}'s daemon exited and left the VIP while {'+'.join(m for m in holders if m != n)} holds it"))
+                start = -1.0
+
+    # exactly one holder in a quiet network with a healthy node
+    # a daemon going away or becoming up (start + grace) disturbs the network like a fault event
+    event_times = sorted([t for t, *_ in rec.events] + [
+        x for table in (rec.daemon_down, rec.crashed) for spans in table.values() for span in spans
+        for x in span if x != float("inf")])
+    net_spans = [s for table in (rec.isolated, rec.lossy) for spans in table.values() for s in spans]
+    # ... and a (re)starting daemon disturbs it for its whole grace time (Python starts slowly)
+    net_spans += [[b - STARTUP_GRACE, b] for table in (rec.daemon_down, rec.crashed) for spans in table.values()
+                  for _a, b in spans if b != float("inf")]
+    window = mdi + adv + SLACK
+    bad_start: float | None = None
+    for t, holders in rec.samples:
+        recent = any(t - window <= e <= t for e in event_times)
+        quiet = not recent and not _inside(net_spans, t) and t >= 2 * window + 1.0
+        healthy = [n for n in NODES if up[n](t) and not _inside(rec.proc_down.get(n, []), t)]
+        counted = [n for n in holders if up[n](t)]
+        wrong = quiet and healthy and len(counted) != 1
+        if quiet and healthy:
+            rec.stats["quiet_samples"] += 1
+        if wrong and bad_start is None:
+            bad_start = t
+            out.append(Violation("not_one_holder", sch.seed, round(t, 2), f"holders {sorted(counted) or 'none'}, healthy {healthy}"))
+        elif not wrong:
+            bad_start = None
+
+    for burst in rec.bursts:
+        quiet = not any(burst["t0"] - window <= e <= burst["t1"] for e in event_times if e != burst["t0"]) and not _overlaps(net_spans, burst["t0"] - window, burst["t1"])
+        if quiet and burst["holders_before"] != burst["holders_after"]:
+            out.append(Violation("bad_packet_changed_state", sch.seed, round(burst["t0"], 2),
+                                 f"{burst['kind']}: holders {burst['holders_before']} -> {burst['holders_after']}"))
+        if quiet:
+            for node, (before, after) in burst.get("transitions", {}).items():
+                if before != after:
+                    out.append(Violation("bad_packet_changed_state", sch.seed, round(burst["t0"], 2),
+                                         f"{burst['kind']}: {node} transitions {before} -> {after}"))
+        rec.stats["burst_node_checks"] += len(burst.get("counted", {}))
+        rec.stats["quiet_bursts"] += bool(quiet)
+        for node, grew in burst.get("counted", {}).items():
+            if grew < burst["sent"]:
+                out.append(Violation("drop_not_counted", sch.seed, round(burst["t0"], 2),
+                                     f"{burst['kind']}: {node} counted {grew} of {burst['sent']} ({'/'.join(sorted(BURST_REASONS[burst['kind']]))})"))
+    # the checker itself: a gap in the samples means the verdicts above saw less than they claim
+    last = 0.0
+    for t, _holders in rec.samples:
+        if t - last > 0.5:
+            out.append(Violation("checker_gap", sch.seed, round(last, 2), f"no sample for {t - last:.2f}s"))
+        last = t
+    for h in rec.health:
+        out.append(Violation(h["kind"], sch.seed, round(h["t"], 2), h["detail"]))
+    return out
+
+
+# --- bad frames (pure) ---------------------------------------------------------------------
+
+
+def bad_frames(kind: str, src_mac: bytes, src: ipaddress.IPv4Address, count: int, seq: int = 0) -> list[bytes]:
+    """`count` Ethernet frames of one mutation of a high-priority (254) advert for our VRID.
+
+    Accepted, any of them would move the master: that is what makes "no state changed" mean
+    something."""
+    eth = bytes.fromhex("01005e000012") + src_mac + b"\x08\x00"
+    frames = []
+    for i in range(count):
+        ip_id = (seq + i) & 0xFFFF
+        v3 = packet.Advertisement.v3(VRID, 254, (VIP.ip,), 100)
+        if kind == "bad_ttl":
+            dgram = packet.encode_ipv4_datagram(v3, src, MCAST, ttl=64, ip_id=ip_id)
+        elif kind == "wrong_vrid":
+            dgram = packet.encode_ipv4_datagram(packet.Advertisement.v3(VRID + 1 + i % 3, 254, (VIP.ip,), 100), src, MCAST, ip_id=ip_id)
+        elif kind == "wrong_auth":
+            dgram = packet.encode_ipv4_datagram(packet.Advertisement.v2(VRID, 254, (VIP.ip,), 1, auth_pass=b"wr0ng!"), src, MCAST, ip_id=ip_id)
+        elif kind == "bad_checksum":
+            good = packet.encode(v3, src, MCAST)
+            payload = good[:6] + bytes([good[6] ^ 0x5A, good[7] ^ (i % 255 + 1)]) + good[8:]
+            dgram = _ipv4(payload, src, MCAST, ip_id)
+        elif kind == "truncated":
+            good = packet.encode(v3, src, MCAST)
+            dgram = _ipv4(good[: 1 + i % 7], src, MCAST, ip_id)
+        else:
+            raise ValueError(f"unknown burst kind {kind}")
+        frames.append(eth + dgram)
+    return frames
+
+
+def _ipv4(payload: bytes, src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address, ip_id: int, ttl: int = 255) -> bytes:
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(payload), ip_id, 0, ttl, 112, 0, src.packed, dst.packed)
+    header = header[:10] + struct.pack("!H", packet.internet_checksum(header)) + header[12:]
+    return header + payload
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def config_text(node: str, priority: int, advert_int: float, process: str) -> str:
+    """One node's keepalived.conf; read alike by vipkeeper and keepalived 2.2.7."""
+    return f"""global_defs {{
+  router_id node-{node}
+  vrrp_garp_master_delay 0
+  vrrp_garp_master_repeat 1
+}}
+vrrp_track_process track_{node} {{
+  process {process}
+  quorum 1
+}}
+vrrp_instance VI_CAMPAIGN {{
+  state BACKUP
+  interface eth0
+  virtual_router_id {VRID}
+  version 3
+  priority {priority}
+  advert_int {advert_int:g}
+  virtual_ipaddress {{
+    {VIP} dev eth0
+  }}
+  track_process {{
+    track_{node}
+  }}
+}}
+"""
+
+
+BROKEN_CONFIG = "vrrp_instance VI_CAMPAIGN {\n  interface eth0\n  virtual_router_id {{{\n"
+
+
+# --- the runner (root, namespaces) ----------------------------------------------------------
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+class _Netlink:
+    """A NETLINK_ROUTE socket made inside one namespace; dumps IPv4 addresses quickly."""
+
+    def __init__(self, ns: str) -> None:
+        from vipkeeper.net.netns import call_in
+
+        self.sock: socket.socket = call_in(ns, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+        self.sock.bind((0, 0))
+        self.sock.settimeout(1.0)
+        self.seq = 0
+        self.lock = threading.Lock()  # the sampler and a burst both ask; one dump at a time
+
+    def ipv4(self) -> set[ipaddress.IPv4Address]:
+        with self.lock:
+            return self._dump()
+
+    def _dump(self) -> set[ipaddress.IPv4Address]:
+        self.seq += 1
+        # nlmsghdr + ifaddrmsg (family AF_INET), RTM_GETADDR=22, NLM_F_REQUEST|NLM_F_DUMP
+        msg = struct.pack("=LHHLL", 16 + 8, 22, 0x301, self.seq, 0) + struct.pack("=BBBBL", socket.AF_INET, 0, 0, 0, 0)
+        self.sock.send(msg)
+        found: set[ipaddress.IPv4Address] = set()
+        while True:
+            data = self.sock.recv(65536)
+            off = 0
+            while off + 16 <= len(data):
+                length, mtype, _flags, seq, _pid = struct.unpack_from("=LHHLL", data, off)
+                if length < 16:
+                    return found
+                if mtype == 3 or mtype == 2:  # DONE / ERROR
+                    return found
+                if mtype == 20 and seq == self.seq:
+                    attr = off + 16 + 8
+                    while attr + 4 <= off + length:
+                        alen, atype = struct.unpack_from("=HH", data, attr)
+                        if alen < 4:
+                            break
+                        if atype == 2:  # IFA_LOCAL
+                            found.add(ipaddress.IPv4Address(data[attr + 4 : attr + 8]))
+                        attr += (alen + 3) & ~3
+                off += (length + 3) & ~3
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _Daemon:
+    """One node's daemon (vipkeeper or keepalived), started from the initial namespace."""
+
+    def __init__(self, flavour: str, node: str, ns: str, workdir: Path, log) -> None:
+        self.flavour, self.node, self.ns, self.workdir = flavour, node, ns, workdir
+        self.conf = workdir / f"{node}.conf"
+        self.sock = str(workdir / f"{node}.ctl")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = log
+        self.incarnation = 0
+        self.expected_exit = False
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        self.incarnation += 1
+        self.started_at = _now()
+        if self.flavour == "vipkeeper":
+            argv = ["vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(self.conf),
+                    "-p", str(self.workdir / f"{self.node}.pid"), "--control-socket", self.sock,
+                    "--netns", self.ns, "--data-file", str(self.workdir / f"{self.node}.data"),
+                    "--stats-file", str(self.workdir / f"{self.node}.stats")]
+        else:
+            argv = ["keepalived", "-n", "-l", "-D", "-P", "-f", str(self.conf), "-s", self.ns,
+                    "-p", str(self.workdir / f"{self.node}.pid"), "-r", str(self.workdir / f"{self.node}.vrrp.pid"),
+                    "-i", self.node]
+        with open(self.workdir / f"{self.node}.log", "ab") as errlog:
+            errlog.write(f"=== start {self.incarnation} at {time.time():.3f}\n".encode())
+            errlog.flush()
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog,
+                                         start_new_session=True)
+        self.expected_exit = False
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            assert self.proc is not None
+            os.kill(self.proc.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL (the whole process group for keepalived: parent and VRRP child)."""
+        if self.proc is None:
+            return
+        self.expected_exit = True
+        orphans = self.measured_pids()[1:]
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        # keepalived's VRRP child is orphaned by the kill; as child subreaper we adopt and reap
+        # it, or its zombie keeps the PID in its pid file alive and the restarted keepalived
+        # says "daemon is already running".
+        for pid in orphans:
+            _reap(pid, 3.0)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.expected_exit = True
+        if self.alive:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.kill()
+
+    def measured_pids(self) -> list[int]:
+        """The processes whose fds/RSS we watch: the daemon, and keepalived's VRRP child."""
+        if not self.alive:
+            return []
+        assert self.proc is not None
+        pids = [self.proc.pid]
+        if self.flavour == "keepalived":
+            try:
+                pids.append(int((self.workdir / f"{self.node}.vrrp.pid").read_text().split()[0]))
+            except (OSError, ValueError, IndexError):
+                pass
+        return pids
+
+    def status(self) -> dict[str, Any] | None:
+        if self.flavour != "vipkeeper" or not self.alive:
+            return None
+        from vipkeeper.control.client import ControlError, request
+
+        try:
+            return request("status", path=self.sock, timeout=2.0)
+        except ControlError:
+            return None
+
+
+def _become_subreaper() -> None:
+    """PR_SET_CHILD_SUBREAPER: orphans of the daemons we start become our children."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def _reap(pid: int, timeout: float) -> None:
+    deadline = _now() + timeout
+    while _now() < deadline:
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            if not os.path.exists(f"/proc/{pid}"):
+                return
+            done = 0  # not adopted yet
+        if done:
+            return
+        time.sleep(0.01)
+
+
+def _proc_stats(pid: int) -> tuple[int, int, int] | None:
+    """(fd count, RSS kB, zombie children) of a live PID, None when it is gone."""
+    try:
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        rss = 0
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except (OSError, ValueError):
+        return None
+    zombies = 0
+    for child in children:
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    zombies += 1
+        except (OSError, IndexError):
+            pass
+    return fds, rss, zombies
+
+
+def _drops(snapshot: dict[str, Any] | None) -> Counter[str]:
+    total: Counter[str] = Counter()
+    if not snapshot:
+        return total
+    total.update(snapshot.get("drops") or {})
+    for inst in snapshot.get("instances") or []:
+        total.update(inst.get("counters", {}).get("drops") or {})
+    return total
+
+
+def _transitions(snapshot: dict[str, Any] | None) -> int | None:
+    if not snapshot:
+        return None
+    return sum(inst.get("counters", {}).get("transitions", 0) for inst in snapshot.get("instances") or [])
+
+
+def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None, verbose: bool = False) -> Record:
+    """Build the LAN, start three daemons, play the schedule in real time, tear everything down."""
+    from vipkeeper.lab.topology import Topology
+    from vipkeeper.net.netns import call_in
+
+    rec = Record(flavour, schedule)
+    _become_subreaper()
+    workdir = Path(tempfile.mkdtemp(prefix=f"vkcamp-{flavour}-{schedule.seed}-"))
+    topo = Topology()
+    daemons: dict[str, _Daemon] = {}
+    sleepers: dict[str, subprocess.Popen[bytes] | None] = {}
+    netlinks: dict[str, _Netlink] = {}
+    stop = threading.Event()
+    lock = threading.Lock()  # a daemon's kill/start against the watcher's crash detection
+    threads: list[threading.Thread] = []
+    t_zero = _now()
+
+    def rel() -> float:
+        return _now() - t_zero
+
+    def note(kind: str, node: str | None, what: str) -> None:
+        rec.events.append((round(rel(), 3), kind, node, what))
+        if verbose:
+            print(f"  {rel():6.2f} {flavour} {kind} {node or ''} {what}", flush=True)
+
+    try:
+        lan = topo.add_bridge_lan(NODES, client="client", ipv6=False)
+        nodes = {n.name: n for n in lan.nodes}
+        client = lan.client
+        assert client is not None
+        tag = topo.prefix[-4:]
+        procdir = workdir / "bin"
+        procdir.mkdir()
+        procname = {n: f"vkt{tag}{n}" for n in NODES}
+        for n in NODES:
+            shutil.copy("/bin/sleep", procdir / procname[n])
+            sleepers[n] = None
+        nft_rules: dict[str, dict[str, str]] = {n: {} for n in NODES}
+
+        def nft_apply(n: str) -> None:
+            body = "".join(f"  {r}\n" for r in nft_rules[n].values())
+            script = ("table inet vkcamp\nflush table inet vkcamp\ntable inet vkcamp {\n"
+                      " chain in { type filter hook input priority 0; policy accept;\n"
+                      + body.replace("DIR", "iifname") + " }\n"
+                      " chain out { type filter hook output priority 0; policy accept;\n"
+                      + body.replace("DIR", "oifname") + " }\n}\n")
+            topo.run(nodes[n].ns, ["nft", "-f", "-"], input=script)
+
+        def start_sleeper(n: str) -> None:
+            sleepers[n] = subprocess.Popen([str(procdir / procname[n]), "100000"], start_new_session=True)
+
+        def stop_sleeper(n: str) -> None:
+            proc = sleepers[n]
+            if proc is not None:
+                proc.kill()
+                proc.wait(5)
+            sleepers[n] = None
+
+        priority = dict(PRIORITIES)
+
+        def write_conf(n: str, text: str | None = None) -> None:
+            d = daemons[n]
+            d.conf.write_text(text if text is not None else config_text(n, priority[n], schedule.advert_int, procname[n]))
+
+        for n in NODES:
+            nft_apply(n)
+            start_sleeper(n)
+            daemons[n] = _Daemon(flavour, n, nodes[n].ns, workdir, None)
+            write_conf(n)
+            netlinks[n] = _Netlink(nodes[n].ns)
+
+        # the sampler: every 10 ms, who holds the VIP
+        def sampler() -> None:
+            while not stop.is_set():
+                t = rel()
+                try:
+                    holders = tuple(n for n in NODES if VIP.ip in netlinks[n].ipv4())
+                except OSError as exc:  # no sample this round; the record says so
+                    rec.checker_errors.append(f"{t:.2f}s sampler: {exc}")
+                    time.sleep(0.01)
+                    continue
+                rec.samples.append((round(t, 3), holders))
+                time.sleep(max(0.0, 0.01 - (rel() - t)))
+
+        # the capture: VRRP frames on the bridge, seen from the client
+        cap = call_in(client.ns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800)))
+        cap.bind(("eth0", 0))
+        cap.settimeout(0.2)
+        tx = call_in(client.ns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW))
+        tx.bind(("eth0", 0))
+        client_mac = bytes.fromhex(client.mac.replace(":", ""))
+
+        def capture() -> None:
+            while not stop.is_set():
+                try:
+                    data, _addr = cap.recvfrom(2048)
+                except (TimeoutError, OSError):
+                    continue
+                ip = data[14:]  # AF_PACKET SOCK_RAW: the Ethernet header comes first
+                if len(ip) >= 20 and ip[9] == 112:
+                    src = str(ipaddress.IPv4Address(ip[12:16]))
+                    rec.frames[src] += 1
+                    ihl = (ip[0] & 0x0F) * 4
+                    if len(ip) >= ihl + 3:  # (t, source, TTL, VRID, priority) for the logs
+                        rec.frame_log.append((round(rel(), 3), src, ip[8], ip[ihl + 1], ip[ihl + 2]))
+
+        # the watcher: fds, RSS, zombies, unexpected exits, once a second
+        def watcher() -> None:
+            base: dict[tuple[str, int, int], tuple[int, int]] = {}
+            zombie_seen: dict[tuple[str, int], int] = {}
+            crashed: set[tuple[str, int]] = set()
+            rounds = 0
+            while not stop.wait(0.1):
+                t = rel()
+                rounds += 1
+                for n, d in daemons.items():
+                    key = (n, d.incarnation)
+                    with lock:
+                        if d.proc is not None and not d.alive and not d.expected_exit and key not in crashed:
+                            crashed.add(key)
+                            rec.add_interval(rec.crashed, n, t - 0.1)
+                            rec.health.append({"kind": "crash", "t": t, "detail": f"{n} daemon exited with {d.proc.returncode} (log {d.workdir / (n + '.log')})"})
+                    if rounds % 10:
+                        continue
+                    for pid in d.measured_pids():
+                        stats = _proc_stats(pid)
+                        if stats is None:
+                            continue
+                        fds, rss, zombies = stats
+                        k = (n, d.incarnation, pid)
+                        if k not in base:
+                            if _now() - d.started_at > STARTUP_GRACE:
+                                base[k] = (fds, rss)
+                            continue
+                        fd0, rss0 = base[k]
+                        if fds > fd0 + FD_GROWTH:
+                            rec.health.append({"kind": "fd_leak", "t": t, "detail": f"{n} pid {pid}: fds {fd0} -> {fds}"})
+                            base[k] = (fds, max(rss, rss0))
+                        if rss > rss0 + RSS_GROWTH_KB:
+                            rec.health.append({"kind": "rss_leak", "t": t, "detail": f"{n} pid {pid}: RSS {rss0} kB -> {rss} kB"})
+                            base[k] = (fds, rss)
+                        zk = (n, pid)
+                        if zombies:
+                            zombie_seen[zk] = zombie_seen.get(zk, 0) + 1
+                            if zombie_seen[zk] == 3:
+                                rec.health.append({"kind": "zombie", "t": t, "detail": f"{n} pid {pid}: {zombies} zombie children for 3 s"})
+                        else:
+                            zombie_seen[zk] = 0
+
+        for fn in (sampler, capture, watcher):
+            th = threading.Thread(target=fn, daemon=True, name=f"campaign-{fn.__name__}")
+            threads.append(th)
+        t_zero = _now()
+        for th in threads:
+            th.start()
+        for n in NODES:
+            daemons[n].start()
+            note("daemon_start", n, "initial")
+            rec.add_interval(rec.daemon_down, n, 0.0, STARTUP_GRACE)
+
+        # the plan: (time, seq, action, fault)
+        plan: list[tuple[float, int, str, Fault]] = []
+        for i, f in enumerate(schedule.faults):
+            plan.append((f.start, i, "apply", f))
+            if f.duration > 0:
+                plan.append((f.end, i, "revert", f))
+        plan.sort(key=lambda p: (p[0], p[1]))
+        burst_seq = 0
+        for at, _i, action, f in plan:
+            delay = at - rel()
+            if delay > 0:
+                time.sleep(delay)
+            n = f.node
+            if f.kind == "loss":
+                if action == "apply":
+                    nft_rules[n]["loss"] = f'DIR "eth0" numgen random mod 100 < {f.arg} drop'
+                    nft_apply(n)
+                    rec.add_interval(rec.lossy, n, rel())
+                else:
+                    nft_rules[n].pop("loss", None)
+                    nft_apply(n)
+                    rec.close_interval(rec.lossy, n, rel())
+            elif f.kind == "partition":
+                if action == "apply":
+                    nft_rules[n]["partition"] = 'DIR "eth0" drop'
+                    nft_apply(n)
+                    rec.add_interval(rec.isolated, n, rel())
+                else:
+                    nft_rules[n].pop("partition", None)
+                    nft_apply(n)
+                    rec.close_interval(rec.isolated, n, rel())
+            elif f.kind == "link_down":
+                if action == "apply":
+                    rec.add_interval(rec.isolated, n, rel())
+                    topo.link_set(nodes[n].ns, "eth0", False)
+                else:
+                    topo.link_set(nodes[n].ns, "eth0", True)
+                    rec.close_interval(rec.isolated, n, rel())
+            elif f.kind == "proc_kill":
+                if action == "apply":
+                    stop_sleeper(n)
+                    rec.add_interval(rec.proc_down, n, rel())
+                else:
+                    start_sleeper(n)
+                    # the tracker's own delay/rescan: count it down until the next advert
+                    rec.close_interval(rec.proc_down, n, rel() + schedule.advert_int + SLACK)
+            elif f.kind == "daemon_kill":
+                if action == "apply":
+                    rec.add_interval(rec.daemon_down, n, rel())
+                    with lock:
+                        daemons[n].kill()
+                else:
+                    write_conf(n)
+                    with lock:
+                        daemons[n].start()
+                    rec.close_interval(rec.daemon_down, n, rel() + STARTUP_GRACE)
+                    rec.close_interval(rec.crashed, n, rel() + STARTUP_GRACE)
+                    note("daemon_start", n, "restart")
+            elif f.kind == "reload_priority":
+                priority[n] = f.arg
+                write_conf(n)
+                daemons[n].signal(signal.SIGHUP)
+            elif f.kind == "reload_broken":
+                if action == "apply":
+                    write_conf(n, BROKEN_CONFIG)
+                    daemons[n].signal(signal.SIGHUP)
+                else:
+                    write_conf(n)
+            elif f.kind == "bad_burst":
+                rec.bursts.append(_burst(f.arg, daemons, netlinks, tx, client_mac, client.ipv4.ip, burst_seq, rel, rec))
+                burst_seq += 64
+            note(f.kind, n, f"{action} {f.arg if f.arg is not None else ''}".strip())
+        delay = schedule.duration - rel()
+        if delay > 0:
+            time.sleep(delay)
+        note("end", None, "")
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(3)
+        for d in daemons.values():
+            d.stop()
+        for n in list(sleepers):
+            p = sleepers[n]
+            if p is not None:
+                p.kill()
+                p.wait(5)
+        for nl in netlinks.values():
+            nl.close()
+        topo.close()
+        if keep_dir is not None:
+            keep_dir.mkdir(parents=True, exist_ok=True)
+            for log in workdir.glob("*.log"):
+                shutil.copy(log, keep_dir / log.name)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rec
+
+
+def _burst(kind: str, daemons: dict[str, _Daemon], netlinks: dict[str, _Netlink], tx: socket.socket,
+           mac: bytes, src: ipaddress.IPv4Address, seq: int, rel, rec: Record, count: int = 20) -> dict[str, Any]:
+    """Send one burst; note holders, drop counters and transition counters either side."""
+    before = {n: d.status() for n, d in daemons.items()}
+    pids = {n: d.proc.pid if d.alive and d.proc else None for n, d in daemons.items()}
+    holders_before = sorted(n for n in NODES if VIP.ip in netlinks[n].ipv4())
+    t0 = rel()
+    for frame in bad_frames(kind, mac, src, count, seq):
+        tx.send(frame)
+    time.sleep(0.15)
+    t1 = rel()
+    holders_after = sorted(n for n in NODES if VIP.ip in netlinks[n].ipv4())
+    after = {n: d.status() for n, d in daemons.items()}
+    out: dict[str, Any] = {"kind": kind, "t0": t0, "t1": t1, "sent": count,
+                           "holders_before": holders_before, "holders_after": holders_after,
+                           "counted": {}, "transitions": {}}
+    if any(d.flavour != "vipkeeper" for d in daemons.values()):
+        return out
+    for n, d in daemons.items():
+        could_hear = (
+            before[n] is not None and after[n] is not None and pids[n] == (d.proc.pid if d.alive and d.proc else None)
+            and not any(_overlaps(t.get(n, []), t0 - 0.05, t1) for t in (rec.isolated, rec.lossy, rec.daemon_down))
+        )
+        if not could_hear:
+            continue
+        grew = sum(_drops(after[n])[r] - _drops(before[n])[r] for r in BURST_REASONS[kind])
+        out["counted"][n] = grew
+        out["transitions"][n] = (_transitions(before[n]), _transitions(after[n]))
+    return out
+
+
+# --- results file and table -----------------------------------------------------------------
+
+
+def record_summary(rec: Record, violations: list[Violation]) -> dict[str, Any]:
+    """One JSON line per schedule run, appended to the results file."""
+    return {
+        "daemon": rec.daemon, "seed": rec.schedule.seed, "duration": rec.schedule.duration,
+        "advert_int": rec.schedule.advert_int, "faults": len(rec.schedule.faults),
+        "fault_kinds": dict(Counter(f.kind for f in rec.schedule.faults)),
+        "samples": len(rec.samples), "frames": dict(rec.frames), "checked": dict(rec.stats),
+        "bursts": len(rec.bursts), "finished": time.time(), "checker_errors": rec.checker_errors[:20],
+        "violations": [asdict(v) for v in violations],
+    }
+
+
+def load_results(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by a kill mid-write
+    return out
+
+
+VERDICT_KINDS = ("split_brain", "split_brain_loss", "not_one_holder", "orphan_vip", "crash", "fd_leak", "rss_leak",
+                 "zombie", "drop_not_counted", "bad_packet_changed_state", "checker_gap")
+
+
+def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived")) -> str:
+    """The campaign table: schedules run and violations by kind, with seeds to replay."""
+    lines = []
+    header = f"{'verdict':<26}" + "".join(f"{d:>36}" for d in daemons)
+    lines.append(header)
+    lines.append("-" * len(header))
+    runs = {d: [r for r in results if r["daemon"] == d] for d in daemons}
+    lines.append(f"{'schedules run':<26}" + "".join(f"{len(runs[d]):>36}" for d in daemons))
+    lines.append(f"{'simulated seconds':<26}" + "".join(f"{sum(r['duration'] for r in runs[d]):>36.0f}" for d in daemons))
+    lines.append(f"{'schedules with violations':<26}" + "".join(f"{sum(1 for r in runs[d] if r['violations']):>36}" for d in daemons))
+    for stat, label in (("quiet_samples", "quiet samples judged"), ("burst_node_checks", "burst counter checks")):
+        lines.append(f"{label:<26}" + "".join(f"{sum(r.get('checked', {}).get(stat, 0) for r in runs[d]):>36}" for d in daemons))
+    for kind in VERDICT_KINDS:
+        cells = []
+        for d in daemons:
+            seeds = sorted({v["seed"] for r in runs[d] for v in r["violations"] if v["kind"] == kind})
+            count = sum(1 for r in runs[d] for v in r["violations"] if v["kind"] == kind)
+            if kind == "drop_not_counted" and d != "vipkeeper":
+                cells.append("n/a")
+                continue
+            shown = ",".join(map(str, seeds[:4])) + ("…" if len(seeds) > 4 else "")
+            cells.append(f"{count}" + (f" (seeds {shown})" if seeds else ""))
+        lines.append(f"{kind:<26}" + "".join(f"{c:>36}" for c in cells))
+    replay = [f"  {d} {kind}: seeds {' '.join(map(str, seeds))}"
+              for d in daemons for kind in VERDICT_KINDS
+              if (seeds := sorted({v['seed'] for r in runs[d] for v in r['violations'] if v['kind'] == kind}))]
+    if replay:
+        lines += ["", "replay with: python bench/campaign/run.py --replay SEED --daemon DAEMON -v", *replay]
+    return "\n".join(lines)

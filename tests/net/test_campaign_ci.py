@@ -1,0 +1,67 @@
+"""The CI-sized fault campaign: two short schedules against vipkeeper on a three-node LAN.
+
+One hand-written schedule has every fault kind at least once (loss, link down, partition,
+tracked process killed, daemon SIGKILLed, SIGHUP with a new priority and with a broken file,
+and every kind of bad-packet burst); one is a generated schedule, as the long campaign plays
+them (bench/campaign/run.py). Each must end with no violation of any verdict.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vipkeeper.lab import campaign
+from vipkeeper.lab.campaign import Fault, Schedule
+
+pytestmark = pytest.mark.net
+
+EVERY_KIND = Schedule(seed=-1, duration=32.0, advert_int=0.2, faults=(
+    Fault(4.5, "bad_burst", None, 0, "bad_ttl"),
+    Fault(5.0, "bad_burst", None, 0, "bad_checksum"),
+    Fault(5.5, "bad_burst", None, 0, "truncated"),
+    Fault(6.0, "bad_burst", None, 0, "wrong_vrid"),
+    Fault(6.5, "bad_burst", None, 0, "wrong_auth"),
+    Fault(7.5, "daemon_kill", "a", 2.0),
+    Fault(13.0, "proc_kill", "b", 1.5),
+    Fault(15.0, "partition", "a", 2.0),
+    Fault(18.0, "loss", "a", 3.0, 10),
+    Fault(19.0, "reload_priority", "c", 0, 200),
+    Fault(21.5, "reload_broken", "c", 0.5),
+    Fault(23.0, "link_down", "c", 2.0),
+    Fault(25.5, "reload_priority", "c", 0, 100),
+))
+
+
+def _play(schedule: Schedule) -> campaign.Record:
+    rec = campaign.run_schedule(schedule, "vipkeeper")
+    # the checker itself worked: it sampled, captured adverts and measured every burst
+    assert len(rec.samples) > schedule.duration * 30, "the 10 ms sampler fell far behind"
+    assert sum(rec.frames.values()) > schedule.duration / schedule.advert_int / 2, rec.frames
+    for burst in rec.bursts:
+        assert burst["counted"], f"no node could be checked for the {burst['kind']} burst"
+    return rec
+
+
+def test_every_fault_kind_leaves_one_master_and_counts_every_bad_packet():
+    rec = _play(EVERY_KIND)
+    assert len(rec.bursts) == len(campaign.BURST_KINDS)
+    assert {f.kind for f in EVERY_KIND.faults} == set(campaign.FAULT_WEIGHTS)
+    # node a (150) is the master at the end: it came back and preempted
+    assert rec.samples[-1][1] == ("a",), rec.samples[-1]
+    assert campaign.judge(rec) == []
+    # negative control: the partition of a really gave two holders; forget that a was cut off
+    # and the same samples are a split brain
+    rec.isolated.pop("a")
+    assert "split_brain" in {v.kind for v in campaign.judge(rec)}
+
+
+def test_a_generated_schedule_has_no_violation():
+    generated = campaign.make_schedule(20240611, duration=30.0, advert_int=0.3)
+    assert generated == campaign.make_schedule(20240611, duration=30.0, advert_int=0.3)  # replayable
+    # Random loss makes the split-brain bound statistical (3 lost adverts in a row are possible);
+    # the long campaign plays it, CI keeps the deterministic faults (the schedule above has 10%).
+    schedule = Schedule(generated.seed, generated.duration, generated.advert_int,
+                        tuple(f for f in generated.faults if f.kind != "loss"))
+    assert len(schedule.faults) >= 6
+    rec = _play(schedule)
+    assert campaign.judge(rec) == []
