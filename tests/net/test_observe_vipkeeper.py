@@ -191,3 +191,51 @@ def test_doctor_explains_a_vipkeeper_split_brain(topology: Topology, lan, tmp_pa
     findings = report["findings"] if isinstance(report, dict) else report
     split = [f for f in findings if f.get("rule") == "VK501" or f.get("id") == "VK501"]
     assert split, f"doctor did not report the split-brain: {out.stdout[:2000]}"
+
+
+FLAP_CONF = """
+vrrp_script chk_flap {{
+  script "{script}"
+  interval 0.3
+  weight 0
+}}
+vrrp_instance VI_1 {{
+  state MASTER
+  interface eth0
+  virtual_router_id 52
+  priority 150
+  advert_int 0.3
+  version 3
+  virtual_ipaddress {{
+    192.0.2.52/24
+  }}
+  track_script {{
+    chk_flap
+  }}
+}}
+"""
+
+
+def test_doctor_explains_a_flapping_vipkeeper_script(topology: Topology, lan, tmp_path: Path) -> None:
+    node = lan["a"]
+    script = tmp_path / "flap.sh"
+    state = tmp_path / "flap.state"
+    # Succeeds and fails on alternate runs: the check every admin has seen flap.
+    script.write_text(f"#!/bin/sh\nif [ -e {state} ]; then rm -f {state}; exit 1; fi\ntouch {state}\nexit 0\n")
+    script.chmod(0o755)
+    conf = tmp_path / "flap.conf"
+    conf.write_text(FLAP_CONF.format(script=script))
+    log = tmp_path / "flap.log"
+    proc = topology.popen(node.ns, ["vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(conf),
+                                    "-p", str(tmp_path / "flap.pid"), "--control-socket", str(tmp_path / "flap.ctl")],
+                          stderr=open(log, "w"))
+    wait_for(lambda: log.read_text().count("VRRP_Script(chk_flap) failed") >= 6, 20, what="the script to flap")
+    proc.signal(signal.SIGTERM)
+    proc.wait(10)
+    out = subprocess.run(["vipkeeper", "doctor", "--format", "json", str(log)], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 1, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    rules = {f.get("rule") or f.get("id") for f in report["findings"]}
+    assert "VK503" in rules, f"no script-flapping finding: {sorted(rules)}"
+    assert "VK502" in rules, f"no state-flapping finding: {sorted(rules)}"
