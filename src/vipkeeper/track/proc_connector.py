@@ -19,10 +19,36 @@ fallback mode (the connector refuses: a non-initial network namespace -> ECONNRE
   a periodic /proc rescan (default every 0.2 s) finds processes that appear or change; exits
   are seen at once through pidfds.
 
-In both modes every PID that currently counts for a tracker has a pidfd (opened, then checked
-still alive after its /proc entry was read, so it is known to refer to that very process). A
-readable pidfd confirms that process's exit even if the connector missed it, so a dead service
-can never stay "up" through a reused PID.
+pidfds are the safety net under the connector and the exit detector of fallback mode. A pidfd is
+opened for a PID that counts for a tracker, then the process's start time is read from
+/proc/PID/stat and compared with the one the table holds (so it is known to refer to that very
+process; a mismatch, ESRCH or a zombie is an exit). A readable pidfd confirms that process's exit
+even if the connector missed it, so a dead service can never stay "up" through a reused PID.
+When the pidfd is opened:
+- fallback mode, and after any /proc scan (start-up, overflow, gap): at once, for every PID;
+- connector mode, a PID that came from an event: only once it has counted for PIDFD_DELAY
+  (20 ms). The connector reports the exit of every process anyway; under churn most matching
+  processes live a millisecond or two, and opening, polling and closing a pidfd for each of them
+  was a fifth of the tracker's CPU. The table already holds the start time read with the name
+  at exec, so a pidfd opened late still detects an exit the connector lost, and a PID reused
+  meanwhile (start time differs). Before opening, the due timer drains the connector, so an
+  exit already queued is taken from there, not mistaken for a lost one. A PID whose start time
+  the table does not know (a forked child of a tracked process, a name change) gets its pidfd
+  at once, as it has nothing to compare a late stat with.
+
+Cost under churn (every fork, exec and exit of the machine reaches us; keepalived does the same
+work in C). On this kind of host a wake-up of the event loop costs more than handling a few
+events, so the tracker wakes per batch, not per event:
+- idle: the socket's reader drains at once, so an exit after a quiet spell is seen without delay;
+- streaming (a wake-up within BUSY_WINDOW, 2 ms, of the previous drain): the reader is removed and
+  a STREAM_TICK (4 ms) timer drains instead, as long as each tick finds events; the first empty
+  tick puts the reader back. While streaming an exit is seen at most STREAM_TICK (plus timer
+  slack) late. Batches also let a short-lived process exec and exit inside one batch, and such
+  a process is never read at all.
+Per event: one recv_into into one buffer and one struct unpack; events that cannot concern a
+tracker (a fork of an untracked parent, the exit of an unknown PID, an exec whose process exits
+later in the same batch) never become objects, and an exec'd process is read only if its name
+(/proc/PID/comm, the cheapest file) is a tracked one or its PID may already count.
 
 The connector can be opened before the daemon enters its network namespace (`open_connector()`)
 and handed to `ProcessTracker(...)` afterwards.
@@ -39,8 +65,9 @@ import select
 import socket
 import struct
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Container, Iterable, Sequence
 
 from vipkeeper.config.model import TrackProcess
 from vipkeeper.track import procfs
@@ -75,52 +102,37 @@ _CN_MSG = struct.Struct("=IIIIHH")  # idx, val, seq, ack, len, flags
 _EV_HDR = struct.Struct("=IIQ")  # what, cpu, timestamp_ns
 _EV_OFF = _NLMSGHDR.size + _CN_MSG.size  # 36: proc_event in the datagram
 _DATA_OFF = _EV_OFF + _EV_HDR.size  # 52: event_data
-_TWO_I = struct.Struct("=ii")
-_FOUR_I = struct.Struct("=iiii")
+# what, timestamp_ns and the first four words of event_data, from one datagram in one call
+_RAW = struct.Struct("=36xI4xQiiii")
+_RAW_SEQ = struct.Struct("=24xI8xII")  # cn_msg.seq, proc_event.what, proc_event.cpu
+_COMM_OFF = _DATA_OFF + 8  # comm_proc_event.comm[16]
 
 DEFAULT_RCVBUF = 8 * 1024 * 1024
 DEFAULT_RESCAN_INTERVAL = 0.2
+PIDFD_DELAY = 0.02  # s a PID from an event counts before its pidfd is opened (module docstring)
+BUSY_WINDOW = 0.002  # s: a wake-up this soon after a drain means events are streaming in
+STREAM_TICK = 0.004  # s between drains while they stream (module docstring)
+
+# A raw event from `ProcessConnector.drain`: (what, pid, arg, timestamp_ns). pid is the process
+# (for a fork: the parent's tgid); arg is the child's pid for a fork, the new name (bytes) for a
+# comm change, 0 otherwise. Thread events are already dropped.
+RawEvent = tuple
 
 
 class ConnectorUnavailable(Exception):
     """The process connector cannot be used here; the message says why, in words."""
 
 
-@dataclass(frozen=True)
-class RawEvent:
-    """A decoded process event (threads already dropped); `cpu`/`seq` for gap detection."""
-
-    event: Event | None  # None for the subscription ack
-    cpu: int
-    seq: int
-
-
-def decode(datagram: bytes) -> RawEvent | None:
-    """One connector datagram -> one event, or None for thread events and kinds we do not use."""
-    if len(datagram) < _DATA_OFF + 8:
-        return None
-    _, _, seq, _, _, _ = _CN_MSG.unpack_from(datagram, _NLMSGHDR.size)
-    what, cpu, ts = _EV_HDR.unpack_from(datagram, _EV_OFF)
-    if what == PROC_EVENT_EXEC or what == PROC_EVENT_EXIT:
-        pid, tgid = _TWO_I.unpack_from(datagram, _DATA_OFF)
-        if pid != tgid:
-            return None
-        ev: Event = Exec(pid, None, ts) if what == PROC_EVENT_EXEC else Exit(pid, ts)
-        return RawEvent(ev, cpu, seq)
+def to_event(raw: RawEvent) -> Event:
+    """A raw connector event as a process_table event (exec without info: the shell reads it)."""
+    what, pid, arg, ts = raw
+    if what == PROC_EVENT_EXEC:
+        return Exec(pid, None, ts)
+    if what == PROC_EVENT_EXIT:
+        return Exit(pid, ts)
     if what == PROC_EVENT_FORK:
-        _, ppid_tgid, cpid, ctgid = _FOUR_I.unpack_from(datagram, _DATA_OFF)
-        if cpid != ctgid:
-            return None
-        return RawEvent(Fork(ppid_tgid, cpid, ts), cpu, seq)
-    if what == PROC_EVENT_COMM:
-        pid, tgid = _TWO_I.unpack_from(datagram, _DATA_OFF)
-        if pid != tgid:
-            return None
-        raw = datagram[_DATA_OFF + 8 : _DATA_OFF + 24].split(b"\0", 1)[0]
-        return RawEvent(Comm(pid, raw.decode("utf-8", "surrogateescape"), ts), cpu, seq)
-    if what == PROC_EVENT_NONE:
-        return RawEvent(None, cpu, seq)
-    return None
+        return Fork(pid, arg, ts)
+    return Comm(pid, arg.split(b"\0", 1)[0].decode("utf-8", "surrogateescape"), ts)
 
 
 def bpf_program() -> list[tuple[int, int, int, int]]:
@@ -185,6 +197,7 @@ class ProcessConnector:
         self.sock = sock
         self.filtered = filtered
         self._last_seq: dict[int, int] = {}
+        self._buf = bytearray(256)  # every datagram is received into this one buffer
 
     @classmethod
     def open(cls, rcvbuf: int | None = None, use_filter: bool = True,
@@ -259,20 +272,24 @@ class ProcessConnector:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
         return size
 
-    def drain(self, limit: int = 100000) -> tuple[list[Event], bool, bool]:
-        """Everything queued now: (events, overflowed, sequence gap seen).
+    def drain(self, limit: int = 100000) -> tuple[list[RawEvent], bool, bool]:
+        """Everything queued now: (raw events, overflowed, sequence gap seen).
 
         Gaps are looked for only on an unfiltered socket (the filter makes gaps by design), over
-        every message including the thread events that are then dropped.
+        every message including the thread events that are then dropped. This is the hot loop
+        of the tracker: one recv_into and one unpack per message, a tuple per kept event.
         """
-        out: list[Event] = []
-        recv = self.sock.recv
+        out: list[RawEvent] = []
+        append = out.append
+        buf = self._buf
+        recv_into = self.sock.recv_into
+        unpack = _RAW.unpack_from
         overflow = gap = False
         check = not self.filtered
         last = self._last_seq
         for _ in range(limit):
             try:
-                data = recv(256)
+                n = recv_into(buf)
             except BlockingIOError:
                 break
             except InterruptedError:
@@ -283,16 +300,23 @@ class ProcessConnector:
                     last.clear()
                     continue
                 raise
-            if check and len(data) >= _DATA_OFF:
-                seq = _CN_MSG.unpack_from(data, _NLMSGHDR.size)[2]
-                cpu = _EV_HDR.unpack_from(data, _EV_OFF)[1]
+            if n < _DATA_OFF + 8:
+                continue
+            if check:
+                seq, _, cpu = _RAW_SEQ.unpack_from(buf)
                 prev = last.get(cpu)
                 if prev is not None and seq != (prev + 1) & 0xFFFFFFFF:
                     gap = True
                 last[cpu] = seq
-            ev = decode(data)
-            if ev is not None and ev.event is not None:
-                out.append(ev.event)
+            what, ts, a, b, c, d = unpack(buf)
+            if what == PROC_EVENT_EXEC or what == PROC_EVENT_EXIT:
+                if a == b:
+                    append((what, a, 0, ts))
+            elif what == PROC_EVENT_FORK:
+                if c == d:
+                    append((what, b, c, ts))
+            elif what == PROC_EVENT_COMM and a == b:
+                append((what, a, bytes(buf[_COMM_OFF : _COMM_OFF + 16]), ts))
         return out, overflow, gap
 
     def forget_sequence(self) -> None:
@@ -350,7 +374,12 @@ class ProcessTracker:
         self._problem = connector_problem
         self._auto = auto_connect and connector is None and not connector_problem
         self._rcvbuf = rcvbuf
+        self._names = frozenset(n.encode("utf-8", "surrogateescape") for n in self.table.names)
         self._pidfds: dict[int, tuple[int, int]] = {}  # pid -> (fd, start)
+        self._pidfd_due: deque[tuple[float, int]] = deque()  # (when, pid): lazy pidfds, in time order
+        self._pidfd_timer: asyncio.TimerHandle | None = None
+        self._tick: asyncio.TimerHandle | None = None  # set while streaming: the next drain
+        self._last_drain = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._rescan_task: asyncio.Task | None = None
@@ -391,21 +420,21 @@ class ProcessTracker:
         if self._rescan_task is not None:
             self._rescan_task.cancel()
             self._rescan_task = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for handle in (self._timer, self._pidfd_timer, self._tick):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._pidfd_timer = self._tick = None
+        self._pidfd_due.clear()
         for pid in list(self._pidfds):
             self._close_pidfd(pid)
 
     # -- reading processes ---------------------------------------------------------------------
-    def _read(self, pid: int) -> procfs.ProcessInfo | None:
-        """A process's info if it might matter (cheap comm check first), else None."""
-        table = self.table
-        if not table.need_argv and pid not in table._procs:
-            comm = procfs.read_comm(pid)
-            if comm is None or comm not in table.names:
-                return None
-        return procfs.read_process(pid, table.need_argv)
+    def _read(self, pid: int, known: bool) -> procfs.ProcessInfo | None:
+        """A process's info if it might matter, else None. `known`: it may already count, so
+        whatever its name is now matters."""
+        if self.table.need_argv:
+            return procfs.read_process(pid, True)
+        return procfs.read_if_named(pid, None if known else self._names)
 
     def _scan(self) -> Snapshot:
         started = time.monotonic_ns()
@@ -438,12 +467,12 @@ class ProcessTracker:
         snap = self._scan()
         queued: list[Event] = []
         if self._connector is not None:
-            queued, overflow, _ = self._connector.drain()
+            raw, overflow, _ = self._connector.drain()
             self._connector.forget_sequence()
             if overflow:
                 self.counters.enobufs += 1
-            self.counters.events += len(queued)
-            queued = self._fill_exec_info(queued)
+            self.counters.events += len(raw)
+            queued, _ = self._events(raw, also_known=snap.processes)
         changes = self.table.apply_snapshot(snap, self._now(), queued)
         self._sync_pidfds()
         if initial:
@@ -455,46 +484,104 @@ class ProcessTracker:
         else:
             self._emit(changes)
 
-    def _fill_exec_info(self, events: list[Event]) -> list[Event]:
-        """Read names for Exec events, skipping processes that exit later in the same batch."""
-        exited_after: dict[int, int] = {}
-        for i, ev in enumerate(events):
-            if isinstance(ev, Exit):
-                exited_after[ev.pid] = i
-        out = []
-        for i, ev in enumerate(events):
-            if isinstance(ev, Exec):
-                if exited_after.get(ev.pid, -1) > i:
-                    continue  # it is already gone; its exit is in this batch
-                info = self._read(ev.pid)
-                if info is None and ev.pid not in self.table._procs:
-                    continue
-                ev = Exec(ev.pid, info, ev.ts_ns)
-            out.append(ev)
-        return out
+    def _events(self, raw: list[RawEvent], also_known: Container[int] = ()) -> tuple[list[Event], set[int]]:
+        """The raw events that may concern a tracker, as table events (exec'd names read), and
+        the PIDs they touch.
+
+        Dropped: an exec whose process exits later in the batch (it is gone; its name cannot be
+        read and its exit settles it), an exec of a process whose name matters to no tracker, a
+        fork of a parent that neither counts nor may count by then, an exit of such a PID.
+        "May count by then": it was exec'd, renamed or forked from a kept parent earlier in this
+        batch. The one exception: the child of a parent exec'd in this batch but never read
+        (the daemonising exec-fork-exit) is read itself, as keepalived would have counted it
+        through the parent. `also_known`: PIDs a scan just found (not yet in the table).
+        """
+        procs = self.table._procs
+        last_exit = {r[1]: i for i, r in enumerate(raw) if r[0] == PROC_EVENT_EXIT}
+        maybe: set[int] = set()
+        unread: set[int] = set()  # exec'd in this batch, but gone before we could read it
+        out: list[Event] = []
+        for i, (what, pid, arg, ts) in enumerate(raw):
+            if what == PROC_EVENT_EXIT:
+                if pid in procs or pid in maybe or pid in also_known:
+                    out.append(Exit(pid, ts))
+            elif what == PROC_EVENT_FORK:
+                if pid in procs or pid in maybe or pid in also_known:
+                    out.append(Fork(pid, arg, ts))
+                    maybe.add(arg)
+                elif pid in unread:
+                    # a daemon that exec'd, forked and exited within one batch: its parent
+                    # could not be read, so judge the child (alive, same name) by itself
+                    info = self._read(arg, False)
+                    if info is not None:
+                        out.append(Exec(arg, info, ts))
+                        maybe.add(arg)
+            elif what == PROC_EVENT_EXEC:
+                known = pid in procs or pid in maybe or pid in also_known
+                info = None if last_exit.get(pid, -1) > i else self._read(pid, known)
+                if info is not None:
+                    out.append(Exec(pid, info, ts))
+                    maybe.add(pid)
+                else:
+                    unread.add(pid)
+            else:
+                out.append(to_event((what, pid, arg, ts)))
+                maybe.add(pid)
+        touched = {ev.child if isinstance(ev, Fork) else ev.pid for ev in out}
+        return out, touched
 
     # -- connector mode ------------------------------------------------------------------------
     def _on_readable(self) -> None:
+        """The socket has data: drain it now. If the previous drain was only just before, events
+        are streaming in: stop waking per event and drain on a STREAM_TICK timer instead."""
+        assert self._loop is not None and self._connector is not None
+        if self._loop.time() - self._last_drain < BUSY_WINDOW:
+            self._loop.remove_reader(self._connector.fileno())
+            self._tick = self._loop.call_later(STREAM_TICK, self._on_tick)
+        self._drain()
+
+    def _on_tick(self) -> None:
+        """Streaming: drain what gathered; back to waking on the socket once a tick finds nothing."""
+        self._tick = None
+        if self._connector is None:
+            return
+        assert self._loop is not None
+        got = 0
+        try:
+            got = self._drain()
+        finally:  # even if handling failed, keep receiving
+            if self._connector is None:
+                pass  # stopped meanwhile
+            elif got:
+                self._tick = self._loop.call_later(STREAM_TICK, self._on_tick)
+            else:
+                self._loop.add_reader(self._connector.fileno(), self._on_readable)
+
+    def _drain(self) -> int:
+        """Receive and apply everything queued; the number of events received."""
         assert self._connector is not None
-        events, overflow, gap = self._connector.drain()
-        self.counters.events += len(events)
-        if overflow:
-            self.counters.enobufs += 1
-            size = self._connector.grow_buffer()
-            self.log.warning("process tracking: kernel event queue overflowed (events lost); "
-                             "rescanning /proc, receive buffer now %d bytes", size)
-            self._full_scan()
-            return
-        if gap:
-            self.counters.seq_gaps += 1
-            self.log.warning("process tracking: kernel process events were missed; rescanning /proc")
-            self._full_scan()
-            return
-        if not events:
-            return
-        changes = self.table.handle_batch(self._fill_exec_info(events), self._now())
-        self._sync_pidfds()
-        self._emit(changes)
+        raw, overflow, gap = self._connector.drain()
+        self.counters.events += len(raw)
+        try:
+            if overflow:
+                self.counters.enobufs += 1
+                size = self._connector.grow_buffer()
+                self.log.warning("process tracking: kernel event queue overflowed (events lost); "
+                                 "rescanning /proc, receive buffer now %d bytes", size)
+                self._full_scan()
+            elif gap:
+                self.counters.seq_gaps += 1
+                self.log.warning("process tracking: kernel process events were missed; rescanning /proc")
+                self._full_scan()
+            elif raw:
+                events, touched = self._events(raw)
+                if events:
+                    changes = self.table.handle_batch(events, self._now())
+                    self._pidfds_after_events(touched)
+                    self._emit(changes)
+            return len(raw) + int(overflow)
+        finally:
+            self._last_drain = self._now()
 
     # -- fallback mode -------------------------------------------------------------------------
     async def _rescan_loop(self) -> None:
@@ -507,12 +594,67 @@ class ProcessTracker:
 
     # -- pidfds --------------------------------------------------------------------------------
     def _sync_pidfds(self) -> None:
+        """After a scan: a pidfd for every PID that counts, at once; none for any other."""
         want = self.table._procs
         for pid in [p for p in self._pidfds if p not in want]:
             self._close_pidfd(pid)
+        self._open_pidfds([pid for pid in want if pid not in self._pidfds])
+
+    def _pidfds_after_events(self, touched: Iterable[int]) -> None:
+        """After a batch of connector events: settle the pidfds of the PIDs it touched only.
+
+        A pidfd whose PID left the table, or now names a newer process (reused PID), is closed.
+        A PID that counts and has none gets one later (PIDFD_DELAY) if the table knows its start
+        time, else at once (module docstring).
+        """
+        procs = self.table._procs
+        pidfds = self._pidfds
+        now_fds: list[int] = []
+        due = self._now() + PIDFD_DELAY
+        for pid in touched:
+            cur = pidfds.get(pid)
+            e = procs.get(pid)
+            start = e.info.start if e is not None and e.info is not None else 0
+            if cur is not None:
+                if e is not None and (not start or start == cur[1]):
+                    continue
+                self._close_pidfd(pid)
+            if e is None:
+                continue
+            if start:
+                self._pidfd_due.append((due, pid))
+            else:
+                now_fds.append(pid)
+        if now_fds:
+            self._open_pidfds(now_fds)
+        if self._pidfd_due and self._pidfd_timer is None:
+            assert self._loop is not None
+            self._pidfd_timer = self._loop.call_at(self._pidfd_due[0][0], self._on_pidfds_due)
+
+    def _on_pidfds_due(self) -> None:
+        self._pidfd_timer = None
+        if self._connector is not None:
+            self._drain()  # exits already queued come from the connector, not from a failed open
+        procs, pidfds, pending = self.table._procs, self._pidfds, self._pidfd_due
+        now = self._now()
+        pids: list[int] = []
+        while pending and pending[0][0] <= now:
+            pid = pending.popleft()[1]
+            if pid in procs and pid not in pidfds:
+                pids.append(pid)
+        if pids:
+            self._open_pidfds(pids)
+        if pending and self._pidfd_timer is None:
+            assert self._loop is not None
+            self._pidfd_timer = self._loop.call_at(pending[0][0], self._on_pidfds_due)
+
+    def _open_pidfds(self, pids: Iterable[int]) -> None:
+        """Open and confirm a pidfd for each PID; a PID found gone (or reused) is an exit now."""
+        procs = self.table._procs
         gone: list[Exit] = []
-        for pid, entry in want.items():
-            if pid in self._pidfds:
+        for pid in pids:
+            entry = procs.get(pid)
+            if entry is None or pid in self._pidfds:
                 continue
             try:
                 fd = os.pidfd_open(pid)
@@ -532,7 +674,6 @@ class ProcessTracker:
         if gone:
             self.counters.pidfd_exits += len(gone)
             self._emit(self.table.handle_batch(gone, self._now()))
-            self._sync_pidfds()
 
     def _close_pidfd(self, pid: int) -> None:
         fd, _ = self._pidfds.pop(pid)
@@ -548,7 +689,10 @@ class ProcessTracker:
         self._close_pidfd(pid)
         self.counters.pidfd_exits += 1
         self._emit(self.table.handle(Exit(pid, start=start), self._now()))
-        self._sync_pidfds()
+        if self.mode == "connector":
+            self._pidfds_after_events((pid,))  # a reused PID that still counts needs a new pidfd
+        else:
+            self._sync_pidfds()
 
     # -- timers and output ---------------------------------------------------------------------
     def _now(self) -> float:

@@ -15,6 +15,10 @@ Rules
 - comm comes from /proc/PID/stat (one read gives name, state and start time; the name is the text
   between the first '(' and the *last* ')', since a name may itself contain ')').
   cmdline is read only when asked: it reads the target's memory and may page it in.
+- The process tracker reads the name of every process that execs while it runs, most of them of
+  no interest: `read_if_named` reads /proc/PID/comm (the cheapest file: the kernel formats
+  nothing else) and compares it as bytes; only a wanted name costs the read of stat that gives
+  the start time.
 """
 
 from __future__ import annotations
@@ -68,8 +72,8 @@ def parse_stat(data: bytes) -> StatLine | None:
     if open_ < 0 or close < open_:
         return None
     comm = data[open_ + 1 : close].decode("utf-8", "surrogateescape")
-    rest = data[close + 2 :].split()
-    # rest[0] is field 3 (state); field 22 (starttime) is rest[19]
+    rest = data[close + 2 :].split(None, 20)
+    # rest[0] is field 3 (state); field 22 (starttime) is rest[19]; the fields after it stay unsplit
     if len(rest) < 20:
         return None
     try:
@@ -92,6 +96,36 @@ def read_comm(pid: int, proc: str = PROC) -> str | None:
     if not data:
         return None
     return data.rstrip(b"\n").decode("utf-8", "surrogateescape")
+
+
+def read_if_named(pid: int, names: frozenset[bytes] | None, proc: str = PROC) -> ProcessInfo | None:
+    """A running process's name and start time if its name is in `names` (None: any name).
+
+    None when the name is another, the process is gone or a zombie: the cheap pre-filter for
+    processes that just exec'd (see the module docstring).
+    """
+    if names is not None:
+        try:
+            fd = os.open(f"{proc}/{pid}/comm", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            comm = os.read(fd, 64)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        if comm[:-1] not in names:
+            return None
+    data = _read_small(f"{proc}/{pid}/stat", 1024)
+    if not data:
+        return None
+    close = data.rfind(b")")
+    rest = data[close + 2 :].split(None, 20)
+    if len(rest) < 20 or rest[0] in (b"Z", b"X", b"x") or not rest[19].isdigit():
+        return None
+    return ProcessInfo(comm=data[data.find(b"(") + 1 : close].decode("utf-8", "surrogateescape"),
+                      start=int(rest[19]))
 
 
 def read_cmdline(pid: int, proc: str = PROC, limit: int = 65536) -> tuple[str, ...] | None:
