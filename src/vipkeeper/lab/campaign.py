@@ -540,11 +540,12 @@ class _Daemon:
             return None
 
 
-def _become_subreaper() -> None:
-    """PR_SET_CHILD_SUBREAPER: orphans of the daemons we start become our children."""
+def _become_subreaper(on: bool = True) -> None:
+    """PR_SET_CHILD_SUBREAPER: orphans of the daemons we start become our children (for the
+    length of one schedule only)."""
     import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1 if on else 0, 0, 0, 0)
 
 
 def _reap(pid: int, timeout: float) -> None:
@@ -856,6 +857,8 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
             for log in workdir.glob("*.log"):
                 shutil.copy(log, keep_dir / log.name)
         shutil.rmtree(workdir, ignore_errors=True)
+        # The caller (a test run, the lab) must not keep adopting other people's orphans.
+        _become_subreaper(False)
     return rec
 
 
