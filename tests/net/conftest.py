@@ -9,6 +9,8 @@ thread inside ns so sockets can be made there while the test runner never change
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -41,3 +43,27 @@ def lan3(topology: Topology) -> Lan:
 @pytest.fixture
 def in_ns():
     return call_in
+
+
+@pytest.fixture
+def named_sleep(tmp_path):
+    """A copy of /bin/sleep with a unique name (its comm), and the processes started from it:
+    a process that only this test can be tracking."""
+    name = "vktrk_" + os.urandom(3).hex()
+    exe = tmp_path / name
+    shutil.copy("/bin/sleep", exe)
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        p = subprocess.Popen([str(exe), *(args or ("60",))])
+        procs.append(p)
+        return p
+
+    start.name = name  # type: ignore[attr-defined]
+    try:
+        yield start
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()

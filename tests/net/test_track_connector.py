@@ -18,28 +18,6 @@ from vipkeeper.track.process_table import StatusChange
 pytestmark = pytest.mark.net
 
 
-@pytest.fixture
-def named_sleep(tmp_path):
-    """A copy of /bin/sleep with a unique name (its comm), and the processes started from it."""
-    name = "vktrk_" + os.urandom(3).hex()
-    exe = tmp_path / name
-    shutil.copy("/bin/sleep", exe)
-    procs: list[subprocess.Popen] = []
-
-    def start(*args: str) -> subprocess.Popen:
-        p = subprocess.Popen([str(exe), *(args or ("60",))])
-        procs.append(p)
-        return p
-
-    start.name = name  # type: ignore[attr-defined]
-    try:
-        yield start
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-
 
 async def next_change(q: asyncio.Queue, timeout: float = 2.0) -> StatusChange:
     return await asyncio.wait_for(q.get(), timeout)

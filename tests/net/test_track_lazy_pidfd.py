@@ -25,27 +25,6 @@ from vipkeeper.track.procfs import ProcessInfo, read_if_named, read_stat
 pytestmark = pytest.mark.net
 
 
-@pytest.fixture
-def named_sleep(tmp_path):
-    name = "vklz_" + os.urandom(3).hex()
-    exe = tmp_path / name
-    shutil.copy("/bin/sleep", exe)
-    procs: list[subprocess.Popen] = []
-
-    def start(*args: str) -> subprocess.Popen:
-        p = subprocess.Popen([str(exe), *(args or ("60",))])
-        procs.append(p)
-        return p
-
-    start.name = name  # type: ignore[attr-defined]
-    try:
-        yield start
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-
 
 def deafen(tr: ProcessTracker) -> None:
     """From now on the connector delivers nothing (as if it lost every event)."""
