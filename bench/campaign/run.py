@@ -1,12 +1,19 @@
-"""The long fault campaign: seeded schedules against vipkeeper and keepalived 2.2.7, one at a time.
+"""The long fault campaign: seeded schedules against vipkeeper and keepalived 2.2.7.
 
-Each seed is played against vipkeeper, then keepalived, and each run appends one JSON line to the
+Each seed is played against vipkeeper and keepalived, and each run appends one JSON line to the
 results file, so the campaign can be stopped at any moment and resumed (runs already in the file
 are skipped). Logs of runs with violations are kept under RESULTS_DIR/logs/DAEMON-SEED/.
 
     python bench/campaign/run.py --schedules 200 [--results DIR] [--first-seed 1]   # run/resume
+    python bench/campaign/run.py --schedules 200 --jobs 2                           # 2 at a time
     python bench/campaign/run.py --table                                            # print the table
     python bench/campaign/run.py --replay SEED --daemon vipkeeper -v                # one schedule
+
+With --jobs N, N worker processes run at once, each playing one (seed, daemon) pair in its own
+process (own child-subreaper flag, own signal handling, own namespaces) and appending its line
+with one O_APPEND write. SIGTERM or Ctrl-C to the driver reaches every worker; each tears its
+schedule down, and the driver waits for them (a worker still running after WORKER_GRACE is
+SIGKILLed; what it leaves is removed by the next run's stale-runner cleanup).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +32,16 @@ from vipkeeper.lab import campaign
 from vipkeeper.lab.topology import LabError
 
 DEFAULT_RESULTS = Path("/var/tmp/vipkeeper-campaign")
+WORKER_GRACE = 30.0  # seconds a stopped worker gets to tear its schedule down
+
+
+def append_line(path: Path, summary: dict) -> None:
+    """One write() with O_APPEND: parallel workers' lines never interleave."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(summary) + "\n").encode())
+    finally:
+        os.close(fd)
 
 
 def play(seed: int, daemon: str, results: Path, verbose: bool = False) -> dict:
@@ -39,9 +57,70 @@ def play(seed: int, daemon: str, results: Path, verbose: bool = False) -> dict:
             "schedule": [f.__dict__ for f in schedule.faults], "events": rec.events,
             "bursts": rec.bursts, "health": rec.health, "frames": rec.frame_log,
             "samples": rec.samples}, default=str))
-    with open(results / "results.jsonl", "a") as f:
-        f.write(json.dumps(summary) + "\n")
+    append_line(results / "results.jsonl", summary)
     return summary
+
+
+def play_and_report(seed: int, daemon: str, results: Path, verbose: bool) -> bool:
+    """play() with retries of a failed lab build; prints one line. False if it never ran."""
+    started = time.monotonic()
+    for attempt in range(3):
+        try:
+            summary = play(seed, daemon, results, verbose)
+            break
+        except LabError as exc:  # building the LAN failed: not a verdict
+            print(f"seed {seed} {daemon}: lab setup failed ({exc}); retry {attempt + 1}", flush=True)
+            time.sleep(2)
+    else:
+        return False
+    kinds = [v["kind"] for v in summary["violations"]]
+    print(f"seed {seed} {daemon}: {summary['duration']:g}s, {summary['faults']} faults, "
+          f"{len(kinds)} violations {sorted(set(kinds))} ({time.monotonic() - started:.0f}s wall)", flush=True)
+    return True
+
+
+def run_parallel(pairs: list[tuple[int, str]], jobs: int, results: Path, verbose: bool) -> None:
+    """Keep `jobs` worker processes busy, one (seed, daemon) pair each, until all are played.
+
+    An exception here (SIGTERM's SystemExit, Ctrl-C's KeyboardInterrupt) stops the workers: each
+    gets SIGTERM (a Ctrl-C at the terminal reached them already; they ignore a second signal
+    while they tear down) and the driver waits for them."""
+    todo = list(pairs)
+    running: dict[int, tuple[subprocess.Popen, int, str]] = {}
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                seed, daemon = todo.pop(0)
+                argv = [sys.executable, os.path.abspath(__file__), "--play", str(seed), "--daemon", daemon,
+                        "--results", str(results)] + (["-v"] if verbose else [])
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+                running[proc.pid] = (proc, seed, daemon)
+            pid, status = os.wait()  # the driver has no other children
+            if pid in running:
+                proc, seed, daemon = running.pop(pid)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                if proc.returncode != 0:
+                    print(f"seed {seed} {daemon}: worker {pid} exited with {proc.returncode}", flush=True)
+    finally:
+        stop_workers([proc for proc, _s, _d in running.values()])
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    # no second signal may cut the driver's own wait short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + WORKER_GRACE
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"worker {proc.pid} did not stop in {WORKER_GRACE:g}s: SIGKILL", flush=True)
+            proc.kill()
+            proc.wait()
+
 
 
 def main() -> int:
@@ -51,6 +130,8 @@ def main() -> int:
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--daemon", choices=("vipkeeper", "keepalived", "both"), default="both")
     ap.add_argument("--replay", type=int, metavar="SEED", help="play one seed and print its violations")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N", help="schedules played at once, one worker process each")
+    ap.add_argument("--play", type=int, metavar="SEED", help=argparse.SUPPRESS)  # a --jobs worker
     ap.add_argument("--table", action="store_true", help="print the table of the results so far")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
@@ -64,15 +145,28 @@ def main() -> int:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
+        if args.play is not None:  # a worker: the first signal unwinds, a second must not cut the teardown
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         sys.exit(143)
 
+    def on_int(*_: object) -> None:
+        if args.play is not None and os.getpid() == main_pid:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, on_int)
     args.results.mkdir(parents=True, exist_ok=True)
     daemons = ("vipkeeper", "keepalived") if args.daemon == "both" else (args.daemon,)
     if args.table:
         print(campaign.table(campaign.load_results(args.results / "results.jsonl")))
         return 0
+    if args.play is not None:
+        return 0 if play_and_report(args.play, args.daemon, args.results, args.verbose) else 1
+    for what in campaign.reap_stale():  # what a killed runner left (its PID is dead)
+        print(f"removed stale {what}", flush=True)
     if args.replay is not None:
         schedule = campaign.make_schedule(args.replay)
         print(f"seed {args.replay}: {schedule.duration:g}s, advert_int {schedule.advert_int}")
@@ -84,23 +178,13 @@ def main() -> int:
                 print(f"  {d}: {v.kind} at {v.at}s: {v.detail}")
         return 0
     done = {(r["daemon"], r["seed"]) for r in campaign.load_results(args.results / "results.jsonl")}
-    for seed in range(args.first_seed, args.first_seed + args.schedules):
-        for d in daemons:
-            if (d, seed) in done:
-                continue
-            started = time.monotonic()
-            for attempt in range(3):
-                try:
-                    summary = play(seed, d, args.results, args.verbose)
-                    break
-                except LabError as exc:  # building the LAN failed: not a verdict
-                    print(f"seed {seed} {d}: lab setup failed ({exc}); retry {attempt + 1}", flush=True)
-                    time.sleep(2)
-            else:
-                continue
-            kinds = [v["kind"] for v in summary["violations"]]
-            print(f"seed {seed} {d}: {summary['duration']:g}s, {summary['faults']} faults, "
-                  f"{len(kinds)} violations {sorted(set(kinds))} ({time.monotonic() - started:.0f}s wall)", flush=True)
+    pairs = [(seed, d) for seed in range(args.first_seed, args.first_seed + args.schedules) for d in daemons
+             if (d, seed) not in done]
+    if args.jobs > 1:
+        run_parallel(pairs, args.jobs, args.results, args.verbose)
+    else:
+        for seed, d in pairs:
+            play_and_report(seed, d, args.results, args.verbose)
     print(campaign.table(campaign.load_results(args.results / "results.jsonl")))
     return 0
 

@@ -1,6 +1,6 @@
 """The CI-sized fault campaign: two short schedules against vipkeeper on a three-node LAN.
 
-One hand-written schedule has every fault kind at least once (loss, link down, partition,
+One hand-written schedule has every fault kind at least once (loss, delay, link down, partition,
 tracked process killed, daemon SIGKILLed, SIGHUP with a new priority and with a broken file,
 and every kind of bad-packet burst); one is a generated schedule, as the long campaign plays
 them (bench/campaign/run.py). Each must end with no violation of any verdict.
@@ -29,6 +29,7 @@ EVERY_KIND = Schedule(seed=-1, duration=32.0, advert_int=0.2, faults=(
     Fault(21.5, "reload_broken", "c", 0.5),
     Fault(23.0, "link_down", "c", 2.0),
     Fault(25.5, "reload_priority", "c", 0, 100),
+    Fault(27.0, "delay", "a", 2.0, 100),  # on the master, after the handover back to a
 ))
 
 
@@ -49,6 +50,11 @@ def test_every_fault_kind_leaves_one_master_and_counts_every_bad_packet():
     # node a (150) is the master at the end: it came back and preempted
     assert rec.samples[-1][1] == ("a",), rec.samples[-1]
     assert campaign.judge(rec) == []
+    # the delay was real: a's adverts (2 s of them; the backups are silent) went through the
+    # queue, and each was released on time
+    (held,) = rec.delay_stats
+    assert held["node"] == "a" and held["accepted"] == held["held"] >= 0.8 * 2.0 / EVERY_KIND.advert_int, held
+    assert held["max_late_ms"] < 100, held
     # negative control: the partition of a really gave two holders; forget that a was cut off
     # and the same samples are a split brain
     rec.isolated.pop("a")

@@ -10,6 +10,10 @@ Rules
   verdicts (`judge`) are pure functions of that record, so they are unit-tested without root.
 - The network truth the verdicts rely on is the runner's log of what it actually did and when,
   never the daemons' opinion.
+- Runners may run in parallel (bench/campaign/run.py --jobs): every name (namespaces, tracked
+  process names) carries the Topology's random prefix. A runner that dies without tearing down
+  leaves WORKDIR/owner.json; the next runner's `reap_stale()` removes what it names once its
+  runner PID is dead.
 
 Theory of operation
 -------------------
@@ -17,7 +21,9 @@ Nodes a, b, c (priorities 150, 120, 100, VRRPv3, one VIP, preempt) each track th
 (a copy of /bin/sleep with a per-node name; a node without it goes FAULT). The daemons run in
 the initial network namespace and enter their node's namespace themselves (`--netns` /
 keepalived `--namespace`), so the process connector works. Faults: random loss (nftables
-`numgen random` on the node's eth0, both ways), link down/up (the node's eth0), a partition that
+`numgen random` on the node's eth0, both ways), delay (every IPv4 packet through the node's eth0,
+both ways, is queued by iptables NFQUEUE and accepted `arg` ms later by a reader thread:
+`nfqueue_delay`, since this kernel has no sch_netem), link down/up (the node's eth0), a partition that
 isolates one node (nftables drops every IP packet through its eth0), the tracked process killed
 and restarted, the daemon SIGKILLed and restarted, SIGHUP with a changed priority or a broken
 file, and bursts of mutated VRRP frames from the client (wrong TTL, checksum, VRID, auth,
@@ -27,8 +33,21 @@ Verdicts, per schedule:
 - split_brain: two nodes hold the VIP while they can hear each other (both links up, neither
   partitioned, both daemons up) for longer than one advert interval + slack; under random loss
   the bound is a master-down interval + one advert interval + slack (`split_brain_loss`).
+  Under delay the bound grows by the pair's path delay (`split_brain_delay`, or the loss kind
+  when both apply). Reasoning: a split brain between two nodes that hear each other ends when
+  the lower one receives the higher one's advert. The higher sends one within an advert
+  interval of taking the VIP; a delay fault holds every packet through the delayed node's eth0
+  both ways, so that advert is late by the sender's delay (out) plus the receiver's (in): at
+  most d_a + d_b, the largest each had during the episode. Nothing else in the handover waits
+  on the wire (the VIP is removed when the advert is read).
+  The delays a schedule draws (DELAYS_MS: 20, 50, 100, 250 ms) are capped at its advert
+  interval. With d <= advert_int adverts stay in order and the one gap a delay's onset makes
+  (advert_int + d <= 2 advert_int) stays below the master-down interval (> 3 advert_int), so a
+  steady master is never timed out by delay alone; larger delays would only test that timers
+  fire, which link_down and partition test already.
 - not_one_holder: the network has been quiet (no fault active, no fault event) for a master-down
-  interval plus slack, a healthy node exists, and the number of holders among nodes whose
+  interval plus slack (a delay span is a fault like loss: not quiet, nor is a burst overlapping
+  it), a healthy node exists, and the number of holders among nodes whose
   daemon runs is not exactly one.
 - crash / fd_leak / rss_leak / zombie: a daemon exited on its own, or grew fds or RSS beyond a
   bound during one incarnation, or kept a zombie child for three seconds. From its exit to its
@@ -36,7 +55,8 @@ Verdicts, per schedule:
 - orphan_vip: the node of a daemon that exited on its own still holds the VIP while a running
   node holds it too, for longer than one advert interval + slack (two hosts answer for the VIP).
 - drop_not_counted (vipkeeper only): a node that could hear the burst did not grow its drop
-  counters for that kind by at least the number of frames sent.
+  counters for that kind by at least the number of frames sent (a delayed node is not checked:
+  its frames may still be held when the counters are read).
 - bad_packet_changed_state: a burst in a quiet network changed the holders (either daemon) or a
   node's transition counter (vipkeeper).
 - checker_gap: the checker's own failure (no sample for over 0.5 s): the schedule's verdicts
@@ -83,11 +103,15 @@ BURST_REASONS = {
     "wrong_vrid": {"wrong_vrid"},
     "wrong_auth": {"wrong_version", "auth_mismatch", "not_listening"},
 }
-NET_KINDS = ("loss", "link_down", "partition")
+NET_KINDS = ("loss", "delay", "link_down", "partition")
 FAULT_WEIGHTS = {
-    "loss": 3, "link_down": 2, "partition": 3, "proc_kill": 3, "daemon_kill": 2,
+    "loss": 3, "delay": 2, "link_down": 2, "partition": 3, "proc_kill": 3, "daemon_kill": 2,
     "reload_priority": 2, "reload_broken": 1, "bad_burst": 3,
 }
+# Delay choices (ms, each way through the node's eth0); a schedule uses only those up to its
+# advert interval (see "Verdicts" above for why).
+DELAYS_MS = (20, 50, 100, 250)
+OWNER_FILE = "owner.json"  # in a runner's workdir: whose it is, for reap_stale()
 
 
 # --- schedules (pure) -----------------------------------------------------------------------
@@ -96,7 +120,8 @@ FAULT_WEIGHTS = {
 @dataclass(frozen=True)
 class Fault:
     """One fault: applied at `start` (seconds from the schedule's start), reverted `duration` later
-    (0 for instantaneous faults). `arg` is the loss percentage, the new priority or the burst kind."""
+    (0 for instantaneous faults). `arg` is the loss percentage, the delay in ms, the new priority
+    or the burst kind."""
 
     start: float
     kind: str
@@ -147,6 +172,8 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
             length = round(rng.uniform(0.5, 6.0), 2)
         if kind == "loss":
             arg = rng.choice((5, 10, 20, 30))
+        elif kind == "delay":
+            arg = rng.choice(tuple(d for d in DELAYS_MS if d <= advert_int * 1000 + 1e-9))
         elif kind == "reload_priority":
             arg = rng.choice((90, 110, 130, 160, 200, PRIORITIES[node]))
         elif kind == "reload_broken":
@@ -177,10 +204,12 @@ class Record:
     schedule: Schedule
     samples: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     events: list[tuple[float, str, str | None, str]] = field(default_factory=list)  # (t, kind, node, what)
-    # Intervals [from, to) per node: when its link was down/partitioned, when it had loss, when
-    # its daemon was down (killed .. restarted + grace), when its tracked process was down.
+    # Intervals [from, to) per node: when its link was down/partitioned, when it had loss or delay
+    # (delayed spans carry a third item, the delay in seconds each way), when its daemon was down
+    # (killed .. restarted + grace), when its tracked process was down.
     isolated: dict[str, list[list[float]]] = field(default_factory=dict)
     lossy: dict[str, list[list[float]]] = field(default_factory=dict)
+    delayed: dict[str, list[list[float]]] = field(default_factory=dict)  # [from, to, delay in s]
     daemon_down: dict[str, list[list[float]]] = field(default_factory=dict)
     proc_down: dict[str, list[list[float]]] = field(default_factory=dict)
     crashed: dict[str, list[list[float]]] = field(default_factory=dict)  # exited on its own .. restarted
@@ -190,6 +219,7 @@ class Record:
     checker_errors: list[str] = field(default_factory=list)  # the checker's own trouble
     frame_log: list[tuple[float, str, int, int, int]] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)  # filled by judge()
+    delay_stats: list[dict[str, Any]] = field(default_factory=list)  # per delay fault: packets held, lateness
 
     def add_interval(self, table: dict[str, list[list[float]]], node: str, start: float, end: float | None = None) -> None:
         table.setdefault(node, []).append([start, end if end is not None else float("inf")])
@@ -209,11 +239,16 @@ class Violation:
 
 
 def _inside(spans: Iterable[Sequence[float]], t: float) -> bool:
-    return any(a <= t < b for a, b in spans)
+    return any(s[0] <= t < s[1] for s in spans)
 
 
 def _overlaps(spans: Iterable[Sequence[float]], a: float, b: float) -> bool:
-    return any(x < b and a < y for x, y in spans)
+    return any(s[0] < b and a < s[1] for s in spans)
+
+
+def _delay_at(rec: Record, node: str, t: float) -> float:
+    """The delay (s, each way) on the node's link at t; 0 when none."""
+    return max((s[2] for s in rec.delayed.get(node, []) if s[0] <= t < s[1]), default=0.0)
 
 
 def judge(rec: Record) -> list[Violation]:
@@ -233,6 +268,7 @@ def judge(rec: Record) -> list[Violation]:
         for b in NODES[i + 1 :]:
             start: float | None = None
             lossy = False
+            delays = {a: 0.0, b: 0.0}  # the largest delay each had during this episode
             reported = False
             for t, holders in rec.samples:
                 both = a in holders and b in holders and hears(a, b, t)
@@ -240,14 +276,20 @@ def judge(rec: Record) -> list[Violation]:
                     rec.stats["hearing_pair_samples"] += 1
                 if not both:
                     start, lossy, reported = None, False, False
+                    delays = {a: 0.0, b: 0.0}
                     continue
                 if start is None:
                     start = t
                 lossy = lossy or _inside(rec.lossy.get(a, []), t) or _inside(rec.lossy.get(b, []), t)
-                bound = (mdi + adv + SLACK) if lossy else (adv + SLACK)
+                for n in (a, b):
+                    delays[n] = max(delays[n], _delay_at(rec, n, t))
+                # an advert from one to the other goes through the sender's delay (out) and the
+                # receiver's delay (in): the pair's path delay is at most the sum
+                path_delay = delays[a] + delays[b]
+                bound = ((mdi + adv + SLACK) if lossy else (adv + SLACK)) + path_delay
                 if not reported and t - start > bound:
                     reported = True
-                    kind = "split_brain_loss" if lossy else "split_brain"
+                    kind = "split_brain_loss" if lossy else "split_brain_delay" if path_delay else "split_brain"
                     out.append(Violation(kind, sch.seed, round(start, 2), f"{a}+{b} both hold the VIP and hear each other for > {bound:.2f}s"))
 
     # a VIP left behind by a daemon that exited on its own, while a running node holds it too
@@ -268,7 +310,7 @@ def judge(rec: Record) -> list[Violation]:
     event_times = sorted([t for t, *_ in rec.events] + [
         x for table in (rec.daemon_down, rec.crashed) for spans in table.values() for span in spans
         for x in span if x != float("inf")])
-    net_spans = [s for table in (rec.isolated, rec.lossy) for spans in table.values() for s in spans]
+    net_spans = [s[:2] for table in (rec.isolated, rec.lossy, rec.delayed) for spans in table.values() for s in spans]
     # ... and a (re)starting daemon disturbs it for its whole grace time (Python starts slowly)
     net_spans += [[b - STARTUP_GRACE, b] for table in (rec.daemon_down, rec.crashed) for spans in table.values()
                   for _a, b in spans if b != float("inf")]
@@ -443,8 +485,9 @@ class _Netlink:
 class _Daemon:
     """One node's daemon (vipkeeper or keepalived), started from the initial namespace."""
 
-    def __init__(self, flavour: str, node: str, ns: str, workdir: Path, log) -> None:
+    def __init__(self, flavour: str, node: str, ns: str, workdir: Path, log, owner: _Owner | None = None) -> None:
         self.flavour, self.node, self.ns, self.workdir = flavour, node, ns, workdir
+        self.owner = owner
         self.conf = workdir / f"{node}.conf"
         self.sock = str(workdir / f"{node}.ctl")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -470,6 +513,8 @@ class _Daemon:
             errlog.flush()
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog,
                                          start_new_session=True)
+        if self.owner is not None:
+            self.owner.add(self.proc.pid)
         self.expected_exit = False
 
     @property
@@ -540,6 +585,104 @@ class _Daemon:
             return None
 
 
+def _start_time(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot), None when it is gone or a zombie (a
+    killed runner stays one until its parent reaps it): PID + start time names one process,
+    even after its PID is recycled."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Owner:
+    """The runner's claim on what it creates, in WORKDIR/owner.json: its own PID and start time,
+    the Topology's namespace prefix, and every process it started (PID, start time). A runner
+    that is SIGKILLed leaves this file behind; reap_stale() uses it to clean up after it."""
+
+    def __init__(self, workdir: Path, prefix: str) -> None:
+        self.path = workdir / OWNER_FILE
+        me = os.getpid()
+        self.data: dict[str, Any] = {"pid": me, "start": _start_time(me), "prefix": prefix, "pids": []}
+        self._lock = threading.Lock()
+        self._write()
+
+    def add(self, pid: int) -> None:
+        with self._lock:
+            self.data["pids"].append([pid, _start_time(pid)])
+            self._write()
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data))
+        os.replace(tmp, self.path)
+
+
+def reap_stale(tmpdir: Path | None = None) -> list[str]:
+    """Clean up after campaign runners that died without tearing down (SIGKILL, OOM, power).
+
+    Only workdirs with an owner file whose runner (PID + start time) no longer exists are
+    touched, and of those only what the file names: the processes it records, each killed only
+    if it is still the same process (same start time; a daemon's whole process group, as it was
+    started in a session of its own), any process whose network namespace is one of the dead
+    runner's (keepalived's VRRP child), then the namespaces PREFIX-* and the workdir. Nothing is
+    found by name. Returns what was removed, for the log."""
+    from pyroute2 import netns
+
+    from vipkeeper.net.netns import NETNS_RUN_DIR
+
+    done: list[str] = []
+    base = tmpdir or Path(tempfile.gettempdir())
+    for workdir in sorted(base.glob("vkcamp-*")):
+        try:
+            owner = json.loads((workdir / OWNER_FILE).read_text())
+            runner, prefix = int(owner["pid"]), str(owner["prefix"])
+            pids = [(int(p), s) for p, s in owner["pids"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no claim (a runner still starting, or not ours): leave it alone
+        start = owner.get("start")
+        if (_start_time(runner) == start) if start is not None else os.path.exists(f"/proc/{runner}"):
+            continue  # its runner is alive (maybe a parallel worker)
+        if not prefix.startswith("vk") or "/" in prefix:
+            continue
+        for pid, start in pids:
+            if start is not None and _start_time(pid) == start:
+                try:
+                    os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
+                    done.append(f"process {pid}")
+                except OSError:
+                    pass
+        names = [n for n in (os.listdir(NETNS_RUN_DIR) if os.path.isdir(NETNS_RUN_DIR) else [])
+                 if n.startswith(prefix + "-")]
+        inodes = set()
+        for name in names:
+            try:
+                inodes.add(os.stat(os.path.join(NETNS_RUN_DIR, name)).st_ino)
+            except OSError:
+                pass
+        if inodes:
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    if os.stat(f"/proc/{entry}/ns/net").st_ino in inodes:
+                        os.kill(int(entry), signal.SIGKILL)
+                        done.append(f"process {entry} (in {prefix}-*)")
+                except OSError:
+                    pass
+        for name in names:
+            try:
+                netns.remove(name)
+                done.append(f"netns {name}")
+            except OSError:
+                pass
+        shutil.rmtree(workdir, ignore_errors=True)
+        done.append(f"workdir {workdir} (runner {runner})")
+    return done
+
+
 def _become_subreaper(on: bool = True) -> None:
     """PR_SET_CHILD_SUBREAPER: orphans of the daemons we start become our children (for the
     length of one schedule only)."""
@@ -607,10 +750,17 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
     from vipkeeper.lab.topology import Topology
     from vipkeeper.net.netns import call_in
 
+    from vipkeeper.lab.nfqueue_delay import IPTABLES_RESTORE, NfqueueDelay, ruleset
+
+    reaped = reap_stale()
     rec = Record(flavour, schedule)
+    if reaped and verbose:
+        print(f"  cleaned up after a dead runner: {', '.join(reaped)}", flush=True)
     _become_subreaper()
     workdir = Path(tempfile.mkdtemp(prefix=f"vkcamp-{flavour}-{schedule.seed}-"))
     topo = Topology()
+    owner = _Owner(workdir, topo.prefix)  # before anything is built: a kill from here on is recoverable
+    delayers: dict[str, NfqueueDelay] = {}
     daemons: dict[str, _Daemon] = {}
     sleepers: dict[str, subprocess.Popen[bytes] | None] = {}
     netlinks: dict[str, _Netlink] = {}
@@ -632,7 +782,9 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         nodes = {n.name: n for n in lan.nodes}
         client = lan.client
         assert client is not None
-        tag = topo.prefix[-4:]
+        # the process connector is global: parallel runners must never track each other's
+        # process, so the name carries the topology's whole random prefix (10 of 15 comm chars)
+        tag = topo.prefix[2:]
         procdir = workdir / "bin"
         procdir.mkdir()
         procname = {n: f"vkt{tag}{n}" for n in NODES}
@@ -652,6 +804,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
 
         def start_sleeper(n: str) -> None:
             sleepers[n] = subprocess.Popen([str(procdir / procname[n]), "100000"], start_new_session=True)
+            owner.add(sleepers[n].pid)
 
         def stop_sleeper(n: str) -> None:
             proc = sleepers[n]
@@ -669,7 +822,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         for n in NODES:
             nft_apply(n)
             start_sleeper(n)
-            daemons[n] = _Daemon(flavour, n, nodes[n].ns, workdir, None)
+            daemons[n] = _Daemon(flavour, n, nodes[n].ns, workdir, None, owner)
             write_conf(n)
             netlinks[n] = _Netlink(nodes[n].ns)
 
@@ -784,6 +937,17 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     nft_rules[n].pop("loss", None)
                     nft_apply(n)
                     rec.close_interval(rec.lossy, n, rel())
+            elif f.kind == "delay":
+                if action == "apply":
+                    # reader first, then the rules: no packet is queued with no one to hold it
+                    rec.delayed.setdefault(n, []).append([rel(), float("inf"), f.arg / 1000])
+                    delayers[n] = NfqueueDelay(nodes[n].ns, f.arg / 1000).start()
+                    topo.run(nodes[n].ns, IPTABLES_RESTORE, input=ruleset(True))
+                else:
+                    # rules first: once the reader closes, the kernel drops what is queued to it
+                    topo.run(nodes[n].ns, IPTABLES_RESTORE, input=ruleset(False))
+                    rec.delay_stats.append(_stop_delayer(delayers.pop(n), n, f.arg, rec))
+                    rec.close_interval(rec.delayed, n, rel())
             elif f.kind == "partition":
                 if action == "apply":
                     nft_rules[n]["partition"] = 'DIR "eth0" drop'
@@ -840,6 +1004,12 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         note("end", None, "")
     finally:
         stop.set()
+        for n, delayer in list(delayers.items()):  # an interrupted schedule: unqueue, release
+            try:
+                topo.run(nodes[n].ns, IPTABLES_RESTORE, input=ruleset(False), check=False)
+            except Exception:  # the namespace goes anyway; never skip the rest of the teardown
+                pass
+            _stop_delayer(delayer, n, None, rec)
         for th in threads:
             th.join(3)
         for d in daemons.values():
@@ -860,6 +1030,14 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         # The caller (a test run, the lab) must not keep adopting other people's orphans.
         _become_subreaper(False)
     return rec
+
+
+def _stop_delayer(delayer, node: str, ms: int | None, rec: Record) -> dict[str, Any]:
+    delayer.stop()
+    for err in delayer.errors[:5]:
+        rec.checker_errors.append(f"delay on {node}: {err}")
+    return {"node": node, "ms": ms, "held": delayer.received, "accepted": delayer.accepted,
+            "max_late_ms": round(delayer.max_late * 1000, 1)}
 
 
 def _burst(kind: str, daemons: dict[str, _Daemon], netlinks: dict[str, _Netlink], tx: socket.socket,
@@ -883,7 +1061,7 @@ def _burst(kind: str, daemons: dict[str, _Daemon], netlinks: dict[str, _Netlink]
     for n, d in daemons.items():
         could_hear = (
             before[n] is not None and after[n] is not None and pids[n] == (d.proc.pid if d.alive and d.proc else None)
-            and not any(_overlaps(t.get(n, []), t0 - 0.05, t1) for t in (rec.isolated, rec.lossy, rec.daemon_down))
+            and not any(_overlaps(t.get(n, []), t0 - 0.05, t1) for t in (rec.isolated, rec.lossy, rec.delayed, rec.daemon_down))
         )
         if not could_hear:
             continue
@@ -904,6 +1082,7 @@ def record_summary(rec: Record, violations: list[Violation]) -> dict[str, Any]:
         "fault_kinds": dict(Counter(f.kind for f in rec.schedule.faults)),
         "samples": len(rec.samples), "frames": dict(rec.frames), "checked": dict(rec.stats),
         "bursts": len(rec.bursts), "finished": time.time(), "checker_errors": rec.checker_errors[:20],
+        "delays": rec.delay_stats,
         "violations": [asdict(v) for v in violations],
     }
 
@@ -920,7 +1099,7 @@ def load_results(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-VERDICT_KINDS = ("split_brain", "split_brain_loss", "not_one_holder", "orphan_vip", "crash", "fd_leak", "rss_leak",
+VERDICT_KINDS = ("split_brain", "split_brain_loss", "split_brain_delay", "not_one_holder", "orphan_vip", "crash", "fd_leak", "rss_leak",
                  "zombie", "drop_not_counted", "bad_packet_changed_state", "checker_gap")
 
 

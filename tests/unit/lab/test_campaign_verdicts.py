@@ -143,3 +143,77 @@ def test_a_vip_left_by_a_daemon_that_exited_on_its_own_is_an_orphan_not_a_split_
 def test_after_a_crash_the_others_must_still_agree_on_one_holder():
     rec = record(timeline((0, 10, "b"), (10, 20, "")), crashed={"b": [[9.5, float("inf")]]})
     assert kinds(rec) == ["not_one_holder"]
+
+
+# --- delay faults ---------------------------------------------------------------------------
+
+
+def test_schedules_draw_delay_faults_replayably_within_the_advert_interval():
+    with_delay = []
+    for seed in range(100):
+        sch = campaign.make_schedule(seed)
+        assert sch == campaign.make_schedule(seed)
+        for f in sch.faults:
+            if f.kind == "delay":
+                with_delay.append(seed)
+                assert f.node in campaign.NODES and f.duration > 0
+                assert f.arg in campaign.DELAYS_MS and f.arg <= sch.advert_int * 1000
+        # one network fault per node at a time: delay never overlaps loss/partition/link down there
+        for n in campaign.NODES:
+            spans = sorted((f.start, f.end) for f in sch.faults if f.node == n and f.kind in campaign.NET_KINDS)
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), (seed, n, spans)
+    assert len(set(with_delay)) >= 20, with_delay  # a common fault, not a rarity
+    # every delay value is drawn somewhere, 250 ms only where advert_int allows it
+    drawn = {(f.arg, campaign.make_schedule(s).advert_int) for s in set(with_delay)
+             for f in campaign.make_schedule(s).faults if f.kind == "delay"}
+    assert {d for d, _ in drawn} == set(campaign.DELAYS_MS)
+    assert all(adv >= 0.25 for d, adv in drawn if d == 250)
+    # the seed the smoke replay uses (bench/campaign/README.md) keeps its delays: a change of the
+    # draw is noticed here, not by a replay that suddenly has none
+    assert [(f.start, f.node, f.duration, f.arg) for f in campaign.make_schedule(31).faults if f.kind == "delay"] == [
+        (15.21, "a", 1.62, 250), (18.08, "b", 4.51, 50)]
+
+
+# SCHEDULE: advert_int 0.2, so the plain split-brain bound is 0.2 + SLACK = 0.5 s.
+
+
+def test_a_split_brain_within_the_delay_widened_bound_is_allowed():
+    samples = timeline((0, 10, "a"), (10, 10.6, "ab"), (10.6, 20, "a"))
+    assert kinds(record(samples)) == ["split_brain", "not_one_holder"]  # control: 0.6 s > 0.5 s
+    # a 100 ms delay on a: its adverts reach b 0.1 s late, bound 0.6 s
+    assert kinds(record(samples, delayed={"a": [[8.0, 11.0, 0.1]]},
+                        events=[(8.0, "delay", "a", "apply 100"), (11.0, "delay", "a", "revert 100")])) == []
+
+
+def test_a_split_brain_beyond_the_delay_widened_bound_is_reported():
+    samples = timeline((0, 10, "a"), (10, 10.8, "ab"), (10.8, 20, "a"))
+    rec = record(samples, delayed={"a": [[8.0, 11.0, 0.1]]},
+                 events=[(8.0, "delay", "a", "apply 100"), (11.0, "delay", "a", "revert 100")])
+    found = campaign.judge(rec)
+    assert [v.kind for v in found] == ["split_brain_delay"]
+    assert found[0].at == 10.0 and "0.60s" in found[0].detail
+
+
+def test_both_nodes_delayed_add_their_delays():
+    samples = timeline((0, 10, "a"), (10, 10.75, "ab"), (10.75, 20, "a"))
+    one = {"a": [[8.0, 11.0, 0.1]]}
+    two = {"a": [[8.0, 11.0, 0.1]], "b": [[9.0, 12.0, 0.2]]}  # a out 0.1 + b in 0.2: bound 0.8
+    events = [(8.0, "delay", "a", "apply"), (12.0, "delay", "b", "revert")]
+    assert kinds(record(samples, delayed=one, events=events)) == ["split_brain_delay"]
+    assert kinds(record(samples, delayed=two, events=events)) == []
+
+
+def test_delay_spans_are_not_quiet_for_not_one_holder_and_bursts():
+    # no holder for 0.5 s while b is delayed: not judged (the same gap in quiet is: see above)
+    samples = timeline((0, 10, "a"), (10, 10.5, ""), (10.5, 20, "a"))
+    assert kinds(record(samples, delayed={"b": [[9.0, 10.6, 0.05]]})) == []
+    burst = {"kind": "bad_ttl", "t0": 15.0, "t1": 15.15, "sent": 20, "holders_before": ["a"],
+             "holders_after": ["b"], "counted": {}, "transitions": {}}
+    events = [(15.0, "bad_burst", None, "apply bad_ttl")]
+    assert kinds(record(timeline((0, 20, "a")), bursts=[burst], events=events)) == ["bad_packet_changed_state"]
+    assert kinds(record(timeline((0, 20, "a")), bursts=[burst], events=events,
+                        delayed={"c": [[14.0, 15.1, 0.02]]})) == []
+
+
+def test_the_table_has_a_delay_row():
+    assert "split_brain_delay" in campaign.table([])
