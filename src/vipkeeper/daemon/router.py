@@ -1,11 +1,11 @@
 """One virtual router in the shell: the core `Instance` plus the things it acts through.
 
-Why a class of its own: the core decides, this carries out, in order. An action that needs no
-waiting (an advert, a GARP, a log line, a notify) runs at once when nothing is pending; as soon
-as one must be awaited (adding or removing addresses through netlink), it and everything after
-it go through one queue per router, drained by one task. So the order the core chose is the
-order on the wire and in netlink (priority 0 before the VIPs go; the first advert before the
-VIPs come), and the common case, a periodic advert, costs no task switch at all.
+Why a class of its own: the core decides, this carries out, in order. Every action runs at once,
+in the order the core chose, inside the callback that delivered the event: adverts and GARPs are
+one send each, and VIP changes are synchronous netlink requests (net/address_requests.py), so the
+order on the wire and in netlink is the core's (priority 0 before the VIPs go; the first advert
+before the VIPs come) and a failover costs no task switch between the advert and the VIP. The
+queue and its task remain for `settle()`, and for anything a future action must await.
 
 Nothing here decides protocol behaviour. It counts what it sees (adverts, drops by reason,
 transitions) because counters are facts of the shell, and it keeps the few facts the snapshot
@@ -26,6 +26,7 @@ from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
 from vipkeeper.net.vrrp_socket import VrrpSocket
+from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import (
     Action,
@@ -82,6 +83,7 @@ class Router:
         announcer: Announcer | None,
         on_notify: Callable[[Router, Notify], None],
         on_state: Callable[[Router, State, State], None] | None = None,
+        timers: PreciseTimers | None = None,
     ) -> None:
         self.model = model
         self.params = params
@@ -96,10 +98,13 @@ class Router:
         self._on_state = on_state
         self._queue: asyncio.Queue[Action | asyncio.Event] = asyncio.Queue()
         self._busy = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | TimerHandle | None = None
         self._timer_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
+        # Deadlines (skew time, master-down interval, adverts) fire on the microsecond
+        # (precise_timers.py says why); without `timers`, on asyncio's millisecond ones.
+        self._call_at: Callable[..., Any] = timers.call_at if timers is not None else self._loop.call_at
         self._mcast_dst = socket_.group
         self.group: GroupDriver | None = None
 
@@ -130,7 +135,7 @@ class Router:
 
     def enqueue(self, actions: list[Action]) -> None:
         for action in actions:
-            if self._busy or not self._queue.empty() or isinstance(action, (AddVips, DelVips)):
+            if self._busy or not self._queue.empty():
                 self._queue.put_nowait(action)
             else:
                 self._run_now(action)
@@ -194,7 +199,7 @@ class Router:
             self._timer = None
         self._timer_at = deadline
         if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._fire)
+            self._timer = self._call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         from vipkeeper.vrrp.instance import TimerFired
@@ -234,6 +239,18 @@ class Router:
     def _execute_sync(self, action: Action) -> None:
         if isinstance(action, SendAdvert):
             self.send_advert(action.priority)
+        elif isinstance(action, AddVips):
+            for vip in action.vips:
+                try:
+                    self.addresses.add_now(vip)
+                except AddressError as exc:
+                    log.error("(%s) cannot add VIP %s: %s", self.name, vip, exc.strerror or exc)
+        elif isinstance(action, DelVips):
+            for vip in action.vips:
+                try:
+                    self.addresses.remove_now(vip)
+                except AddressError as exc:
+                    log.error("(%s) cannot remove VIP %s: %s", self.name, vip, exc.strerror or exc)
         elif isinstance(action, Announce):
             self._announce(action)
         elif isinstance(action, Notify):
@@ -244,20 +261,7 @@ class Router:
             self.counters.drops[action.reason.value] += 1
 
     async def _execute(self, action: Action) -> None:
-        if isinstance(action, AddVips):
-            for vip in action.vips:
-                try:
-                    await self.addresses.add(vip)
-                except AddressError as exc:
-                    log.error("(%s) cannot add VIP %s: %s", self.name, vip, exc.strerror or exc)
-        elif isinstance(action, DelVips):
-            for vip in action.vips:
-                try:
-                    await self.addresses.remove(vip)
-                except AddressError as exc:
-                    log.error("(%s) cannot remove VIP %s: %s", self.name, vip, exc.strerror or exc)
-        else:
-            self._execute_sync(action)
+        self._execute_sync(action)
 
     @property
     def params(self) -> InstanceParams:

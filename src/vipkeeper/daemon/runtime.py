@@ -41,6 +41,7 @@ from vipkeeper.net.announce import Announcer, AnnounceError
 from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.scripts import NotifyRunner
+from vipkeeper.precise_timers import PreciseTimers
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import (
     InstanceParams,
@@ -167,6 +168,7 @@ class Runtime:
         self._link_up: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups: dict[str, GroupDriver] = {}
+        self.timers: PreciseTimers | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -188,6 +190,7 @@ class Runtime:
         self.config = config
         self.tracking = tracking
         await self.addresses.__aenter__()
+        self.timers = PreciseTimers(asyncio.get_running_loop())
         self.notifier = NotifyRunner(asyncio.get_running_loop(), default_user=config.global_defs.script_user,
                                      default_group=config.global_defs.script_group)
         self._open_fifos(config)
@@ -276,6 +279,9 @@ class Runtime:
             fifo.close()
         await self.addresses.release_all()
         await self.addresses.close()
+        if self.timers is not None:
+            self.timers.close()
+            self.timers = None
 
     # -- building ----------------------------------------------------------------------------
 
@@ -302,7 +308,7 @@ class Runtime:
             ep = self.endpoints.get(key) or new_endpoints[key]
             params = params_of(model, config, ep.socket.src)
             router = Router(model, params, ep.socket, self.addresses, self._announcer(model.interface),
-                            self._on_notify, self._on_state)
+                            self._on_notify, self._on_state, timers=self.timers)
             built[model.name] = router
         for key, ep in new_endpoints.items():
             self.endpoints[key] = ep

@@ -9,14 +9,15 @@ Rules:
   visible decision instead of a side effect.
 - IPv6 VIPs are added with IFA_F_NODAD: a VIP must answer at once after failover, and the peer
   that held it a moment ago would make DAD fail.
-- Netlink calls are awaited on the daemon's loop through pyroute2's AsyncIPRoute: they are
-  sub-millisecond requests to the local kernel, so an executor would add a thread and reordering
-  risk for nothing; the synchronous IPRoute cannot be used at all while a loop is running.
-- One request at a time (a lock), and no link dump on the hot path: when a thousand instances
-  become Master together, a thousand concurrent requests each with a full link dump overflowed
-  the socket (ENOBUFS), after which pyroute2 failed every call. The interface index comes from
-  if_nametoindex (one ioctl) in the daemon's own namespace; a socket that still reports ENOBUFS
-  is replaced once and the request retried.
+- Adding and removing are synchronous (net/address_requests.py): the kernel carries out an
+  rtnetlink request inside our send() and has queued its ack before the call returns, so a VIP
+  change costs one send and one recv, with no await between a new Master's first advert and its
+  VIP. The async `add`/`remove` remain for callers that await; they do the same.
+- Dumps (start-up cleanup, `present`) and interface lookups in a named namespace go through
+  pyroute2's AsyncIPRoute, one at a time (a lock): they are rare and off the failover path.
+- No link dump on the hot path: the interface index comes from if_nametoindex (one ioctl) in the
+  daemon's own namespace, or is looked up once per name in a named one and cached (dropped and
+  looked up again if the kernel says the device is gone).
 - LinkWatcher subscribes to RTMGRP_LINK on a plain netlink socket read by loop.add_reader and
   decoded by pyroute2's marshal; it subscribes first and reads the current state afterwards, so
   no change can fall between the two. On ENOBUFS (events lost) it reports every link afresh.
@@ -34,9 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK, RTMGRP_LINK
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+from vipkeeper.net.address_requests import RTM_DELADDR, RTM_NEWADDR, AddressSocket, address_message
 
 IFA_F_NODAD = 0x02
 IFF_UP = 0x1
@@ -109,6 +111,8 @@ class AddressOwner:
     _owned: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
     _own_ipr: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _requests: AddressSocket | None = None
+    _indexes: dict[str, int] = field(default_factory=dict)
 
     async def __aenter__(self) -> AddressOwner:
         if self.ipr is None:
@@ -116,7 +120,17 @@ class AddressOwner:
             self.ipr = AsyncIPRoute(groups=0, netns=self.netns)
             await self.ipr.setup_endpoint()
             self._own_ipr = True
+        self.open_requests()
         return self
+
+    def open_requests(self) -> None:
+        if self._requests is None:
+            if self.netns is None:
+                self._requests = AddressSocket()
+            else:
+                from vipkeeper.net.netns import call_in
+
+                self._requests = call_in(self.netns, AddressSocket)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
@@ -125,6 +139,9 @@ class AddressOwner:
         if self._own_ipr and self.ipr is not None:
             self.ipr.close()
             self.ipr = None
+        if self._requests is not None:
+            self._requests.close()
+            self._requests = None
 
     @property
     def owned(self) -> frozenset[Vip]:
@@ -132,34 +149,71 @@ class AddressOwner:
 
     async def add(self, vip: Vip) -> bool:
         """Put `vip` on its interface; True when this call added it (and we now own it)."""
-        index = await self._index(vip.ifname)
-        spec: dict[str, Any] = {
-            "index": index,
-            "address": str(vip.address.ip),
-            "prefixlen": vip.address.network.prefixlen,
-            "scope": vip.scope,
-        }
-        if vip.broadcast is not None:
-            spec["broadcast"] = str(vip.broadcast)
-        if vip.label is not None:
-            spec["label"] = vip.label
-        if vip.address.version == 6:
-            spec["flags"] = IFA_F_NODAD
-        try:
-            await self._request("add", **spec)
-        except NetlinkError as exc:
-            if exc.code == errno.EEXIST:
-                return False
-            raise AddressError(exc.code, f"cannot add {vip}: {_reason(exc)}") from None
+        return self.add_now(vip)
+
+    def add_now(self, vip: Vip) -> bool:
+        """`add`, done before it returns (the module docstring says why it can be)."""
+        flags = IFA_F_NODAD if vip.address.version == 6 else 0
+        err = self._change(RTM_NEWADDR, vip, flags)
+        if err == errno.EEXIST:
+            return False
+        if err:
+            raise AddressError(err, f"cannot add {vip}: {_strerror(err)}")
         self._owned[vip.key] = vip
         return True
 
     async def remove(self, vip: Vip) -> bool:
         """Take `vip` away if we own it; True when this call removed it."""
+        return self.remove_now(vip)
+
+    def remove_now(self, vip: Vip) -> bool:
         if vip.key not in self._owned:
             return False
         del self._owned[vip.key]
-        return await self._delete(vip)
+        try:
+            err = self._change(RTM_DELADDR, vip, 0)
+        except AddressError as exc:
+            if exc.errno == errno.ENODEV:
+                return False
+            raise
+        if err in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+            return False
+        if err:
+            raise AddressError(err, f"cannot remove {vip}: {_strerror(err)}")
+        return True
+
+    def _change(self, kind: int, vip: Vip, flags: int) -> int:
+        if self._requests is None:
+            raise RuntimeError("AddressOwner used outside 'async with'")
+        for attempt in range(2):
+            index = self._index_now(vip.ifname)
+            try:
+                err = self._requests.request(lambda seq: address_message(
+                    kind, seq, index, vip.address, scope=vip.scope, flags=flags,
+                    broadcast=vip.broadcast, label=vip.label))
+            except OSError as exc:
+                raise AddressError(exc.errno or errno.EIO, f"netlink: {exc.strerror or exc}") from None
+            if err == errno.ENODEV and attempt == 0 and self._indexes.pop(vip.ifname, None) is not None:
+                continue  # the device was re-created under a new index: look it up again
+            return err
+        return errno.ENODEV
+
+    def _index_now(self, ifname: str) -> int:
+        index = self._indexes.get(ifname)
+        if index is not None:
+            return index
+        try:
+            if self.netns is None:
+                index = socket.if_nametoindex(ifname)
+            else:
+                from vipkeeper.net.netns import call_in
+
+                index = call_in(self.netns, lambda: socket.if_nametoindex(ifname))
+        except OSError:
+            raise AddressError(errno.ENODEV, f"{ifname}: no such interface") from None
+        if self.netns is not None:
+            self._indexes[ifname] = index  # the daemon's own namespace asks the kernel each time
+        return index
 
     async def claim(self, vip: Vip) -> bool:
         """Declare a present address ours (startup cleanup of leftover VIPs); True if present."""
@@ -205,37 +259,6 @@ class AddressOwner:
             out.append((ifname, ipaddress.ip_address(msg.get("IFA_ADDRESS")), msg["prefixlen"]))
         return out
 
-    async def _delete(self, vip: Vip) -> bool:
-        try:
-            index = await self._index(vip.ifname)
-            await self._request(
-                "del", index=index, address=str(vip.address.ip), prefixlen=vip.address.network.prefixlen
-            )
-        except NetlinkError as exc:
-            if exc.code in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
-                return False
-            raise AddressError(exc.code, f"cannot remove {vip}: {_reason(exc)}") from None
-        except AddressError as exc:
-            if exc.errno == errno.ENODEV:
-                return False
-            raise
-        return True
-
-    async def _request(self, command: str, **spec: Any) -> Any:
-        async with self._lock:
-            try:
-                return await self._ipr.addr(command, **spec)
-            except NetlinkError:
-                raise
-            except OSError as exc:
-                if exc.errno != errno.ENOBUFS or not self._own_ipr:
-                    raise AddressError(exc.errno or errno.EIO, f"netlink: {exc.strerror or exc}") from None
-                # The socket lost replies; pyroute2 keeps failing on it. Start afresh, once.
-                self._ipr.close()
-                self.ipr = AsyncIPRoute(groups=0, netns=self.netns)
-                await self.ipr.setup_endpoint()
-                return await self._ipr.addr(command, **spec)
-
     async def _index(self, ifname: str) -> int:
         if self.netns is None:
             try:
@@ -255,8 +278,10 @@ class AddressOwner:
         return self.ipr
 
 
-def _reason(exc: NetlinkError) -> str:
-    return exc.args[1] if len(exc.args) > 1 and exc.args[1] else errno.errorcode.get(exc.code, str(exc.code))
+def _strerror(err: int) -> str:
+    import os
+
+    return os.strerror(err) if err > 0 else str(err)
 
 
 # --- link state --------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import itertools
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from vipkeeper.vrrp.packet import internet_checksum
 
@@ -81,6 +81,9 @@ class RawReceived:
         ihl = (self.data[0] & 0x0F) * 4
         total = struct.unpack_from("!H", self.data, 2)[0]
         return self.data[ihl:total]
+
+
+_FRAG_TTL_PROTO = struct.pack("!HBB", 0, VRRP_TTL, IPPROTO_VRRP)  # no fragments; TTL 255; VRRP
 
 
 def ipv4_header(
@@ -139,6 +142,7 @@ class VrrpSocket:
         self.sent = 0
         self._ident = itertools.count(1)
         self._dst_texts: dict[IPAddress, str] = {}
+        self._routes: dict[tuple[Any, int], tuple] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_receive: Callable[[RawReceived], None] | None = None
 
@@ -241,27 +245,46 @@ class VrrpSocket:
     # -- sending -------------------------------------------------------------------------
     def send(self, payload: bytes, dst: str | IPAddress | None = None) -> bool:
         """Send one VRRP payload to `dst` (default: the group) from `src` with TTL 255."""
+        # This is the per-advert path: everything that depends only on the destination and the
+        # payload length (parsed address, text form, IPv4 header sum, IPv6 ancillary data) is
+        # computed once per destination and kept.
+        route = self._routes.get((dst, len(payload)))
+        if route is None:
+            route = self._route(dst, len(payload))
+        if self.family == socket.AF_INET:
+            partial, head, tail, text = route
+            ident = next(self._ident) & 0xFFFF
+            total = partial + ident
+            total = (total & 0xFFFF) + (total >> 16)
+            total = (total & 0xFFFF) + (total >> 16)
+            datagram = head + ident.to_bytes(2, "big") + _FRAG_TTL_PROTO + (~total & 0xFFFF).to_bytes(2, "big") + tail + payload
+            return self._sendto(datagram, text)
+        ancillary, address = route
+        try:
+            self.sock.sendmsg([payload], ancillary, 0, address)
+        except OSError as exc:
+            return self._send_failed(exc)
+        self.sent += 1
+        return True
+
+    def _route(self, dst: str | IPAddress | None, length: int) -> tuple:
         target = _address(dst, self.family) if dst is not None else self.group
         if target is None:
             raise ValueError(f"{self.ifname}: a unicast VRRP socket needs a destination")
         if self.family == socket.AF_INET:
             assert isinstance(self.src, ipaddress.IPv4Address) and isinstance(target, ipaddress.IPv4Address)
-            # Our own header needs no re-parsing (send_datagram's check is for callers' bytes),
-            # and the destination's text form is computed once: this is the per-advert path.
-            datagram = ipv4_header(self.src, target, len(payload), next(self._ident)) + payload
-            return self._sendto(datagram, self._dst_text(target))
-        pktinfo = struct.pack("@16sI", self.src.packed, self.ifindex)
-        try:
-            self.sock.sendmsg(
-                [payload],
-                [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
-                0,
-                (str(target), 0, 0, self.ifindex),
-            )
-        except OSError as exc:
-            return self._send_failed(exc)
-        self.sent += 1
-        return True
+            # ipv4_header with ident 0 and checksum 0: the ones'-complement sum of every other
+            # word, to which each datagram adds only its ident.
+            zero = ipv4_header(self.src, target, length, 0)
+            zero = zero[:10] + b"\0\0" + zero[12:]
+            partial = sum(struct.unpack("!10H", zero))
+            route: tuple = (partial, zero[:4], zero[12:], self._dst_text(target))
+        else:
+            pktinfo = struct.pack("@16sI", self.src.packed, self.ifindex)
+            route = ([(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)], (str(target), 0, 0, self.ifindex))
+        if len(self._routes) < 4096:
+            self._routes[(dst, length)] = route
+        return route
 
     def send_datagram(self, datagram: bytes) -> bool:
         """IPv4 only: send a whole datagram as given (header included) to its destination."""

@@ -501,12 +501,12 @@ class Instance:
 
     def _enter_fault(self, now: float, out: list[Action]) -> None:
         was_master = self.state == State.MASTER
-        if was_master and self.params.fast_handover_applies:
-            out.append(SendAdvert(0))  # the peer takes over while we still tidy up
+        if was_master:
+            # Priority 0 first, before the log line and the VIPs: every microsecond here is on
+            # the peer's failover time (with or without fast_handover).
+            out.append(SendAdvert(0))
         self._log(out, "Entering FAULT STATE")
         if was_master:
-            if not self.params.fast_handover_applies:
-                out.append(SendAdvert(0))
             out.append(DelVips(self.params.vips))
         self._timers.clear()
         self._preempt_at = None

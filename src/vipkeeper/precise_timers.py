@@ -1,0 +1,165 @@
+"""Timers that fire within microseconds of their deadline, on the asyncio loop.
+
+Why: asyncio sleeps in epoll_wait, whose timeout is whole milliseconds, and Python rounds it
+up, so a `loop.call_at` callback runs on average half a millisecond (at worst one) after its
+time. For VRRP that lateness lands directly on the failover time: a Backup's skew time or
+master-down interval ends, and the takeover waits for the next millisecond tick. keepalived
+arms its timers with microsecond precision; so do we, with one CLOCK_MONOTONIC timerfd per loop
+(asyncio's clock is time.monotonic, the same clock) armed at the earliest deadline with
+TFD_TIMER_ABSTIME. The kernel's hrtimer wakes epoll when it expires.
+
+Rules:
+- `call_at(when, callback, *args)` and `handle.cancel()` mean what they mean in asyncio;
+  callbacks due at the same moment run in the order they were scheduled.
+- Cancelled handles stay in the heap until their time (as in asyncio) and are skipped.
+- Where no timerfd can be had (not Linux, no libc), `PreciseTimers` hands everything to
+  `loop.call_at`: less precise, same behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import heapq
+import itertools
+import os
+from typing import Any, Callable
+
+CLOCK_MONOTONIC = 1
+TFD_NONBLOCK = 0o4000
+TFD_CLOEXEC = 0o2000000
+TFD_TIMER_ABSTIME = 1
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+def _libc() -> Any:
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        lib.timerfd_create.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.timerfd_settime.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Itimerspec), ctypes.c_void_p]
+        return lib
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _libc()
+
+
+class TimerHandle:
+    __slots__ = ("_when", "_callback", "_args", "cancelled", "_inner")
+
+    def __init__(self, when: float, callback: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self._when = when
+        self._callback = callback
+        self._args = args
+        self.cancelled = False
+        self._inner: asyncio.TimerHandle | None = None
+
+    def when(self) -> float:
+        return self._when
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self._callback = _noop
+        self._args = ()
+        if self._inner is not None:
+            self._inner.cancel()
+
+
+def _noop(*_: Any) -> None:
+    pass
+
+
+class PreciseTimers:
+    """A heap of deadlines behind one timerfd on `loop`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._seq = itertools.count()
+        self._armed: float | None = None
+        self._expiring = False  # inside _expired: it arms once at the end, not per callback
+        self._spec = _Itimerspec()
+        self.fd = -1
+        if _LIBC is not None:
+            fd = _LIBC.timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+            if fd >= 0:
+                self.fd = fd
+                loop.add_reader(fd, self._expired)
+
+    @property
+    def precise(self) -> bool:
+        return self.fd >= 0
+
+    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> TimerHandle:
+        handle = TimerHandle(when, callback, args)
+        if self.fd < 0:
+            handle._inner = self._loop.call_at(when, callback, *args)
+            return handle
+        heapq.heappush(self._heap, (when, next(self._seq), handle))
+        if not self._expiring and (self._armed is None or when < self._armed):
+            self._arm(when)
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[..., None], *args: Any) -> TimerHandle:
+        return self.call_at(self._loop.time() + delay, callback, *args)
+
+    def _arm(self, when: float) -> None:
+        self._armed = when
+        sec = int(when)
+        nsec = int((when - sec) * 1e9)
+        if sec == 0 and nsec == 0:
+            nsec = 1  # an all-zero it_value would disarm the timer
+        value = self._spec.it_value
+        value.tv_sec = sec
+        value.tv_nsec = nsec
+        if _LIBC.timerfd_settime(self.fd, TFD_TIMER_ABSTIME, ctypes.byref(self._spec), None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    def _expired(self) -> None:
+        try:
+            os.read(self.fd, 8)
+        except BlockingIOError:
+            pass
+        self._armed = None
+        heap = self._heap
+        now = self._loop.time()
+        self._expiring = True
+        try:
+            while heap and heap[0][0] <= now:
+                _when, _seq, handle = heapq.heappop(heap)
+                if handle.cancelled:
+                    continue
+                try:
+                    handle._callback(*handle._args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    self._loop.call_exception_handler({"message": "exception in a precise timer callback",
+                                                       "exception": exc, "handle": handle})
+                now = self._loop.time()
+        finally:
+            self._expiring = False
+            while heap and heap[0][2].cancelled:
+                heapq.heappop(heap)
+            if heap and self.fd >= 0:
+                self._arm(heap[0][0])
+
+    def close(self) -> None:
+        for _when, _seq, handle in self._heap:
+            handle.cancel()
+        self._heap.clear()
+        if self.fd >= 0:
+            if not self._loop.is_closed():
+                self._loop.remove_reader(self.fd)
+            os.close(self.fd)
+            self.fd = -1

@@ -1,0 +1,69 @@
+"""Precise timers behave like asyncio's: order, cancel, rescheduling from a callback."""
+
+from __future__ import annotations
+
+import asyncio
+
+from vipkeeper.precise_timers import PreciseTimers
+
+
+def test_callbacks_run_in_deadline_order_and_cancelled_ones_never() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        timers = PreciseTimers(loop)
+        assert timers.precise  # Linux: a timerfd backs them
+        seen: list[str] = []
+        done = asyncio.Event()
+        now = loop.time()
+        timers.call_at(now + 0.03, lambda: (seen.append("c"), done.set()))
+        timers.call_at(now + 0.01, seen.append, "a")
+        gone = timers.call_at(now + 0.005, seen.append, "never")
+        timers.call_at(now + 0.02, seen.append, "b")
+        timers.call_at(now + 0.02, seen.append, "b2")  # same deadline: scheduling order
+        gone.cancel()
+        await asyncio.wait_for(done.wait(), 5)
+        timers.close()
+        return seen
+
+    assert asyncio.run(main()) == ["a", "b", "b2", "c"]
+
+
+def test_callback_may_schedule_earlier_and_past_deadlines_fire_at_once() -> None:
+    async def main() -> list[tuple[str, bool]]:
+        loop = asyncio.get_running_loop()
+        timers = PreciseTimers(loop)
+        seen: list[tuple[str, bool]] = []
+        done = asyncio.Event()
+
+        def first() -> None:
+            seen.append(("first", loop.time() >= start + 0.01))
+            timers.call_at(loop.time() - 1.0, lambda: seen.append(("past", True)))
+            timers.call_later(0.005, lambda: (seen.append(("later", loop.time() >= start + 0.015)), done.set()))
+
+        start = loop.time()
+        timers.call_at(start + 1000.0, seen.append, ("far", False))  # never reached: armed earlier below
+        timers.call_at(start + 0.01, first)
+        await asyncio.wait_for(done.wait(), 5)
+        timers.close()
+        return seen
+
+    assert asyncio.run(main()) == [("first", True), ("past", True), ("later", True)]
+
+
+def test_a_failing_callback_does_not_stop_the_others() -> None:
+    async def main() -> tuple[list[str], list[object]]:
+        loop = asyncio.get_running_loop()
+        errors: list[object] = []
+        loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx.get("exception")))
+        timers = PreciseTimers(loop)
+        seen: list[str] = []
+        done = asyncio.Event()
+        now = loop.time()
+        timers.call_at(now + 0.005, lambda: 1 / 0)
+        timers.call_at(now + 0.005, lambda: (seen.append("ok"), done.set()))
+        await asyncio.wait_for(done.wait(), 5)
+        timers.close()
+        return seen, errors
+
+    seen, errors = asyncio.run(main())
+    assert seen == ["ok"] and len(errors) == 1 and isinstance(errors[0], ZeroDivisionError)
