@@ -13,13 +13,12 @@ Rules:
   rtnetlink request inside our send() and has queued its ack before the call returns, so a VIP
   change costs one send and one recv, with no await between a new Master's first advert and its
   VIP. The async `add`/`remove` remain for callers that await; they do the same.
-- Dumps (start-up cleanup, `present`) and interface lookups in a named namespace go through
-  pyroute2's AsyncIPRoute, one at a time (a lock): they are rare and off the failover path.
+- Dumps (start-up cleanup, `present`) go over the same socket: rare, and off the failover path.
 - No link dump on the hot path: the interface index comes from if_nametoindex (one ioctl) in the
   daemon's own namespace, or is looked up once per name in a named one and cached (dropped and
   looked up again if the kernel says the device is gone).
 - LinkWatcher subscribes to RTMGRP_LINK on a plain netlink socket read by loop.add_reader and
-  decoded by pyroute2's marshal; it subscribes first and reads the current state afterwards, so
+  decoded by address_requests.link_messages; it subscribes first and reads the current state afterwards, so
   no change can fall between the two. On ENOBUFS (events lost) it reports every link afresh.
 """
 
@@ -34,11 +33,15 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK, RTMGRP_LINK
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-
-from vipkeeper.net.address_requests import RTM_DELADDR, RTM_NEWADDR, AddressSocket, address_message
+from vipkeeper.net.address_requests import (
+    RTM_DELADDR,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTMGRP_LINK,
+    AddressSocket,
+    address_message,
+    link_messages,
+)
 
 IFA_F_NODAD = 0x02
 IFF_UP = 0x1
@@ -106,20 +109,12 @@ class AddressOwner:
     given (tests and the lab, which stay in the initial namespace).
     """
 
-    ipr: AsyncIPRoute | None = None
     netns: str | None = None
     _owned: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
-    _own_ipr: bool = False
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _requests: AddressSocket | None = None
     _indexes: dict[str, int] = field(default_factory=dict)
 
     async def __aenter__(self) -> AddressOwner:
-        if self.ipr is None:
-            # groups=0: this socket asks and answers; events would only pile up unread.
-            self.ipr = AsyncIPRoute(groups=0, netns=self.netns)
-            await self.ipr.setup_endpoint()
-            self._own_ipr = True
         self.open_requests()
         return self
 
@@ -136,9 +131,6 @@ class AddressOwner:
         await self.close()
 
     async def close(self) -> None:
-        if self._own_ipr and self.ipr is not None:
-            self.ipr.close()
-            self.ipr = None
         if self._requests is not None:
             self._requests.close()
             self._requests = None
@@ -251,31 +243,14 @@ class AddressOwner:
 
     async def addresses_on(self, ifname: str) -> list[tuple[str, Any, int]]:
         """Keys of every address on `ifname` now."""
-        index = await self._index(ifname)
-        out = []
-        async with self._lock:
-            replies = [msg async for msg in await self._ipr.addr("dump", index=index)]
-        for msg in replies:
-            out.append((ifname, ipaddress.ip_address(msg.get("IFA_ADDRESS")), msg["prefixlen"]))
-        return out
-
-    async def _index(self, ifname: str) -> int:
-        if self.netns is None:
-            try:
-                return socket.if_nametoindex(ifname)
-            except OSError:
-                raise AddressError(errno.ENODEV, f"{ifname}: no such interface") from None
-        async with self._lock:
-            found = await self._ipr.link_lookup(ifname=ifname)
-        if not found:
-            raise AddressError(errno.ENODEV, f"{ifname}: no such interface")
-        return int(found[0])
-
-    @property
-    def _ipr(self) -> AsyncIPRoute:
-        if self.ipr is None:
+        index = self._index_now(ifname)
+        if self._requests is None:
             raise RuntimeError("AddressOwner used outside 'async with'")
-        return self.ipr
+        try:
+            dump = self._requests.dump_addresses()
+        except OSError as exc:
+            raise AddressError(exc.errno or errno.EIO, f"netlink: {exc.strerror or exc}") from None
+        return [(ifname, address, prefixlen) for got, address, prefixlen in dump if got == index]
 
 
 def _strerror(err: int) -> str:
@@ -322,7 +297,6 @@ class LinkWatcher:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind((0, RTMGRP_LINK))
         self.overruns = 0
-        self._marshal = MarshalRtnl()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._callback: Callable[[LinkState], None] | None = None
 
@@ -344,12 +318,8 @@ class LinkWatcher:
                     self._resync()
                     continue
                 raise
-            for msg in self._marshal.parse(data):
-                mtype = msg["header"]["type"]
-                if mtype not in (RTM_NEWLINK, RTM_DELLINK):
-                    continue
-                name = msg.get("IFLA_IFNAME") or ""
-                state = LinkState(name, msg["index"], msg["flags"], exists=mtype == RTM_NEWLINK)
+            for mtype, name, index, flags in link_messages(data):
+                state = LinkState(name, index, flags, exists=mtype == RTM_NEWLINK)
                 if self._callback is not None:
                     self._callback(state)
 

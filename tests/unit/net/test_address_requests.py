@@ -17,6 +17,8 @@ from vipkeeper.net.address_requests import (
     RTM_DELADDR,
     RTM_NEWADDR,
     ack_error,
+    link_messages,
+    parse_address,
     address_message,
 )
 
@@ -66,3 +68,32 @@ def test_ack_error_finds_its_own_sequence() -> None:
     assert ack_error(_ack(4, errno.EEXIST) + _ack(5, 0), 5) == 0
     assert ack_error(_ack(4, 0), 5) is None
     assert ack_error(b"\x00" * 8, 5) is None
+
+
+def _encoded(msg_class, fields: dict, attrs: list, mtype: int) -> bytes:  # type: ignore[no-untyped-def]
+    msg = msg_class()
+    for key, value in fields.items():
+        msg[key] = value
+    msg["attrs"] = attrs
+    msg["header"]["type"] = mtype
+    msg.encode()
+    return bytes(msg.data)
+
+
+def test_link_messages_read_what_pyroute2_writes() -> None:
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    up = _encoded(ifinfmsg, {"index": 4, "flags": 0x1 | 0x40}, [("IFLA_IFNAME", "eth0")], 16)
+    gone = _encoded(ifinfmsg, {"index": 9, "flags": 0}, [("IFLA_MTU", 1500), ("IFLA_IFNAME", "vk1")], 17)
+    other = address_message(RTM_NEWADDR, 1, 4, ipaddress.ip_interface("192.0.2.1/24"))
+    assert link_messages(up + gone + other) == [(16, "eth0", 4, 0x41), (17, "vk1", 9, 0)]
+
+
+def test_parse_address_prefers_local_and_reads_ipv6() -> None:
+    v4 = _encoded(ifaddrmsg, {"family": socket.AF_INET, "prefixlen": 24, "index": 3},
+                  [("IFA_ADDRESS", "198.51.100.9"), ("IFA_LOCAL", "192.0.2.5")], 20)
+    v6 = _encoded(ifaddrmsg, {"family": socket.AF_INET6, "prefixlen": 64, "index": 7},
+                  [("IFA_ADDRESS", "2001:db8::5")], 20)
+    assert parse_address(v4[16:]) == (3, ipaddress.ip_address("192.0.2.5"), 24)
+    assert parse_address(v6[16:]) == (7, ipaddress.ip_address("2001:db8::5"), 64)
+    assert parse_address(b"\x02\x18") is None
