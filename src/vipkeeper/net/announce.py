@@ -56,6 +56,10 @@ class Announcer:
         self.sent = 0
         self.errors: collections.Counter[str] = collections.Counter()
         self._router: tuple[float, bool] | None = None
+        # A new Master announces each VIP several times (garp_master_repeat), right after
+        # adding it: the frame for an address never changes (the NA's router flag is part of
+        # the key), so it is built once.
+        self._frames: dict[tuple[object, bool], bytes] = {}
 
     def send_garp(self, vip: str | ipaddress.IPv4Address) -> bool:
         if self.noarp:
@@ -71,9 +75,19 @@ class Announcer:
         """One round: a GARP or NA for each VIP; returns how many frames left."""
         sent = 0
         for vip in vips:
-            addr = ipaddress.ip_address(str(vip).split("/", 1)[0])
-            ok = self.send_garp(addr) if addr.version == 4 else self.send_na(addr)
-            sent += ok
+            router = self.forwarding()
+            frame = self._frames.get((vip, router))
+            if frame is None:
+                addr = ipaddress.ip_address(str(vip).split("/", 1)[0])
+                if addr.version == 4:
+                    if self.noarp:
+                        continue
+                    frame = frames.gratuitous_arp(self.mac, addr)
+                else:
+                    frame = frames.unsolicited_na(self.mac, addr, router=router)
+                if len(self._frames) < 65536:
+                    self._frames[(vip, router)] = frame
+            sent += self._send(frame)
         return sent
 
     def forwarding(self, now: float | None = None) -> bool:
