@@ -54,10 +54,11 @@ _LIBC = _libc()
 
 
 class TimerHandle:
-    __slots__ = ("_when", "_callback", "_args", "cancelled", "_inner")
+    __slots__ = ("_when", "_callback", "_args", "cancelled", "_inner", "early")
 
-    def __init__(self, when: float, callback: Callable[..., None], args: tuple[Any, ...]) -> None:
+    def __init__(self, when: float, callback: Callable[..., None], args: tuple[Any, ...], early: float = 0.0) -> None:
         self._when = when
+        self.early = early
         self._callback = callback
         self._args = args
         self.cancelled = False
@@ -99,8 +100,11 @@ class PreciseTimers:
     def precise(self) -> bool:
         return self.fd >= 0
 
-    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> TimerHandle:
-        handle = TimerHandle(when, callback, args)
+    def call_at(self, when: float, callback: Callable[..., None], *args: Any, early: float = 0.0) -> TimerHandle:
+        """`early`: the callback may run up to this long before `when`, together with another
+        that is due (periodic sends whose exact phase does not matter: one wake-up serves
+        several of them)."""
+        handle = TimerHandle(when, callback, args, early)
         if self.fd < 0:
             handle._inner = self._loop.call_at(when, callback, *args)
             return handle
@@ -135,7 +139,7 @@ class PreciseTimers:
         now = self._loop.time()
         self._expiring = True
         try:
-            while heap and heap[0][0] <= now:
+            while heap and (heap[0][0] <= now or heap[0][0] - heap[0][2].early <= now):
                 _when, _seq, handle = heapq.heappop(heap)
                 if handle.cancelled:
                     continue

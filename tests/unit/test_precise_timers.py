@@ -67,3 +67,24 @@ def test_a_failing_callback_does_not_stop_the_others() -> None:
 
     seen, errors = asyncio.run(main())
     assert seen == ["ok"] and len(errors) == 1 and isinstance(errors[0], ZeroDivisionError)
+
+
+def test_a_lenient_timer_rides_along_with_one_that_is_due() -> None:
+    async def main() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        timers = PreciseTimers(loop)
+        seen: list[tuple[str, float]] = []
+        done = asyncio.Event()
+        start = loop.time()
+        timers.call_at(start + 0.02, lambda: seen.append(("strict", loop.time() - start)))
+        timers.call_at(start + 0.024, lambda: seen.append(("lenient", loop.time() - start)), early=0.01)
+        timers.call_at(start + 0.026, lambda: (seen.append(("strict2", loop.time() - start)), done.set()), early=0.0)
+        await asyncio.wait_for(done.wait(), 5)
+        timers.close()
+        return seen
+
+    seen = asyncio.run(main())
+    assert [name for name, _ in seen] == ["strict", "lenient", "strict2"]
+    # the lenient one ran in the same wake-up as the strict one, before its own time; the
+    # strict one after it never runs early
+    assert seen[1][1] < 0.024 and seen[0][1] >= 0.02 and seen[2][1] >= 0.026

@@ -46,6 +46,8 @@ from vipkeeper.vrrp.sync_group import GroupNotify, SyncGroup
 
 log = logging.getLogger("vipkeeper.vrrp")
 
+MASTER_EARLY = 0.004  # s, at most 1 % of the advert interval: see Router._rearm
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -105,6 +107,7 @@ class Router:
         # Deadlines (skew time, master-down interval, adverts) fire on the microsecond
         # (precise_timers.py says why); without `timers`, on asyncio's millisecond ones.
         self._call_at: Callable[..., Any] = timers.call_at if timers is not None else self._loop.call_at
+        self._timers = timers
         self._mcast_dst = socket_.group
         self.group: GroupDriver | None = None
 
@@ -121,16 +124,16 @@ class Router:
 
     # -- events in ---------------------------------------------------------------------------
 
-    def feed(self, event: Event) -> None:
+    def feed(self, event: Event, now: float | None = None) -> None:
         """Hand one event to the core now; its actions run in order on the router's task.
 
         A member of a sync group hands it to the group instead, which may move the other
         members too."""
         if self.group is not None:
-            self.group.feed(self, event)
+            self.group.feed(self, event, now)
             return
         before = self.core.state
-        self.enqueue(self.core.handle(event, self._loop.time()))
+        self.enqueue(self.core.handle(event, self._loop.time() if now is None else now))
         self.after(before)
 
     def enqueue(self, actions: list[Action]) -> None:
@@ -199,14 +202,23 @@ class Router:
             self._timer = None
         self._timer_at = deadline
         if deadline is not None:
-            self._timer = self._call_at(deadline, self._fire)
+            if self._timers is not None and self.core.state == State.MASTER:
+                # A Master's deadlines are its periodic sends (adverts, GARP refresh): they may go
+                # up to MASTER_EARLY ahead of time so that one wake-up serves many instances.
+                early = min(MASTER_EARLY, self.params.advert_int * 0.01)
+                self._timer = self._timers.call_at(deadline, self._fire, early=early)
+            else:
+                self._timer = self._call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         from vipkeeper.vrrp.instance import TimerFired
 
+        at = self._timer_at
         self._timer = None
         self._timer_at = None
-        self.feed(TimerFired())
+        now = self._loop.time()
+        # Fired early (see _rearm): the core sees its deadline, so the next one keeps the phase.
+        self.feed(TimerFired(), at if at is not None and at > now else None)
 
     # -- actions out -------------------------------------------------------------------------
 
@@ -311,9 +323,9 @@ class GroupDriver:
         for router in routers:
             router.group = self
 
-    def feed(self, router: Router, event: Event) -> None:
+    def feed(self, router: Router, event: Event, now: float | None = None) -> None:
         before = {name: r.core.state for name, r in self.routers.items()}
-        tagged = self.core.handle(router.name, event, router.now())
+        tagged = self.core.handle(router.name, event, router.now() if now is None else now)
         for member, action in tagged:
             if member is None:
                 if isinstance(action, GroupNotify):
