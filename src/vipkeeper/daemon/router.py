@@ -252,17 +252,9 @@ class Router:
         if isinstance(action, SendAdvert):
             self.send_advert(action.priority)
         elif isinstance(action, AddVips):
-            for vip in action.vips:
-                try:
-                    self.addresses.add_now(vip)
-                except AddressError as exc:
-                    log.error("(%s) cannot add VIP %s: %s", self.name, vip, exc.strerror or exc)
+            self._change_vips(action.vips, self.addresses.add_now, "add")
         elif isinstance(action, DelVips):
-            for vip in action.vips:
-                try:
-                    self.addresses.remove_now(vip)
-                except AddressError as exc:
-                    log.error("(%s) cannot remove VIP %s: %s", self.name, vip, exc.strerror or exc)
+            self._change_vips(action.vips, self.addresses.remove_now, "remove")
         elif isinstance(action, Announce):
             self._announce(action)
         elif isinstance(action, Notify):
@@ -271,6 +263,13 @@ class Router:
             log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
         elif isinstance(action, Drop):
             self.counters.drops[action.reason.value] += 1
+
+    def _change_vips(self, vips: tuple[Any, ...], change: Callable[[Vip], bool], verb: str) -> None:
+        for vip in vips:
+            try:
+                change(vip)
+            except AddressError as exc:  # one VIP the kernel refuses must not stop the others
+                log.error("(%s) cannot %s VIP %s: %s", self.name, verb, vip, exc.strerror or exc)
 
     async def _execute(self, action: Action) -> None:
         self._execute_sync(action)
