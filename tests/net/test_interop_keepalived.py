@@ -105,7 +105,14 @@ def test_mixed_pair(bed: Testbed, proto: Proto, pair: tuple[str, str]) -> None:
     bed.wait_sole("b", proto.vip, down_b + 2.0)
     taken = bed.added_at("b", proto.vip, stopped)
     assert taken is not None and taken - zero <= skew_b + 0.4, f"{backup_kind} took {taken - zero:.3f}s"
-    assert bed.dual_holding(proto.vip, stopped) == []
+    overlap = bed.dual_holding(proto.vip, stopped)
+    if proto.unicast and backup_kind == "vipkeeper":
+        # A unicast pair's vipkeeper Backup takes over on the priority-0 advert itself (fast
+        # handover), and the old Master sends it before removing its VIP: the two may hold it
+        # together for the moment that removal takes, never longer.
+        assert sum(e - s for s, e in overlap) < 0.05, overlap
+    else:
+        assert overlap == []
     settled(bed, proto, "b")
 
     # Failback: the higher-priority node returns and preempts.
