@@ -4,8 +4,7 @@ Why a class of its own: the core decides, this carries out, in order. Every acti
 in the order the core chose, inside the callback that delivered the event: adverts and GARPs are
 one send each, and VIP changes are synchronous netlink requests (net/address_requests.py), so the
 order on the wire and in netlink is the core's (priority 0 before the VIPs go; the first advert
-before the VIPs come) and a failover costs no task switch between the advert and the VIP. The
-queue and its task remain for `settle()`, and for anything a future action must await.
+before the VIPs come) and a failover costs no task switch between the advert and the VIP.
 
 Nothing here decides protocol behaviour. It counts what it sees (adverts, drops by reason,
 transitions) because counters are facts of the shell, and it keeps the few facts the snapshot
@@ -98,15 +97,11 @@ class Router:
         self.master_heard: float | None = None
         self._on_notify = on_notify
         self._on_state = on_state
-        self._queue: asyncio.Queue[Action | asyncio.Event] = asyncio.Queue()
-        self._busy = False
         self._timer: asyncio.TimerHandle | TimerHandle | None = None
         self._timer_at: float | None = None
-        self._task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         # Deadlines (skew time, master-down interval, adverts) fire on the microsecond
         # (precise_timers.py says why); without `timers`, on asyncio's millisecond ones.
-        self._call_at: Callable[..., Any] = timers.call_at if timers is not None else self._loop.call_at
         self._timers = timers
         self._mcast_dst = socket_.group
         self.group: GroupDriver | None = None
@@ -120,12 +115,13 @@ class Router:
         return self.core.state
 
     def start(self) -> None:
-        self._task = self._loop.create_task(self._drain(), name=f"router {self.name}")
+        """Nothing to start: actions run inline (module docstring); kept for the runtime's
+        start/settle/close life cycle."""
 
     # -- events in ---------------------------------------------------------------------------
 
     def feed(self, event: Event, now: float | None = None) -> None:
-        """Hand one event to the core now; its actions run in order on the router's task.
+        """Hand one event to the core now; its actions run in order before this returns.
 
         A member of a sync group hands it to the group instead, which may move the other
         members too."""
@@ -138,10 +134,7 @@ class Router:
 
     def enqueue(self, actions: list[Action]) -> None:
         for action in actions:
-            if self._busy or not self._queue.empty():
-                self._queue.put_nowait(action)
-            else:
-                self._run_now(action)
+            self._run_now(action)
 
     def after(self, before: State) -> None:
         """Bookkeeping once the core has handled something: counters, timers."""
@@ -170,23 +163,12 @@ class Router:
             self.master_heard = time.time()
 
     async def settle(self) -> None:
-        """Wait until every queued action has been carried out."""
-        done = asyncio.Event()
-        self._queue.put_nowait(done)
-        await done.wait()
+        """Every action has been carried out by the time `feed` returns: nothing to wait for."""
 
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._task is not None:
-            await self.settle()
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -202,13 +184,13 @@ class Router:
             self._timer = None
         self._timer_at = deadline
         if deadline is not None:
-            if self._timers is not None and self.core.state == State.MASTER:
+            if self._timers is None:
+                self._timer = self._loop.call_at(deadline, self._fire)
+            else:
                 # A Master's deadlines are its periodic sends (adverts, GARP refresh): they may go
                 # up to MASTER_EARLY ahead of time so that one wake-up serves many instances.
-                early = min(MASTER_EARLY, self.params.advert_int * 0.01)
+                early = min(MASTER_EARLY, self.params.advert_int * 0.01) if self.core.state == State.MASTER else 0.0
                 self._timer = self._timers.call_at(deadline, self._fire, early=early)
-            else:
-                self._timer = self._call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         from vipkeeper.vrrp.instance import TimerFired
@@ -218,23 +200,9 @@ class Router:
         self._timer_at = None
         now = self._loop.time()
         # Fired early (see _rearm): the core sees its deadline, so the next one keeps the phase.
-        self.feed(TimerFired(), at if at is not None and at > now else None)
+        self.feed(TimerFired(), now if at is None else max(at, now))
 
     # -- actions out -------------------------------------------------------------------------
-
-    async def _drain(self) -> None:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, asyncio.Event):
-                item.set()
-                continue
-            self._busy = True
-            try:
-                await self._execute(item)
-            except Exception as exc:  # one failed action must not stop the router
-                self._failed(item, exc)
-            finally:
-                self._busy = False
 
     def _failed(self, action: Action, exc: Exception) -> None:
         # One line, not a traceback: a systemic failure (netlink gone) hits every router at
@@ -270,9 +238,6 @@ class Router:
                 change(vip)
             except AddressError as exc:  # one VIP the kernel refuses must not stop the others
                 log.error("(%s) cannot %s VIP %s: %s", self.name, verb, vip, exc.strerror or exc)
-
-    async def _execute(self, action: Action) -> None:
-        self._execute_sync(action)
 
     @property
     def params(self) -> InstanceParams:
