@@ -3,7 +3,7 @@
 Start-up: one node, priority 100, alone, one instance (Master after Master_Down_Interval); t0 = CLOCK_REALTIME right before the exec, the end = the kernel's receive timestamp of
 the node's first advert in the client namespace. Runs alternate between the daemons.
 Check: wall time of `vipkeeper check -f FILE` and `keepalived -t -f FILE` on the largest sample
-of /work/shared/corpus/keepalived-samples/ (exit status reported; keepalived exits 5 on warnings).
+of tests/data/keepalived-samples/ (exit status reported; keepalived exits 5 on warnings).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bench.lab import Watch
 from bench.report import Table
 from vipkeeper.lab.topology import Topology
 
-SAMPLES = "/work/shared/corpus/keepalived-samples"
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "keepalived-samples")
 
 
 def figure6(runs: int, workdir: str) -> Table:

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 
 
 def _write(directory: Path, data: bytes) -> None:
@@ -21,7 +21,7 @@ def _write(directory: Path, data: bytes) -> None:
 
 
 def main(out: Path) -> None:
-    frames = json.loads((SHARED / "vectors" / "keepalived-2.2.7" / "frames.json").read_text())
+    frames = json.loads((DATA / "vectors" / "keepalived-2.2.7" / "frames.json").read_text())
     for capture in frames["captures"]:
         for frame in capture["frames"]:
             raw = bytes.fromhex(frame["hex"])
@@ -34,9 +34,9 @@ def main(out: Path) -> None:
             elif ethertype == b"\x86\xdd" and ip[6] == 112:
                 _write(out / "packet", b"\x03" + bytes([ip[7]]) + ip[40:])
                 _write(out / "packet", b"\x04" + ip)
-    for sample in sorted((SHARED / "corpus" / "keepalived-samples").glob("*")):
+    for sample in sorted((DATA / "keepalived-samples").glob("*")):
         _write(out / "config", sample.read_bytes())
-    for conf in sorted((SHARED / "vectors" / "keepalived-2.2.7").glob("*.conf")):
+    for conf in sorted((DATA / "vectors" / "keepalived-2.2.7").glob("*.conf")):
         _write(out / "config", conf.read_bytes())
 
 

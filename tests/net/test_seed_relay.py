@@ -1,4 +1,4 @@
-"""The SMTP relay pair of the problem report, run unmodified: ../shared/corpus/seed/
+"""The SMTP relay pair of the problem report, run unmodified: tests/data/seed/
 smtp-relay-node1.conf and -node2.conf under `vipkeeper run`, each node in its own network, PID
 and mount namespace with a real haproxy and a real postfix `master` (so "haproxy" means that
 node's haproxy). Stopping a tracked service on the Master moves the VIP; starting it again lets
@@ -20,7 +20,7 @@ from vipkeeper.lab.testbed import Testbed
 pytestmark = pytest.mark.net
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("VIPKEEPER_CORPUS", REPO.parent / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("VIPKEEPER_CORPUS", REPO / "tests" / "data"))
 SEED = CORPUS / "seed"
 VIP = "192.0.2.25"
 VRID = 25

@@ -1,6 +1,6 @@
 """Process churn: a tracked service stays up while thousands of same-named and other processes
 start and exit as fast as the machine allows. vipkeeper must report zero status changes and no
-error lines; a `pidof`-based check (/work/shared/corpus/seed/check_services.sh style) runs
+error lines; a `pidof`-based check (tests/data/seed/check_services.sh style) runs
 alongside and its failures are counted and printed (not asserted: they are the bug we fix).
 
 VIPKEEPER_CHURN sets the number of processes per kind (default 2000; the full run is 20000).

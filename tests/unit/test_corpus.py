@@ -1,4 +1,4 @@
-"""Every configuration in the shared corpus reads without a traceback; keepalived's own samples
+"""Every configuration in the corpus (tests/data) reads without a traceback; keepalived's own samples
 have no VRRP keyword we do not understand; each unsupported feature is named once at its line;
 the seed configurations pass `check`. Compared with `keepalived -t` where that is cheap."""
 
@@ -15,7 +15,7 @@ import pytest
 from vipkeeper.config import load, loads
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("VIPKEEPER_CORPUS", REPO.parent / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("VIPKEEPER_CORPUS", REPO / "tests" / "data"))
 SAMPLES = sorted((CORPUS / "keepalived-samples").glob("*"))
 SEEDS = sorted((CORPUS / "seed").glob("*.conf"))
 

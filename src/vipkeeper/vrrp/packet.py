@@ -11,7 +11,7 @@ Rules
   test feeds it hundreds of thousands of random and mutated inputs). The reason's value is the
   name of the counter the shell increments, so counters share one vocabulary with the instance,
   which uses the same enum for the adverts it rejects.
-- Encoding is byte-exact with keepalived 2.2.7 (golden frames in shared/vectors): a decoded
+- Encoding is byte-exact with keepalived 2.2.7 (golden frames in tests/data/vectors): a decoded
   advertisement re-encodes to the bytes it came from, checksum included. One exception, found by
   fuzzing: a sender may write the checksum 0x0000 as 0xffff (ones' complement has two zeros).
   Both verify, keepalived accepts both, and so do we; the encoder writes 0x0000 as the Internet

@@ -18,7 +18,7 @@ from vipkeeper.daemon.router import advert_for
 from vipkeeper.daemon.runtime import params_of
 from vipkeeper.vrrp import packet
 
-VECTORS = Path(os.environ.get("VIPKEEPER_VECTORS", Path(__file__).resolve().parents[3] / "../shared/vectors/keepalived-2.2.7"))
+VECTORS = Path(os.environ.get("VIPKEEPER_VECTORS", Path(__file__).resolve().parents[3] / "tests" / "data" / "vectors")) / "keepalived-2.2.7"
 
 
 def _frames(capture: str) -> list[dict]:

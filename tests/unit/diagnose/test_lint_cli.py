@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from vipkeeper.diagnose.cli import lint
 
 REPO = Path(__file__).resolve().parents[3]
-CORPUS = Path(os.environ.get("VIPKEEPER_CORPUS", REPO.parent / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("VIPKEEPER_CORPUS", REPO / "tests" / "data"))
 SEED = CORPUS / "seed"
 SAMPLES = sorted((CORPUS / "keepalived-samples").iterdir())
 

@@ -12,7 +12,7 @@ import pytest
 
 from vipkeeper.net import frames
 
-VECTORS = Path(os.environ.get("VIPKEEPER_VECTORS", Path(__file__).resolve().parents[3].parent / "shared" / "vectors"))
+VECTORS = Path(os.environ.get("VIPKEEPER_VECTORS", Path(__file__).resolve().parents[3] / "tests" / "data" / "vectors"))
 CAPTURE = VECTORS / "keepalived-2.2.7" / "frames.json"
 
 

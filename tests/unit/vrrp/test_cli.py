@@ -1,4 +1,4 @@
-"""`vipkeeper decode` on the shared keepalived captures, and pcap framing."""
+"""`vipkeeper decode` on keepalived 2.2.7's captures (tests/data/vectors), and pcap framing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from vipkeeper.vrrp.cli import decode
 from vipkeeper.vrrp.pcap import LINKTYPE_LINUX_SLL, PcapError, ip_payload, read_pcap
 
-VECTORS = Path("/work/shared/vectors/keepalived-2.2.7")
+VECTORS = Path(__file__).resolve().parents[2] / "data" / "vectors" / "keepalived-2.2.7"
 V3_HEX = "45c0002000010000ff701899c0000201e00000123134c8010032a198c000026e"
 
 

@@ -18,9 +18,7 @@ from vipkeeper.vrrp.packet import (
     decode_ipv4_datagram, decode_ipv6, encode, encode_ipv4_datagram,
 )
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "keepalived-2.2.7"
-if not VECTORS.exists():  # the checkout lives at /work/main, the vectors at /work/shared
-    VECTORS = Path("/work/shared/vectors/keepalived-2.2.7")
+VECTORS = Path(__file__).resolve().parents[2] / "data" / "vectors" / "keepalived-2.2.7"
 
 V4A, V4B = ipaddress.IPv4Address("192.0.2.1"), ipaddress.IPv4Address("224.0.0.18")
 V6A, V6B = ipaddress.IPv6Address("fe80::1"), ipaddress.IPv6Address("ff02::12")
