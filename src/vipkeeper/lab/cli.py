@@ -7,6 +7,7 @@ or as one JSON document.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -32,6 +33,8 @@ def lab(nodes: int, scenario: str, as_json: bool) -> None:
     Needs root. Everything it creates (namespaces, processes, files) is removed at the end,
     also on Ctrl-C.
     """
+    if importlib.util.find_spec("pyroute2") is None:
+        raise click.ClickException("vipkeeper lab needs pyroute2: install the extra, pip install 'vipkeeper[lab]'")
     if os.geteuid() != 0:
         raise click.ClickException("vipkeeper lab needs root (it creates network namespaces)")
     from vipkeeper.lab.proc import LabTimeout
