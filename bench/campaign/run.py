@@ -28,8 +28,11 @@ import sys
 import time
 from pathlib import Path
 
-from vipkeeper.lab import campaign
-from vipkeeper.lab.topology import LabError
+if __package__ in (None, ""):  # run as a script (python bench/campaign/run.py): the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.campaign import campaign  # noqa: E402
+from vipkeeper.lab.topology import LabError  # noqa: E402
 
 DEFAULT_RESULTS = Path("/var/tmp/vipkeeper-campaign")
 WORKER_GRACE = 30.0  # seconds a stopped worker gets to tear its schedule down

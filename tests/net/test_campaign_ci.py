@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from vipkeeper.lab import campaign
-from vipkeeper.lab.campaign import Fault, Schedule
+from bench.campaign import campaign
+from bench.campaign.campaign import Fault, Schedule
 
 pytestmark = pytest.mark.net
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from vipkeeper.lab.nfqueue_delay import IPTABLES_RESTORE, NfqueueDelay, ruleset
+from bench.campaign.nfqueue_delay import IPTABLES_RESTORE, NfqueueDelay, ruleset
 
 pytestmark = pytest.mark.net
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from vipkeeper.lab import campaign
-from vipkeeper.lab.campaign import Fault, Record, Schedule
+from bench.campaign import campaign
+from bench.campaign.campaign import Fault, Record, Schedule
 from vipkeeper.vrrp import packet
 
 SCHEDULE = Schedule(seed=7, duration=20.0, advert_int=0.2, faults=())

@@ -750,7 +750,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
     from vipkeeper.lab.topology import Topology
     from vipkeeper.net.netns import call_in
 
-    from vipkeeper.lab.nfqueue_delay import IPTABLES_RESTORE, NfqueueDelay, ruleset
+    from bench.campaign.nfqueue_delay import IPTABLES_RESTORE, NfqueueDelay, ruleset
 
     reaped = reap_stale()
     rec = Record(flavour, schedule)
