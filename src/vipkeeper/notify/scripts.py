@@ -41,15 +41,19 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from vipkeeper.config.model import Notifies, ScriptCommand
 from vipkeeper.script_launch import Identity, command_argv, resolve_identity, spawn_options
 
-if TYPE_CHECKING:
-    from vipkeeper.notify.fifo import NotifyFifo
-
 log = logging.getLogger("vipkeeper.notify")
+
+
+class FifoWriter(Protocol):
+    """What the runner needs of a notify fifo (notify/fifo.py's NotifyFifo): one line per event.
+    Named here, so that fifo.py imports this module and never the other way round."""
+
+    def write(self, kind: str, name: str, state: str, priority: int) -> None: ...
 
 Kind = Literal["INSTANCE", "GROUP"]
 STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
@@ -116,7 +120,7 @@ class NotifyRunner:
         state: str,
         priority: int,
         notifies: Notifies,
-        fifos: Iterable[NotifyFifo] = (),
+        fifos: Iterable[FifoWriter] = (),
     ) -> list[RunningScript]:
         """A state change: state script, then generic `notify`, then the fifo lines."""
         if kind not in ("INSTANCE", "GROUP"):
@@ -156,7 +160,7 @@ class NotifyRunner:
         event: str,
         priority: int,
         notifies: Notifies,
-        fifos: Iterable[NotifyFifo] = (),
+        fifos: Iterable[FifoWriter] = (),
     ) -> list[RunningScript]:
         """An event that is not a state: MASTER_RX_LOWER_PRI, MASTER_PRIORITY, BACKUP_PRIORITY."""
         if event not in EVENTS:
