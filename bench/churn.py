@@ -19,10 +19,11 @@ import sys
 import time
 
 from bench.daemons import IMPLS, Config, Daemon, Instance
-from bench.lab import Tracked, Watch
+from bench.lab import Tracked
 from bench.native import Programs, named_copy
 from bench.report import Table
 from vipkeeper.lab.topology import Topology
+from vipkeeper.lab.watch import FifoWatch
 
 EVENTS_PER_PROCESS = 3  # fork, exec, exit
 
@@ -46,6 +47,7 @@ def figure4(runs: int, workdir: str, programs: Programs, processes: int) -> Tabl
     os.makedirs(work, exist_ok=True)
     topo = Topology()
     tracked: Tracked | None = None
+    watch: FifoWatch | None = None
     cpu: dict[str, list] = {"vipkeeper": [], "keepalived": []}
     spurious: dict[str, list] = {"vipkeeper": [], "keepalived": []}
     wall: dict[str, list] = {"vipkeeper": [], "keepalived": []}
@@ -62,7 +64,7 @@ def figure4(runs: int, workdir: str, programs: Programs, processes: int) -> Tabl
         other = named_copy(programs.true, work, f"{topo.prefix}o")
         fifo = os.path.join(work, "notify.fifo")
         os.mkfifo(fifo)
-        watch = Watch(topo, ns, ["--fifo", fifo])
+        watch = FifoWatch(fifo)
         config = Config([Instance("VI_1", "eth0", 51, 150, 1.0, 2, ["192.0.2.100/24"], track="trk")],
                         tracked={"trk": (name, 0)}, notify_fifo=fifo, router_id="churn")
         events = EVENTS_PER_PROCESS * 2 * processes
@@ -73,7 +75,7 @@ def figure4(runs: int, workdir: str, programs: Programs, processes: int) -> Tabl
                 t_start = time.time()
                 daemon.start()
                 try:
-                    up = watch.first(lambda e: e.kind == "FIFO" and "MASTER" in e.fields, t_start, 15.0)
+                    up = watch.first(lambda line: "MASTER" in line.text.split(), t_start, 15.0)
                     if up is None:  # alone on its LAN it must become Master; transitions before are not churn's
                         print(f"  warning: {impl} never became MASTER", file=sys.stderr)
                     time.sleep(0.5)
@@ -86,7 +88,7 @@ def figure4(runs: int, workdir: str, programs: Programs, processes: int) -> Tabl
                     t1 = time.time()
                     wall[impl].append(float(done.stdout.strip() or "nan"))
                     cpu[impl].append((cpu1 - cpu0) * 100_000 / events)
-                    fifo_lines = [e for e in watch.since(t0) if e.kind == "FIFO" and e.ts <= t1]
+                    fifo_lines = [line for line in watch.since(t0) if line.time <= t1]
                     logged = [l for l in daemon.log_lines()[lines_before:] if "Entering" in l or "Quorum" in l]
                     spurious[impl].append(float(len(fifo_lines) + len(logged)))
                     if impl == "vipkeeper":
@@ -113,5 +115,7 @@ def figure4(runs: int, workdir: str, programs: Programs, processes: int) -> Tabl
     finally:
         if tracked is not None:
             tracked.reap()
+        if watch is not None:
+            watch.close()
         topo.close()
     return table

@@ -1,11 +1,13 @@
-"""vipkeeper and keepalived as the bench starts, signals and measures them.
+"""vipkeeper and keepalived as the bench configures, starts, signals and measures them.
 
 Both run in the initial network and PID namespaces and are pointed at a lab namespace with
 their own option (`vipkeeper run --netns NS`, `keepalived --namespace NS`): each then opens the
 process connector before entering NS, so both track processes event-driven, against processes
 of the initial PID namespace -- the only fair side by side, since keepalived's tracker works
-nowhere else. One configuration text serves both; `fast_handover` is written for vipkeeper only
-(keepalived would warn about an unknown keyword).
+nowhere else. Starting, signalling, stopping and reading the log are the lab's
+(`vipkeeper.lab.nodes.HostDaemon`, shared with the fault campaign); this module adds what only
+the bench needs: one configuration text for both (`fast_handover` is written for vipkeeper
+only; keepalived would warn about an unknown keyword) and CPU and memory readings.
 
 CPU time is read from /proc/PID/stat (utime+stime, clock ticks) of every process of the daemon:
 vipkeeper is one process; keepalived is a parent plus its VRRP child.
@@ -13,17 +15,15 @@ vipkeeper is one process; keepalived is a parent plus its VRRP child.
 
 from __future__ import annotations
 
+import json
 import os
-import re
-import shutil
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 
+from vipkeeper.lab.nodes import HostDaemon
+
 TICK = os.sysconf("SC_CLK_TCK")
-VK_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) ")
 
 
 @dataclass
@@ -97,49 +97,17 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-class Daemon:
-    """A daemon process started by the bench; stopped by PID (its process group), never by name."""
+class Daemon(HostDaemon):
+    """A daemon started by the bench with a configuration written from `Config`."""
 
     impl = ""
 
     def __init__(self, ns: str, config: Config, workdir: str, tag: str) -> None:
-        self.ns = ns
-        self.config = config
-        self.workdir = workdir
-        self.tag = tag
-        self.conf_path = os.path.join(workdir, f"{tag}.conf")
-        self.log_path = os.path.join(workdir, f"{tag}.log")
-        self.pid_path = os.path.join(workdir, f"{tag}.pid")
-        self.popen: subprocess.Popen[bytes] | None = None
-        self.started_at = 0.0
-        self.starts = 0
-        with open(self.conf_path, "w") as f:
+        conf_path = os.path.join(workdir, f"{tag}.conf")
+        with open(conf_path, "w") as f:
             f.write(config.text(self.impl))
-
-    def argv(self) -> list[str]:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        # Fresh pid files per start: PID 1 of this sandbox reaps orphans late, and keepalived
-        # refuses to start while the PID in an old pid file is still a zombie.
-        self.starts += 1
-        self.pid_path = os.path.join(self.workdir, f"{self.tag}.{self.starts}.pid")
-        with open(self.log_path, "ab") as log:
-            self.started_at = time.time()
-            self.popen = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                          start_new_session=True)
-
-    @property
-    def pid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
-
-    @property
-    def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def pids(self) -> list[int]:
-        return [self.pid] if self.running else []
+        super().__init__(self.impl, ns, conf_path, workdir, tag)
+        self.config = config
 
     def cpu(self) -> float:
         return sum(cpu_seconds(p) for p in self.pids())
@@ -147,62 +115,15 @@ class Daemon:
     def rss(self) -> int:
         return sum(rss_kib(p) for p in self.pids())
 
-    def signal(self, sig: int) -> None:
-        """Signal the daemon the way an admin (TERM) or a crash (KILL) would reach it."""
-        if self.running:
-            os.kill(self.pid, sig)
-
-    def wait(self, timeout: float) -> bool:
-        if self.popen is None:
-            return True
-        try:
-            self.popen.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self.popen is None:
-            return
-        if self.running:
-            self.signal(signal.SIGTERM)
-            if not self.wait(timeout):
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.wait(timeout)
-        try:  # anything the daemon left in its process group (scripts, children)
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def log_lines(self) -> list[str]:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
-
 
 class Vipkeeper(Daemon):
     impl = "vipkeeper"
 
-    def argv(self) -> list[str]:
-        exe = shutil.which("vipkeeper")
-        base = [exe] if exe else [sys.executable, "-m", "vipkeeper"]
-        return base + ["run", "-n", "-l", "--no-syslog", "--netns", self.ns, "-f", self.conf_path,
-                       "-p", self.pid_path, "--control-socket", os.path.join(self.workdir, f"{self.tag}.ctl")]
-
     def status(self) -> dict | None:
-        exe = shutil.which("vipkeeper")
-        base = [exe] if exe else [sys.executable, "-m", "vipkeeper"]
-        done = subprocess.run(base + ["status", "--socket", os.path.join(self.workdir, f"{self.tag}.ctl"), "--json"],
+        done = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", self.control_socket, "--json"],
                               capture_output=True, text=True, timeout=10, check=False)
         if done.returncode != 0:
             return None
-        import json
-
         try:
             return json.loads(done.stdout)
         except ValueError:
@@ -211,43 +132,6 @@ class Vipkeeper(Daemon):
 
 class Keepalived(Daemon):
     impl = "keepalived"
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.vrrp_pid_path = ""
-
-    def argv(self) -> list[str]:
-        self.vrrp_pid_path = os.path.join(self.workdir, f"{self.tag}.{self.starts}.vrrp.pid")
-        return ["keepalived", "-n", "-l", "-G", "-P", "-R", "--namespace", self.ns, "-f", self.conf_path,
-                "-p", self.pid_path, "-r", self.vrrp_pid_path]
-
-    def vrrp_child(self) -> int | None:
-        if not self.running:
-            return None
-        try:
-            with open(self.vrrp_pid_path) as f:
-                pid = int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-        try:  # a stale file from the previous start must not name someone else's process
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            return None
-        return pid if ppid == self.pid else None
-
-    def pids(self) -> list[int]:
-        child = self.vrrp_child()
-        return super().pids() + ([child] if child else [])
-
-    def signal(self, sig: int) -> None:
-        """SIGKILL takes the VRRP child down first: killing only the parent would make the child
-        see its parent die and shut down cleanly (priority 0), which is not a crash."""
-        if sig == signal.SIGKILL:
-            child = self.vrrp_child()
-            if child:
-                os.kill(child, sig)
-        super().signal(sig)
 
 
 IMPLS = {"vipkeeper": Vipkeeper, "keepalived": Keepalived}

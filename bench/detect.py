@@ -3,7 +3,7 @@
 The tracked process is bench/native.py's stamper: it reads CLOCK_REALTIME right before _exit
 and prints it, so the exit time comes from the process itself. The tracker's state change is the
 notify_fifo line `INSTANCE "VI_1" FAULT ...` (weight 0 tracking: quorum lost -> FAULT), read and
-timestamped by bench/watch.py -- the same observer for both daemons. vipkeeper's own log line
+timestamped by vipkeeper.lab.watch.FifoWatch -- the same observer for both daemons. vipkeeper's own log line
 `Quorum lost for tracked process` (millisecond stamps) is reported as a second row. One node per
 daemon, both in the initial PID namespace, tracking by connector; runs alternate.
 """
@@ -18,10 +18,10 @@ import sys
 import time
 
 from bench.daemons import IMPLS, Config, Daemon, Instance
-from bench.lab import Watch
 from bench.native import Programs, named_copy
 from bench.report import Table
 from vipkeeper.lab.topology import Topology
+from vipkeeper.lab.watch import FifoWatch
 
 
 class Node:
@@ -32,13 +32,14 @@ class Node:
         self.topo = Topology()
         self.daemon: Daemon | None = None
         self.stamper: subprocess.Popen[str] | None = None
+        self.watch: FifoWatch | None = None
         try:
             lan = self.topo.add_bridge_lan(nodes=("a",), client=None, ipv6=False)
             self.name = f"{self.topo.prefix}d"
             self.binary = named_copy(programs.stamper, self.workdir, self.name)
             self.fifo = os.path.join(self.workdir, "notify.fifo")
             os.mkfifo(self.fifo)
-            self.watch = Watch(self.topo, lan["a"].ns, ["--fifo", self.fifo])
+            self.watch = FifoWatch(self.fifo)
             config = Config([Instance("VI_1", "eth0", 51, 150, 1.0, 2, ["192.0.2.100/24"], track="trk")],
                             tracked={"trk": (self.name, 0)}, notify_fifo=self.fifo, router_id=f"detect_{impl}")
             self.start_stamper()
@@ -55,8 +56,13 @@ class Node:
         return t
 
     def state_line(self, since: float, states: tuple[str, ...], timeout: float):  # type: ignore[no-untyped-def]
-        return self.watch.first(lambda e: e.kind == "FIFO" and len(e.fields) >= 3 and e.fields[1] == '"VI_1"'
-                                and e.fields[2] in states, since, timeout)
+        assert self.watch is not None
+
+        def match(line) -> bool:  # type: ignore[no-untyped-def]
+            fields = line.text.split()
+            return len(fields) >= 3 and fields[1] == '"VI_1"' and fields[2] in states
+
+        return self.watch.first(match, since, timeout)
 
     def one(self) -> tuple[float | None, float | None]:
         """Exit the stamper; (ms to the fifo line, ms to vipkeeper's log line or None)."""
@@ -67,7 +73,7 @@ class Node:
         self.stamper.wait(5)
         t_exit = float(stamp)
         line = self.state_line(t_exit - 0.001, ("FAULT",), 3.0)
-        fifo_ms = (line.ts - t_exit) * 1000 if line else None
+        fifo_ms = (line.time - t_exit) * 1000 if line else None
         log_ms = None
         if self.impl == "vipkeeper":
             deadline = time.monotonic() + 1.0
@@ -97,6 +103,8 @@ class Node:
         if self.stamper is not None and self.stamper.poll() is None:
             self.stamper.kill()
             self.stamper.wait(5)
+        if self.watch is not None:
+            self.watch.close()
         self.topo.close()
 
 

@@ -1,9 +1,11 @@
-"""The bench's labs on top of vipkeeper.lab.Topology: watchers, tracked processes, a two-node pair.
+"""The bench's labs on top of vipkeeper.lab: tracked processes and a two-node pair.
 
-A `Watch` is bench/watch.py running in a namespace; its lines are read by a thread and kept with
-their timestamps, so the bench asks "the first VIP-added event on B at or after t0" instead of
-polling. Everything started here is stopped in close(), by PID; the Topology removes the
-namespaces. Every wait is bounded.
+What happens is watched with the lab's own observers (vipkeeper.lab.watch): `AddressWatch`
+stamps every address change in a namespace, `FrameCapture` keeps kernel-timestamped frames,
+`FifoWatch` stamps notify-fifo lines, so the bench asks "the first VIP-added event on B at or
+after t0" instead of polling. Daemons are vipkeeper.lab.nodes.HostDaemon (bench/daemons.py).
+Everything started here is stopped in close(), by PID; the Topology removes the namespaces.
+Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,67 +22,9 @@ from dataclasses import dataclass
 from bench.daemons import IMPLS, Config, Daemon, Instance
 from bench.native import named_copy
 from vipkeeper.lab.topology import Topology
+from vipkeeper.lab.watch import AddressWatch, FrameCapture, is_vrrp_or_arp
 
-WATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watch.py")
 VIP = "192.0.2.100"
-
-
-@dataclass
-class Event:
-    kind: str
-    ts: float
-    fields: list[str]
-
-
-class Watch:
-    """bench/watch.py in namespace `ns`; events accumulate in `events`."""
-
-    def __init__(self, topo: Topology, ns: str, args: list[str]) -> None:
-        self.events: list[Event] = []
-        self.cond = threading.Condition()
-        self.proc = topo.popen(ns, [sys.executable, WATCH, *args], stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-        if not self.ready.wait(10):
-            raise RuntimeError(f"watcher in {ns} did not start")
-
-    def _read(self) -> None:
-        out = self.proc.popen.stdout
-        assert out is not None
-        for line in out:
-            parts = line.split()
-            if not parts:
-                continue
-            if parts[0] == "READY":
-                self.ready.set()
-                continue
-            try:
-                event = Event(parts[0], float(parts[1]), parts[2:])
-            except (IndexError, ValueError):
-                continue
-            with self.cond:
-                self.events.append(event)
-                self.cond.notify_all()
-
-    def first(self, match: Callable[[Event], bool], since: float, timeout: float) -> Event | None:
-        """The first matching event stamped at or after `since`; waits at most `timeout`."""
-        deadline = time.monotonic() + timeout
-        checked = 0
-        with self.cond:
-            while True:
-                for event in self.events[checked:]:
-                    if event.ts >= since and match(event):
-                        return event
-                checked = len(self.events)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-
-    def since(self, t: float) -> list[Event]:
-        with self.cond:
-            return [e for e in self.events if e.ts >= t]
 
 
 class Tracked:
@@ -161,8 +104,8 @@ class Pair:
         for node in ("a", "b"):
             self.tracked[node] = Tracked(self.workdir, f"{self.topo.prefix}{node}")
             self.tracked[node].start()
-        self.watch_b = Watch(self.topo, self.b.ns, ["--addr"])
-        self.watch_client = Watch(self.topo, self.client.ns, ["--arp"])
+        self.watch_b = AddressWatch(self.b.ns)
+        self.watch_client = FrameCapture(self.client.ns, self.client.ifname, keep=is_vrrp_or_arp)
         s = self.settings
         for node, prio in (("a", self.PRIO_A), ("b", self.PRIO_B)):
             config = Config(
@@ -203,11 +146,18 @@ class Pair:
             daemon_a.signal(signal.SIGTERM)
         else:
             raise ValueError(how)
-        vip = self.watch_b.first(lambda e: e.kind == "ADDR" and e.fields[0] == "new"
-                                 and e.fields[2].split("/")[0] == VIP, t0, timeout)
-        garp = self.watch_client.first(lambda e: e.kind == "ARP" and e.fields[0] == VIP
-                                       and e.fields[1] == self.b.mac.lower(), t0, 1.0 if vip is None else 2.0)
-        return ((vip.ts - t0) * 1000 if vip else None, (garp.ts - t0) * 1000 if garp else None)
+        vip = self.watch_b.wait(lambda: self.watch_b.first(VIP, added=True, after=t0), timeout)
+        b_mac = bytes.fromhex(self.b.mac.replace(":", ""))
+
+        def garp_from_b() -> float | None:
+            for frame in self.watch_client.garps(VIP, after=t0):
+                arp = frame.arp()
+                if arp is not None and arp.sender_mac == b_mac:
+                    return frame.time
+            return None
+
+        garp = self.watch_client.wait(garp_from_b, 1.0 if vip is None else 2.0)
+        return ((vip - t0) * 1000 if vip else None, (garp - t0) * 1000 if garp else None)
 
     def restore(self, how: str) -> None:
         """Bring a back as it was before the failure."""
@@ -230,4 +180,7 @@ class Pair:
                 print(f"  warning: stopping {daemon.tag}: {exc}", file=sys.stderr)
         for tracked in self.tracked.values():
             tracked.reap()
+        for watch in (getattr(self, "watch_b", None), getattr(self, "watch_client", None)):
+            if watch is not None:
+                watch.close()
         self.topo.close()

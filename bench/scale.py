@@ -5,15 +5,14 @@ namespace `a`, linked to a capture namespace `p` by ceil(n/250) veth pairs; VRID
 link. Instances 0..499 are IPv4 (VIPs from 198.51.100.0/24 and 192.0.2.0/24, /32 each),
 the rest IPv6 (2001:db8:5::/64): the documentation ranges hold only ~500 IPv4 VIPs. All VRRPv3.
 Once the log shows every instance `Entering MASTER STATE`, the bench reads the daemon's CPU
-before/after a capture window, its RSS at the end, and bench/watch.py in `p` keeps the kernel's
-receive timestamp of every advert. Jitter = gap between consecutive adverts of one instance
+before/after a capture window, its RSS at the end, and a FrameCapture (vipkeeper.lab.watch) on
+every interface of `p` keeps the kernel's receive timestamp of every advert. Jitter = gap between consecutive adverts of one instance
 minus the interval (a late advert is positive; a missing one shows up as about +1 interval).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 import subprocess
@@ -21,9 +20,9 @@ import sys
 import time
 
 from bench.daemons import IMPLS, Config, Instance
-from bench.lab import Watch
 from bench.report import Table
 from vipkeeper.lab.topology import Topology
+from vipkeeper.lab.watch import FrameCapture, is_vrrp_or_arp
 
 PER_LINK = 250
 
@@ -84,14 +83,14 @@ def one(impl: str, n: int, interval: float, window: float, workdir: str) -> dict
             tail = " | ".join(daemon.log_lines()[-3:])
             return {"error": f"daemon exited: {tail}"}
         time.sleep(2 * interval + 0.5)
-        dump = os.path.join(work, "adverts.json")
         cpu0, w0 = daemon.cpu(), time.monotonic()
-        watch = Watch(topo, p, ["--vrrp", "--dump", dump, "--duration", str(window)])
-        watch.proc.wait(window + 60)
+        with FrameCapture(p, None, keep=is_vrrp_or_arp, rcvbuf=8 << 20) as capture:
+            time.sleep(window)  # the measurement window itself, not a wait for an event
         cpu1, w1 = daemon.cpu(), time.monotonic()
         rss = daemon.rss()
-        with open(dump) as f:
-            captured = json.load(f)
+        captured: dict[str, list[float]] = {}
+        for frame, adv in capture.adverts():
+            captured.setdefault(f"{adv.source} {adv.advertisement.vrid}", []).append(frame.time)
         jit, seen = jitters(captured, interval)
         return {"cpu_pct": (cpu1 - cpu0) / (w1 - w0) * 100, "rss_mib": rss / 1024, "jitter_ms": jit, "seen": seen,
                 "masters": masters, "all_master_s": all_master_s, "running": daemon.running}

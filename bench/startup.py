@@ -16,9 +16,9 @@ import sys
 import time
 
 from bench.daemons import IMPLS, Config, Instance
-from bench.lab import Watch
 from bench.report import Table
 from vipkeeper.lab.topology import Topology
+from vipkeeper.lab.watch import FrameCapture, is_vrrp_or_arp
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "keepalived-samples")
 
@@ -29,10 +29,12 @@ def figure6(runs: int, workdir: str) -> Table:
     os.makedirs(work, exist_ok=True)
     topo = Topology()
     first: dict[str, list] = {"vipkeeper": [], "keepalived": []}
+    watch: FrameCapture | None = None
     try:
         lan = topo.add_bridge_lan(nodes=("a",), client="client", ipv6=False)
         a = lan["a"]
-        watch = Watch(topo, lan["client"].ns, ["--vrrp"])
+        watch = FrameCapture(lan["client"].ns, lan["client"].ifname, keep=is_vrrp_or_arp)
+        source = str(a.ipv4.ip)
         # Priority 100, not 255: keepalived treats 255 as an address owner only when the VIP is the
         # interface's own address; both must wait Master_Down_Interval (3 x 1 + 0.609 s) here.
         config = Config([Instance("VI_1", "eth0", 51, 100, 1.0, 2, ["192.0.2.100/24"])], router_id="startup")
@@ -42,14 +44,22 @@ def figure6(runs: int, workdir: str) -> Table:
                 t0 = time.time()
                 daemon.start()
                 try:
-                    ev = watch.first(lambda e: e.kind == "VRRP" and e.fields[1] == str(a.ipv4.ip), t0, 15.0)
-                    first[impl].append((ev.ts - t0) * 1000 if ev else None)
+                    capture = watch
+
+                    def first_advert() -> float | None:
+                        return next((frame.time for frame, adv in capture.adverts(after=t0)
+                                     if str(adv.source) == source), None)
+
+                    ts = watch.wait(first_advert, 15.0)
+                    first[impl].append((ts - t0) * 1000 if ts else None)
                 finally:
                     daemon.stop()
                 time.sleep(0.3)
             print(".", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
     finally:
+        if watch is not None:
+            watch.close()
         topo.close()
     down = (3 + (256 - 100) / 256) * 1000
     for impl in ("vipkeeper", "keepalived"):

@@ -14,6 +14,13 @@ process's child; signals go to that PID, never to a name.
 Daemons (`vipkeeper run` or keepalived 2.2.7) log to stderr; a thread per daemon reads the lines
 and stamps each with the time in its own timestamp (vipkeeper's ISO time with milliseconds) or,
 failing that, the time it was read.
+
+A daemon can also run *beside* the nodes (`HostDaemon`): started in the initial network and PID
+namespaces and pointed at a lab namespace with its own option (`vipkeeper run --netns NS`,
+`keepalived --namespace NS`), it opens the process connector before it enters NS and so tracks
+processes event-driven -- the one way both daemons track alike, since keepalived's tracker works
+nowhere else. The fault campaign and the benchmarks (bench/) run daemons that way; their logs
+are the same stamped `DaemonLog`.
 """
 
 from __future__ import annotations
@@ -359,3 +366,131 @@ def start_daemon(node: LabNode, conf: Path | str, kind: str = "vipkeeper", name:
                  extra: Sequence[str] = ()) -> NodeProc:
     argv = vipkeeper_argv(node, conf, extra=extra) if kind == "vipkeeper" else keepalived_argv(node, conf)
     return node.spawn(name, argv, capture=True)
+
+
+class HostDaemon:
+    """`vipkeeper run --netns NS` or `keepalived --namespace NS`, started from the initial namespaces.
+
+    Files live in `workdir`, named by `tag`; each start gets fresh pid files (PID 1 of a sandbox
+    may reap orphans late, and keepalived refuses to start while the PID in an old pid file is
+    still a zombie). stdout and stderr of each start are one `DaemonLog`. Signals go to the PID
+    we started (its process group when stopping), never to a name.
+    """
+
+    def __init__(self, kind: str, ns: str, conf: Path | str, workdir: Path | str, tag: str,
+                 extra: Sequence[str] = ()) -> None:
+        if kind not in ("vipkeeper", "keepalived"):
+            raise ValueError(f"unknown daemon kind {kind!r}")
+        self.kind = kind
+        self.ns = ns
+        self.conf = str(conf)
+        self.workdir = Path(workdir)
+        self.tag = tag
+        self.extra = list(extra)
+        self.control_socket = str(self.workdir / f"{tag}.ctl")
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.logs: list[DaemonLog] = []
+        self.starts = 0
+        self.started_at = 0.0
+        self.pid_file = ""
+        self.vrrp_pid_file = ""
+
+    def argv(self) -> list[str]:
+        w, n = self.workdir, self.starts
+        self.pid_file = str(w / f"{self.tag}.{n}.pid")
+        if self.kind == "vipkeeper":
+            return [sys.executable, "-m", "vipkeeper", "run", "-n", "-l", "--no-syslog", "--netns", self.ns,
+                    "-f", self.conf, "-p", self.pid_file, "--control-socket", self.control_socket,
+                    "--data-file", str(w / f"{self.tag}.data"), *self.extra]
+        self.vrrp_pid_file = str(w / f"{self.tag}.{n}.vrrp.pid")
+        return ["/usr/sbin/keepalived", "-n", "-l", "-G", "-P", "-R", "--namespace", self.ns, "-f", self.conf,
+                "-p", self.pid_file, "-r", self.vrrp_pid_file, *self.extra]
+
+    def start(self) -> None:
+        self.starts += 1
+        argv = self.argv()
+        self.started_at = time.time()
+        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self.logs.append(DaemonLog(self.popen.stdout, f"{self.ns}/{self.tag}.{self.starts}"))
+
+    @property
+    def log(self) -> DaemonLog | None:
+        """The log of the current (last) start."""
+        return self.logs[-1] if self.logs else None
+
+    def log_lines(self) -> list[str]:
+        """Every line logged since the first start, in order."""
+        return [line.text for log in self.logs for line in log.snapshot()]
+
+    @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise LabError(f"{self.tag}: not started")
+        return self.popen.pid
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def vrrp_child(self) -> int | None:
+        """keepalived's VRRP child (its PID file, checked to be our child), else None."""
+        if self.kind != "keepalived" or not self.running:
+            return None
+        try:
+            with open(self.vrrp_pid_file) as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/stat") as f:  # a stale file must not name someone else's process
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            return None
+        return pid if ppid == self.pid else None
+
+    def pids(self) -> list[int]:
+        """The daemon's processes: vipkeeper is one; keepalived a parent plus its VRRP child."""
+        if not self.running:
+            return []
+        child = self.vrrp_child()
+        return [self.pid] + ([child] if child else [])
+
+    def signal(self, sig: int) -> float:
+        """Signal the daemon as an admin (TERM, HUP) or a crash (KILL) would; returns the wall time.
+        SIGKILL takes keepalived's VRRP child down first: killing only the parent would let the
+        child see it die and shut down cleanly (priority 0), which is not a crash."""
+        now = time.time()
+        if sig == signal.SIGKILL:
+            child = self.vrrp_child()
+            if child:
+                os.kill(child, sig)
+        if self.running:
+            os.kill(self.pid, sig)
+        return now
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the daemon has exited within `timeout`."""
+        if self.popen is None:
+            return True
+        try:
+            self.popen.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL to its process group after `timeout`; anything it left in its
+        process group (scripts, children) is killed too."""
+        if self.popen is None:
+            return
+        if self.running:
+            os.kill(self.pid, signal.SIGTERM)
+            if not self.wait(timeout):
+                _killpg(self.pid)
+                self.wait(timeout)
+        _killpg(self.pid)
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -7,9 +7,12 @@ read the kernel directly:
   subscribes first, then takes a snapshot, so no change between the two is lost; every
   RTM_NEWADDR/RTM_DELADDR is stamped with time.time() when read. The history answers "when did
   the VIP appear/go" and "was it ever on two nodes at once" for every instant, not just sampled ones.
-- `FrameCapture`: an AF_PACKET socket in a namespace (bound to one interface), with kernel
-  receive timestamps (SO_TIMESTAMPNS, wall clock). Frames going *out* of a bridge port (towards
-  the node) are skipped, so a capture on a node's bridge port holds exactly what that node sent.
+- `FrameCapture`: an AF_PACKET socket in a namespace (bound to one interface, or to all of the
+  namespace's), with kernel receive timestamps (SO_TIMESTAMPNS, wall clock). Frames going *out*
+  of a bridge port (towards the node) are skipped, so a capture on a node's bridge port holds
+  exactly what that node sent.
+- `FifoWatch`: the lines a daemon writes to a notify fifo, each stamped when read. The fifo is
+  opened O_RDWR, so opening never waits and a daemon restart is never an end of file.
 
 Each watcher runs one daemon thread that blocks in select() on its socket and a stop pipe; close()
 ends it. Times are UNIX epoch floats so they compare with daemons' log timestamps.
@@ -277,14 +280,17 @@ class Frame:
 
 
 class FrameCapture(_Reader):
-    """Frames received on `ifname` in `ns` (not those the interface sends), kernel-timestamped."""
+    """Frames received on `ifname` in `ns` (every interface of `ns` when None; never those an
+    interface sends), kernel-timestamped."""
 
-    def __init__(self, ns: str, ifname: str, keep: Callable[[Frame], bool] | None = None) -> None:
+    def __init__(self, ns: str, ifname: str | None, keep: Callable[[Frame], bool] | None = None,
+                 rcvbuf: int = 4 << 20) -> None:
         def make() -> socket.socket:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            s.bind((ifname, ETH_P_ALL))
+            if ifname is not None:
+                s.bind((ifname, ETH_P_ALL))
             return s
 
         super().__init__(call_in(ns, make), f"capture-{ns}-{ifname}")
@@ -345,3 +351,43 @@ def is_vrrp_or_arp(frame: Frame) -> bool:
     if frame.ethertype == ETH_P_IPV6:
         return len(payload) >= 40 and payload[6] == packet.IPPROTO_VRRP
     return False
+
+
+@dataclass(frozen=True)
+class FifoLine:
+    time: float
+    text: str
+
+
+class FifoWatch(_Reader):
+    """Every line written to the notify fifo at `path` from now on, stamped when read."""
+
+    def __init__(self, path: str) -> None:
+        # O_RDWR: never blocks in open and never sees EOF when the daemon writing it restarts.
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        super().__init__(open(fd, "rb", buffering=0), f"fifowatch-{os.path.basename(path)}")  # type: ignore[arg-type]
+        self.path = path
+        self.lines: list[FifoLine] = []
+        self._pending = b""
+        self.start()
+
+    def read_one(self) -> None:
+        try:
+            data = os.read(self.sock.fileno(), 1 << 16)
+        except BlockingIOError:
+            return
+        now = time.time()
+        *lines, self._pending = (self._pending + data).split(b"\n")
+        with self.changed:
+            self.lines += [FifoLine(now, line.decode(errors="replace")) for line in lines]
+            self.changed.notify_all()
+
+    def since(self, after: float) -> list[FifoLine]:
+        with self.lock:
+            return [line for line in self.lines if line.time >= after]
+
+    def first(self, match: Callable[[FifoLine], bool], after: float, timeout: float) -> FifoLine | None:
+        """The first matching line read at or after `after`; waits at most `timeout`."""
+        found = self.wait(lambda: next((line for line in self.lines if line.time >= after and match(line)), None),
+                          timeout)
+        return found or None
