@@ -135,7 +135,7 @@ def figure3(runs: int, workdir: str, programs: Programs) -> Table:
         table.add("exit -> notify_fifo FAULT line", "keepalived", fifo["keepalived"])
         table.add("exit -> 'Quorum lost' log line", "vipkeeper (log, 1ms)", logged)
         table.notes.append("both daemons in the initial PID namespace, connector mode; fifo lines timestamped on read "
-                           "by one observer process; vipkeeper's log stamps have 1 ms resolution (truncated)")
+                           "by one observer (a FifoWatch thread of the bench); vipkeeper's log stamps have 1 ms resolution (truncated)")
     finally:
         for node in nodes:
             node.close()
