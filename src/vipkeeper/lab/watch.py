@@ -1,4 +1,4 @@
-"""Observers of the system during a lab run or a test: address changes and frames on the wire.
+"""Observers of the system in the lab, the tests and the bench: addresses, frames, notify-fifo lines.
 
 Why not logs: a daemon can say "Entering MASTER STATE" and still fail to add the VIP, or add it
 twice. The lab and the integration tests judge from what the kernel reports, so these watchers
