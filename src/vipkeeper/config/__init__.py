@@ -9,6 +9,7 @@ trackers, unsupported keepalived features - is a `Diagnostic` in `Config.diagnos
 
 from __future__ import annotations
 
+from .host_checks import Host, LocalHost
 from .lexer import lex_file, lex_text
 from .model import (
     NOWHERE,
@@ -35,15 +36,16 @@ from .parser import parse
 
 __all__ = [
     "NOWHERE", "Authentication", "Config", "ConfigError", "Diagnostic", "Garp", "GlobalDefs",
-    "Instance", "Notifies", "ScriptCommand", "Severity", "SyncGroup", "TrackFile", "TrackProcess",
+    "Host", "Instance", "LocalHost", "Notifies", "ScriptCommand", "Severity", "SyncGroup", "TrackFile", "TrackProcess",
     "TrackRef", "VirtualAddress", "VirtualRoute", "VrrpScript", "Where", "load", "loads",
 ]
 
 
-def load(path: str, *, config_id: str | None = None) -> Config:
+def load(path: str, *, config_id: str | None = None, host: Host | None = None) -> Config:
     """Read the configuration file at `path` (and its includes). `config_id` is keepalived's
-    `-i`: it selects `@ID` lines; None means the host name's first label, as keepalived."""
-    return parse(lex_file(path, config_id=config_id))
+    `-i`: it selects `@ID` lines; None means the host name's first label, as keepalived.
+    `host` (e.g. `LocalHost()`): also check interfaces and script files there, as keepalived -t."""
+    return parse(lex_file(path, config_id=config_id), host)
 
 
 def loads(text: str, *, name: str = "<string>", config_id: str | None = None) -> Config:

@@ -42,6 +42,9 @@ class Sink:
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        # (feature, where, message): features vipkeeper lacks whose absence changes the wire or
+        # who holds a VIP; the parser makes each an error unless global_defs opts out of it.
+        self.refusals: list[tuple[str, Any, str]] = []
 
     def warning(self, node_or_where: Any, message: str) -> None:
         self._add(node_or_where, "warning", message)
@@ -51,6 +54,13 @@ class Sink:
 
     def unsupported(self, node_or_where: Any, message: str) -> None:
         self._add(node_or_where, "unsupported", message)
+
+    def ignored(self, node_or_where: Any, message: str) -> None:
+        self._add(node_or_where, "ignored", message)
+
+    def refuse(self, node_or_where: Any, feature: str, message: str) -> None:
+        where = node_or_where.where if isinstance(node_or_where, Node) else node_or_where
+        self.refusals.append((feature, where, message))
 
     def _add(self, node_or_where: Any, severity: Any, message: str) -> None:
         where = node_or_where.where if isinstance(node_or_where, Node) else node_or_where
@@ -68,8 +78,13 @@ class Keyword:
     block: bool = False  # the value is in the node's `{ }` block
     multi: bool = False  # the reader returns {field: value, ...}
     status: Status = "ok"
+    # ignored/unsupported: what keepalived 2.2.7 does with the keyword, as "keepalived would <note>"
     note: str = ""
     fatal: bool = False  # an invalid value is an error (keepalived cannot run the block), not a warning
+    # unsupported and its absence changes what goes on the wire or who holds a VIP: `run` refuses
+    # the configuration unless global_defs says `vipkeeper_run_without FEATURE`
+    refuse: bool = False
+    feature: str = ""  # the FEATURE name for vipkeeper_run_without; the keyword itself when empty
 
 
 def ok(field: str | None, read: Reader, *, block: bool = False, multi: bool = False,
@@ -77,12 +92,38 @@ def ok(field: str | None, read: Reader, *, block: bool = False, multi: bool = Fa
     return Keyword(field, read, block=block, multi=multi, fatal=fatal)
 
 
-def ignored(block: bool = False) -> Keyword:
-    return Keyword(None, None, block=block, status="ignored")
+def ignored(note: str, *, block: bool = False, field: str | None = None, read: Reader | None = None) -> Keyword:
+    """Understood; vipkeeper does nothing with it and nothing VRRP does depends on it."""
+    return Keyword(field, read, block=block, status="ignored", note=note)
 
 
-def unsupported(note: str) -> Keyword:
-    return Keyword(None, None, status="unsupported", note=note)
+def unsupported(note: str, *, block: bool = False, refuse: bool = False, feature: str = "",
+                field: str | None = None, read: Reader | None = None, multi: bool = False) -> Keyword:
+    """keepalived acts on it, vipkeeper does not. With `refuse`, running without it would change
+    the wire or VIP ownership, so the configuration is refused unless opted out."""
+    return Keyword(field, read, block=block, multi=multi, status="unsupported", note=note,
+                   refuse=refuse, feature=feature)
+
+
+RUN_WITHOUT = "vipkeeper_run_without"
+
+
+def describe(keyword: str, spec: Keyword) -> str:
+    """The one-line message naming a keyword vipkeeper does not act on."""
+    if spec.status == "ignored":
+        return f"'{keyword}' ignored by vipkeeper (keepalived would {spec.note})"
+    return f"'{keyword}' is not supported by vipkeeper (keepalived would {spec.note})"
+
+
+def report(keyword: str, spec: Keyword, where: Any, sink: Sink) -> None:
+    """Name a keyword that is not `ok` at its line: ignored, unsupported, or a refusal."""
+    message = describe(keyword, spec)
+    if spec.refuse:
+        sink.refuse(where, spec.feature or keyword, message)
+    elif spec.status == "ignored":
+        sink.ignored(where, message)
+    else:
+        sink.unsupported(where, message)
 
 
 # -- readers -----------------------------------------------------------------------------------
@@ -266,7 +307,14 @@ def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
     text = child.keyword
     try:
         if "/" in text:
-            interface = ipaddress.ip_interface(text)
+            host, _, length = text.partition("/")
+            base = parse_address(host)
+            if length.isdigit() and int(length) > base.max_prefixlen:
+                # keepalived 2.2.7: "Invalid address prefix len 33 for address X/33 - using 32"
+                sink.warning(child, f"number '{length}' outside range [0, {base.max_prefixlen}]; Invalid "
+                                    f"address prefix len {length} for address {text} - using {base.max_prefixlen}")
+                length = str(base.max_prefixlen)
+            interface = ipaddress.ip_interface(f"{host}/{length}")
         else:
             interface = ipaddress.ip_interface(parse_address(text))
     except (ValueError, Invalid):
@@ -385,8 +433,6 @@ def use_vmac(node: Node, sink: Sink) -> dict[str, Any]:
         else:
             name = arg
     result: dict[str, Any] = {"use_vmac": name}
-    sink.unsupported(node, "use_vmac: vipkeeper creates no VMAC interface; the instance runs on its "
-                           "interface with the interface's own MAC address")
     if mac is not None:
         result["vmac_address"] = mac
     return result
@@ -453,9 +499,24 @@ def quoted_path(node: Node, sink: Sink) -> str:
 
 
 # -- tables ------------------------------------------------------------------------------------
+#
+# Every keyword keepalived 2.2.7 reads in these blocks is here. `ok` rows are acted on; `ignored`
+# and `unsupported` rows are named by `check` with FILE:LINE and what keepalived would have done
+# (the note completes "keepalived would ..."); `refuse=True` rows are features whose absence
+# changes what goes on the wire or who holds a VIP. `support_table()` lists them all.
 
-NOT_ROUTES = "vipkeeper does not install routes or rules"
-LVS = "vipkeeper implements VRRP only, not LVS/IPVS"
+LVS = "configure IPVS load balancing; vipkeeper implements VRRP only, not LVS"
+MAIL = "send mail on state changes; vipkeeper sends none, use a notify script"
+SNMP = "serve state over SNMP AgentX; vipkeeper has no SNMP, see `vipkeeper status` and metrics_listen"
+TUNING = "tune its own processes this way; vipkeeper is one process and does not need it"
+BUFFERS = "size its netlink or socket receive buffers this way; vipkeeper sizes its own"
+NAMING = "name its processes or files this way; vipkeeper does not"
+NO_VMAC = "create a macvlan (VMAC) interface so adverts and the VIPs use the virtual MAC 00:00:5e:00:01:VRID; " \
+          "vipkeeper would use the interface's own MAC"
+FIREWALL = "add iptables/nftables rules dropping traffic to the VIPs of instances without accept mode; " \
+           "vipkeeper adds none, so the host would answer that traffic"
+WHERE_VIPS = "start VRRP inside this network namespace; vipkeeper would hold the VIPs in the namespace " \
+             "it was started in; start it with `ip netns exec NAME vipkeeper ...`"
 
 AUTHENTICATION: dict[str, Keyword] = {
     "auth_type": ok("auth_type", choice("PASS", "AH")),
@@ -469,7 +530,7 @@ _NOTIFIES: dict[str, Keyword] = {
     "notify_stop": ok("notify_stop", script),
     "notify": ok("notify_generic", script),
     "notify_priority_changes": ok("notify_priority_changes", boolean),
-    "smtp_alert": ignored(),
+    "smtp_alert": unsupported(MAIL),
 }
 
 _TRACKERS: dict[str, Keyword] = {
@@ -477,38 +538,48 @@ _TRACKERS: dict[str, Keyword] = {
     "track_script": ok("track_script", track_block(-253, 253, what="script"), block=True),
     "track_process": ok("track_process", track_block(-254, 254, what="process"), block=True),
     "track_file": ok("track_file", track_block(-254, 254, what="file"), block=True),
-    "track_bfd": unsupported("vipkeeper has no BFD"),
+    "track_bfd": unsupported("lower the priority of, or fault, the instance when a BFD session goes down; "
+                             "vipkeeper has no BFD, so it would keep the VIP", block=True, refuse=True),
 }
 
 INSTANCE: dict[str, Keyword] = {
     "state": ok("state", choice("MASTER", "BACKUP")),
     "interface": ok("interface", word),
-    "vrf": unsupported("vipkeeper does not bind instances to a VRF"),
-    "use_vmac": ok(None, use_vmac, multi=True),
-    "use_vmac_addr": unsupported("vipkeeper creates no VMAC interfaces for VIPs on other links"),
-    "vmac_xmit_base": ok("vmac_xmit_base", flag),
-    "use_ipvlan": unsupported("vipkeeper does not create ipvlan interfaces"),
+    "vrf": unsupported("bind the instance's sockets and VIPs to this VRF; vipkeeper would use the default "
+                       "routing table", refuse=True),
+    "use_vmac": unsupported(NO_VMAC, refuse=True, read=use_vmac, multi=True),
+    "use_vmac_addr": unsupported(NO_VMAC, refuse=True, feature="use_vmac"),
+    "vmac_xmit_base": unsupported("send adverts from the base interface of the VMAC", field="vmac_xmit_base",
+                                  read=flag),
+    "use_ipvlan": unsupported("create an ipvlan interface for the VIPs; vipkeeper would put them on the "
+                              "interface", refuse=True),
     "native_ipv6": ok("native_ipv6", flag),
     "dont_track_primary": ok("dont_track_primary", flag),
     **_TRACKERS,
     "mcast_src_ip": ok("mcast_src_ip", address),
     "unicast_src_ip": ok("unicast_src_ip", address),
     "mcast_dst_ip": ok("mcast_dst_ip", address),
-    "track_src_ip": ok("track_src_ip", flag),
+    "track_src_ip": unsupported("put the instance in FAULT while its source address is missing",
+                                field="track_src_ip", read=flag),
     "version": ok("version", integer(2, 3)),
     "check_unicast_src": ok("check_unicast_src", flag),
     "unicast_peer": ok(None, peer_block, block=True, multi=True),
-    "unicast_fault_no_peer": ok("unicast_fault_no_peer", flag),
-    "unicast_ttl": ok("unicast_ttl", integer(0, 255)),
-    "old_unicast_checksum": ignored(),
+    "unicast_fault_no_peer": unsupported("put a unicast instance without peers in FAULT",
+                                         field="unicast_fault_no_peer", read=flag),
+    "unicast_ttl": unsupported("send unicast adverts with this TTL and (with check_unicast_src) check it; "
+                               "vipkeeper sends TTL 255", field="unicast_ttl", read=integer(0, 255)),
+    "old_unicast_checksum": unsupported("checksum unicast adverts the way keepalived < 1.3.6 did; vipkeeper's "
+                                        "adverts would fail such a peer's checksum", refuse=True),
     "garp_master_delay": ok("garp_master_delay", timer(0, 255)),
     "garp_master_repeat": ok("garp_master_repeat", integer(0, 255)),
     "garp_lower_prio_delay": ok("garp_lower_prio_delay", timer(0, 255)),
     "garp_lower_prio_repeat": ok("garp_lower_prio_repeat", integer(0, 255)),
     "garp_master_refresh": ok("garp_master_refresh", timer(0, 86400)),
     "garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
-    "garp_extra_if": ok("garp_extra_if", garp_extra_if),
-    "garp_extra_if_vmac": ok("garp_extra_if", garp_extra_if),
+    "garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds",
+                                 field="garp_extra_if", read=garp_extra_if),
+    "garp_extra_if_vmac": unsupported("send gratuitous ARPs/NAs on every interface every N seconds",
+                                      field="garp_extra_if", read=garp_extra_if),
     "down_timer_adverts": ok("down_timer_adverts", integer(1, 100)),
     "lower_prio_no_advert": ok("lower_prio_no_advert", boolean),
     "higher_prio_send_advert": ok("higher_prio_send_advert", boolean),
@@ -518,9 +589,13 @@ INSTANCE: dict[str, Keyword] = {
     "authentication": ok("authentication", lambda node, sink: node, block=True),
     "virtual_ipaddress": ok("virtual_ipaddress", vip_block, block=True),
     "virtual_ipaddress_excluded": ok("virtual_ipaddress_excluded", vip_block, block=True),
-    "promote_secondaries": ok("promote_secondaries", flag),
-    "virtual_routes": ok("virtual_routes", route_block, block=True),
-    "virtual_rules": unsupported(NOT_ROUTES),
+    "promote_secondaries": unsupported("set promote_secondaries on the interface so removing one address "
+                                       "keeps the others of its subnet", field="promote_secondaries", read=flag),
+    "virtual_routes": unsupported("add these routes while Master and remove them otherwise; vipkeeper "
+                                  "installs no routes", refuse=True, field="virtual_routes", read=route_block,
+                                  block=True),
+    "virtual_rules": unsupported("add these policy routing rules while Master; vipkeeper installs no rules",
+                                 refuse=True, block=True),
     "accept": ok(None, accept(True), multi=True),
     "no_accept": ok(None, accept(False), multi=True),
     "nopreempt": ok("nopreempt", flag),
@@ -528,12 +603,12 @@ INSTANCE: dict[str, Keyword] = {
     "preempt_delay": ok("preempt_delay", timer(0, 1000)),
     "skip_check_adv_addr": ok("skip_check_adv_addr", boolean),
     "strict_mode": ok("strict_mode", strict),
-    "debug": ignored(),
+    "debug": ignored("log more detail about this instance"),
     **_NOTIFIES,
     "notify_deleted": ok("notify_deleted", optional_script),
     "notify_master_rx_lower_pri": ok("notify_master_rx_lower_pri", script),
-    "kernel_rx_buf_size": ignored(),
-    "linkbeat_use_polling": ignored(),
+    "kernel_rx_buf_size": ignored(BUFFERS),
+    "linkbeat_use_polling": ignored("poll the link state with MII/ethtool; vipkeeper follows it through netlink"),
     "lvs_sync_daemon_interface": unsupported(LVS),
     # vipkeeper's own
     "fast_handover": ok("fast_handover", boolean),
@@ -576,32 +651,65 @@ TRACK_FILE: dict[str, Keyword] = {
     "init_file": ok(None, init_file, multi=True),
 }
 
-_GLOBAL_IGNORED = """
-tmp_config_directory config_save_dir process_names process_name vrrp_process_name
-checker_process_name bfd_process_name startup_script startup_script_timeout shutdown_script
-shutdown_script_timeout notification_email_from smtp_server smtp_helo_name smtp_connect_timeout
-smtp_alert smtp_alert_vrrp smtp_alert_checker checker_log_all_failures no_email_faults
-default_interface lvs_sync_daemon lvs_timeouts lvs_flush lvs_flush_on_stop vrrp_garp_extra_if
-nftables nftables_priority nftables_counters nftables_ifindex nftables_ipvs nftables_ipvs_priority
-nftables_ipvs_start_fwmark vrrp_iptables vrrp_ipsets disable_local_igmp min_auto_priority_delay
-vrrp_priority checker_priority bfd_priority vrrp_no_swap checker_no_swap bfd_no_swap
-vrrp_cpu_affinity checker_cpu_affinity bfd_cpu_affinity vrrp_rt_priority checker_rt_priority
-bfd_rt_priority vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime snmp_socket
-enable_snmp_vrrp enable_snmp_checker enable_snmp_rfc enable_snmp_rfcv2 enable_snmp_rfcv3
-enable_traps enable_dbus dbus_service_name lvs_notify_fifo lvs_notify_fifo_script
-fifo_write_vrrp_states_on_reload dynamic_interfaces vrrp_netlink_cmd_rcv_bufs
-vrrp_netlink_cmd_rcv_bufs_force vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force
-lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs
-lvs_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs_force vrrp_rx_bufs_policy
-vrrp_rx_bufs_multiplier rs_init_notifies no_checker_emails umask log_unknown_vrids vmac_prefix
-vmac_addr_prefix random_seed reload_check_config include_check reload_time_file reload_repeat
-reload_file data_use_instance vrrp_wait_after_boot linkbeat_use_polling net_namespace_ipvs
-namespace_with_ipsets instance use_pid_dir child_wait_time
-""".split()
+
+def _each(names: str, spec: Keyword) -> dict[str, Keyword]:
+    return {name: spec for name in names.split()}
+
+
+_GLOBAL_NOT_ACTED: dict[str, Keyword] = {
+    **_each("tmp_config_directory config_save_dir", ignored("keep copies of the configuration it read there")),
+    **_each("process_names process_name vrrp_process_name checker_process_name bfd_process_name "
+            "use_pid_dir instance data_use_instance", ignored(NAMING)),
+    **_each("vrrp_priority checker_priority bfd_priority vrrp_no_swap checker_no_swap bfd_no_swap "
+            "vrrp_cpu_affinity checker_cpu_affinity bfd_cpu_affinity vrrp_rt_priority checker_rt_priority "
+            "bfd_rt_priority vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime "
+            "min_auto_priority_delay umask child_wait_time random_seed", ignored(TUNING)),
+    "max_auto_priority": ignored(TUNING, field="max_auto_priority",
+                                 read=lambda n, s: parse_int(n.args[0], -1, 99) if n.args else 99),
+    **_each("vrrp_netlink_cmd_rcv_bufs vrrp_netlink_cmd_rcv_bufs_force vrrp_netlink_monitor_rcv_bufs "
+            "vrrp_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs_force vrrp_rx_bufs_policy "
+            "vrrp_rx_bufs_multiplier", ignored(BUFFERS)),
+    "linkbeat_use_polling": ignored("poll link state with MII/ethtool; vipkeeper follows it through netlink"),
+    **_each("reload_check_config include_check", ignored("check a new configuration before reloading it; "
+                                                         "vipkeeper always does")),
+    **_each("reload_time_file reload_repeat reload_file",
+            unsupported("reload at the time written in this file, or mark reloads in it")),
+    "vrrp_wait_after_boot": ignored(TUNING),
+    "log_unknown_vrids": unsupported("log adverts for VRIDs it has no instance for"),
+    "fifo_write_vrrp_states_on_reload": unsupported("write every instance's state to the notify FIFO "
+                                                    "after a reload"),
+    "default_interface": unsupported("put static addresses without `dev` on this interface"),
+    **_each("vmac_prefix vmac_addr_prefix", unsupported("name VMAC interfaces this way; vipkeeper creates none")),
+    "disable_local_igmp": unsupported("stop the kernel sending IGMP reports for the VRRP group"),
+    "vrrp_garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds"),
+    "vrrp_iptables": unsupported(FIREWALL, refuse=True),
+    "nftables": unsupported(FIREWALL, refuse=True),
+    **_each("vrrp_ipsets nftables_priority nftables_counters nftables_ifindex",
+            unsupported("shape the firewall rules of vrrp_iptables/nftables")),
+    **_each("notification_email_from smtp_server smtp_helo_name smtp_connect_timeout smtp_alert smtp_alert_vrrp "
+            "no_email_faults", unsupported(MAIL)),
+    "notification_email": unsupported(MAIL, block=True),
+    **_each("enable_snmp_vrrp enable_snmp_rfc enable_snmp_rfcv2 enable_snmp_rfcv3 snmp_socket", unsupported(SNMP)),
+    "enable_traps": unsupported("send SNMP traps on state changes; vipkeeper has no SNMP, use a notify "
+                                "script or notify_fifo"),
+    **_each("enable_dbus dbus_service_name", unsupported("publish instance states and take commands on "
+                                                         "D-Bus; vipkeeper has no D-Bus, see `vipkeeper status`")),
+    "startup_script": unsupported("run this script once before starting VRRP"),
+    "shutdown_script": unsupported("run this script once after stopping VRRP"),
+    **_each("startup_script_timeout shutdown_script_timeout",
+            unsupported("bound the startup/shutdown script's run time")),
+    "dynamic_interfaces": unsupported("accept interfaces that do not exist yet and follow them as they "
+                                      "appear and go, without reporting them as a configuration problem"),
+    **_each("lvs_sync_daemon lvs_timeouts lvs_flush lvs_flush_on_stop lvs_notify_fifo lvs_notify_fifo_script "
+            "rs_init_notifies no_checker_emails smtp_alert_checker checker_log_all_failures enable_snmp_checker "
+            "lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs "
+            "lvs_netlink_monitor_rcv_bufs_force nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark "
+            "net_namespace_ipvs namespace_with_ipsets", unsupported(LVS)),
+    "net_namespace": unsupported(WHERE_VIPS, refuse=True),
+}
 
 GLOBAL_DEFS: dict[str, Keyword] = {
-    **{name: ignored() for name in _GLOBAL_IGNORED},
-    "notification_email": ignored(block=True),
+    **_GLOBAL_NOT_ACTED,
     "router_id": ok("router_id", word),
     "script_user": ok(None, user_group("script_"), multi=True),
     "enable_script_security": ok("enable_script_security", flag),
@@ -620,8 +728,12 @@ GLOBAL_DEFS: dict[str, Keyword] = {
     "vrrp_garp_lower_prio_repeat": ok("garp_lower_prio_repeat", integer(0, 255)),
     "vrrp_garp_master_refresh": ok("garp_master_refresh", timer(0, 86400)),
     "vrrp_garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
-    "vrrp_garp_interval": ok("garp_interval", timer(0, 1)),
-    "vrrp_gna_interval": ok("garp_na_interval", timer(0, 1)),
+    "vrrp_garp_interval": unsupported("wait this long between the gratuitous ARPs of one burst; "
+                                      "vipkeeper sends a burst back to back", field="garp_interval",
+                                      read=timer(0, 1)),
+    "vrrp_gna_interval": unsupported("wait this long between the unsolicited NAs of one burst; "
+                                     "vipkeeper sends a burst back to back", field="garp_na_interval",
+                                     read=timer(0, 1)),
     "vrrp_lower_prio_no_advert": ok("vrrp_lower_prio_no_advert", boolean),
     "vrrp_higher_prio_send_advert": ok("vrrp_higher_prio_send_advert", boolean),
     "vrrp_check_unicast_src": ok("vrrp_check_unicast_src", flag),
@@ -630,28 +742,57 @@ GLOBAL_DEFS: dict[str, Keyword] = {
     "vrrp_notify_fifo": ok("vrrp_notify_fifo", script),
     "vrrp_notify_fifo_script": ok("vrrp_notify_fifo_script", script),
     "process_monitor_rcv_bufs": ok("process_monitor_rcv_bufs", integer(0, 2**31 - 1)),
-    "max_auto_priority": ok("max_auto_priority", lambda n, s: parse_int(n.args[0], -1, 99) if n.args else 99),
-    "net_namespace": unsupported("start vipkeeper inside the namespace instead "
-                                 "(ip netns exec NAME vipkeeper run ...)"),
     # vipkeeper's own
     "control_socket": ok("control_socket", word),
     "metrics_listen": ok("metrics_listen", word),
+    RUN_WITHOUT: ok("run_without", words),
 }
 
-# Top-level blocks handled by parser.py; here only what is not.
-TOP_UNSUPPORTED: dict[str, str] = {
-    "virtual_server": LVS,
-    "virtual_server_group": LVS,
-    "SSL": LVS,
-    "bfd_instance": "vipkeeper has no BFD",
-    "static_rules": NOT_ROUTES,
-    "linkbeat_interfaces": "vipkeeper follows link state through netlink only",
-    "track_group": "vipkeeper does not track static addresses, routes or rules",
-    "garp_group": "vipkeeper applies only the global vrrp_garp_interval/vrrp_gna_interval",
-    "interface_up_down_delays": "vipkeeper does not debounce interface state changes",
-    "net_namespace": "start vipkeeper inside the namespace instead (ip netns exec NAME vipkeeper run ...)",
+# Top-level keywords other than the blocks parser.py walks with the tables above.
+TOP: dict[str, Keyword] = {
+    "static_ipaddress": unsupported("add these addresses at start-up and keep them; vipkeeper would not add "
+                                    "them", refuse=True, block=True),
+    "static_routes": unsupported("add these routes at start-up; vipkeeper installs no routes", refuse=True,
+                                 block=True),
+    "static_rules": unsupported("add these policy routing rules at start-up; vipkeeper installs no rules",
+                                refuse=True, block=True),
+    "virtual_server": unsupported(LVS, refuse=True, block=True),
+    "virtual_server_group": unsupported(LVS, refuse=True, block=True, feature="virtual_server"),
+    "SSL": unsupported(LVS, block=True),
+    "bfd_instance": unsupported("run this BFD session; vipkeeper has no BFD", block=True),
+    "linkbeat_interfaces": unsupported("poll these interfaces' link state with MII/ethtool; vipkeeper "
+                                       "follows link state through netlink", block=True),
+    "track_group": unsupported("track static addresses, routes and rules of this group", block=True),
+    "garp_group": unsupported("send extra gratuitous ARPs on these interfaces at these intervals", block=True),
+    "interface_up_down_delays": unsupported("delay acting on these interfaces' link changes", block=True),
+    "net_namespace": unsupported(WHERE_VIPS, refuse=True),
+    # global keywords that keepalived also reads outside global_defs (man page, "Global definitions")
+    **{name: GLOBAL_DEFS[name] for name in ("net_namespace_ipvs", "namespace_with_ipsets", "instance",
+                                            "use_pid_dir", "linkbeat_use_polling", "child_wait_time")},
 }
 
-# Global keywords that keepalived also reads outside global_defs (man page, "Global definitions").
-TOP_IGNORED = frozenset({"net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
-                         "linkbeat_use_polling", "child_wait_time"})
+# Blocks whose keywords are read from a table, by the name they are listed under in support_table().
+TABLES: dict[str, dict[str, Keyword]] = {
+    "top level": TOP, "global_defs": GLOBAL_DEFS, "vrrp_instance": INSTANCE, "vrrp_sync_group": SYNC_GROUP,
+    "vrrp_script": SCRIPT, "vrrp_track_process": TRACK_PROCESS, "track_file": TRACK_FILE,
+    "authentication": AUTHENTICATION,
+}
+
+# auth_type AH cannot be opted out of: an AH peer rejects every advert vipkeeper sends (both
+# nodes would become Master), and vipkeeper cannot check the AH adverts it receives.
+REFUSABLE: frozenset[str] = frozenset(spec.feature or name for table in TABLES.values()
+                                      for name, spec in table.items() if spec.refuse)
+
+
+def support_table() -> list[tuple[str, str, str, str, str]]:
+    """(block, keyword, status, what keepalived would do, opt-out) for every keyword vipkeeper
+    does not act on: the data behind a README compatibility table."""
+    rows = []
+    for block, table in TABLES.items():
+        for name, spec in table.items():
+            if spec.status == "ok":
+                continue
+            status = "refused" if spec.refuse else spec.status
+            opt_out = f"{RUN_WITHOUT} {spec.feature or name}" if spec.refuse else ""
+            rows.append((block, name, status, spec.note, opt_out))
+    return rows

@@ -23,7 +23,7 @@ from typing import Literal
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
-Severity = Literal["error", "warning", "unsupported"]
+Severity = Literal["error", "warning", "unsupported", "ignored"]
 
 
 @dataclass(frozen=True, order=True)
@@ -325,6 +325,9 @@ class GlobalDefs:
     # vipkeeper's own (keepalived would warn about them as unknown; `check` says they are ours)
     control_socket: str | None = None
     metrics_listen: str | None = None
+    # `vipkeeper_run_without FEATURE...`: features vipkeeper lacks that the admin accepts running
+    # without (each otherwise makes the configuration an error; keywords.REFUSABLE lists them)
+    run_without: tuple[str, ...] = ()
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import keywords as kw
 from .keywords import Invalid, Keyword, Sink
+from .host_checks import Host, host_diagnostics
 from .lexer import Lexed
 from .model import (
     Authentication,
@@ -95,15 +96,17 @@ class _Walker:
 
     def apply(self, spec: Keyword, child: Node, block: Block) -> None:
         sink = self.sink
-        if spec.status == "unsupported":
-            sink.unsupported(child, f"'{child.keyword}' is not supported ({spec.note}) - ignored")
-            return
+        if spec.status != "ok":
+            kw.report(child.keyword, spec, child, sink)
+            if spec.read is None:
+                block.extras.append((child.keyword, child.args))
+                return
         if spec.block and child.children is None:
             sink.warning(child, f"'{child.keyword}' expects a {{ }} block - ignoring")
             return
         if not spec.block and child.children is not None:
             sink.warning(child, f"Unexpected '{{' after '{child.keyword}' - ignoring the block")
-        if spec.status == "ignored" or spec.read is None:
+        if spec.read is None:
             block.extras.append((child.keyword, child.args))
             return
         try:
@@ -151,14 +154,32 @@ _TOP_BLOCKS: dict[str, tuple[dict[str, Keyword], str, bool]] = {
 }
 
 
-def parse(lexed: Lexed) -> Config:
-    """Build the model from lexed lines. Raises ConfigError only for structural failures."""
+def parse(lexed: Lexed, host: Host | None = None) -> Config:
+    """Build the model from lexed lines. Raises ConfigError only for structural failures.
+    With `host`, what the file names is also checked against that host (host_checks.py)."""
     sink = Sink()
     sink.diagnostics.extend(lexed.diagnostics)
     tree = build_tree(lexed.lines)
     walker = _Walker(sink)
     raw = _collect(tree, walker)
-    return _Resolver(raw, sink).config(lexed.files)
+    resolver = _Resolver(raw, sink)
+    config = resolver.config(lexed.files)
+    if host is None:
+        return config
+    found = host_diagnostics(config, host, resolver.interface_lines)
+    return _replace(config, diagnostics=tuple(_in_file_order([*config.diagnostics, *found], lexed.files)))
+
+
+def _refusals(sink: Sink, run_without: dict[str, Where]) -> None:
+    """Each feature vipkeeper lacks whose absence would change the wire or who holds a VIP is an
+    error, unless global_defs opted out of it with `vipkeeper_run_without FEATURE`."""
+    for feature, where, message in sink.refusals:
+        opted = run_without.get(feature)
+        if opted is not None:
+            sink.unsupported(where, f"{message} - running without it as {kw.RUN_WITHOUT} at {opted} allows")
+        else:
+            sink.error(where, f"{message}: vipkeeper refuses to run without it (to accept that: "
+                              f"'{kw.RUN_WITHOUT} {feature}' in global_defs)")
 
 
 def _collect(tree: list[Node], walker: _Walker) -> _Raw:
@@ -177,17 +198,14 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                 sink.error(node, f"'{key}' needs a name - block ignored")
                 continue
             getattr(raw, attribute).append(walker.walk(table, node))
-        elif key == "static_ipaddress":
-            if node.children is not None:
+        elif key in kw.TOP:
+            kw.report(key, kw.TOP[key], node, sink)
+            if key == "static_ipaddress" and node.children is not None:
                 raw.static_addresses.extend(kw.vip_block(node, sink))
-        elif key == "static_routes":
-            if node.children is not None:
+            elif key == "static_routes" and node.children is not None:
                 raw.static_routes.extend(kw.route_block(node, sink))
-            sink.unsupported(node, "'static_routes' are read but not installed (vipkeeper does not install routes)")
-        elif key in kw.TOP_UNSUPPORTED:
-            sink.unsupported(node, f"'{key}' is not supported ({kw.TOP_UNSUPPORTED[key]}) - ignored")
-        elif key in kw.TOP_IGNORED:
-            raw.top_extras.append((key, node.args))
+            elif kw.TOP[key].status == "ignored":
+                raw.top_extras.append((key, node.args))
         else:
             walker.unknown_keyword(node)
     return raw
@@ -217,9 +235,11 @@ class _Resolver:
         self.raw = raw
         self.sink = sink
         self.global_values: dict[str, Any] = {}
+        self.interface_lines: dict[str, Where] = {}  # instance -> its `interface` line
 
     def config(self, files: tuple[str, ...]) -> Config:
         globals_ = self.global_defs()
+        _refusals(self.sink, self.run_without())
         scripts = self.named(self.raw.scripts, self.script, "vrrp_script")
         processes = self.named(self.raw.processes, self.track_process, "vrrp_track_process")
         files_ = self.named(self.raw.files, self.track_file, "track_file")
@@ -262,6 +282,21 @@ class _Resolver:
         model_fields = set(GlobalDefs.__dataclass_fields__)
         direct = {k: v for k, v in values.items() if k in model_fields}
         return GlobalDefs(**direct, garp=garp, extras=tuple(extras))
+
+    def run_without(self) -> dict[str, Where]:
+        """`vipkeeper_run_without FEATURE...`: the refused features the admin accepts losing."""
+        accepted: dict[str, Where] = {}
+        for block in self.raw.globals:
+            if "run_without" not in block.values:
+                continue
+            where = block.where("run_without")
+            for feature in block.values["run_without"]:
+                if feature in kw.REFUSABLE:
+                    accepted.setdefault(feature, where)
+                else:
+                    self.sink.warning(where, f"{kw.RUN_WITHOUT}: '{feature}' is not a feature vipkeeper "
+                                             f"refuses (one of: {' '.join(sorted(kw.REFUSABLE))})")
+        return accepted
 
     @staticmethod
     def garp(base: Garp, values: dict[str, Any], lower_source: dict[str, Any], *, inherit_lower: bool) -> Garp:
@@ -466,6 +501,7 @@ class _Resolver:
                              f"({name}) unicast address {address} is not of the instance's family IPv{family}")
 
         interface = values.get("interface", "")
+        self.interface_lines[name] = block.where("interface")
         track_interface = []
         for ref in values.get("track_interface", ()):
             if ref.name == interface:
@@ -503,7 +539,7 @@ class _Resolver:
             check_unicast_src=values.get("check_unicast_src", g.vrrp_check_unicast_src),
             virtual_ipaddress=tuple(vips),
             virtual_ipaddress_excluded=values.get("virtual_ipaddress_excluded", ()),
-            virtual_routes=self.routes_note(name, values.get("virtual_routes", ()), block),
+            virtual_routes=values.get("virtual_routes", ()),
             track_interface=tuple(track_interface),
             track_script=self.refs(name, values.get("track_script", ()), "script", known["script"]),
             track_process=self.refs(name, values.get("track_process", ()), "process", known["process"]),
@@ -533,12 +569,6 @@ class _Resolver:
             fields["lower_prio_repeat"] = 0
         return Garp(**fields, interval=base.interval, na_interval=base.na_interval)
 
-    def routes_note(self, name: str, routes: tuple[VirtualRoute, ...], block: Block) -> tuple[VirtualRoute, ...]:
-        if routes:
-            self.sink.unsupported(block.where("virtual_routes"), f"({name}) 'virtual_routes' are read but "
-                                  "not installed (vipkeeper does not install routes)")
-        return routes
-
     def authentication(self, name: str, node: Node | None, version: int) -> Authentication | None:
         if node is None:
             return None
@@ -556,8 +586,10 @@ class _Resolver:
             self.sink.warning(block.where("auth_pass"), "Truncating auth_pass to 8 characters")
             password = password[:8]
         if auth_type == "AH":
-            self.sink.unsupported(block.where("auth_type"), f"({name}) auth_type AH: vipkeeper implements "
-                                  "PASS authentication only")
+            self.sink.error(block.where("auth_type"), f"({name}) auth_type AH is not supported by vipkeeper "
+                            "(keepalived would sign adverts with IPsec AH; an AH peer rejects every advert "
+                            "vipkeeper sends, so both nodes would become Master): use auth_type PASS or none "
+                            "on every node")
         return Authentication(auth_type, password, node.where)
 
     def duplicate_vrids(self, instances: list[Instance]) -> None:

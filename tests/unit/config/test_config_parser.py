@@ -145,7 +145,8 @@ def test_global_defaults_flow_into_instances():
     assert config.global_defs.control_socket == "/run/vk.sock"
     assert config.global_defs.metrics_listen == "127.0.0.1:9650"
     assert ("notification_email", ()) in config.global_defs.extras
-    assert not config.diagnostics
+    [mail] = config.diagnostics  # named, with what keepalived would have done, and nothing else
+    assert mail.severity == "unsupported" and mail.where.line == 8 and "send mail" in mail.message
 
 
 def test_min_garp():
@@ -153,13 +154,18 @@ def test_min_garp():
     assert (i.garp.master_repeat, i.garp.master_delay) == (1, 0.0)
 
 
-def test_unsupported_block_is_one_diagnostic_and_not_walked():
+def test_refused_block_is_one_diagnostic_and_not_walked():
     text = ("virtual_server 192.0.2.1 80 {\n lb_algo rr\n real_server 192.0.2.2 80 {\n"
             " TCP_CHECK {\n connect_timeout 3\n }\n }\n}\n")
     config = loads(text, name="lvs.conf")
     assert [str(d) for d in config.diagnostics] == [
-        "lvs.conf:1: unsupported: 'virtual_server' is not supported (vipkeeper implements VRRP only, "
-        "not LVS/IPVS) - ignored"]
+        "lvs.conf:1: error: 'virtual_server' is not supported by vipkeeper (keepalived would configure IPVS "
+        "load balancing; vipkeeper implements VRRP only, not LVS): vipkeeper refuses to run without it "
+        "(to accept that: 'vipkeeper_run_without virtual_server' in global_defs)"]
+    assert not config.usable
+    config = loads("global_defs {\n vipkeeper_run_without virtual_server\n}\n" + text, name="lvs.conf")
+    assert [(d.where.line, d.severity) for d in config.diagnostics] == [(4, "unsupported")]
+    assert "running without it as vipkeeper_run_without at lvs.conf:2 allows" in config.diagnostics[0].message
     assert config.usable
 
 
@@ -205,10 +211,16 @@ def test_examples_are_a_clean_pair():
         assert address in ipaddress.ip_network("192.0.2.0/24")
 
 
-def test_use_vmac_is_named_as_unsupported():
-    # The daemon does not create VMAC interfaces: an admin must be told, not silently ignored.
-    config = loads("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n priority 100\n use_vmac\n"
-                   " virtual_ipaddress { 192.0.2.9/24 }\n}\n")
-    found = [d for d in config.diagnostics if d.severity == "unsupported" and "use_vmac" in d.message]
-    assert len(found) == 1 and found[0].where.line == 5
-    assert config.usable
+def test_use_vmac_is_refused_unless_opted_out():
+    # The daemon does not create VMAC interfaces: its adverts would carry the interface's MAC, not
+    # the virtual one, so the configuration is refused until the admin says to run without it.
+    text = ("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n priority 100\n use_vmac\n"
+            " virtual_ipaddress { 192.0.2.9/24 }\n}\n")
+    config = loads(text)
+    [found] = [d for d in config.diagnostics if "use_vmac" in d.message]
+    assert found.severity == "error" and found.where.line == 5 and not config.usable
+    assert "'vipkeeper_run_without use_vmac' in global_defs" in found.message
+    config = loads("global_defs {\n vipkeeper_run_without use_vmac\n}\n" + text)
+    [found] = [d for d in config.diagnostics if "use_vmac" in d.message]
+    assert found.severity == "unsupported" and found.where.line == 8 and config.usable
+    assert config.global_defs.run_without == ("use_vmac",)
