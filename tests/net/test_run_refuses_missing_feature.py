@@ -1,0 +1,51 @@
+"""`run` refuses a configuration using a feature vipkeeper lacks whose absence would change the wire
+(here use_vmac: adverts from the interface's MAC instead of the virtual one), with the reason at
+its line; with `vipkeeper_run_without use_vmac` it runs and takes the VIP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vipkeeper.lab.proc import wait_for
+from vipkeeper.lab.topology import Topology
+
+pytestmark = pytest.mark.net
+
+CONF = """global_defs {{
+{opt_out}}}
+vrrp_instance VI_1 {{
+  state MASTER
+  interface eth0
+  virtual_router_id 71
+  priority 150
+  advert_int 0.5
+  version 3
+  use_vmac
+  virtual_ipaddress {{
+    192.0.2.71/24
+  }}
+}}
+"""
+
+
+def test_run_refuses_use_vmac_unless_opted_out(topology: Topology, lan, tmp_path: Path) -> None:
+    node = lan["a"]
+    conf = tmp_path / "vmac.conf"
+    conf.write_text(CONF.format(opt_out=""))
+    argv = ["vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(conf), "-p", str(tmp_path / "a.pid")]
+    refused = topology.run(node.ns, argv, check=False, timeout=30)
+    assert refused.returncode != 0
+    output = refused.stdout + refused.stderr
+    assert f"{conf}:10: error: 'use_vmac' is not supported by vipkeeper" in output
+    assert "'vipkeeper_run_without use_vmac' in global_defs" in output
+    assert "Traceback" not in output
+    assert not any(str(a) == "192.0.2.71/24" for a in topology.addresses(node.ns))
+
+    conf.write_text(CONF.format(opt_out="  vipkeeper_run_without use_vmac\n"))
+    log = tmp_path / "a.log"
+    topology.popen(node.ns, argv, stderr=open(log, "w"))
+    wait_for(lambda: any(str(a) == "192.0.2.71/24" for a in topology.addresses(node.ns)), 15,
+             what="VIP on a with the opt-out")
+    assert f"{conf}:11: unsupported: 'use_vmac'" in log.read_text()
