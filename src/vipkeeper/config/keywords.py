@@ -710,7 +710,8 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
 
 GLOBAL_DEFS: dict[str, Keyword] = {
     **_GLOBAL_NOT_ACTED,
-    "router_id": ok("router_id", word),
+    "router_id": ignored("name this machine in its mail and SNMP data; vipkeeper has neither",
+                         field="router_id", read=word),
     "script_user": ok(None, user_group("script_"), multi=True),
     "enable_script_security": ok("enable_script_security", flag),
     "vrrp_version": ok("vrrp_version", integer(2, 3)),

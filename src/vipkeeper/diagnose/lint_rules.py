@@ -146,7 +146,7 @@ def ignored_keywords(nodes: list[Node]) -> Iterator[Finding]:
 def unsupported_keywords(nodes: list[Node]) -> Iterator[Finding]:
     for node in nodes:
         for d in node.config.diagnostics:
-            if d.severity in ("unsupported", "ignored"):
+            if d.severity == "unsupported":  # "ignored" keywords change nothing: not a finding
                 yield _f("VK003", d.where, d.message, "none needed for keepalived; vipkeeper ignores it")
 
 
