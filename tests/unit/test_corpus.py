@@ -36,7 +36,7 @@ def keepalived_unknown(path: Path) -> set[tuple[int, str]]:
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_sample_reads_and_understands_every_vrrp_keyword(path):
     config = load(str(path), config_id="high")
-    unknown = {(d.where.line, re.search(r"'(.*)'", d.message).group(1))
+    unknown = {(d.where.line, re.search(r"'([^']*)'", d.message).group(1))
                for d in config.diagnostics if d.message.startswith("Unknown keyword")}
     # we call unknown only what keepalived 2.2.7 itself calls unknown (a sample's own typos)
     if unknown:

@@ -11,13 +11,16 @@ Rules
   holds what keepalived would run; what keepalived cannot run (an instance without
   virtual_router_id or interface) is an error, and so is what would make two instances
   indistinguishable (same name; same VRID, interface and family on multicast).
-- Unknown keywords: `Unknown keyword 'X'` at their line, as keepalived says it. A configuration
+- Unknown keywords: `Unknown keyword 'X'` at their line, as keepalived says it, and the keyword
+  of that block it is a likely misspelling of (`priorty` -> `priority`). A configuration
   that is mostly unknown words is not a keepalived configuration: past MAX_UNKNOWN of them the
   whole input is refused with one `ConfigError`.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +48,7 @@ from .model import (
 from .tree import Node, build_tree
 
 MAX_UNKNOWN = 1000
+SPELLING_CUTOFF = 0.8  # difflib ratio: priorty/priority 0.93; vrrp_version/version 0.74 is no typo
 V3_MAX_ADVERT = 40.95
 
 
@@ -70,12 +74,15 @@ class _Walker:
         self.sink = sink
         self.unknown = 0
 
-    def unknown_keyword(self, node: Node) -> None:
+    def unknown_keyword(self, node: Node, known: Iterable[str] = ()) -> None:
         self.unknown += 1
         if self.unknown > MAX_UNKNOWN:
             raise ConfigError(node.where, f"more than {MAX_UNKNOWN} unknown keywords: "
                                           "this does not look like a keepalived configuration")
         message = f"Unknown keyword '{node.keyword}'"
+        close = difflib.get_close_matches(node.keyword, list(known), n=1, cutoff=SPELLING_CUTOFF)
+        if close:  # a misspelt keyword is the typo that goes live: say which one was meant
+            message += f" (did you mean '{close[0]}'?)"
         if node.children is not None:
             message += (" - its block is skipped (keepalived 2.2.7 does not skip it: the '}' closing"
                         " it would end the enclosing block and the rest would be misread)")
@@ -89,7 +96,7 @@ class _Walker:
                 continue
             spec = table.get(child.keyword)
             if spec is None:
-                self.unknown_keyword(child)
+                self.unknown_keyword(child, table)
                 continue
             self.apply(spec, child, block)
         return block
@@ -207,7 +214,7 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
             elif kw.TOP[key].status == "ignored":
                 raw.top_extras.append((key, node.args))
         else:
-            walker.unknown_keyword(node)
+            walker.unknown_keyword(node, [*_TOP_BLOCKS, *kw.TOP])
     return raw
 
 

@@ -79,3 +79,15 @@ def test_exit_status_mirrors_keepalived(tmp_path):
     path.write_text((base % "").replace("interface lo", "interface vk-no-such0"))
     assert CliRunner().invoke(check, ["-f", str(path)]).exit_code == 5
     assert CliRunner().invoke(check, ["-f", str(path), "--no-host"]).exit_code == 0
+
+
+def test_a_misspelt_keyword_names_the_one_meant():
+    config = loads("global_defs {\n router_idd x\n}\nvrrp_instnce VI_1 {\n}\nvrrp_instance VI_1 {\n"
+                   " interface eth0\n virtual_router_id 9\n priorty 150\n vrrp_version 3\n"
+                   " virtual_ipaddress { 192.0.2.9/24 }\n}\n")
+    assert [(d.where.line, d.message.split(" - ")[0]) for d in config.diagnostics if d.severity == "warning"] == [
+        (2, "Unknown keyword 'router_idd' (did you mean 'router_id'?)"),
+        (4, "Unknown keyword 'vrrp_instnce' (did you mean 'vrrp_instance'?)"),
+        (9, "Unknown keyword 'priorty' (did you mean 'priority'?)"),
+        (10, "Unknown keyword 'vrrp_version'"),  # a global keyword in an instance: no near miss here
+    ]
