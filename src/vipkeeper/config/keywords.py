@@ -219,11 +219,16 @@ def multicast(version: int) -> Reader:
     return read
 
 
-def choice(*values: str) -> Reader:
+def choice(*values: str, unknown: str = "") -> Reader:
+    """One of `values`, exactly: keepalived 2.2.7 compares case-sensitively (`state master` is an
+    unknown state there, so BACKUP). `unknown` is keepalived's message, '{}' the word."""
+
     def read(node: Node, sink: Sink) -> str:
-        value = _one(node).upper()
+        value = _one(node)
         if value not in values:
-            raise Invalid(f"'{node.keyword}' must be one of {'|'.join(values)}, not '{node.args[0]}'")
+            expected = f"must be one of {'|'.join(values)}, case-sensitive"
+            raise Invalid(f"{unknown.format(value)} ({expected})" if unknown else
+                          f"'{node.keyword}' {expected}, not '{value}'")
         return value
 
     return read
@@ -519,7 +524,7 @@ WHERE_VIPS = "start VRRP inside this network namespace; vipkeeper would hold the
              "it was started in; start it with `ip netns exec NAME vipkeeper ...`"
 
 AUTHENTICATION: dict[str, Keyword] = {
-    "auth_type": ok("auth_type", choice("PASS", "AH")),
+    "auth_type": ok("auth_type", choice("PASS", "AH", unknown="unknown authentication type '{}'")),
     "auth_pass": ok("auth_pass", word),
 }
 
@@ -543,7 +548,7 @@ _TRACKERS: dict[str, Keyword] = {
 }
 
 INSTANCE: dict[str, Keyword] = {
-    "state": ok("state", choice("MASTER", "BACKUP")),
+    "state": ok("state", choice("MASTER", "BACKUP", unknown="unknown state '{}', defaulting to BACKUP")),
     "interface": ok("interface", word),
     "vrf": unsupported("bind the instance's sockets and VIPs to this VRF; vipkeeper would use the default "
                        "routing table", refuse=True),
