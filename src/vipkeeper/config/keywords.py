@@ -303,6 +303,7 @@ def name_list(node: Node, sink: Sink) -> tuple[tuple[str, Any], ...]:
     return tuple((word, child.where) for child in _words_entries(node, sink) for word in child.words)
 
 
+LABEL_MAX = 15
 VIP_FLAGS = frozenset({"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "use_vmac"})
 SCOPES = frozenset({"site", "link", "host", "nowhere", "global"})
 
@@ -339,6 +340,8 @@ def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
             index += 1
             if option == "scope" and value not in SCOPES and not value.isdigit():
                 sink.warning(child, f"Invalid scope '{value}' for ip address {text} - ignoring")
+            elif option == "label" and len(value) > LABEL_MAX:  # IFNAMSIZ - 1: the kernel refuses it
+                raise Invalid(f"Address label {value} is longer than maximum length {LABEL_MAX} - removing address")
             elif option in ("brd", "dev", "scope", "label", "peer"):
                 fields[option] = value
             else:

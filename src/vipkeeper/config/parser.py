@@ -436,11 +436,14 @@ class _Resolver:
             priority = 100
 
         vips = list(values.get("virtual_ipaddress", ()))
-        family = 6 if values.get("native_ipv6") else (vips[0].family if vips else 0)
-        if not family:
-            source = values.get("unicast_src_ip") or values.get("mcast_src_ip")
-            peers = values.get("unicast_peers", ())
-            family = source.version if source else (peers[0].version if peers else 4)
+        # keepalived takes the instance's family from the first address it reads, in file order
+        # (a VIP, unicast_src_ip, mcast_src_ip or a unicast peer); the others must match it
+        firsts: list[tuple[Where, int]] = [(vips[0].where, vips[0].family)] if vips else []
+        for key in ("unicast_src_ip", "mcast_src_ip", "unicast_peers"):
+            value = values.get(key)
+            if value:
+                firsts.append((block.where(key), (value[0] if key == "unicast_peers" else value).version))
+        family = 6 if values.get("native_ipv6") else (min(firsts)[1] if firsts else 4)
         kept = []
         for vip in vips:
             if vip.family != family:

@@ -226,3 +226,26 @@ def test_use_vmac_is_refused_unless_opted_out():
     [found] = [d for d in config.diagnostics if "use_vmac" in d.message]
     assert found.severity == "unsupported" and found.where.line == 8 and config.usable
     assert config.global_defs.run_without == ("use_vmac",)
+
+
+def test_values_read_as_keepalived_2_2_7_reads_them():
+    # measured with keepalived -t: state and auth_type are case-sensitive
+    config, i = inst(" state master")
+    assert i.state == "BACKUP" and "unknown state 'master', defaulting to BACKUP" in messages(config, "warning")[0]
+    config, i = inst(" authentication {\n auth_type pass\n auth_pass x\n }")
+    assert i.authentication is None
+    assert any("unknown authentication type 'pass'" in m for m in messages(config, "warning"))
+    # a prefix too long is clamped, a label too long drops the address
+    config, i = inst("", vips="192.0.2.10/33")
+    assert str(i.virtual_ipaddress[0].address) == "192.0.2.10/32"
+    config, i = inst("", vips="192.0.2.10/24 label eth0:averyverylonglabel")
+    assert i.virtual_ipaddress == ()
+    assert any("longer than maximum length 15 - removing address" in m for m in messages(config, "warning"))
+    # the family is that of the first address in the file: here the IPv6 unicast source
+    config, i = inst(" unicast_src_ip 2001:db8::1\n unicast_peer {\n 2001:db8::2\n }")
+    assert i.family == 6 and i.virtual_ipaddress == ()
+    assert any("address family must match VRRP instance [192.0.2.10/24]" in m for m in messages(config, "warning"))
+    text = ("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 192.0.2.10/24\n }\n"
+            " unicast_src_ip 2001:db8::1\n}\n")
+    config = loads(text)
+    assert config.instances[0].family == 4 and len(config.instances[0].virtual_ipaddress) == 1
