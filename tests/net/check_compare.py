@@ -84,12 +84,18 @@ def block_spans(text: str) -> dict[int, int]:
     return spans
 
 
-def covered_lines(path: Path, lines: frozenset[int]) -> frozenset[int]:
+def covered_lines(path: Path, lines: frozenset[int], misread: frozenset[int] = frozenset()) -> frozenset[int]:
+    """`lines`, each with the block it opens; a `misread` line (an unknown block vipkeeper skips,
+    saying keepalived misreads what follows) also covers the rest of the block enclosing it."""
     spans = block_spans(path.read_text(errors="replace"))
     result = set(lines)
     for line in lines:
         if line in spans:
             result.update(range(line, spans[line] + 1))
+    for line in misread:
+        enclosing = [(start, end) for start, end in spans.items() if start < line <= end]
+        if enclosing:
+            result.update(range(line, min(enclosing, key=lambda se: se[1] - se[0])[1] + 1))
     return frozenset(result)
 
 
@@ -108,9 +114,12 @@ def compare(topology, ns: str, path: Path) -> Verdict:  # type: ignore[no-untype
     k_output = keepalived.stdout + keepalived.stderr
     v_output = vipkeeper.stdout + vipkeeper.stderr
     k_lines = frozenset(int(m) for m in _K_LINE.findall(k_output))
-    v_lines = frozenset(int(m.group(2)) for m in _V_LINE.finditer(v_output) if m.group(1) == str(path))
+    ours = [m for m in _V_LINE.finditer(v_output) if m.group(1) == str(path)]
+    v_lines = frozenset(int(m.group(2)) for m in ours)
+    misread = frozenset(int(m.group(2)) for m in ours
+                        if "would end the enclosing block" in v_output[m.end():].split("\n", 1)[0])
     return Verdict(path, keepalived.returncode, vipkeeper.returncode, k_lines, v_lines,
-                   covered_lines(path, v_lines), k_output, v_output)
+                   covered_lines(path, v_lines, misread), k_output, v_output)
 
 
 def main() -> int:

@@ -520,6 +520,19 @@ class _Resolver:
                 track_interface.append(ref)
 
         strict_mode = values.get("strict_mode", g.vrrp_strict)
+        accept = values.get("accept")
+        if strict_mode:  # what keepalived 2.2.7 -t resets in strict mode (measured)
+            if auth is not None:
+                sink.warning(auth.where, f"({name}) Strict mode does not support authentication. Ignoring.")
+                auth = None
+            if preempt_delay:
+                sink.warning(block.where("preempt_delay"), f"({name}) preempt_delay is incompatible with "
+                                                           "strict mode - resetting")
+                preempt_delay = 0.0
+            if accept and version == 2:
+                sink.warning(block.where("accept"), f"({name}) warning - accept mode for VRRP version 2 does "
+                                                    "not comply with RFC3768 - resetting")
+                accept = False
         garp = g.garp
         if strict_mode or any(f"garp_{name}" in values for name in _GARP_FIELDS):
             garp = self.instance_garp(g.garp, values, strict_mode)
@@ -560,7 +573,7 @@ class _Resolver:
             higher_prio_send_advert=values.get("higher_prio_send_advert", g.vrrp_higher_prio_send_advert),
             dont_track_primary=values.get("dont_track_primary", False),
             skip_check_adv_addr=values.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
-            strict_mode=strict_mode, accept=values.get("accept"),
+            strict_mode=strict_mode, accept=accept,
             use_vmac=values.get("use_vmac"), vmac_xmit_base=values.get("vmac_xmit_base", False),
             fast_handover=values.get("fast_handover", False),
             extras=tuple(extras),

@@ -249,3 +249,16 @@ def test_values_read_as_keepalived_2_2_7_reads_them():
             " unicast_src_ip 2001:db8::1\n}\n")
     config = loads(text)
     assert config.instances[0].family == 4 and len(config.instances[0].virtual_ipaddress) == 1
+
+
+def test_strict_mode_resets_what_keepalived_resets():
+    # measured with keepalived 2.2.7 -t; authentication matters on the wire: strict adverts carry none
+    config, i = inst(" authentication {\n auth_type PASS\n auth_pass x\n }\n preempt_delay 5\n accept",
+                     head="global_defs {\n vrrp_strict\n}")
+    assert i.authentication is None and i.preempt_delay == 0.0 and i.accept is False
+    assert sorted(messages(config, "warning")) == [
+        "(VI_1) Strict mode does not support authentication. Ignoring.",
+        "(VI_1) preempt_delay is incompatible with strict mode - resetting",
+        "(VI_1) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"]
+    config, i = inst(" authentication {\n auth_type PASS\n auth_pass x\n }\n preempt_delay 5\n accept")
+    assert i.authentication is not None and i.preempt_delay == 5.0 and i.accept is True
