@@ -3,8 +3,10 @@
 `load(path)` / `loads(text)` return a `Config`. They raise `ConfigError` only when the input
 cannot be read as a configuration at all (missing or binary file, unbalanced braces, include
 loop, ...). Everything else - unknown keywords, values out of range, references to undefined
-trackers, unsupported keepalived features - is a `Diagnostic` in `Config.diagnostics`;
-`Config.usable` is False when any of them is an error.
+trackers, keepalived features vipkeeper does not act on - is a `Diagnostic` in
+`Config.diagnostics`; `Config.usable` is False when any of them is an error (a feature whose
+absence would change the wire or who holds a VIP is one, unless `vipkeeper_run_without` names it).
+With `host=LocalHost()`, `load` also checks what keepalived -t checks on the host (host_checks.py).
 """
 
 from __future__ import annotations

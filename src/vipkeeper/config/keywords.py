@@ -8,8 +8,14 @@ Rules
 - A value that does not read (wrong type, out of range) is a warning naming the keyword and the
   line; the keyword is then ignored, so the default stays - that is what keepalived 2.2.7 does,
   and its wording is kept where an admin would grep for it ("number 'X' outside range [A, B]").
-- `unsupported` keywords (LVS, BFD, rules, ...) produce one diagnostic at their line; a block is
-  not walked inside. `ignored` keywords are understood and have no effect on VRRP.
+- Every keyword vipkeeper does not act on is named once at its line, with what keepalived would
+  have done (`note`, read as "keepalived would ..."): `ignored` when nothing vipkeeper does needs
+  it (process tuning, buffer sizes), `unsupported` when keepalived acts on it and vipkeeper does
+  not (mail, SNMP, startup scripts). A block of such a keyword is not walked inside.
+- `refuse=True`: the absence of the feature changes what goes on the wire or who holds a VIP
+  (VMAC, routes and rules, firewall rules, LVS, ...). The parser makes it an error unless
+  global_defs says `vipkeeper_run_without FEATURE`; `REFUSABLE` lists the FEATURE names.
+- `support_table()` is the whole classification as data (a README table can be made from it).
 - Readers return a value, or a dict of several fields (`multi=True`), or raise `Invalid`.
 Cross-keyword checks and defaults that depend on other blocks live in `parser.py`.
 """

@@ -180,7 +180,7 @@ class Runtime:
         except OSError as exc:
             raise StartupError(f"{self.options.config_file}: {exc.strerror or exc}") from None
         for diag in config.diagnostics:
-            level = logging.ERROR if diag.severity == "error" else logging.WARNING
+            level = {"error": logging.ERROR, "ignored": logging.INFO}.get(diag.severity, logging.WARNING)
             log.log(level, "%s", diag)
         if not config.usable:
             raise StartupError(f"{self.options.config_file}: configuration has errors, not starting")
