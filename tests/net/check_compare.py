@@ -26,7 +26,7 @@ INTERFACES = (("eth0", "eth1"), ("eth2", "eth3"))
 
 OWN = frozenset({"vipkeeper_run_without", "control_socket", "metrics_listen", "fast_handover"})
 _K_LINE = re.compile(r"Line (\d+)\)")
-_V_LINE = re.compile(r"^(.+?):(\d+): (error|warning|unsupported|ignored): ", re.M)
+_V_LINE = re.compile(r"^(.+?):(\d+): (error|warning|unsupported|ignored): ", re.MULTILINE)
 
 
 @dataclass(frozen=True)

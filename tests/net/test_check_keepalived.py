@@ -68,7 +68,7 @@ def test_the_inputs_are_all_there():
     assert len(SAMPLES) == 25 and len(SEEDS) == 3
     assert len(BROKEN) >= 20
     readme = (BROKEN[0].parent / "README.md").read_text()
-    described = set(re.findall(r"^- (\S+\.conf): ", readme, re.M))
+    described = set(re.findall(r"^- (\S+\.conf): ", readme, re.MULTILINE))
     assert described == {p.name for p in BROKEN}, "each broken file has one README line saying what it breaks"
 
 
@@ -104,7 +104,7 @@ def test_every_broken_file_fails_or_names_what_vipkeeper_does_not_do(verdicts):
         for keyword in NAMED_ONLY[path.name]:
             number = next(n for n, line in enumerate(lines, 1) if line.split() and line.split()[0] == keyword)
             assert re.search(rf"^{re.escape(str(path))}:{number}: unsupported: '{keyword}' is not supported by "
-                             r"vipkeeper \(keepalived would .+\)$", verdict.v_output, re.M), verdict.v_output
+                             r"vipkeeper \(keepalived would .+\)$", verdict.v_output, re.MULTILINE), verdict.v_output
 
 
 def test_the_issue_cases_fail(verdicts):

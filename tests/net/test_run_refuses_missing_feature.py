@@ -45,7 +45,8 @@ def test_run_refuses_use_vmac_unless_opted_out(topology: Topology, lan, tmp_path
 
     conf.write_text(CONF.format(opt_out="  vipkeeper_run_without use_vmac\n"))
     log = tmp_path / "a.log"
-    topology.popen(node.ns, argv, stderr=open(log, "w"))
+    with open(log, "w") as stderr:  # the daemon holds its own copy of the descriptor
+        topology.popen(node.ns, argv, stderr=stderr)
     wait_for(lambda: any(str(a) == "192.0.2.71/24" for a in topology.addresses(node.ns)), 15,
              what="VIP on a with the opt-out")
     assert f"{conf}:11: unsupported: 'use_vmac'" in log.read_text()

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import keywords as kw
-from .keywords import Invalid, Keyword, Sink
 from .host_checks import Host, host_diagnostics
+from .keywords import Invalid, Keyword, Sink
 from .lexer import Lexed
 from .model import (
     Authentication,

@@ -29,8 +29,8 @@ def test_warnings_exit_5_like_keepalived_with_file_line_and_summary(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:2] == [
         f"{path}:4: ignored: 'debug' ignored by vipkeeper (keepalived would log more detail about this instance)",
-        f"{path}:5: unsupported: 'smtp_alert' is not supported by vipkeeper (keepalived would send mail on "
-        "state changes; vipkeeper sends none, use a notify script)"]
+        (f"{path}:5: unsupported: 'smtp_alert' is not supported by vipkeeper (keepalived would send mail on "
+         "state changes; vipkeeper sends none, use a notify script)")]
 
 
 def test_errors_exit_1(tmp_path):

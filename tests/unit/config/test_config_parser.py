@@ -159,9 +159,9 @@ def test_refused_block_is_one_diagnostic_and_not_walked():
             " TCP_CHECK {\n connect_timeout 3\n }\n }\n}\n")
     config = loads(text, name="lvs.conf")
     assert [str(d) for d in config.diagnostics] == [
-        "lvs.conf:1: error: 'virtual_server' is not supported by vipkeeper (keepalived would configure IPVS "
-        "load balancing; vipkeeper implements VRRP only, not LVS): vipkeeper refuses to run without it "
-        "(to accept that: 'vipkeeper_run_without virtual_server' in global_defs)"]
+        ("lvs.conf:1: error: 'virtual_server' is not supported by vipkeeper (keepalived would configure IPVS "
+         "load balancing; vipkeeper implements VRRP only, not LVS): vipkeeper refuses to run without it "
+         "(to accept that: 'vipkeeper_run_without virtual_server' in global_defs)")]
     assert not config.usable
     config = loads("global_defs {\n vipkeeper_run_without virtual_server\n}\n" + text, name="lvs.conf")
     assert [(d.where.line, d.severity) for d in config.diagnostics] == [(4, "unsupported")]
