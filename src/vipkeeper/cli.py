@@ -1,5 +1,9 @@
 """The `vipkeeper` command.
 
+A program named `keepalived` (symlink or alias), or `vipkeeper` followed by an option that is
+not vipkeeper's own (-h/--help/--version), is keepalived's command line (daemon/keepalived_cli.py):
+`vipkeeper -f FILE --dont-fork` runs the daemon as `keepalived` would.
+
 Each subcommand lives beside the code it drives (config/cli.py, diagnose/cli.py, ...) and is
 imported only when it is invoked: `vipkeeper check` must not pay for pyroute2 or asyncio, and a
 broken optional dependency of one subcommand must not take the others down.
@@ -8,6 +12,7 @@ broken optional dependency of one subcommand must not take the others down.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -68,9 +73,23 @@ def main() -> None:
     """vipkeeper: keepalived-compatible VRRP failover whose process tracking cannot race."""
 
 
+OWN_OPTIONS = frozenset({"-h", "--help", "--version"})
+
+
+def keepalived_style(argv: list[str]) -> bool:
+    """Whether argv is keepalived's command line rather than `vipkeeper SUBCOMMAND ...`."""
+    if os.path.basename(argv[0]) == "keepalived":
+        return True
+    return len(argv) > 1 and argv[1].startswith("-") and argv[1] not in OWN_OPTIONS
+
+
 def entry() -> None:
     """Console entry point that turns Ctrl-C into exit status 130 instead of a traceback."""
     try:
+        if keepalived_style(sys.argv):
+            from vipkeeper.daemon import keepalived_cli
+
+            keepalived_cli.main(sys.argv[1:], prog_name=os.path.basename(sys.argv[0]))
         main()
     except KeyboardInterrupt:
         sys.exit(130)

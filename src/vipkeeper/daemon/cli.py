@@ -43,58 +43,93 @@ log = logging.getLogger("vipkeeper.daemon")
 @click.option("--metrics", "metrics_listen", default=None, metavar="ADDRESS:PORT",
               help="Serve Prometheus metrics on ADDRESS:PORT (off by default).")
 @click.option("--data-file", default="/tmp/keepalived.data", show_default=True, metavar="FILE",
-              help="Where SIGUSR1 writes the JSON data dump.")
+              help="Where SIGUSR1 writes keepalived's text data dump.")
 @click.option("--stats-file", default="/tmp/keepalived.stats", show_default=True, metavar="FILE",
-              help="Where SIGUSR2 writes the JSON statistics.")
+              help="Where SIGUSR2 and STATS_CLEAR write keepalived's text statistics.")
+@click.option("--json-file", default="/tmp/keepalived.json", show_default=True, metavar="FILE",
+              help="Where keepalived's JSON signal (`keepalived --signum=JSON`) writes its JSON dump.")
+@click.option("--snapshot-file", default="/run/vipkeeper/vipkeeper.json", show_default=True, metavar="FILE",
+              help="Where SIGUSR1 also writes vipkeeper's own JSON snapshot (as `vipkeeper status --json`).")
+@click.option("--dump-dir", default=None, metavar="DIR", hidden=True,
+              help="Put keepalived's three dump files in DIR instead of /tmp (tests).")
+@click.option("--log-ident", default=None, metavar="NAME",
+              help="Syslog/journal identifier [vipkeeper; Keepalived_vrrp under keepalived's command line].")
 @click.option("--process-rescan-interval", default=0.2, show_default=True, type=float, hidden=True)
 @click.option("-P", "--vrrp", is_flag=True, hidden=True, help="Accepted for keepalived compatibility.")
 def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, log_facility: str,
         log_json: bool, no_syslog: bool, pid_file: str, config_id: str | None, netns: str | None,
         control_socket: str | None, metrics_listen: str | None, data_file: str, stats_file: str,
+        json_file: str, snapshot_file: str, dump_dir: str | None, log_ident: str | None,
         process_rescan_interval: float, vrrp: bool) -> None:
     """Run the VRRP daemon on a keepalived.conf (the VRRP side of keepalived)."""
+    from vipkeeper.daemon.runtime import RunOptions
+
+    data_file, stats_file, json_file = in_dump_dir(dump_dir, data_file, stats_file, json_file)
+    facility = logsetup.parse_facility(log_facility)
     logsetup.configure(console=log_console or (dont_fork and not os.path.exists("/dev/log")),
-                       json_lines=log_json, syslog=not no_syslog, detail=log_detail, facility=log_facility)
+                       json_lines=log_json, syslog=not no_syslog, detail=log_detail,
+                       facility=facility or "daemon", ident=log_ident or logsetup.IDENT)
+    if facility is None:
+        log.error("Invalid log facility '%s'", log_facility)
+    options = RunOptions(config_file=config_file, config_id=config_id, netns=netns, pid_file=pid_file,
+                         control_socket=control_socket, metrics_listen=metrics_listen,
+                         data_file=data_file, stats_file=stats_file, json_file=json_file,
+                         snapshot_file=snapshot_file, process_rescan_interval=process_rescan_interval)
+    launch(options, dont_fork=dont_fork)
+
+
+def in_dump_dir(dump_dir: str | None, *paths: str) -> tuple[str, ...]:
+    """The dump paths moved into `dump_dir` (same base names) when one is given."""
+    if not dump_dir:
+        return paths
+    return tuple(os.path.join(dump_dir, os.path.basename(p)) for p in paths)
+
+
+def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
+           dump_conf: bool = False) -> None:
+    """Start the daemon (both command lines end here): config, netns, detach, pid files, loop."""
     if os.geteuid() != 0:
         raise click.ClickException("vipkeeper run needs root (raw sockets, addresses, process events)")
 
-    from vipkeeper.daemon.runtime import RunOptions, Runtime, StartupError
+    from vipkeeper.daemon.runtime import Runtime, StartupError
     from vipkeeper.daemon.tracking import TrackingHub
 
-    options = RunOptions(config_file=config_file, config_id=config_id, netns=netns, pid_file=pid_file,
-                         control_socket=control_socket, metrics_listen=metrics_listen,
-                         data_file=data_file, stats_file=stats_file,
-                         process_rescan_interval=process_rescan_interval)
     runtime = Runtime(options)
     try:
         config = runtime.read_config()
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
 
-    hub = TrackingHub(config, rescan_interval=process_rescan_interval)
+    hub = TrackingHub(config, rescan_interval=options.process_rescan_interval)
     hub.prepare()  # the process connector, in the initial network namespace
-    if netns:
+    if options.netns:
         from vipkeeper.net import netns as netns_mod
 
         try:
-            netns_mod.enter(netns)
+            netns_mod.enter(options.netns)
         except OSError as exc:
-            raise click.ClickException(f"cannot enter network namespace {netns}: {exc}") from None
+            raise click.ClickException(f"cannot enter network namespace {options.netns}: {exc}") from None
     if not dont_fork:
         detach()
-    pid = PidFile(pid_file)
+    pids = [PidFile(path) for path in (options.pid_file, *extra_pid_files) if path]
+    acquired: list[PidFile] = []
     try:
-        pid.acquire()
+        for pid in pids:
+            pid.acquire()
+            acquired.append(pid)
     except (PidFileError, OSError) as exc:
+        for pid in acquired:
+            pid.release()
         raise click.ClickException(str(exc)) from None
     try:
-        code = asyncio.run(_main(runtime, config, hub))
+        code = asyncio.run(_main(runtime, config, hub, dump_conf))
     finally:
-        pid.release()
+        for pid in acquired:
+            pid.release()
     sys.exit(code)
 
 
-async def _main(runtime, config, hub) -> int:  # type: ignore[no-untyped-def]
+async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: ignore[no-untyped-def]
     from vipkeeper.control.server import DEFAULT_PATH, ControlServer, ControlSocketError
     from vipkeeper.daemon.runtime import StartupError, install_signal_handlers
 
@@ -117,6 +152,11 @@ async def _main(runtime, config, hub) -> int:  # type: ignore[no-untyped-def]
         await runtime.shutdown()
         return 1
     install_signal_handlers(runtime)
+    if dump_conf:  # keepalived -d: the configuration data, into the log
+        from vipkeeper.daemon.keepalived_dump import data_text
+
+        for line in data_text(runtime.snapshot()).splitlines():
+            log.info("%s", line)
     g = config.global_defs
     control_path = runtime.options.control_socket or g.control_socket or DEFAULT_PATH
     control = ControlServer(control_path, runtime.snapshot, {"reload": _reload_handler(runtime)})

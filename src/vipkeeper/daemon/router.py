@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import ipaddress
 import logging
 import time
@@ -58,6 +59,7 @@ class RouterCounters:
     priority_zero_received: int = 0
     transitions: int = 0
     became_master: int = 0
+    released_master: int = 0
     drops: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,8 +70,14 @@ class RouterCounters:
             "priority_zero_received": self.priority_zero_received,
             "transitions": self.transitions,
             "became_master": self.became_master,
+            "released_master": self.released_master,
             "drops": dict(self.drops),
         }
+
+    def clear(self) -> None:
+        """keepalived's STATS_CLEAR signal: every counter back to zero."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, collections.Counter() if f.name == "drops" else 0)
 
 
 class Router:
@@ -144,6 +152,8 @@ class Router:
             self.state_since = time.time()
             if after == State.MASTER:
                 self.counters.became_master += 1
+            elif before == State.MASTER:
+                self.counters.released_master += 1
             if self._on_state is not None:
                 self._on_state(self, before, after)
         self._rearm()

@@ -66,8 +66,15 @@ class RunOptions:
     pid_file: str | None = None
     control_socket: str | None = None
     metrics_listen: str | None = None
+    # keepalived's dump files (text, text, JSON array: daemon/keepalived_dump.py) and vipkeeper's
+    # own JSON snapshot, written on SIGUSR1 beside the text dump (daemon/dumpfile.py: never through
+    # a planted file or link).
     data_file: str = "/tmp/keepalived.data"
     stats_file: str = "/tmp/keepalived.stats"
+    json_file: str = "/tmp/keepalived.json"
+    snapshot_file: str | None = "/run/vipkeeper/vipkeeper.json"
+    # keepalived -V: leave VIPs in place and send no priority 0 at stop
+    release_on_stop: bool = True
     process_rescan_interval: float = 0.2
 
 
@@ -256,8 +263,11 @@ class Runtime:
     async def shutdown(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        for router in list(self.routers.values()):
-            router.feed(Shutdown())
+        if self.options.release_on_stop:
+            for router in list(self.routers.values()):
+                router.feed(Shutdown())
+        else:
+            log.info("Leaving VIPs in place at stop (--dont-release-vrrp)")
         for router in list(self.routers.values()):
             await router.settle()
         if self.notifier is not None:
@@ -277,7 +287,8 @@ class Runtime:
             self.link_watcher.close()
         for fifo in self.fifos:
             fifo.close()
-        await self.addresses.release_all()
+        if self.options.release_on_stop:
+            await self.addresses.release_all()
         await self.addresses.close()
         if self.timers is not None:
             self.timers.close()
@@ -502,23 +513,41 @@ class Runtime:
         for key in [k for k, ep in self.endpoints.items() if not ep.routers]:
             self.endpoints.pop(key).socket.close()
 
-    def write_dump(self, path: str, stats_only: bool = False) -> None:
-        data = self.snapshot()
-        if stats_only:
-            data = {
-                "instances": [{"name": i["name"], "counters": i["counters"]} for i in data["instances"]],
-                "drops": data["drops"],
-            }
-        tmp = f"{path}.{os.getpid()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle, indent=2)
-                handle.write("\n")
-            os.replace(tmp, path)
-            log.info("Wrote %s to %s", "statistics" if stats_only else "data dump", path)
-        except OSError as exc:
-            log.error("Cannot write %s: %s", path, exc.strerror or exc)
+    def write_dump(self, kind: str) -> None:
+        """One of keepalived's dump signals: kind is "data" (SIGUSR1), "stats" (SIGUSR2), "json"
+        (keepalived's JSON signal) or "stats_clear" (writes the stats, then zeroes them)."""
+        from vipkeeper.daemon import dumpfile, keepalived_dump
+
+        snap = self.snapshot()
+        pid = os.getpid()
+        o = self.options
+        if kind == "data":
+            log.info("Printing VRRP data for process(%d) on signal", pid)
+            files = [(o.data_file, keepalived_dump.data_text(snap))]
+            if o.snapshot_file:
+                try:
+                    dumpfile.ensure_private_dir(os.path.dirname(os.path.abspath(o.snapshot_file)))
+                except OSError:
+                    pass  # reported by write_dump below
+                files.append((o.snapshot_file, json.dumps(snap, indent=2) + "\n"))
+        elif kind == "json":
+            log.info("Printing VRRP as json for process(%d) on signal", pid)
+            files = [(o.json_file, keepalived_dump.json_text(snap))]
+        elif kind == "stats_clear":
+            log.info("Printing and clearing VRRP stats for process(%d) on signal", pid)
+            files = [(o.stats_file, keepalived_dump.stats_text(snap))]
+            for router in self.routers.values():
+                router.counters.clear()
+        else:
+            log.info("Printing VRRP stats for process(%d) on signal", pid)
+            files = [(o.stats_file, keepalived_dump.stats_text(snap))]
+        for path, text in files:
+            try:
+                refused = dumpfile.write_dump(path, text)
+            except OSError as exc:  # e.g. /run/vipkeeper cannot be created
+                refused = f"cannot write {path}: {exc.strerror or exc}"
+            if refused:
+                log.error("Not writing %s: %s", path, refused)
 
     # -- snapshot ----------------------------------------------------------------------------
 
@@ -557,6 +586,21 @@ class Runtime:
                 "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],
                 "counters": router.counters.as_dict(),
                 "sync_group": m.sync_group,
+                # what keepalived's dumps show (daemon/keepalived_dump.py)
+                "source_address": str(router.socket.src),
+                "mcast_group": None if m.unicast_peers else str(router.socket.group),
+                "unicast_peers": [str(p) for p in m.unicast_peers],
+                "garp": dataclasses.asdict(m.garp),
+                "down_timer_adverts": m.down_timer_adverts,
+                "lower_prio_no_advert": m.lower_prio_no_advert,
+                "higher_prio_send_advert": m.higher_prio_send_advert,
+                "accept": m.accept if m.accept is not None else not m.strict_mode,
+                "nopreempt": m.nopreempt,
+                "preempt_delay": m.preempt_delay,
+                "auth_type": m.authentication.auth_type if m.authentication else None,
+                "dont_track_primary": m.dont_track_primary,
+                "skip_check_adv_addr": m.skip_check_adv_addr,
+                "strict_mode": m.strict_mode,
                 "next_deadline_in": (core.next_deadline() - now_mono) if core.next_deadline() else None,
             })
         return {
@@ -567,6 +611,7 @@ class Runtime:
                 "reloads": self.reloads, "reload_failures": self.reload_failures,
                 "last_reload_error": self.last_reload_error,
             },
+            "global_defs": self._global_defs(),
             "instances": instances,
             "process_tracker": tracking.get("process_tracker", {}),
             "scripts": tracking.get("scripts", []),
@@ -574,10 +619,66 @@ class Runtime:
         }
 
 
+    def _global_defs(self) -> dict[str, Any]:
+        g = self.config.global_defs if self.config is not None else None
+        if g is None:
+            return {}
+        return {
+            "router_id": g.router_id,
+            "vrrp_version": g.vrrp_version,
+            "vrrp_mcast_group4": str(g.vrrp_mcast_group4),
+            "vrrp_mcast_group6": str(g.vrrp_mcast_group6),
+            "vrrp_strict": g.vrrp_strict,
+            "vrrp_down_timer_adverts": g.vrrp_down_timer_adverts,
+            "vrrp_skip_check_adv_addr": g.vrrp_skip_check_adv_addr,
+            "vrrp_notify_priority_changes": g.vrrp_notify_priority_changes,
+            "vrrp_lower_prio_no_advert": g.vrrp_lower_prio_no_advert,
+            "vrrp_higher_prio_send_advert": g.vrrp_higher_prio_send_advert,
+            "vrrp_check_unicast_src": g.vrrp_check_unicast_src,
+            "enable_script_security": g.enable_script_security,
+            "garp": dataclasses.asdict(g.garp),
+        }
+
+
+# Signals as keepalived 2.2.7 uses them: the numbers `keepalived --signum=NAME` prints on
+# Debian 12 / glibc (measured: STATS_CLEAR 63, JSON 36; glibc's SIGRTMAX is 64, SIGRTMIN 34).
+SIGNUM = {
+    "STOP": signal.SIGTERM,
+    "RELOAD": signal.SIGHUP,
+    "DATA": signal.SIGUSR1,
+    "STATS": signal.SIGUSR2,
+    "STATS_CLEAR": signal.SIGRTMAX - 1,
+    "JSON": signal.SIGRTMIN + 2,
+}
+# Termination requests by convention: stop cleanly (priority 0, VIPs released).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGXCPU, signal.SIGPWR)
+# Default action "terminate" but no meaning here: logged and ignored, so that no stray `kill -N`
+# takes the VIPs down uncleanly. A handler (not SIG_IGN) so that scripts we exec get the default.
+# SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT stay default: they report a fault in this very process.
+IGNORED_SIGNALS = tuple(
+    s for s in (signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF, signal.SIGIO, signal.SIGSTKFLT,
+                signal.SIGTRAP, signal.SIGSYS, signal.SIGXFSZ,
+                *range(signal.SIGRTMIN, signal.SIGRTMAX + 1))
+    if s not in SIGNUM.values()
+)
+
+
 def install_signal_handlers(runtime: Runtime) -> None:
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, runtime.request_stop)
-    loop.add_signal_handler(signal.SIGINT, runtime.request_stop)
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, _stop_on, runtime, sig)
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
-    loop.add_signal_handler(signal.SIGUSR1, lambda: runtime.write_dump(runtime.options.data_file))
-    loop.add_signal_handler(signal.SIGUSR2, lambda: runtime.write_dump(runtime.options.stats_file, stats_only=True))
+    for name, kind in (("DATA", "data"), ("STATS", "stats"), ("JSON", "json"), ("STATS_CLEAR", "stats_clear")):
+        loop.add_signal_handler(SIGNUM[name], runtime.write_dump, kind)
+    for sig in IGNORED_SIGNALS:
+        loop.add_signal_handler(sig, _ignore, sig)
+
+
+def _stop_on(runtime: Runtime, sig: int) -> None:
+    if sig not in (signal.SIGTERM, signal.SIGINT):
+        log.info("Stopping on signal %s", signal.Signals(sig).name)
+    runtime.request_stop()
+
+
+def _ignore(sig: int) -> None:
+    log.info("Ignoring signal %d (%s)", sig, signal.strsignal(sig) or sig)
