@@ -67,3 +67,48 @@ def named_sleep(tmp_path):
             if p.poll() is None:
                 p.kill()
             p.wait()
+
+
+# A shell prologue for `isolated`: fresh /tmp and /run (keepalived's dump and pid paths, so
+# neither keepalived nor vipkeeper touches the host's), the test's directory at /mnt, and a veth
+# eth0 (192.0.2.1/24, peer eth1 in the same namespace) to run a VRRP instance on.
+ISOLATE = """\
+set -e
+mount --bind "$VK_WORK" /mnt
+mount -t tmpfs -o mode=1777 vk-tmp /tmp
+mount -t tmpfs -o mode=0755 vk-run /run
+ip link set lo up
+ip link add eth0 type veth peer name eth1
+ip link set eth1 up
+ip link set eth0 up
+ip addr add 192.0.2.1/24 dev eth0
+cd /mnt
+set +e
+"""
+
+
+def _isolated_runner(work):  # type: ignore[no-untyped-def]
+    def run(script: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+        env = {**os.environ, "VK_WORK": str(work)}
+        return subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+                               "--", "sh", "-c", ISOLATE + script], env=env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    run.work = work  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture(scope="session")
+def isolated_factory():
+    """isolated_factory(directory) -> run, as `isolated` but for module-scoped fixtures."""
+    return _isolated_runner
+
+
+@pytest.fixture
+def isolated(tmp_path):
+    """run(script, timeout) runs `sh -c script` in new mount, network and PID namespaces (with
+    ISOLATE first); the test's tmp_path/iso is /mnt there (run.work). Everything started inside
+    dies with the namespace's init (the shell) when it exits or the timeout kills it."""
+    work = tmp_path / "iso"
+    work.mkdir()
+    return _isolated_runner(work)

@@ -19,20 +19,41 @@ from typing import Any
 
 SECTION = "------< {} >------"
 
+# keepalived's names for auth_type in the data dump (vrrp_print.c; "none" measured)
+AUTH_NAMES = {"none": "none", "PASS": "SIMPLE_PASSWORD", "AH": "IPSEC_AH"}
+
 # keepalived's vrrp.h state numbers, used by its JSON dump
 STATE_NUMBERS = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3, "STOP": 98}
 
-# Lines and sections of keepalived's dumps that vipkeeper does not write, and why.
-NOT_PRODUCED: dict[str, str] = {
-    "Global definitions: LVS*, Checker*, BFD*, SNMP*, DBus*, smtp*, netlink/rcv_bufs*, nftables, "
-    "realtime/process priority lines": "features of keepalived's other subsystems or build, absent in vipkeeper",
-    "VRRP Topology: Flags, Number of config faults, Number of interface and track script faults, "
-    "Number of track scripts init, Read timeout, Master down timer, fd_in/fd_out, Using smtp "
-    "notification, Notify deleted, Total priority": "keepalived internals (fds, scheduler threads) with no "
-    "vipkeeper counterpart; vipkeeper's own timers are in `vipkeeper status --json` (next_deadline_in)",
-    "VRRP Sockpool section": "keepalived's socket pool layout; vipkeeper's sockets are not pooled that way",
-    "Interfaces section": "a copy of the kernel's interface table (`ip -d link` tells the same)",
-    "keepalived_parent.data": "vipkeeper is one process: there is no parent/child split",
+# Sections of keepalived's data dump that vipkeeper does not write, and why.
+NOT_PRODUCED_SECTIONS: dict[str, str] = {
+    "VRRP Sockpool": "keepalived's socket pool (fd numbers); vipkeeper's sockets are its own business",
+    "Interfaces": "a copy of the kernel's interface table: `ip -d addr` tells the same",
+}
+# Lines of keepalived's data dump (by how they start, stripped) that vipkeeper does not write.
+NOT_PRODUCED: list[tuple[str, str]] = [
+    *((p, "keepalived's other subsystems (LVS, checkers, BFD, SNMP, DBus, SMTP): absent in vipkeeper")
+      for p in ("Network namespace ipvs", "Default smtp_alert", "Checkers log all failures", "LVS flush",
+                "SNMP", "DBus", "rs_init_notifies", "no_checker_emails", "Checker ", "BFD ",
+                "lvs_netlink", "Using smtp notification")),
+    *((p, "keepalived tuning knobs vipkeeper does not have (netlink buffers, scheduling, nftables, "
+          "IGMP, VMAC GARPs, dynamic interfaces, default interface)")
+      for p in ("vrrp_netlink", "process_monitor_rcv_bufs", "rx_bufs_multiples", "VRRP process priority",
+                "VRRP don't swap", "VRRP realtime", "nftables", "libnftnl", "Disable local IGMP",
+                "Gratuitous ARP for each secondary VMAC", "Dynamic interfaces", "Default interface",
+                "No test config before reload", "Max auto priority", "Min auto priority delay",
+                "FIFO write vrrp states on reload", "Gratuitous ARP interval", "Gratuitous NA interval",
+                "umask", "Default script uid:gid", "Promote_secondaries")),
+    *((p, "keepalived internals (scheduler threads, fds, fault counters) with no vipkeeper counterpart; "
+          "vipkeeper's timers and trackers are in `vipkeeper status --json`")
+      for p in ("Flags:", "Number of config faults", "Number of interface and track script faults",
+                "Number of track scripts init", "Read timeout", "Master down timer", "fd_in",
+                "Notify deleted", "Notify priority changes", "Total priority")),
+    ("Password", "the VRRP password is not written into dump files (keepalived writes it in clear)"),
+]
+# Keys of keepalived's JSON dump that vipkeeper leaves out, and why.
+JSON_NOT_PRODUCED: dict[str, str] = {
+    "auth_data": "the VRRP password is not written into dump files (keepalived writes it in clear)",
 }
 
 
@@ -46,9 +67,10 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _interval(seconds: float) -> str:
-    if float(seconds).is_integer():
-        return f"{int(seconds)} sec"
+def _interval(seconds: float, version: int) -> str:
+    """keepalived 2.2.7 (measured): VRRPv2 `1 sec`, VRRPv3 `1000 milli-sec`."""
+    if version == 2:
+        return f"{round(seconds)} sec"
     return f"{round(seconds * 1000)} milli-sec"
 
 
@@ -122,7 +144,7 @@ def instance_lines(inst: dict[str, Any]) -> list[str]:
         f"   Virtual Router ID = {inst['vrid']}",
         f"   Priority = {inst['base_priority']}",
         f"   Effective priority = {inst['effective_priority']}",
-        f"   Advert interval = {_interval(inst['advert_int'])}",
+        f"   Advert interval = {_interval(inst['advert_int'], inst['version'])}",
     ]
     if inst.get("accept") is not None:
         lines.append(f"   Accept = {'enabled' if inst['accept'] else 'disabled'}")
@@ -132,8 +154,8 @@ def instance_lines(inst: dict[str, Any]) -> list[str]:
         lines.append("   Preempt = enabled")
     if inst.get("preempt_delay"):
         lines.append(f"   Preempt delay = {_num(inst['preempt_delay'])} secs")
-    auth = inst.get("auth_type") or "none"
-    lines.append(f"   Authentication type = {auth}")
+    if inst["version"] == 2:  # keepalived prints no authentication line for VRRPv3
+        lines.append(f"   Authentication type = {AUTH_NAMES.get(inst.get('auth_type') or 'none', 'none')}")
     vips = inst.get("vips", [])
     if vips:
         lines.append(f"   Virtual IP ({len(vips)}):")
@@ -246,5 +268,18 @@ def json_records(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _whole(value: Any) -> Any:
+    """keepalived prints 5, not 5.0: floats that are whole numbers become ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
 def json_text(snapshot: dict[str, Any]) -> str:
-    return json.dumps(json_records(snapshot), separators=(",", ":"))
+    records = [{"data": {k: (v if k == "last_transition" else _whole(v)) for k, v in r["data"].items()},
+                "stats": r["stats"]} for r in json_records(snapshot)]
+    return json.dumps(records, separators=(",", ":"))

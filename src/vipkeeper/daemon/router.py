@@ -238,7 +238,8 @@ class Router:
         elif isinstance(action, Notify):
             self._on_notify(self, action)
         elif isinstance(action, Log):
-            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
+            # the VRID travels with the line for journald's VRRP_VRID field (daemon/logsetup.py)
+            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message, extra={"vrid": self.params.vrid})
         elif isinstance(action, Drop):
             self.counters.drops[action.reason.value] += 1
 
