@@ -34,6 +34,8 @@ def test_state_lines_reach_the_journal_with_instance_state_and_vrid(tmp_path) ->
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(path)
     server.settimeout(2.0)
+    root = logging.getLogger("vipkeeper")
+    saved = (list(root.handlers), root.propagate, root.level)
     try:
         logsetup.configure(console=False, syslog=True, facility="local0", ident=logsetup.KEEPALIVED_IDENT,
                            journal_socket=path)
@@ -43,7 +45,10 @@ def test_state_lines_reach_the_journal_with_instance_state_and_vrid(tmp_path) ->
         second = parse_journal(server.recv(65536))
     finally:
         server.close()
-        logging.getLogger("vipkeeper").handlers.clear()
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved[0]
+        root.propagate, root.level = saved[1], saved[2]
     assert first == {"MESSAGE": "(VI_1) Entering MASTER STATE", "PRIORITY": "6",
                      "SYSLOG_IDENTIFIER": "Keepalived_vrrp", "SYSLOG_FACILITY": "16",
                      "SYSLOG_PID": first["SYSLOG_PID"], "VRRP_INSTANCE": "VI_1", "VRRP_STATE": "MASTER",
