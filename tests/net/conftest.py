@@ -92,7 +92,7 @@ def _isolated_runner(work):  # type: ignore[no-untyped-def]
         env = {**os.environ, "VK_WORK": str(work)}
         return subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
                                "--", "sh", "-c", ISOLATE + script], env=env, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
 
     run.work = work  # type: ignore[attr-defined]
     return run

@@ -16,7 +16,11 @@ import sys
 
 import pytest
 
-from vipkeeper.daemon.keepalived_dump import JSON_NOT_PRODUCED, NOT_PRODUCED, NOT_PRODUCED_SECTIONS
+from vipkeeper.daemon.keepalived_dump import (
+    JSON_NOT_PRODUCED,
+    NOT_PRODUCED,
+    NOT_PRODUCED_SECTIONS,
+)
 
 pytestmark = pytest.mark.net
 

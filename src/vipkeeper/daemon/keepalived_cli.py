@@ -229,6 +229,10 @@ def config_test(path: str, config_id: object, log_file: str, *, facility_ok: boo
 
 def main(args: list[str], prog_name: str = "keepalived") -> None:
     """Run keepalived's command line on `args` with keepalived's error wording and statuses."""
+    if "-h" in args or "--help" in args:  # keepalived prints its usage on stderr, exit 0
+        with click.Context(keepalived, info_name=prog_name) as ctx:
+            click.echo(keepalived.get_help(ctx), err=True)
+        sys.exit(0)
     try:
         keepalived.main(args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.NoSuchOption as exc:

@@ -36,16 +36,16 @@ NOT_PRODUCED: list[tuple[str, str]] = [
       for p in ("Network namespace ipvs", "Default smtp_alert", "Checkers log all failures", "LVS flush",
                 "SNMP", "DBus", "rs_init_notifies", "no_checker_emails", "Checker ", "BFD ",
                 "lvs_netlink", "Using smtp notification")),
-    *((p, "keepalived tuning knobs vipkeeper does not have (netlink buffers, scheduling, nftables, "
-          "IGMP, VMAC GARPs, dynamic interfaces, default interface)")
+    *((p, ("keepalived tuning knobs vipkeeper does not have (netlink buffers, scheduling, nftables, "
+           "IGMP, VMAC GARPs, dynamic interfaces, default interface)"))
       for p in ("vrrp_netlink", "process_monitor_rcv_bufs", "rx_bufs_multiples", "VRRP process priority",
                 "VRRP don't swap", "VRRP realtime", "nftables", "libnftnl", "Disable local IGMP",
                 "Gratuitous ARP for each secondary VMAC", "Dynamic interfaces", "Default interface",
                 "No test config before reload", "Max auto priority", "Min auto priority delay",
                 "FIFO write vrrp states on reload", "Gratuitous ARP interval", "Gratuitous NA interval",
                 "umask", "Default script uid:gid", "Promote_secondaries")),
-    *((p, "keepalived internals (scheduler threads, fds, fault counters) with no vipkeeper counterpart; "
-          "vipkeeper's timers and trackers are in `vipkeeper status --json`")
+    *((p, ("keepalived internals (scheduler threads, fds, fault counters) with no vipkeeper counterpart; "
+           "vipkeeper's timers and trackers are in `vipkeeper status --json`"))
       for p in ("Flags:", "Number of config faults", "Number of interface and track script faults",
                 "Number of track scripts init", "Read timeout", "Master down timer", "fd_in",
                 "Notify deleted", "Notify priority changes", "Total priority")),

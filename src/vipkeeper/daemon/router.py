@@ -19,8 +19,9 @@ import dataclasses
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip

@@ -34,10 +34,16 @@ from vipkeeper import __version__
 from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError
 from vipkeeper.config.model import Instance as InstanceModel
-from vipkeeper.daemon.router import GroupDriver, Router, advertised_addresses, auth_of, vips_of
+from vipkeeper.daemon.router import (
+    GroupDriver,
+    Router,
+    advertised_addresses,
+    auth_of,
+    vips_of,
+)
 from vipkeeper.daemon.tracking import TrackingHub
 from vipkeeper.net.addresses import AddressOwner, LinkState, LinkWatcher, link_state
-from vipkeeper.net.announce import Announcer, AnnounceError
+from vipkeeper.net.announce import AnnounceError, Announcer
 from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.scripts import NotifyRunner

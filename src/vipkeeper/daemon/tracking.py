@@ -15,17 +15,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from vipkeeper.config.model import Config, GlobalDefs, VrrpScript
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import link_state
+from vipkeeper.script_launch import Identity, resolve_identity
 from vipkeeper.track.file import FileTracker
 from vipkeeper.track.interface import InterfaceStates
-from vipkeeper.track.priority import ResolvedRef, TrackerEffect, file_effect, instance_refs, up_down_effect
-from vipkeeper.track.proc_connector import ProcessConnector, ProcessTracker, open_connector
+from vipkeeper.track.priority import (
+    ResolvedRef,
+    TrackerEffect,
+    file_effect,
+    instance_refs,
+    up_down_effect,
+)
+from vipkeeper.track.proc_connector import (
+    ProcessConnector,
+    ProcessTracker,
+    open_connector,
+)
 from vipkeeper.track.process_table import StatusChange
-from vipkeeper.script_launch import Identity, resolve_identity
 from vipkeeper.track.script import ScriptRunner
 from vipkeeper.track.script_security import needs_check, unsafe_reasons
 from vipkeeper.vrrp.instance import TrackerChanged
@@ -208,7 +219,7 @@ class TrackingHub:
             self._script_seen.clear()
             try:
                 await asyncio.wait_for(self._script_seen.wait(), max(0.0, deadline - loop.time()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
 
     def link_changed(self, ifname: str, up: bool) -> None:
