@@ -70,7 +70,11 @@ def _unavailable(name: str, short_help: str) -> click.Command:
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vipkeeper")
 def main() -> None:
-    """vipkeeper: keepalived-compatible VRRP failover whose process tracking cannot race."""
+    """vipkeeper: keepalived-compatible VRRP failover whose process tracking cannot race.
+
+    Given keepalived's options and no command (`vipkeeper -f FILE --dont-fork`), or run under the
+    name `keepalived`, it takes keepalived 2.2.7's command line (`vipkeeper -P --help` lists it).
+    """
 
 
 OWN_OPTIONS = frozenset({"-h", "--help", "--version"})
@@ -89,7 +93,8 @@ def entry() -> None:
         if keepalived_style(sys.argv):
             from vipkeeper.daemon import keepalived_cli
 
-            keepalived_cli.main(sys.argv[1:], prog_name=os.path.basename(sys.argv[0]))
+            prog = os.path.basename(sys.argv[0])
+            keepalived_cli.main(sys.argv[1:], prog_name="vipkeeper" if prog == "__main__.py" else prog)
         main()
     except KeyboardInterrupt:
         sys.exit(130)
