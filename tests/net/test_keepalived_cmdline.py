@@ -86,6 +86,13 @@ P=$!
 wait_for 'grep -q "(VI_1) Entering MASTER STATE" /mnt/$TAG.console.log'
 res console_master $(yn 'grep -q "(VI_1) Entering MASTER STATE" /mnt/$TAG.console.log')
 kill -TERM $P; wait $P; res console_stop_rc $?
+
+# -V: leave the VIPs in place at stop
+$KA --dont-fork -V -P -f /mnt/good.conf >/mnt/$TAG.keep.log 2>&1 &
+P=$!
+wait_for 'has_vip 192.0.2.50'
+kill -TERM $P; wait $P; res keep_stop_rc $?
+res keep_vip_after_stop $(yn 'has_vip 192.0.2.50')
 """
 
 # Observations where vipkeeper deliberately differs from keepalived 2.2.7, and why.
@@ -138,7 +145,7 @@ EXPECTED_FROM_KEEPALIVED = {
     "still_running_after_reload": "yes", "data_state_master": "yes", "data_new_vip": "yes",
     "data_mode": "600 root", "stats_head": "VRRP Instance: VI_1|  Advertisements:|",
     "json_state": "VI_1 2 2", "stop_rc": "0", "vip_released": "yes", "pidfile_removed": "yes",
-    "console_master": "yes", "console_stop_rc": "0",
+    "console_master": "yes", "console_stop_rc": "0", "keep_stop_rc": "0", "keep_vip_after_stop": "yes",
 }
 
 

@@ -91,9 +91,10 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
     if os.geteuid() != 0:
         raise click.ClickException("vipkeeper run needs root (raw sockets, addresses, process events)")
 
-    from vipkeeper.daemon.runtime import Runtime, StartupError
+    from vipkeeper.daemon.runtime import Runtime, StartupError, early_signal_handlers
     from vipkeeper.daemon.tracking import TrackingHub
 
+    early_signal_handlers()
     runtime = Runtime(options)
     try:
         config = runtime.read_config()
@@ -131,7 +132,7 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
 
 async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: ignore[no-untyped-def]
     from vipkeeper.control.server import DEFAULT_PATH, ControlServer, ControlSocketError
-    from vipkeeper.daemon.runtime import StartupError, install_signal_handlers
+    from vipkeeper.daemon.runtime import StartupError, enable_reload, install_signal_handlers
 
     # One pidfd per child instead of a thread per child (the 3.11 default): scripts run every
     # second for every vrrp_script, so this is the daemon's hottest use of subprocesses.
@@ -145,13 +146,14 @@ async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: 
             log.debug("pidfd child watcher unavailable: %s", exc)
     log.info("Starting vipkeeper %s on %s%s", _version(), runtime.options.config_file,
              f" in network namespace {runtime.options.netns}" if runtime.options.netns else "")
+    install_signal_handlers(runtime)
     try:
         await runtime.start(config, hub)
     except StartupError as exc:
         log.error("%s", exc)
         await runtime.shutdown()
         return 1
-    install_signal_handlers(runtime)
+    enable_reload(runtime)
     if dump_conf:  # keepalived -d: the configuration data, into the log
         from vipkeeper.daemon.keepalived_dump import data_text
 

@@ -669,15 +669,32 @@ IGNORED_SIGNALS = tuple(
 )
 
 
+def early_signal_handlers() -> None:
+    """Before the event loop runs (config read, detach, pid files): the dump and stray signals
+    must not kill the process either. Python-level no-op handlers, not SIG_IGN, so that
+    scripts we exec later get default dispositions."""
+    for sig in (*IGNORED_SIGNALS, *(SIGNUM[n] for n in ("DATA", "STATS", "JSON", "STATS_CLEAR"))):
+        signal.signal(sig, lambda *_: None)
+
+
 def install_signal_handlers(runtime: Runtime) -> None:
+    """Every signal's handler, installed before `Runtime.start` so that none of them can kill a
+    daemon that is adding VIPs. A reload asked for while starting is logged and dropped; call
+    `enable_reload` once started."""
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, _stop_on, runtime, sig)
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
+    loop.add_signal_handler(signal.SIGHUP, log.warning, "Reload requested while starting; ignored")
     for name, kind in (("DATA", "data"), ("STATS", "stats"), ("JSON", "json"), ("STATS_CLEAR", "stats_clear")):
         loop.add_signal_handler(SIGNUM[name], runtime.write_dump, kind)
     for sig in IGNORED_SIGNALS:
         loop.add_signal_handler(sig, _ignore, sig)
+
+
+def enable_reload(runtime: Runtime) -> None:
+    """SIGHUP: reload through the runtime's one reload entry point."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
 
 
 def _stop_on(runtime: Runtime, sig: int) -> None:
