@@ -132,7 +132,11 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
 
 async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: ignore[no-untyped-def]
     from vipkeeper.control.server import DEFAULT_PATH, ControlServer, ControlSocketError
-    from vipkeeper.daemon.runtime import StartupError, enable_reload, install_signal_handlers
+    from vipkeeper.daemon.runtime import (
+        StartupError,
+        enable_reload,
+        install_signal_handlers,
+    )
 
     # One pidfd per child instead of a thread per child (the 3.11 default): scripts run every
     # second for every vrrp_script, so this is the daemon's hottest use of subprocesses.
