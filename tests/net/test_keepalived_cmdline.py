@@ -32,6 +32,9 @@ vrrp_instance VI_1 {{
 }}
 """
 BROKEN = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n"
+# a track script without enable_script_security: keepalived -t says SECURITY VIOLATION, exit 6
+SCRIPTED = ("vrrp_script chk {\n  script \"/bin/true\"\n}\n"
+            + CONF.format(vips="    192.0.2.50/24").replace("  advert_int 1\n", "  advert_int 1\n  track_script {\n    chk\n  }\n"))
 
 SCRIPT = r"""
 res() { echo "$1=$2" >> /mnt/$TAG.res; }
@@ -53,6 +56,7 @@ done
 $KA --bogus-option 2>/mnt/$TAG.b.err; res bogus_rc "$?:$(cat /mnt/$TAG.b.err)"
 $KA -t -f /mnt/good.conf 2>/dev/null; res test_good_rc $?
 $KA -t -f /mnt/broken.conf 2>/dev/null; res test_broken_rc $?
+$KA -t -f /mnt/scripted.conf 2>/dev/null; res test_security_rc $?
 $KA --config-test -f /mnt/good.conf 2>/dev/null; res test_long_good_rc $?
 $KA -S 0 -t -f /mnt/good.conf 2>/dev/null; res test_facility0_rc $?
 $KA -t -f /mnt/missing.conf 2>/mnt/$TAG.m.err; res test_missing "$?:$(cat /mnt/$TAG.m.err)"
@@ -112,6 +116,7 @@ def observe(isolated_factory, tmp_path, tag: str, ka: str, link_to: str | None =
     (work / "good.conf").write_text(CONF.format(vips="    192.0.2.50/24"))
     (work / "reload.conf").write_text(CONF.format(vips="    192.0.2.50/24\n    192.0.2.51/24"))
     (work / "broken.conf").write_text(BROKEN)
+    (work / "scripted.conf").write_text(SCRIPTED)
     run = isolated_factory(work)
     prologue = f"TAG={tag}; KA='{ka}'\n" + ("export PATH=/mnt/bin:$PATH\n" if link_to else "")
     got = run(prologue + SCRIPT, timeout=120)
@@ -140,7 +145,7 @@ EXPECTED_FROM_KEEPALIVED = {
     "signum_STOP": "0:15:", "signum_RELOAD": "0:1:", "signum_DATA": "0:10:", "signum_STATS": "0:12:",
     "signum_STATS_CLEAR": "0:63:", "signum_JSON": "0:36:", "signum_TDATA": "1::Unknown sigfunc TDATA",
     "bogus_rc": "1:Unknown option --bogus-option",
-    "test_good_rc": "0", "test_broken_rc": "5", "test_missing": DIFFERENT["test_missing"][0], "test_long_good_rc": "0", "test_facility0_rc": "0",
+    "test_good_rc": "0", "test_broken_rc": "5", "test_security_rc": "6", "test_missing": DIFFERENT["test_missing"][0], "test_long_good_rc": "0", "test_facility0_rc": "0",
     "pidfile": "yes", "pidfile_is_mainpid": "yes", "vip_taken": "yes", "reload_added_vip": "yes",
     "still_running_after_reload": "yes", "data_state_master": "yes", "data_new_vip": "yes",
     "data_mode": "600 root", "stats_head": "VRRP Instance: VI_1|  Advertisements:|",

@@ -190,7 +190,7 @@ def keepalived(**opts: object) -> None:
 def config_test(path: str, config_id: object, log_file: str, *, facility_ok: bool = True,
                 facility_text: object = None) -> int:
     """`keepalived -t[LOG_FILE]`: vipkeeper's `check` verdict with keepalived's exit status
-    (0 clean, 5 errors) and output (stderr, or LOG_FILE)."""
+    (0 clean, 5 errors, 6 scripts without enable_script_security) and output (stderr, or LOG_FILE)."""
     from vipkeeper.config.cli import check
 
     if not os.path.exists(path):
@@ -205,7 +205,9 @@ def config_test(path: str, config_id: object, log_file: str, *, facility_ok: boo
                 check.main(args, prog_name="keepalived -t", standalone_mode=False)
                 code = 0
             except SystemExit as exc:
-                code = 0 if exc.code in (0, None) else CONFIG_TEST_FAILED
+                # check's statuses are keepalived's (0, 5, 6) except 1, "vipkeeper would not
+                # run this", for which keepalived -t says 5
+                code = 0 if exc.code in (0, None) else exc.code if exc.code in (5, 6) else CONFIG_TEST_FAILED
             except click.ClickException as exc:
                 buffer.write(f"{exc.format_message()}\n")
                 code = CONFIG_TEST_FAILED
