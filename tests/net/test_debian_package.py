@@ -1,0 +1,301 @@
+"""The Debian package as an admin gets it: built with Debian's tooling, installed with apt into a
+clean Debian root (no pip, no pyenv: Debian's python3 arrives as a dependency), then used.
+
+The module builds the package once (`scripts/build-deb`, lintian included: a lintian error fails
+the build), copies a cached clean root (`scripts/debian-root`: debootstrap --variant=minbase of
+this host's release, plus systemd and man-db, kept in /var/cache/vipkeeper-test and rebuilt once a
+week), and installs the package there with `apt-get install ./vipkeeper_*.deb`. The tests then run
+the installed files only: `/usr/sbin/vipkeeper check`, `systemd-analyze verify` on the installed
+unit, `man --warnings` on the installed pages, a two-node failover in network namespaces with the
+installed daemon (chroot into the root, in a private mount namespace per node), and last
+`apt-get purge`, after which no file of the package may remain.
+
+Every command in the root runs in its own mount namespace (`unshare -m`) where /proc, /dev and
+/sys are bound and /run is a fresh tmpfs, so nothing is mounted in the test runner's namespace and
+nothing outlives the command. Downloaded dependencies are kept in the cache's apt archive.
+Time on the 2-core development machine: about 1.5 min with a cached root (build 20 s, lintian
+10 s, install 15 s, failover 10 s), plus 1 min once a week for debootstrap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from vipkeeper.cli import COMMANDS
+from vipkeeper.lab.testbed import Testbed, vrrp_conf
+
+pytestmark = pytest.mark.net
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("VIPKEEPER_ROOT_CACHE", "/var/cache/vipkeeper-test"))
+HOST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+VIP = "192.0.2.50/24"
+ADV = 0.5
+
+
+class Root:
+    """A Debian root on disk and commands run in it (chroot, private mounts)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def mount_script(self) -> str:
+        r = str(self.path)
+        return (f"mount --bind /proc {r}/proc && mount --bind /dev {r}/dev && mount --bind /sys {r}/sys"
+                f" && mount -t tmpfs -o mode=0755 tmpfs {r}/run")
+
+    def argv(self, command: str, archives: Path | None = None) -> list[str]:
+        """argv running the shell `command` chrooted in the root, in a new mount namespace."""
+        mounts = self.mount_script()
+        if archives is not None:
+            mounts += f" && mount --bind {archives} {self.path}/var/cache/apt/archives"
+        quoted = command.replace("'", "'\"'\"'")
+        return ["unshare", "-m", "sh", "-c", f"{mounts} && exec chroot {self.path} sh -c '{quoted}'"]
+
+    def run(self, command: str, timeout: float = 300, archives: Path | None = None,
+            check: bool = True) -> subprocess.CompletedProcess:
+        env = {"PATH": HOST_PATH, "LC_ALL": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive", "HOME": "/root"}
+        done = subprocess.run(self.argv(command, archives), capture_output=True, text=True, timeout=timeout, env=env)
+        if check and done.returncode != 0:
+            raise AssertionError(f"in the root: {command!r} exited {done.returncode}\n"
+                                 f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}")
+        return done
+
+    def files(self) -> set[str]:
+        found = set()
+        for dirpath, dirnames, filenames in os.walk(self.path):
+            rel = "/" + os.path.relpath(dirpath, self.path)
+            rel = "/" if rel == "/." else rel
+            if rel in ("/proc", "/sys", "/dev", "/run"):
+                dirnames[:] = []
+                continue
+            for name in dirnames + filenames:
+                found.add(os.path.join(rel, name))
+        return found
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("deb")
+    started = time.monotonic()
+    built = subprocess.run([str(REPO / "scripts" / "build-deb"), "-o", str(out)], capture_output=True, text=True,
+                           timeout=600)
+    assert built.returncode == 0, f"build-deb failed:\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
+    debs = list(out.glob("vipkeeper_*_all.deb"))
+    assert len(debs) == 1, f"expected one vipkeeper_VERSION_all.deb in {out}, found {debs}"
+    print(f"\nbuild-deb (with lintian): {time.monotonic() - started:.1f} s")
+    print(built.stdout)
+    return {"deb": debs[0], "build_output": built.stdout}
+
+
+@pytest.fixture(scope="module")
+def root(package) -> Root:
+    started = time.monotonic()
+    made = subprocess.run([str(REPO / "scripts" / "debian-root")], capture_output=True, text=True, timeout=900)
+    assert made.returncode == 0, f"debian-root failed:\n{made.stderr[-4000:]}"
+    base = Path(made.stdout.strip().splitlines()[-1])
+    work = Path(tempfile.mkdtemp(prefix="vkroot-"))
+    path = work / "root"
+    subprocess.run(["cp", "-a", str(base), str(path)], check=True, timeout=300)
+    shutil.copy("/etc/resolv.conf", path / "etc" / "resolv.conf")
+    r = Root(path)
+    r.before = r.files()  # type: ignore[attr-defined]
+    print(f"clean root ready in {time.monotonic() - started:.1f} s: {path}")
+    try:
+        yield r
+    finally:
+        # Nothing is ever mounted in this namespace below the root; refuse to remove it if it were.
+        with open("/proc/self/mountinfo") as f:
+            mounted = [line.split()[4] for line in f if line.split()[4].startswith(str(path))]
+        assert not mounted, f"mounts left under the test root: {mounted}"
+        subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=False, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def installed(package, root: Root) -> dict:
+    deb: Path = package["deb"]
+    assert not (root.path / "usr/bin/python3").exists(), "the clean root already has a python3"
+    shutil.copy(deb, root.path / "tmp" / deb.name)
+    archives = CACHE / "archives"
+    (archives / "partial").mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    done = root.run(f"cd /tmp && apt-get install -y -q ./{deb.name}", timeout=600, archives=archives)
+    seconds = time.monotonic() - started
+    print(f"apt-get install ./{deb.name}: {seconds:.1f} s")
+    (root.path / "tmp" / deb.name).unlink()
+    listed = root.run("dpkg -L vipkeeper").stdout.split()
+    conffiles = root.run("dpkg-query -W -f='${Conffiles}' vipkeeper").stdout.split()
+    return {"apt": done.stdout, "files": listed, "conffiles": [c for c in conffiles if c.startswith("/")]}
+
+
+def test_installs_with_debians_python_into_the_documented_places(installed, root: Root) -> None:
+    files = set(installed["files"])
+    for path in ("/usr/sbin/vipkeeper", "/lib/systemd/system/vipkeeper.service", "/etc/default/vipkeeper",
+                 "/usr/share/man/man8/vipkeeper.8.gz", "/usr/share/man/man5/vipkeeper.conf.5.gz",
+                 "/usr/share/bash-completion/completions/vipkeeper", "/usr/share/doc/vipkeeper/README.md.gz",
+                 "/usr/share/doc/vipkeeper/copyright"):
+        assert path in files, f"{path} not installed by the package"
+    assert "/usr/bin/vipkeeper" not in files
+    assert installed["conffiles"] == ["/etc/default/vipkeeper"]
+    # Debian's interpreter, pulled in by the package's dependencies; no pip anywhere.
+    assert (root.path / "usr/sbin/vipkeeper").read_text().splitlines()[0] == "#!/usr/bin/python3"
+    owner = root.run("dpkg -S /usr/bin/python3").stdout
+    assert owner.startswith("python3-minimal"), owner
+    for dep in ("python3-click", "python3-prometheus-client"):
+        assert root.run(f"dpkg-query -W -f='${{Status}}' {dep}").stdout == "install ok installed"
+    assert root.run("python3 -m pip --version", check=False).returncode != 0, "pip is installed in the root"
+    version = root.run("/usr/sbin/vipkeeper --version").stdout
+    assert re.search(r"version \d+\.\d+\.\d+", version), version
+    # Installed disabled: on a keepalived host it must not start (and stop keepalived) by itself.
+    assert not (root.path / "etc/systemd/system/multi-user.target.wants/vipkeeper.service").exists()
+    # Bash completion comes from click and asks the installed command.
+    completion = (root.path / "usr/share/bash-completion/completions/vipkeeper").read_text()
+    assert "_VIPKEEPER_COMPLETE" in completion
+
+
+def test_installed_check_reads_a_keepalived_sample(installed, root: Root) -> None:
+    sample = REPO / "src/vipkeeper/lab/configs/relay-node1.conf"
+    etc = root.path / "etc/keepalived"
+    etc.mkdir(exist_ok=True)
+    shutil.copy(sample, etc / "keepalived.conf")
+    done = root.run("/usr/sbin/vipkeeper check -f /etc/keepalived/keepalived.conf")
+    assert done.stdout.strip().endswith(": usable"), done.stdout
+    (etc / "broken.conf").write_text("vrrp_instance VI_1 {\n  state MASTER\n  virtual_router_id 300\n")
+    broken = root.run("/usr/sbin/vipkeeper check -f /etc/keepalived/broken.conf", check=False)
+    assert broken.returncode == 1
+    assert re.search(r"/etc/keepalived/broken\.conf:\d+: error: ", broken.stdout + broken.stderr), broken
+    assert "Traceback" not in broken.stdout + broken.stderr
+    (etc / "broken.conf").unlink()
+
+
+def test_installed_unit_verifies_clean(installed, root: Root) -> None:
+    # The unit's condition file is the one the sample test wrote (or is written here).
+    conf = root.path / "etc/keepalived/keepalived.conf"
+    if not conf.exists():
+        conf.parent.mkdir(exist_ok=True)
+        shutil.copy(REPO / "src/vipkeeper/lab/configs/relay-node1.conf", conf)
+    done = root.run("systemd-analyze verify /lib/systemd/system/vipkeeper.service", check=False)
+    print("systemd-analyze verify /lib/systemd/system/vipkeeper.service:", repr(done.stdout + done.stderr),
+          "exit", done.returncode)
+    assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
+    unit = (root.path / "lib/systemd/system/vipkeeper.service").read_text()
+    for line in ("Type=notify", "EnvironmentFile=-/etc/default/vipkeeper",
+                 "ConditionFileNotEmpty=/etc/keepalived/keepalived.conf",
+                 "ExecReload=/usr/sbin/vipkeeper check $CONFIG_ARGS",
+                 "Documentation=man:vipkeeper(8) man:vipkeeper.conf(5)"):
+        assert line in unit.splitlines(), f"unit lacks {line!r}"
+    assert re.search(r"^ExecStart=/usr/sbin/vipkeeper run .*\$CONFIG_ARGS \$DAEMON_ARGS$", unit, re.M)
+    caps = re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M)
+    assert caps and "CAP_SYS_ADMIN" not in caps.group(1) and "CAP_NET_ADMIN" in caps.group(1)
+    default = (root.path / "etc/default/vipkeeper").read_text()
+    assert re.search(r'^CONFIG_ARGS="-f /etc/keepalived/keepalived.conf"$', default, re.M)
+    assert re.search(r'^DAEMON_ARGS=""$', default, re.M)
+
+
+def test_installed_man_pages_render_without_warnings(installed, root: Root) -> None:
+    # Not 80 columns: man-db keeps formatted 80-column pages in /var/cache/man, which would
+    # outlive the purge below as man-db's cache (not the package's files).
+    page = root.run("MANWIDTH=100 man --warnings vipkeeper")
+    assert page.stderr == "", page.stderr
+    synopsis = page.stdout.split("SYNOPSIS", 1)[1].split("DESCRIPTION", 1)[0]
+    print("man vipkeeper, SYNOPSIS:" + synopsis.rstrip())
+    for name in COMMANDS:
+        assert re.search(rf"^\s+vipkeeper {name}\b", synopsis, re.M), f"SYNOPSIS lacks {name}"
+        assert f"vipkeeper {name}" in page.stdout.split("COMMANDS", 1)[1]
+    for section in ("SIGNALS", "EXIT STATUS", "FILES", "EXAMPLES"):
+        assert re.search(rf"^{section}$", page.stdout, re.M), f"no {section} section"
+    conf = root.run("MANWIDTH=100 man --warnings 5 vipkeeper.conf")
+    assert conf.stderr == "", conf.stderr
+    assert "vrrp_track_process" in conf.stdout and "virtual_server" in conf.stdout
+
+
+def _start_installed(bed: Testbed, root: Root, name: str, conf: str):  # type: ignore[no-untyped-def]
+    """The installed daemon on node `name`: the node's namespaces, then a private mount namespace
+    with the node's /proc bound into the root, then chroot. Its PID is the daemon's own."""
+    conf_path = root.path / "etc/keepalived" / f"node-{name}.conf"
+    conf_path.parent.mkdir(exist_ok=True)
+    conf_path.write_text(conf)
+    command = (f"exec /usr/sbin/vipkeeper run -n -l --no-syslog -f /etc/keepalived/node-{name}.conf "
+               f"-p /run/vk-{name}.pid --control-socket /run/vk-{name}.ctl --data-file /run/vk-{name}.data")
+    proc = bed.nodes[name].spawn("daemon", root.argv(command), capture=True)
+    bed.logs[name].append(proc.log)
+    return proc
+
+
+def _installed_exe(pid: int, root: Root, timeout: float = 10.0) -> str:
+    """The executable of `pid` once it runs /usr/sbin/vipkeeper from the root (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            link = os.readlink(f"/proc/{pid}/exe")
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            link, argv = "", []
+        if link.startswith(str(root.path)) and b"/usr/sbin/vipkeeper" in argv:
+            return link
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"pid {pid} does not run the installed vipkeeper: {link} {argv}")
+        time.sleep(0.01)
+
+
+def test_two_node_failover_with_the_installed_daemon(installed, root: Root, topology) -> None:
+    with Testbed(topology, ("a", "b"), ipv6=False) as bed:
+        a = _start_installed(bed, root, "a", vrrp_conf(priority=150, vips=[VIP], advert_int=ADV))
+        b = _start_installed(bed, root, "b", vrrp_conf(priority=100, vips=[VIP], advert_int=ADV))
+        # The running daemons are the root's: Debian's python3 under the root, running /usr/sbin/vipkeeper.
+        for proc in (a, b):
+            exe = _installed_exe(proc.pid, root)
+            assert exe.startswith(f"{root.path}/usr/bin/python3"), exe
+        bed.wait_sole("a", VIP, 3 * ADV + 3.0)
+        settled = time.time()
+        time.sleep(4 * ADV)
+        assert bed.holders(VIP) == ["a"]
+        assert bed.dual_holding(VIP, settled) == []
+        assert bed.advertisers(settled, None, 51) == {"a"}
+
+        stopped = bed.stop("a", signal.SIGTERM)
+        assert bed.priority_zero_at("a", stopped, 51) is not None, "SIGTERM sent no priority-0 advert"
+        assert bed.removed_at("a", VIP, stopped) is not None, "SIGTERM left the VIP on the old Master"
+        took = bed.wait_sole("b", VIP, 3 * ADV + 3.0)
+        print(f"installed daemon: VIP on b {1000 * (took - stopped):.0f} ms after SIGTERM to a")
+        assert bed.wait_garps(VIP, stopped, 2.0), "new Master sent no gratuitous ARP"
+        log_a = bed.log_text("a")
+        assert "(VI_1) Entering MASTER STATE" in log_a, log_a
+        assert "Traceback" not in log_a + bed.log_text("b")
+        bed.stop("b", signal.SIGTERM)
+    for name in ("a", "b"):
+        (root.path / "etc/keepalived" / f"node-{name}.conf").unlink()
+
+
+def test_purge_leaves_no_file_of_the_package(installed, root: Root) -> None:
+    conf = root.path / "etc/keepalived/keepalived.conf"
+    if conf.exists():
+        conf.unlink()  # the admin's file, not the package's
+    assert (root.path / "usr/sbin/vipkeeper").exists() and (root.path / "etc/default/vipkeeper").exists()
+    root.run("apt-get purge -y -q vipkeeper")
+    assert root.run("dpkg-query -W -f='${Status}' vipkeeper", check=False).stdout in ("", "unknown ok not-installed")
+    # A path the package listed is left over when it exists now, did not exist before the install,
+    # and is a file, or a directory that no other package owns (/usr/lib/python3 came with python3).
+    leftovers = []
+    for path in installed["files"] + installed["conffiles"]:
+        full = root.path / path.lstrip("/")
+        if path == "/." or path in root.before or not os.path.lexists(full):  # type: ignore[attr-defined]
+            continue
+        if full.is_dir() and not full.is_symlink() and root.run(f"dpkg -S {path}", check=False).returncode == 0:
+            continue
+        leftovers.append(path)
+    # Any other new path naming vipkeeper. man-db's cache of formatted pages is man-db's, not the
+    # package's: `man` (here run by systemd-analyze verify for Documentation=man:...) writes
+    # /var/cache/man/cat*/*.gz, and man-db's daily job expires them.
+    new = sorted(p for p in root.files() - root.before  # type: ignore[attr-defined]
+                 if "vipkeeper" in p and not re.fullmatch(r"/var/cache/man/cat\d/vipkeeper(\.conf)?\.\d\.gz", p))
+    assert leftovers == [] and new == [], f"left after purge: {leftovers + new}"
