@@ -53,11 +53,16 @@ class Root:
         return (f"mount --bind /proc {r}/proc && mount --bind /dev {r}/dev && mount --bind /sys {r}/sys"
                 f" && mount -t tmpfs -o mode=0755 tmpfs {r}/run")
 
-    def argv(self, command: str, archives: Path | None = None) -> list[str]:
-        """argv running the shell `command` chrooted in the root, in a new mount namespace."""
+    def argv(self, command: str, archives: Path | None = None, binds: dict[str, Path] | None = None) -> list[str]:
+        """argv running the shell `command` chrooted in the root, in a new mount namespace;
+        `binds` maps paths inside the root to host paths bound there (after /run is mounted)."""
         mounts = self.mount_script()
         if archives is not None:
             mounts += f" && mount --bind {archives} {self.path}/var/cache/apt/archives"
+        for inside, host in (binds or {}).items():
+            target = f"{self.path}{inside}"
+            make = f"mkdir -p {target}" if host.is_dir() else f"mkdir -p {os.path.dirname(target)} && touch {target}"
+            mounts += f" && {make} && mount --bind {host} {target}"
         quoted = command.replace("'", "'\"'\"'")
         return ["unshare", "-m", "sh", "-c", f"{mounts} && exec chroot {self.path} sh -c '{quoted}'"]
 
@@ -218,17 +223,89 @@ def test_installed_man_pages_render_without_warnings(installed, root: Root) -> N
     assert "vrrp_track_process" in conf.stdout and "virtual_server" in conf.stdout
 
 
-def _start_installed(bed: Testbed, root: Root, name: str, conf: str):  # type: ignore[no-untyped-def]
-    """The installed daemon on node `name`: the node's namespaces, then a private mount namespace
-    with the node's /proc bound into the root, then chroot. Its PID is the daemon's own."""
-    conf_path = root.path / "etc/keepalived" / f"node-{name}.conf"
-    conf_path.parent.mkdir(exist_ok=True)
-    conf_path.write_text(conf)
-    command = (f"exec /usr/sbin/vipkeeper run -n -l --no-syslog -f /etc/keepalived/node-{name}.conf "
-               f"-p /run/vk-{name}.pid --control-socket /run/vk-{name}.ctl --data-file /run/vk-{name}.data")
-    proc = bed.nodes[name].spawn("daemon", root.argv(command), capture=True)
-    bed.logs[name].append(proc.log)
-    return proc
+def _unit_service(root: Root) -> dict[str, list[str]]:
+    """The [Service] settings of the installed unit, each key with its values in order."""
+    settings: dict[str, list[str]] = {}
+    section = ""
+    for line in (root.path / "lib/systemd/system/vipkeeper.service").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+class UnitNode:
+    """The installed daemon on one node, started as the installed unit says: its EnvironmentFile,
+    its RuntimeDirectory, its ExecStart word for word under its CapabilityBoundingSet, with a
+    NOTIFY_SOCKET that the test reads as systemd would (Type=notify). The node's configuration
+    is bound onto /etc/keepalived/keepalived.conf in the node's private mount namespace, so the
+    unit's default CONFIG_ARGS apply unchanged."""
+
+    def __init__(self, bed: Testbed, root: Root, name: str, conf: str, workdir: Path) -> None:
+        import socket
+
+        service = _unit_service(root)
+        self.root, self.name = root, name
+        self.conf = workdir / f"{name}.conf"
+        self.conf.write_text(conf)
+        notify_dir = workdir / f"notify-{name}"
+        notify_dir.mkdir()
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(notify_dir / "sock"))
+        self.notify.settimeout(0.2)
+        caps = service["CapabilityBoundingSet"][0].split()
+        bounding = "-all," + ",".join("+" + c.lower().removeprefix("cap_") for c in caps)
+        env_file = service["EnvironmentFile"][0].lstrip("-")
+        runtime_dirs = " ".join(f"/run/{d}" for d in service["RuntimeDirectory"][0].split())
+        exec_start = service["ExecStart"][0]
+        assert exec_start.startswith("/usr/sbin/vipkeeper run "), exec_start
+        self.env_file = env_file
+        self.reload_lines = service["ExecReload"]
+        # systemd splits an unquoted $VAR on whitespace, as sh does; the logs go to stderr here
+        # (no journal in the root) on top of the admin's DAEMON_ARGS.
+        command = (f"set -a && . {env_file} && set +a && DAEMON_ARGS=\"$DAEMON_ARGS -l --no-syslog\" "
+                   f"&& mkdir -p {runtime_dirs} && export NOTIFY_SOCKET=/run/notify/sock "
+                   f"&& exec setpriv --bounding-set {bounding} {exec_start}")
+        binds = {"/etc/keepalived/keepalived.conf": self.conf, "/run/notify": notify_dir}
+        self.proc = bed.nodes[name].spawn("daemon", root.argv(command, binds=binds), capture=True)
+        bed.logs[name].append(self.proc.log)
+
+    def notifications(self, want: str, timeout: float) -> list[str]:
+        """Datagrams on the notify socket until one contains `want` (bounded)."""
+        got: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                got.append(self.notify.recv(4096).decode())
+            except TimeoutError:
+                continue
+            if want in got[-1]:
+                return got
+        raise AssertionError(f"{self.name}: no {want!r} on NOTIFY_SOCKET within {timeout:g}s (got {got})")
+
+    def exec_reload(self) -> list[subprocess.CompletedProcess]:
+        """The unit's ExecReload lines in order, stopping at the first failure, as systemd does:
+        `vipkeeper check` runs in the daemon's mount namespace and root; kill -HUP $MAINPID."""
+        results = []
+        for line in self.reload_lines:
+            if line.startswith("/bin/kill"):
+                assert line == "/bin/kill -HUP $MAINPID", line
+                os.kill(self.proc.pid, signal.SIGHUP)
+                results.append(subprocess.CompletedProcess(line, 0))
+                continue
+            done = subprocess.run(["nsenter", "--target", str(self.proc.pid), "--mount", "--root", "--wd", "--",
+                                   "sh", "-c", f"set -a && . {self.env_file} && set +a && exec {line}"],
+                                  capture_output=True, text=True, timeout=60, env={"PATH": HOST_PATH})
+            results.append(done)
+            if done.returncode != 0:
+                break
+        return results
+
+    def close(self) -> None:
+        self.notify.close()
 
 
 def _installed_exe(pid: int, root: Root, timeout: float = 10.0) -> str:
@@ -247,33 +324,64 @@ def _installed_exe(pid: int, root: Root, timeout: float = 10.0) -> str:
         time.sleep(0.01)
 
 
-def test_two_node_failover_with_the_installed_daemon(installed, root: Root, topology) -> None:
-    with Testbed(topology, ("a", "b"), ipv6=False) as bed:
-        a = _start_installed(bed, root, "a", vrrp_conf(priority=150, vips=[VIP], advert_int=ADV))
-        b = _start_installed(bed, root, "b", vrrp_conf(priority=100, vips=[VIP], advert_int=ADV))
-        # The running daemons are the root's: Debian's python3 under the root, running /usr/sbin/vipkeeper.
-        for proc in (a, b):
-            exe = _installed_exe(proc.pid, root)
-            assert exe.startswith(f"{root.path}/usr/bin/python3"), exe
-        bed.wait_sole("a", VIP, 3 * ADV + 3.0)
-        settled = time.time()
-        time.sleep(4 * ADV)
-        assert bed.holders(VIP) == ["a"]
-        assert bed.dual_holding(VIP, settled) == []
-        assert bed.advertisers(settled, None, 51) == {"a"}
+def _bounding_set(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^CapBnd:\s*([0-9a-f]+)$", f.read(), re.M).group(1), 16)  # type: ignore[union-attr]
 
-        stopped = bed.stop("a", signal.SIGTERM)
-        assert bed.priority_zero_at("a", stopped, 51) is not None, "SIGTERM sent no priority-0 advert"
-        assert bed.removed_at("a", VIP, stopped) is not None, "SIGTERM left the VIP on the old Master"
-        took = bed.wait_sole("b", VIP, 3 * ADV + 3.0)
-        print(f"installed daemon: VIP on b {1000 * (took - stopped):.0f} ms after SIGTERM to a")
-        assert bed.wait_garps(VIP, stopped, 2.0), "new Master sent no gratuitous ARP"
-        log_a = bed.log_text("a")
-        assert "(VI_1) Entering MASTER STATE" in log_a, log_a
-        assert "Traceback" not in log_a + bed.log_text("b")
-        bed.stop("b", signal.SIGTERM)
-    for name in ("a", "b"):
-        (root.path / "etc/keepalived" / f"node-{name}.conf").unlink()
+
+def test_two_node_failover_with_the_installed_daemon_run_as_the_unit(installed, root: Root, topology,
+                                                                      tmp_path) -> None:
+    tmp_path.chmod(0o755)
+    nodes: list[UnitNode] = []
+    with Testbed(topology, ("a", "b"), ipv6=False) as bed:
+        try:
+            a = UnitNode(bed, root, "a", vrrp_conf(priority=150, vips=[VIP], advert_int=ADV), tmp_path)
+            nodes.append(a)
+            b = UnitNode(bed, root, "b", vrrp_conf(priority=100, vips=[VIP], advert_int=ADV), tmp_path)
+            nodes.append(b)
+            # The running daemons are the root's: Debian's python3 under the root, running
+            # /usr/sbin/vipkeeper, with only the unit's capabilities, and they report readiness.
+            for node in nodes:
+                exe = _installed_exe(node.proc.pid, root)
+                assert exe.startswith(f"{root.path}/usr/bin/python3"), exe
+                assert bin(_bounding_set(node.proc.pid)).count("1") == len(
+                    _unit_service(root)["CapabilityBoundingSet"][0].split())
+                node.notifications("READY=1", 15.0)
+            bed.wait_sole("a", VIP, 3 * ADV + 3.0)
+            settled = time.time()
+            time.sleep(4 * ADV)
+            assert bed.holders(VIP) == ["a"]
+            assert bed.dual_holding(VIP, settled) == []
+            assert bed.advertisers(settled, None, 51) == {"a"}
+
+            # systemctl reload: a broken file stops at `vipkeeper check`, the daemon never sees it;
+            # a good one is checked, then SIGHUP, and the daemon re-reads it and keeps the VIP.
+            good = a.conf.read_text()
+            a.conf.write_text(good.replace("virtual_router_id 51", "virtual_router_id 300"))
+            refused = a.exec_reload()
+            assert len(refused) == 1 and refused[0].returncode == 1, refused
+            assert re.search(r"keepalived\.conf:\d+: ", refused[0].stdout + refused[0].stderr), refused
+            a.conf.write_text(good)
+            reloaded = time.time()
+            assert [r.returncode for r in a.exec_reload()] == [0, 0]
+            a.proc.log.wait_line(lambda line: "Reloading configuration" in line.text, 10.0, after=reloaded)
+            time.sleep(2 * ADV)
+            assert bed.holders(VIP) == ["a"] and bed.removed_at("a", VIP, reloaded) is None
+
+            stopped = bed.stop("a", signal.SIGTERM)
+            assert a.notifications("STOPPING=1", 5.0)
+            assert bed.priority_zero_at("a", stopped, 51) is not None, "SIGTERM sent no priority-0 advert"
+            assert bed.removed_at("a", VIP, stopped) is not None, "SIGTERM left the VIP on the old Master"
+            took = bed.wait_sole("b", VIP, 3 * ADV + 3.0)
+            print(f"installed daemon: VIP on b {1000 * (took - stopped):.0f} ms after SIGTERM to a")
+            assert bed.wait_garps(VIP, stopped, 2.0), "new Master sent no gratuitous ARP"
+            log_a = bed.log_text("a")
+            assert "(VI_1) Entering MASTER STATE" in log_a, log_a
+            assert "Traceback" not in log_a + bed.log_text("b")
+            bed.stop("b", signal.SIGTERM)
+        finally:
+            for node in nodes:
+                node.close()
 
 
 def test_purge_leaves_no_file_of_the_package(installed, root: Root) -> None:
