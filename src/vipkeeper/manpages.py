@@ -182,7 +182,7 @@ def page_vipkeeper() -> str:
     out += [".SH NAME", "vipkeeper \\- keepalived\\-compatible VRRP failover daemon with race\\-free process tracking"]
 
     out += [".SH SYNOPSIS", ".nh"]
-    out += [".B vipkeeper", "[\\fB\\-h\\fR] [\\fB\\-\\-version\\fR]"]
+    out += [".B vipkeeper", code(" ".join(main.collect_usage_pieces(root)))]
     for name, command in commands:
         out += [".br", f".B vipkeeper {code(name)}", code(_usage(command, root, name))]
     out += [".hy"]

@@ -165,6 +165,9 @@ def test_installs_with_debians_python_into_the_documented_places(installed, root
     # Bash completion comes from click and asks the installed command.
     completion = (root.path / "usr/share/bash-completion/completions/vipkeeper").read_text()
     assert "_VIPKEEPER_COMPLETE" in completion
+    offered = root.run("_VIPKEEPER_COMPLETE=bash_complete COMP_WORDS='vipkeeper ch' COMP_CWORD=1 "
+                       "/usr/sbin/vipkeeper").stdout.split()
+    assert offered == ["plain,check"], offered
 
 
 def test_installed_check_reads_a_keepalived_sample(installed, root: Root) -> None:
