@@ -31,11 +31,11 @@ from vipkeeper.cli import COMMANDS, main
 
 # -- what the code cannot say by itself ------------------------------------------------------------
 
+# Exit status of the commands whose help text does not state it (a command that does, in a
+# paragraph starting "Exit status:", is documented in its own words; see `exit_status`).
 EXIT_STATUS: dict[str, str] = {
     "run": "0 after a clean stop (SIGTERM, SIGINT); 1 when the configuration is not usable or the "
            "daemon cannot start (not root, pid file held, namespace missing).",
-    "check": "0 when the configuration is usable (clean, or with warnings or unsupported keywords "
-             "only); 1 when it has errors or cannot be read. (keepalived -t exits 5 on any warning.)",
     "lint": "0 clean (or warnings without --strict); 1 warnings with --strict; 2 any error, "
             "including a file that cannot be read as a configuration.",
     "doctor": "0 nothing found (info findings alone); 1 problems found (error or warning "
@@ -46,6 +46,15 @@ EXIT_STATUS: dict[str, str] = {
     "lab": "0 when the scenario ran; 1 when the lab could not be built or a step timed out; 130 "
            "when interrupted.",
 }
+
+
+def exit_status(name: str, command: click.Command) -> str:
+    """The command's own "Exit status:" paragraph, else its EXIT_STATUS entry."""
+    for para in paragraphs(command.help or ""):
+        if para.lower().startswith("exit status:"):
+            return para.split(":", 1)[1].strip()
+    return EXIT_STATUS.get(name, "")
+
 
 # Signals `vipkeeper run` handles (daemon/runtime.py install_signal_handlers).
 SIGNALS: dict[str, str] = {
@@ -59,19 +68,16 @@ SIGNALS: dict[str, str] = {
     "SIGUSR2": "Write the daemon's statistics as JSON to the --stats-file.",
 }
 
-# Keywords whose table row says "ok" but that the reader or the parser reports as not (fully)
-# supported; the test checks that each still produces an `unsupported` diagnostic.
+# Keywords whose table row says "ok" but of which the parser refuses or reports a part; the test
+# checks that each sample still draws a diagnostic of that severity.
 PARTIAL: dict[str, str] = {
-    "use_vmac": "read, but no VMAC interface is made: the instance runs on its interface with "
-                "the interface's own MAC address (reported as unsupported)",
-    "virtual_routes": "read, but no route is installed (reported as unsupported)",
-    "static_routes": "read, but no route is installed (reported as unsupported)",
-    "auth_type": "PASS acts; AH is reported as unsupported",
-    "unicast_peer": "addresses act; a peer's min_ttl/max_ttl is reported as unsupported",
+    "auth_type": "PASS acts; AH is an error, with no vipkeeper_run_without: a peer using AH would "
+                 "reject every advert vipkeeper sends, and both nodes would become Master",
+    "unicast_peer": "the addresses act; a peer's min_ttl/max_ttl is reported as unsupported",
 }
 
 # vipkeeper's additions to keepalived's language.
-OWN_KEYWORDS = ("fast_handover", "control_socket", "metrics_listen")
+OWN_KEYWORDS = ("fast_handover", "control_socket", "metrics_listen", "vipkeeper_run_without")
 
 SERVICE_UNIT = "/lib/systemd/system/vipkeeper.service"
 DEFAULTS_FILE = "/etc/default/vipkeeper"
@@ -222,7 +228,7 @@ def page_vipkeeper() -> str:
 
     out += [".SH EXIT STATUS"]
     for name, _command in commands:
-        out += [".TP", f"\\fB{code(name)}\\fR", prose(EXIT_STATUS.get(name, "0 on success, 1 on failure."))]
+        out += [".TP", f"\\fB{code(name)}\\fR", prose(exit_status(name, _command))]
     out += [".PP", "Every command exits 2 on a usage error (an unknown option, a missing argument)."]
 
     out += [".SH FILES"]
@@ -236,8 +242,9 @@ def page_vipkeeper() -> str:
         f"It starts only when `{CONFIG_FILE}` exists and is not empty, runs "
         "`vipkeeper run --dont-fork $CONFIG_ARGS $DAEMON_ARGS` with both variables from "
         f"`{DEFAULTS_FILE}`, reports readiness to systemd (Type=notify), and reloads with "
-        "`vipkeeper check $CONFIG_ARGS` followed by SIGHUP, so a broken file is refused before the "
-        "daemon sees it.",
+        "`vipkeeper check $CONFIG_ARGS` followed by SIGHUP: a file with errors (check exits 1) fails "
+        "the reload before the daemon sees it; warnings (exit 5 or 6) are logged and the reload goes "
+        "on, since the daemon runs such a file.",
         "To read another file, set CONFIG_ARGS=\"-f /etc/vipkeeper/vipkeeper.conf\" and add a drop-in "
         "(`systemctl edit vipkeeper`) with `ConditionFileNotEmpty=` (empty, to reset) and "
         "`ConditionFileNotEmpty=/etc/vipkeeper/vipkeeper.conf`.",
@@ -304,45 +311,63 @@ def _files() -> list[tuple[str, str]]:
 
 # -- vipkeeper.conf(5) -----------------------------------------------------------------------------
 
-def _blocks() -> list[tuple[list[str], dict]]:
-    """(block names, keyword table), the top-level blocks the parser dispatches; names that share
-    a table (track_file and vrrp_track_file) are listed together."""
-    from vipkeeper.config import keywords as kw
-    from vipkeeper.config.parser import _TOP_BLOCKS
+_GROUP_TITLES = {
+    "ok": "Acted on",
+    "partly": "Partly (see PARTLY SUPPORTED)",
+    "ignored": "Ignored",
+    "unsupported": "Not supported",
+    "refused": "Refused unless opted out",
+}
 
-    blocks: list[tuple[list[str], dict]] = []
-    for name, (table, _attr, _named) in _TOP_BLOCKS.items():
-        for names, known in blocks:
-            if known is table:
-                names.append(name)
-                break
+
+def _classify(table: dict) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {key: [] for key in _GROUP_TITLES}
+    for name, spec in table.items():
+        if spec.status == "ok":
+            groups["partly" if name in PARTIAL else "ok"].append(name)
         else:
-            blocks.append(([name], table))
-    blocks.insert(2, (["authentication (inside vrrp_instance)"], kw.AUTHENTICATION))
-    return blocks
+            groups["refused" if spec.refuse else spec.status].append(name)
+    return groups
 
 
 def _keyword_list(names: Iterable[str]) -> str:
     return ", ".join(f"\\fB{code(w)}\\fR" for w in sorted(names)) + "."
 
 
-def _classify(table: dict) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {"ok": [], "partly": [], "ignored": [], "unsupported": []}
-    for name, spec in table.items():
-        groups["partly" if spec.status == "ok" and name in PARTIAL else spec.status].append(name)
-    return groups
+def _block_sections() -> list[tuple[str, dict]]:
+    """(title, table) per block, in the order of the keyword tables; the top level also lists the
+    blocks the parser walks with a table of their own (acted on)."""
+    from vipkeeper.config import keywords as kw
+    from vipkeeper.config.parser import _TOP_BLOCKS
+
+    sections = []
+    for block, table in kw.TABLES.items():
+        if block == "top level":
+            table = {**{name: kw.Keyword(None) for name in _TOP_BLOCKS}, **table}
+            title = "TOP LEVEL"
+        elif block == "track_file":
+            title = "TRACK_FILE, VRRP_TRACK_FILE"
+        elif block == "authentication":
+            title = "AUTHENTICATION (inside vrrp_instance)"
+        else:
+            title = block.upper()
+        sections.append((title, table))
+    return sections
 
 
-_GROUP_TITLES = {"ok": "Acted on", "partly": "Partly supported (see PARTLY SUPPORTED)",
-                 "ignored": "Ignored", "unsupported": "Not supported"}
-
-
-def _groups(groups: dict[str, list[str]]) -> list[str]:
-    out = []
-    for key, title in _GROUP_TITLES.items():
-        if groups.get(key):
-            out += [".TP", title, _keyword_list(groups[key])]
-    return out
+def _noted(table: dict, names: list[str], with_feature: bool) -> list[str]:
+    """Keywords that vipkeeper does not act on, grouped by what keepalived would do with them."""
+    by_note: dict[str, list[str]] = {}
+    for name in names:
+        spec = table[name]
+        label = f"\\fB{code(name)}\\fR"
+        if with_feature and (spec.feature or name) != name:
+            label += f" (FEATURE \\fB{code(spec.feature)}\\fR)"
+        by_note.setdefault(spec.note, []).append(label)
+    out = [".RS"]
+    for note, labels in by_note.items():
+        out += [".TP", ", ".join(labels), prose(f"keepalived would {note}." if note else "")]
+    return out + [".RE"]
 
 
 def page_conf() -> str:
@@ -356,33 +381,36 @@ def page_conf() -> str:
         f"vipkeeper reads keepalived 2.2.7's configuration language, by default from `{CONFIG_FILE}`: "
         "`include` (with globs), `$NAME=value` definitions and their use, `@ID` conditional lines "
         "(selected by -i), `~SEQ` sequences, `#` and `!` comments. This page lists, block by block, what "
-        "vipkeeper does with each keyword. It is generated from vipkeeper's keyword tables, so it names "
-        "exactly the keywords this version knows.",
+        "vipkeeper does with each keyword it knows. It is generated from vipkeeper's keyword tables, so it "
+        "names exactly the keywords of this version. `vipkeeper check` names every keyword that is not "
+        "acted on at its FILE:LINE, with what keepalived would have done.",
         "Acted on: the keyword has keepalived's meaning, default and range. A value that does not read "
         "(wrong type, out of range) is a warning naming FILE:LINE and the keyword is then ignored, as "
         "keepalived does; a few values make the block unusable and are errors.",
-        "Ignored: the keyword is accepted without a diagnostic and has no effect on VRRP (LVS, SNMP, "
-        "e-mail and process tuning settings of keepalived).",
-        "Not supported: `vipkeeper check` reports the keyword at FILE:LINE with severity "
-        "\"unsupported\", and it has no effect (a block under it is not read); the rest of the "
-        "configuration runs. Check for these before switching a host from keepalived.",
-        "A keyword in none of the lists is unknown: a warning at FILE:LINE, and its block is skipped. "
-        f"A file with more than {MAX_UNKNOWN} unknown keywords is refused as not a keepalived "
-        "configuration.",
+        "Ignored (severity \"ignored\"): keepalived would act on it, but nothing vipkeeper does needs it "
+        "(process tuning, buffer sizes, ...).",
+        "Not supported (severity \"unsupported\"): keepalived would act on it and vipkeeper does not (mail, "
+        "SNMP, start-up scripts, ...); the rest of the configuration runs. A block under the keyword is "
+        "not read.",
+        "Refused unless opted out: keepalived would act on it, and running without it would change what "
+        "goes on the wire or who holds a VIP (VMAC interfaces, routes and rules, firewall rules, LVS, "
+        f"...). It is an error (`vipkeeper check` exits 1, `vipkeeper run` does not start) unless "
+        f"global_defs has `{kw.RUN_WITHOUT} FEATURE ...`; then it is reported as unsupported and the "
+        "rest runs. FEATURE is the keyword itself unless said otherwise.",
+        "A keyword in none of the lists is unknown: a warning at FILE:LINE (naming the keyword it likely "
+        f"misspells), and its block is skipped. A file with more than {MAX_UNKNOWN} unknown keywords is "
+        "refused as not a keepalived configuration.",
     ])
 
-    out += [".SH TOP LEVEL"]
-    top_ok = [name for names, _t in _blocks() for name in names if " " not in name] + ["static_ipaddress"]
-    out += _groups({"ok": top_ok, "partly": ["static_routes"], "ignored": list(kw.TOP_IGNORED),
-                    "unsupported": list(kw.TOP_UNSUPPORTED)})
-
-    for names, table in _blocks():
-        title = ", ".join(names) if " " in names[0] else ", ".join(n.upper() for n in names)
+    for title, table in _block_sections():
+        groups = _classify(table)
         out += [f'.SH "{code(title)}"']
-        out += _groups(_classify(table))
-        reasons = {spec.note for spec in table.values() if spec.status == "unsupported" and spec.note}
-        if reasons:
-            out += [".PP", "Why not: " + prose("; ".join(sorted(reasons))) + "."]
+        for key in ("ok", "partly"):
+            if groups[key]:
+                out += [".TP", _GROUP_TITLES[key], _keyword_list(groups[key])]
+        for key in ("ignored", "unsupported", "refused"):
+            if groups[key]:
+                out += [".PP", _GROUP_TITLES[key] + ":"] + _noted(table, groups[key], key == "refused")
 
     out += [".SH PARTLY SUPPORTED"]
     for name, text in PARTIAL.items():
@@ -394,6 +422,8 @@ def page_conf() -> str:
                           "by itself). keepalived does not know it: keep it out of files keepalived reads."),
         ("control_socket", "In global_defs: the path of the control socket `vipkeeper status` asks."),
         ("metrics_listen", "In global_defs: ADDRESS:PORT to serve Prometheus metrics on (off by default)."),
+        (kw.RUN_WITHOUT, "In global_defs: FEATURE ... that vipkeeper may run without (see above); "
+                         "each is then reported as unsupported instead of refused."),
     ]:
         out += [".TP", f"\\fB{code(name)}\\fR", prose(text)]
     out += [".SH SEE ALSO", "\\fBvipkeeper\\fR(8), \\fBkeepalived.conf\\fR(5)"]

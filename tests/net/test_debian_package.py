@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -174,19 +175,38 @@ def test_installs_with_debians_python_into_the_documented_places(installed, root
     assert offered == ["plain,check"], offered
 
 
-def test_installed_check_reads_a_keepalived_sample(installed, root: Root) -> None:
-    sample = REPO / "src/vipkeeper/lab/configs/relay-node1.conf"
-    etc = root.path / "etc/keepalived"
-    etc.mkdir(exist_ok=True)
-    shutil.copy(sample, etc / "keepalived.conf")
-    done = root.run("/usr/sbin/vipkeeper check -f /etc/keepalived/keepalived.conf")
-    assert done.stdout.strip().endswith(": usable"), done.stdout
-    (etc / "broken.conf").write_text("vrrp_instance VI_1 {\n  state MASTER\n  virtual_router_id 300\n")
-    broken = root.run("/usr/sbin/vipkeeper check -f /etc/keepalived/broken.conf", check=False)
-    assert broken.returncode == 1
-    assert re.search(r"/etc/keepalived/broken\.conf:\d+: error: ", broken.stdout + broken.stderr), broken
-    assert "Traceback" not in broken.stdout + broken.stderr
-    (etc / "broken.conf").unlink()
+def test_installed_check_reads_keepalived_samples_as_the_source_tree_does(installed, root: Root) -> None:
+    """keepalived's own sample configurations: the installed command (Debian's python3 and
+    libraries) prints and exits exactly as the source tree does. --no-host: the root shares this
+    machine's interfaces and has none of the samples' scripts."""
+    samples = REPO / "tests/data/keepalived-samples"
+    inside = root.path / "tmp/samples"
+    shutil.copytree(samples, inside)
+    usable = 0
+    try:
+        for sample in sorted(samples.iterdir()):
+            got = root.run(f"/usr/sbin/vipkeeper check --no-host -f /tmp/samples/{sample.name}", check=False)
+            want = subprocess.run([sys.executable, "-m", "vipkeeper", "check", "--no-host", "-f", str(sample)],
+                                  capture_output=True, text=True, timeout=60)
+            assert got.returncode == want.returncode, f"{sample.name}: {got.returncode} vs {want.returncode}"
+            assert (got.stdout + got.stderr).replace("/tmp/samples/", "") == \
+                (want.stdout + want.stderr).replace(f"{samples}/", ""), sample.name
+            assert "Traceback" not in got.stdout + got.stderr
+            usable += got.returncode == 0
+        assert usable, "no keepalived sample is clean for vipkeeper check"
+        # the daemon's default path, as the unit reads it
+        etc = root.path / "etc/keepalived"
+        etc.mkdir(exist_ok=True)
+        shutil.copy(samples / "keepalived.conf.vrrp", etc / "keepalived.conf")
+        done = root.run("/usr/sbin/vipkeeper check --no-host", check=False)
+        assert done.returncode in (0, 5) and "/etc/keepalived/keepalived.conf: " in done.stdout, done
+        (etc / "broken.conf").write_text("vrrp_instance VI_1 {\n  state MASTER\n  virtual_router_id 300\n")
+        broken = root.run("/usr/sbin/vipkeeper check -f /etc/keepalived/broken.conf", check=False)
+        assert broken.returncode == 1
+        assert re.search(r"/etc/keepalived/broken\.conf:\d+: error: ", broken.stdout + broken.stderr), broken
+        (etc / "broken.conf").unlink()
+    finally:
+        shutil.rmtree(inside)
 
 
 def test_installed_unit_verifies_clean(installed, root: Root) -> None:
@@ -202,10 +222,12 @@ def test_installed_unit_verifies_clean(installed, root: Root) -> None:
     unit = (root.path / "lib/systemd/system/vipkeeper.service").read_text()
     for line in ("Type=notify", "EnvironmentFile=-/etc/default/vipkeeper",
                  "ConditionFileNotEmpty=/etc/keepalived/keepalived.conf",
-                 "ExecReload=/usr/sbin/vipkeeper check $CONFIG_ARGS",
                  "Documentation=man:vipkeeper(8) man:vipkeeper.conf(5)"):
         assert line in unit.splitlines(), f"unit lacks {line!r}"
     assert re.search(r"^ExecStart=/usr/sbin/vipkeeper run .*\$CONFIG_ARGS \$DAEMON_ARGS$", unit, re.M)
+    reload = re.findall(r"^ExecReload=(.*)$", unit, re.M)
+    assert len(reload) == 2 and "/usr/sbin/vipkeeper check $CONFIG_ARGS" in reload[0], reload
+    assert reload[1] == "/bin/kill -HUP $MAINPID"
     caps = re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M)
     assert caps and "CAP_SYS_ADMIN" not in caps.group(1) and "CAP_NET_ADMIN" in caps.group(1)
     default = (root.path / "etc/default/vipkeeper").read_text()
@@ -304,8 +326,9 @@ class UnitNode:
                 os.kill(self.proc.pid, signal.SIGHUP)
                 results.append(subprocess.CompletedProcess(line, 0))
                 continue
-            done = subprocess.run(["nsenter", "--target", str(self.proc.pid), "--mount", "--root", "--wd", "--",
-                                   "sh", "-c", f"set -a && . {self.env_file} && set +a && exec {line}"],
+            command = line.replace("$$", "$")  # systemd's escape of a literal $
+            done = subprocess.run(["nsenter", "--target", str(self.proc.pid), "--mount", "--net", "--root", "--wd",
+                                   "--", "sh", "-c", f"set -a && . {self.env_file} && set +a && exec {command}"],
                                   capture_output=True, text=True, timeout=60, env={"PATH": HOST_PATH})
             results.append(done)
             if done.returncode != 0:
@@ -530,6 +553,12 @@ def test_installed_unit_under_systemd(installed, root: Root, tmp_path) -> None:
         while "192.0.2.50" in box.run("ip -br addr show eth9").stdout:
             assert time.monotonic() < deadline, "the VIP stayed after the tracked process died"
             time.sleep(0.05)
+
+        # Warnings only (check exits 5, as keepalived -t): logged, and the reload goes on.
+        conf.write_text(TRACKED_CONF + "vrrp_unknown_thing 1\n")
+        box.run("systemctl reload vipkeeper")
+        box.wait("journalctl -u vipkeeper --no-pager -o cat", "Unknown keyword 'vrrp_unknown_thing'", 10.0)
+        assert box.run("systemctl is-active vipkeeper").stdout.strip() == "active"
 
         # A broken file: the reload fails at `vipkeeper check` with FILE:LINE; the daemon runs on.
         conf.write_text(TRACKED_CONF + "vrrp_instance VI_2 {\n  virtual_router_id 52\n")
