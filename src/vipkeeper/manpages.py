@@ -20,6 +20,7 @@ import datetime as dt
 import inspect
 import os
 import re
+import signal
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -56,16 +57,19 @@ def exit_status(name: str, command: click.Command) -> str:
     return EXIT_STATUS.get(name, "")
 
 
-# Signals `vipkeeper run` handles (daemon/runtime.py install_signal_handlers).
-SIGNALS: dict[str, str] = {
-    "SIGHUP": "Reload: read and check the configuration file again; when it is usable, apply it "
+# What each of keepalived's signal functions (daemon/runtime.py SIGNUM) does in the daemon; the
+# signal numbers and the lists of stop and ignored signals are read from runtime.py.
+SIGNAL_FUNCTIONS: dict[str, str] = {
+    "RELOAD": "Reload: read and check the configuration file again; when it is usable, apply it "
               "(instances that did not change keep their state and VIPs); when it is not, log "
               "FILE:LINE and keep running on the configuration in force.",
-    "SIGTERM": "Stop: each Master sends a priority-0 advert (so a Backup takes over without waiting "
-               "the master-down interval) and removes its VIPs; then the daemon exits.",
-    "SIGINT": "As SIGTERM.",
-    "SIGUSR1": "Write the daemon's data (instances, trackers, scripts) as JSON to the --data-file.",
-    "SIGUSR2": "Write the daemon's statistics as JSON to the --stats-file.",
+    "STOP": "Stop: each Master sends a priority-0 advert (so a Backup takes over without waiting the "
+            "master-down interval) and removes its VIPs; then the daemon exits.",
+    "DATA": "Write keepalived's text data dump to the --data-file, and vipkeeper's JSON snapshot to "
+            "the --snapshot-file.",
+    "STATS": "Write keepalived's text statistics to the --stats-file.",
+    "STATS_CLEAR": "Write the statistics as STATS does, then set the counters to zero.",
+    "JSON": "Write keepalived's JSON dump (an array of data and stats) to the --json-file.",
 }
 
 # Keywords whose table row says "ok" but of which the parser refuses or reports a part; the test
@@ -156,10 +160,10 @@ def _usage(command: click.Command, parent: click.Context | None, name: str) -> s
     return " ".join(command.collect_usage_pieces(ctx))
 
 
-def _options(command: click.Command, ctx: click.Context) -> list[str]:
+def _options(command: click.Command, ctx: click.Context, skip_help: bool = True) -> list[str]:
     lines: list[str] = []
     for param in command.get_params(ctx):
-        if param.name == "help" and ctx.parent is not None:
+        if param.name == "help" and ctx.parent is not None and skip_help:
             continue  # every command has -h/--help; said once, under OPTIONS
         record = param.get_help_record(ctx)
         if record is None:
@@ -191,6 +195,8 @@ def page_vipkeeper() -> str:
     out += [".B vipkeeper", code(" ".join(main.collect_usage_pieces(root)))]
     for name, command in commands:
         out += [".br", f".B vipkeeper {code(name)}", code(_usage(command, root, name))]
+    out += [".br", ".B vipkeeper", "\\fIKEEPALIVED\\-OPTIONS\\fR", ".br", ".B keepalived",
+            "\\fIKEEPALIVED\\-OPTIONS\\fR (when installed under that name)"]
     out += [".hy"]
 
     out += [".SH DESCRIPTION"]
@@ -219,12 +225,8 @@ def page_vipkeeper() -> str:
         if opts:
             out += [".PP", "Options:", ".RS"] + opts + [".RE"]
 
-    out += [".SH SIGNALS", "\\fBvipkeeper run\\fR acts on these signals:"]
-    for sig, text in SIGNALS.items():
-        out += [".TP", f"\\fB{sig}\\fR", prose(text)]
-    out += [".PP", "After SIGKILL nothing is released: a Backup takes over when the Master's adverts stop "
-                   "(the master\\-down interval), and the VIPs stay on the killed node until vipkeeper "
-                   "starts there again and removes them."]
+    out += _keepalived_command_line(root)
+    out += _signals()
 
     out += [".SH EXIT STATUS"]
     for name, _command in commands:
@@ -274,6 +276,59 @@ def page_vipkeeper() -> str:
     return "\n".join(out) + "\n"
 
 
+def _keepalived_command_line(root: click.Context) -> list[str]:
+    from vipkeeper.daemon.keepalived_cli import keepalived
+
+    ctx = click.Context(keepalived, info_name="vipkeeper", parent=None, **keepalived.context_settings)
+    out = [".SH KEEPALIVED COMMAND LINE"]
+    out += _join_paras(prose(p) for p in [
+        "`vipkeeper` followed by an option other than -h, --help and --version, or the program run "
+        "under the name `keepalived` (a symlink), takes keepalived 2.2.7's command line instead of a "
+        "command: a unit, script or runbook written for keepalived (`keepalived --dont-fork "
+        "$DAEMON_ARGS`, `keepalived -t -f FILE`, `keepalived -v`, `keepalived --signum=JSON`) runs "
+        "unchanged. The options of keepalived's other subsystems are refused with one line and exit "
+        "status 1. The package installs no `keepalived` name.",
+        *paragraphs(keepalived.help or ""),
+    ])
+    out += [".PP", "Options:", ".RS"] + _options(keepalived, ctx, skip_help=False) + [".RE"]
+    return out
+
+
+def _signal_name(sig: int) -> str:
+    rtmin, rtmax = int(signal.SIGRTMIN), int(signal.SIGRTMAX)
+    if rtmin <= sig <= rtmax:
+        if sig in (rtmin, rtmax):
+            return "SIGRTMIN" if sig == rtmin else "SIGRTMAX"
+        return f"SIGRTMIN+{sig - rtmin}" if sig - rtmin <= rtmax - sig else f"SIGRTMAX-{rtmax - sig}"
+    return signal.Signals(sig).name
+
+
+def _signals() -> list[str]:
+    from vipkeeper.daemon.runtime import IGNORED_SIGNALS, SIGNUM, STOP_SIGNALS
+
+    out = [".SH SIGNALS", "The daemon acts on keepalived 2.2.7's signals (the names are keepalived's "
+                          "signal functions, as printed by \\fBvipkeeper \\-\\-signum\\fR=\\fINAME\\fR):"]
+    for name, sig in SIGNUM.items():
+        out += [".TP", f"\\fB{_signal_name(sig)}\\fR ({int(sig)}, {name})", prose(SIGNAL_FUNCTIONS[name])]
+    stops = [_signal_name(s) for s in STOP_SIGNALS if s != SIGNUM["STOP"]]
+    out += [".TP", ", ".join(f"\\fB{n}\\fR" for n in stops), prose("Stop cleanly, as SIGTERM.")]
+    rtmin, rtmax = int(signal.SIGRTMIN), int(signal.SIGRTMAX)
+    ignored = [_signal_name(s) for s in IGNORED_SIGNALS if not rtmin <= s <= rtmax]
+    realtime = {int(s) for s in IGNORED_SIGNALS if rtmin <= s <= rtmax}
+    taken = {int(s) for s in SIGNUM.values() if rtmin <= s <= rtmax}
+    if realtime | taken == set(range(rtmin, rtmax + 1)):
+        ignored.append(f"every other real-time signal ({rtmin}\u2013{rtmax})")
+    else:
+        ignored += [_signal_name(s) for s in sorted(realtime)]
+    out += [".TP", "Ignored", prose("Logged and ignored, so that no stray signal whose default is to "
+                                    "terminate takes the VIPs down uncleanly: " + ", ".join(ignored) + ".")]
+    out += [".PP", "After SIGKILL nothing is released: a Backup takes over when the Master's adverts stop "
+                   "(the master\\-down interval), and the VIPs stay on the killed node until vipkeeper "
+                   "starts there again and removes them. SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT keep "
+                   "their default action: they report a fault in the daemon itself."]
+    return out
+
+
 def _join_paras(paras: Iterable[str]) -> list[str]:
     result: list[str] = []
     for i, para in enumerate(paras):
@@ -306,6 +361,9 @@ def _files() -> list[tuple[str, str]]:
         (DEFAULT_PATH, "The control socket `vipkeeper status` asks (root only)."),
         (_default_of("run", "data_file"), "Written on SIGUSR1 (--data-file)."),
         (_default_of("run", "stats_file"), "Written on SIGUSR2 (--stats-file)."),
+        (_default_of("run", "json_file"), "Written on keepalived's JSON signal (--json-file)."),
+        (_default_of("run", "snapshot_file"), "vipkeeper's JSON snapshot, also written on SIGUSR1 "
+                                              "(--snapshot-file; the same document as `vipkeeper status --json`)."),
     ]
 
 

@@ -540,6 +540,14 @@ def test_installed_unit_under_systemd(installed, root: Root, tmp_path) -> None:
         status = box.run("vipkeeper status").stdout
         assert re.search(r"^VI_1\s+MASTER", status, re.M) and "track_vk" in status, status
 
+        # keepalived's dump signals inside the sandbox: /tmp is the host's (no PrivateTmp), the
+        # snapshot goes to the root-only runtime directory.
+        box.run("systemctl kill --kill-whom=main -s SIGUSR1 vipkeeper")
+        box.wait("ls /tmp/keepalived.data /run/vipkeeper/vipkeeper.json 2>/dev/null", "vipkeeper.json", 10.0)
+        assert "VRRP Topology" in box.run("cat /tmp/keepalived.data").stdout or \
+            "VI_1" in box.run("cat /tmp/keepalived.data").stdout
+        assert box.run("stat -c %a /run/vipkeeper").stdout.strip() == "700"
+
         # A good reload: check, then SIGHUP; the daemon re-reads and keeps its VIP.
         box.run("systemctl reload vipkeeper")
         box.wait("journalctl -u vipkeeper --no-pager -o cat", "Reloading configuration", 10.0)
