@@ -28,7 +28,7 @@ from pathlib import Path
 import click
 
 from vipkeeper import __version__
-from vipkeeper.cli import COMMANDS, main
+from vipkeeper.cli import main
 
 # -- what the code cannot say by itself ------------------------------------------------------------
 
@@ -127,7 +127,7 @@ def paragraphs(text: str) -> list[str]:
 
 def _date() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else dt.datetime.now(dt.timezone.utc)
+    when = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
     return when.strftime("%Y-%m-%d")
 
 
@@ -203,12 +203,12 @@ def page_vipkeeper() -> str:
     out += _join_paras(prose(p) for p in paragraphs(main.help or ""))
     out += [
         ".PP",
-        "\\fBvipkeeper run\\fR reads keepalived's configuration file (see \\fBvipkeeper.conf\\fR(5) for "
+        ("\\fBvipkeeper run\\fR reads keepalived's configuration file (see \\fBvipkeeper.conf\\fR(5) for "
         "which keywords act) and runs the VRRP side of keepalived: the same state machine, timers, "
         "adverts, notify scripts and log lines, with processes tracked through the kernel's process "
         "connector and pidfds instead of scans of /proc. The other commands read configurations, "
         "logs and captures, or ask the running daemon; only \\fBrun\\fR, \\fBstatus\\fR and \\fBlab\\fR "
-        "need root.",
+        "need root."),
     ]
 
     out += [".SH OPTIONS", "Options of \\fBvipkeeper\\fR itself, before the command:"]
@@ -239,22 +239,22 @@ def page_vipkeeper() -> str:
 
     out += [".SH SERVICE"]
     out += _join_paras(prose(p) for p in [
-        f"The package installs `{SERVICE_UNIT}`, disabled and not started (on a host that runs "
+        (f"The package installs `{SERVICE_UNIT}`, disabled and not started (on a host that runs "
         "keepalived, starting vipkeeper would stop keepalived: the unit conflicts with keepalived.service). "
         f"It starts only when `{CONFIG_FILE}` exists and is not empty, runs "
         "`vipkeeper run --dont-fork $CONFIG_ARGS $DAEMON_ARGS` with both variables from "
         f"`{DEFAULTS_FILE}`, reports readiness to systemd (Type=notify), and reloads with "
         "`vipkeeper check $CONFIG_ARGS` followed by SIGHUP: a file with errors (check exits 1) fails "
         "the reload before the daemon sees it; warnings (exit 5 or 6) are logged and the reload goes "
-        "on, since the daemon runs such a file.",
-        "To read another file, set CONFIG_ARGS=\"-f /etc/vipkeeper/vipkeeper.conf\" and add a drop-in "
+        "on, since the daemon runs such a file."),
+        ("To read another file, set CONFIG_ARGS=\"-f /etc/vipkeeper/vipkeeper.conf\" and add a drop-in "
         "(`systemctl edit vipkeeper`) with `ConditionFileNotEmpty=` (empty, to reset) and "
-        "`ConditionFileNotEmpty=/etc/vipkeeper/vipkeeper.conf`.",
-        "The unit keeps only the capabilities the daemon and common notify scripts need "
+        "`ConditionFileNotEmpty=/etc/vipkeeper/vipkeeper.conf`."),
+        ("The unit keeps only the capabilities the daemon and common notify scripts need "
         "(CAP_NET_ADMIN, CAP_NET_RAW, CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_DAC_OVERRIDE, "
         "CAP_NET_BIND_SERVICE) and makes /usr and /boot read-only and /home read-only; /etc, /var and "
         "/tmp stay writable for notify scripts. `--netns` needs CAP_SYS_ADMIN: add it in a drop-in "
-        "(`CapabilityBoundingSet=CAP_SYS_ADMIN`, which adds to the set).",
+        "(`CapabilityBoundingSet=CAP_SYS_ADMIN`, which adds to the set)."),
     ])
 
     out += [".SH EXAMPLES"]
@@ -271,8 +271,8 @@ def page_vipkeeper() -> str:
     ]:
         out += [".PP", text, ".RS", ".nf", command, ".fi", ".RE"]
 
-    out += [".SH SEE ALSO", "\\fBvipkeeper.conf\\fR(5), \\fBkeepalived\\fR(8), \\fBkeepalived.conf\\fR(5), "
-                             "\\fBsystemctl\\fR(1), \\fBjournalctl\\fR(1)"]
+    out += [".SH SEE ALSO", ("\\fBvipkeeper.conf\\fR(5), \\fBkeepalived\\fR(8), \\fBkeepalived.conf\\fR(5), "
+                             "\\fBsystemctl\\fR(1), \\fBjournalctl\\fR(1)")]
     return "\n".join(out) + "\n"
 
 
@@ -282,12 +282,12 @@ def _keepalived_command_line(root: click.Context) -> list[str]:
     ctx = click.Context(keepalived, info_name="vipkeeper", parent=None, **keepalived.context_settings)
     out = [".SH KEEPALIVED COMMAND LINE"]
     out += _join_paras(prose(p) for p in [
-        "`vipkeeper` followed by an option other than -h, --help and --version, or the program run "
+        ("`vipkeeper` followed by an option other than -h, --help and --version, or the program run "
         "under the name `keepalived` (a symlink), takes keepalived 2.2.7's command line instead of a "
         "command: a unit, script or runbook written for keepalived (`keepalived --dont-fork "
         "$DAEMON_ARGS`, `keepalived -t -f FILE`, `keepalived -v`, `keepalived --signum=JSON`) runs "
         "unchanged. The options of keepalived's other subsystems are refused with one line and exit "
-        "status 1. The package installs no `keepalived` name.",
+        "status 1. The package installs no `keepalived` name."),
         *paragraphs(keepalived.help or ""),
     ])
     out += [".PP", "Options:", ".RS"] + _options(keepalived, ctx, skip_help=False) + [".RE"]
@@ -306,8 +306,8 @@ def _signal_name(sig: int) -> str:
 def _signals() -> list[str]:
     from vipkeeper.daemon.runtime import IGNORED_SIGNALS, SIGNUM, STOP_SIGNALS
 
-    out = [".SH SIGNALS", "The daemon acts on keepalived 2.2.7's signals (the names are keepalived's "
-                          "signal functions, as printed by \\fBvipkeeper \\-\\-signum\\fR=\\fINAME\\fR):"]
+    out = [".SH SIGNALS", ("The daemon acts on keepalived 2.2.7's signals (the names are keepalived's "
+                          "signal functions, as printed by \\fBvipkeeper \\-\\-signum\\fR=\\fINAME\\fR):")]
     for name, sig in SIGNUM.items():
         out += [".TP", f"\\fB{_signal_name(sig)}\\fR ({int(sig)}, {name})", prose(SIGNAL_FUNCTIONS[name])]
     stops = [_signal_name(s) for s in STOP_SIGNALS if s != SIGNUM["STOP"]]
@@ -322,10 +322,10 @@ def _signals() -> list[str]:
         ignored += [_signal_name(s) for s in sorted(realtime)]
     out += [".TP", "Ignored", prose("Logged and ignored, so that no stray signal whose default is to "
                                     "terminate takes the VIPs down uncleanly: " + ", ".join(ignored) + ".")]
-    out += [".PP", "After SIGKILL nothing is released: a Backup takes over when the Master's adverts stop "
+    out += [".PP", ("After SIGKILL nothing is released: a Backup takes over when the Master's adverts stop "
                    "(the master\\-down interval), and the VIPs stay on the killed node until vipkeeper "
                    "starts there again and removes them. SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT keep "
-                   "their default action: they report a fault in the daemon itself."]
+                   "their default action: they report a fault in the daemon itself.")]
     return out
 
 
@@ -352,18 +352,18 @@ def _files() -> list[tuple[str, str]]:
     from vipkeeper.control.server import DEFAULT_PATH
 
     return [
-        (_default_of("run", "config_file"), "The configuration, in keepalived's language (`vipkeeper.conf`(5)); "
-                                            "the default of -f."),
+        (_default_of("run", "config_file"), ("The configuration, in keepalived's language (`vipkeeper.conf`(5)); "
+                                            "the default of -f.")),
         (DEFAULTS_FILE, "CONFIG_ARGS and DAEMON_ARGS for the service."),
         (SERVICE_UNIT, "The systemd unit (see SERVICE)."),
-        (_default_of("run", "pid_file"), "The pid file of `vipkeeper run` (-p); the service uses "
-                                         "/run/vipkeeper/vipkeeper.pid."),
+        (_default_of("run", "pid_file"), ("The pid file of `vipkeeper run` (-p); the service uses "
+                                         "/run/vipkeeper/vipkeeper.pid.")),
         (DEFAULT_PATH, "The control socket `vipkeeper status` asks (root only)."),
         (_default_of("run", "data_file"), "Written on SIGUSR1 (--data-file)."),
         (_default_of("run", "stats_file"), "Written on SIGUSR2 (--stats-file)."),
         (_default_of("run", "json_file"), "Written on keepalived's JSON signal (--json-file)."),
-        (_default_of("run", "snapshot_file"), "vipkeeper's JSON snapshot, also written on SIGUSR1 "
-                                              "(--snapshot-file; the same document as `vipkeeper status --json`)."),
+        (_default_of("run", "snapshot_file"), ("vipkeeper's JSON snapshot, also written on SIGUSR1 "
+                                              "(--snapshot-file; the same document as `vipkeeper status --json`).")),
     ]
 
 
@@ -436,28 +436,28 @@ def page_conf() -> str:
     out += [".SH NAME", "vipkeeper.conf \\- the keepalived.conf keywords vipkeeper acts on, ignores and refuses"]
     out += [".SH DESCRIPTION"]
     out += _join_paras(prose(p) for p in [
-        f"vipkeeper reads keepalived 2.2.7's configuration language, by default from `{CONFIG_FILE}`: "
+        (f"vipkeeper reads keepalived 2.2.7's configuration language, by default from `{CONFIG_FILE}`: "
         "`include` (with globs), `$NAME=value` definitions and their use, `@ID` conditional lines "
         "(selected by -i), `~SEQ` sequences, `#` and `!` comments. This page lists, block by block, what "
         "vipkeeper does with each keyword it knows. It is generated from vipkeeper's keyword tables, so it "
         "names exactly the keywords of this version. `vipkeeper check` names every keyword that is not "
-        "acted on at its FILE:LINE, with what keepalived would have done.",
-        "Acted on: the keyword has keepalived's meaning, default and range. A value that does not read "
+        "acted on at its FILE:LINE, with what keepalived would have done."),
+        ("Acted on: the keyword has keepalived's meaning, default and range. A value that does not read "
         "(wrong type, out of range) is a warning naming FILE:LINE and the keyword is then ignored, as "
-        "keepalived does; a few values make the block unusable and are errors.",
-        "Ignored (severity \"ignored\"): keepalived would act on it, but nothing vipkeeper does needs it "
-        "(process tuning, buffer sizes, ...).",
-        "Not supported (severity \"unsupported\"): keepalived would act on it and vipkeeper does not (mail, "
+        "keepalived does; a few values make the block unusable and are errors."),
+        ("Ignored (severity \"ignored\"): keepalived would act on it, but nothing vipkeeper does needs it "
+        "(process tuning, buffer sizes, ...)."),
+        ("Not supported (severity \"unsupported\"): keepalived would act on it and vipkeeper does not (mail, "
         "SNMP, start-up scripts, ...); the rest of the configuration runs. A block under the keyword is "
-        "not read.",
-        "Refused unless opted out: keepalived would act on it, and running without it would change what "
+        "not read."),
+        ("Refused unless opted out: keepalived would act on it, and running without it would change what "
         "goes on the wire or who holds a VIP (VMAC interfaces, routes and rules, firewall rules, LVS, "
         f"...). It is an error (`vipkeeper check` exits 1, `vipkeeper run` does not start) unless "
         f"global_defs has `{kw.RUN_WITHOUT} FEATURE ...`; then it is reported as unsupported and the "
-        "rest runs. FEATURE is the keyword itself unless said otherwise.",
-        "A keyword in none of the lists is unknown: a warning at FILE:LINE (naming the keyword it likely "
+        "rest runs. FEATURE is the keyword itself unless said otherwise."),
+        ("A keyword in none of the lists is unknown: a warning at FILE:LINE (naming the keyword it likely "
         f"misspells), and its block is skipped. A file with more than {MAX_UNKNOWN} unknown keywords is "
-        "refused as not a keepalived configuration.",
+        "refused as not a keepalived configuration."),
     ])
 
     for title, table in _block_sections():
@@ -475,13 +475,13 @@ def page_conf() -> str:
         out += [".TP", f"\\fB{code(name)}\\fR", prose(text) + "."]
     out += [".SH VIPKEEPER'S OWN KEYWORDS"]
     for name, text in [
-        ("fast_handover", "In vrrp_instance: for a pair, take over at once on a priority-0 advert "
+        ("fast_handover", ("In vrrp_instance: for a pair, take over at once on a priority-0 advert "
                           "instead of waiting the skew time (a unicast instance with one peer does this "
-                          "by itself). keepalived does not know it: keep it out of files keepalived reads."),
+                          "by itself). keepalived does not know it: keep it out of files keepalived reads.")),
         ("control_socket", "In global_defs: the path of the control socket `vipkeeper status` asks."),
         ("metrics_listen", "In global_defs: ADDRESS:PORT to serve Prometheus metrics on (off by default)."),
-        (kw.RUN_WITHOUT, "In global_defs: FEATURE ... that vipkeeper may run without (see above); "
-                         "each is then reported as unsupported instead of refused."),
+        (kw.RUN_WITHOUT, ("In global_defs: FEATURE ... that vipkeeper may run without (see above); "
+                         "each is then reported as unsupported instead of refused.")),
     ]:
         out += [".TP", f"\\fB{code(name)}\\fR", prose(text)]
     out += [".SH SEE ALSO", "\\fBvipkeeper\\fR(8), \\fBkeepalived.conf\\fR(5)"]

@@ -74,7 +74,7 @@ class Root:
     def run(self, command: str, timeout: float = 300, archives: Path | None = None,
             check: bool = True) -> subprocess.CompletedProcess:
         env = {"PATH": HOST_PATH, "LC_ALL": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive", "HOME": "/root"}
-        done = subprocess.run(self.argv(command, archives), capture_output=True, text=True, timeout=timeout, env=env)
+        done = subprocess.run(self.argv(command, archives), check=False, capture_output=True, text=True, timeout=timeout, env=env)
         if check and done.returncode != 0:
             raise AssertionError(f"in the root: {command!r} exited {done.returncode}\n"
                                  f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}")
@@ -97,7 +97,7 @@ class Root:
 def package(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("deb")
     started = time.monotonic()
-    built = subprocess.run([str(REPO / "scripts" / "build-deb"), "-o", str(out)], capture_output=True, text=True,
+    built = subprocess.run([str(REPO / "scripts" / "build-deb"), "-o", str(out)], check=False, capture_output=True, text=True,
                            timeout=600)
     assert built.returncode == 0, f"build-deb failed:\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
     debs = list(out.glob("vipkeeper_*_all.deb"))
@@ -110,7 +110,7 @@ def package(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def root(package) -> Root:
     started = time.monotonic()
-    made = subprocess.run([str(REPO / "scripts" / "debian-root")], capture_output=True, text=True, timeout=900)
+    made = subprocess.run([str(REPO / "scripts" / "debian-root")], check=False, capture_output=True, text=True, timeout=900)
     assert made.returncode == 0, f"debian-root failed:\n{made.stderr[-4000:]}"
     base = Path(made.stdout.strip().splitlines()[-1])
     work = Path(tempfile.mkdtemp(prefix="vkroot-"))
@@ -187,7 +187,7 @@ def test_installed_check_reads_keepalived_samples_as_the_source_tree_does(instal
         for sample in sorted(samples.iterdir()):
             got = root.run(f"/usr/sbin/vipkeeper check --no-host -f /tmp/samples/{sample.name}", check=False)
             want = subprocess.run([sys.executable, "-m", "vipkeeper", "check", "--no-host", "-f", str(sample)],
-                                  capture_output=True, text=True, timeout=60)
+                                  check=False, capture_output=True, text=True, timeout=60)
             assert got.returncode == want.returncode, f"{sample.name}: {got.returncode} vs {want.returncode}"
             assert (got.stdout + got.stderr).replace("/tmp/samples/", "") == \
                 (want.stdout + want.stderr).replace(f"{samples}/", ""), sample.name
@@ -224,15 +224,15 @@ def test_installed_unit_verifies_clean(installed, root: Root) -> None:
                  "ConditionFileNotEmpty=/etc/keepalived/keepalived.conf",
                  "Documentation=man:vipkeeper(8) man:vipkeeper.conf(5)"):
         assert line in unit.splitlines(), f"unit lacks {line!r}"
-    assert re.search(r"^ExecStart=/usr/sbin/vipkeeper run .*\$CONFIG_ARGS \$DAEMON_ARGS$", unit, re.M)
-    reload = re.findall(r"^ExecReload=(.*)$", unit, re.M)
+    assert re.search(r"^ExecStart=/usr/sbin/vipkeeper run .*\$CONFIG_ARGS \$DAEMON_ARGS$", unit, re.MULTILINE)
+    reload = re.findall(r"^ExecReload=(.*)$", unit, re.MULTILINE)
     assert len(reload) == 2 and "/usr/sbin/vipkeeper check $CONFIG_ARGS" in reload[0], reload
     assert reload[1] == "/bin/kill -HUP $MAINPID"
-    caps = re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M)
+    caps = re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.MULTILINE)
     assert caps and "CAP_SYS_ADMIN" not in caps.group(1) and "CAP_NET_ADMIN" in caps.group(1)
     default = (root.path / "etc/default/vipkeeper").read_text()
-    assert re.search(r'^CONFIG_ARGS="-f /etc/keepalived/keepalived.conf"$', default, re.M)
-    assert re.search(r'^DAEMON_ARGS=""$', default, re.M)
+    assert re.search(r'^CONFIG_ARGS="-f /etc/keepalived/keepalived.conf"$', default, re.MULTILINE)
+    assert re.search(r'^DAEMON_ARGS=""$', default, re.MULTILINE)
 
 
 def test_installed_man_pages_render_without_warnings(installed, root: Root) -> None:
@@ -243,10 +243,10 @@ def test_installed_man_pages_render_without_warnings(installed, root: Root) -> N
     synopsis = page.stdout.split("SYNOPSIS", 1)[1].split("DESCRIPTION", 1)[0]
     print("man vipkeeper, SYNOPSIS:" + synopsis.rstrip())
     for name in COMMANDS:
-        assert re.search(rf"^\s+vipkeeper {name}\b", synopsis, re.M), f"SYNOPSIS lacks {name}"
+        assert re.search(rf"^\s+vipkeeper {name}\b", synopsis, re.MULTILINE), f"SYNOPSIS lacks {name}"
         assert f"vipkeeper {name}" in page.stdout.split("COMMANDS", 1)[1]
     for section in ("SIGNALS", "EXIT STATUS", "FILES", "EXAMPLES"):
-        assert re.search(rf"^{section}$", page.stdout, re.M), f"no {section} section"
+        assert re.search(rf"^{section}$", page.stdout, re.MULTILINE), f"no {section} section"
     conf = root.run("MANWIDTH=100 man --warnings 5 vipkeeper.conf")
     assert conf.stderr == "", conf.stderr
     assert "vrrp_track_process" in conf.stdout and "virtual_server" in conf.stdout
@@ -329,7 +329,7 @@ class UnitNode:
             command = line.replace("$$", "$")  # systemd's escape of a literal $
             done = subprocess.run(["nsenter", "--target", str(self.proc.pid), "--mount", "--net", "--root", "--wd",
                                    "--", "sh", "-c", f"set -a && . {self.env_file} && set +a && exec {command}"],
-                                  capture_output=True, text=True, timeout=60, env={"PATH": HOST_PATH})
+                                  check=False, capture_output=True, text=True, timeout=60, env={"PATH": HOST_PATH})
             results.append(done)
             if done.returncode != 0:
                 break
@@ -358,7 +358,7 @@ def _installed_exe(pid: int, root: Root, timeout: float = 10.0) -> str:
 
 def _bounding_set(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"^CapBnd:\s*([0-9a-f]+)$", f.read(), re.M).group(1), 16)  # type: ignore[union-attr]
+        return int(re.search(r"^CapBnd:\s*([0-9a-f]+)$", f.read(), re.MULTILINE).group(1), 16)  # type: ignore[union-attr]
 
 
 def test_two_node_failover_with_the_installed_daemon_run_as_the_unit(installed, root: Root, topology,
@@ -376,7 +376,7 @@ def test_two_node_failover_with_the_installed_daemon_run_as_the_unit(installed, 
             for node in nodes:
                 exe = _installed_exe(node.proc.pid, root)
                 assert exe.startswith(f"{root.path}/usr/bin/python3"), exe
-                assert bin(_bounding_set(node.proc.pid)).count("1") == len(
+                assert _bounding_set(node.proc.pid).bit_count() == len(
                     _unit_service(root)["CapabilityBoundingSet"][0].split())
                 node.notifications("READY=1", 15.0)
             bed.wait_sole("a", VIP, 3 * ADV + 3.0)
@@ -448,7 +448,7 @@ class Container:
 
     def run(self, command: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         done = subprocess.run(["nsenter", "--target", str(self.leader), "--all", "--root", "--wd", "--",
-                               "sh", "-c", command], capture_output=True, text=True, timeout=timeout,
+                               "sh", "-c", command], check=False, capture_output=True, text=True, timeout=timeout,
                               env={"PATH": HOST_PATH, "LC_ALL": "C.UTF-8", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"})
         if check and done.returncode != 0:
             journal = ""
@@ -534,11 +534,11 @@ def test_installed_unit_under_systemd(installed, root: Root, tmp_path) -> None:
         assert box.run("systemctl show -p StatusText --value vipkeeper").stdout.strip() == "vipkeeper running"
         box.wait("ip -br addr show eth9", "192.0.2.50/24", 10.0)
         pid = box.run("systemctl show -p MainPID --value vipkeeper").stdout.strip()
-        capbnd = re.search(r"^CapBnd:\s*(\w+)$", box.run(f"cat /proc/{pid}/status").stdout, re.M).group(1)  # type: ignore[union-attr]
+        capbnd = re.search(r"^CapBnd:\s*(\w+)$", box.run(f"cat /proc/{pid}/status").stdout, re.MULTILINE).group(1)  # type: ignore[union-attr]
         unit_caps = _unit_service(root)["CapabilityBoundingSet"][0].split()
-        assert bin(int(capbnd, 16)).count("1") == len(unit_caps), capbnd
+        assert int(capbnd, 16).bit_count() == len(unit_caps), capbnd
         status = box.run("vipkeeper status").stdout
-        assert re.search(r"^VI_1\s+MASTER", status, re.M) and "track_vk" in status, status
+        assert re.search(r"^VI_1\s+MASTER", status, re.MULTILINE) and "track_vk" in status, status
 
         # keepalived's dump signals inside the sandbox: /tmp is the host's (no PrivateTmp), the
         # snapshot goes to the root-only runtime directory.
