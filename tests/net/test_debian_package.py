@@ -138,9 +138,12 @@ def installed(package, root: Root) -> dict:
     archives = CACHE / "archives"
     (archives / "partial").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    # The cached root's package lists may be a week old; a point release removes the versions
+    # they name from the mirror.
+    root.run("apt-get update -qq", timeout=300)
     done = root.run(f"cd /tmp && apt-get install -y -q ./{deb.name}", timeout=600, archives=archives)
     seconds = time.monotonic() - started
-    print(f"apt-get install ./{deb.name}: {seconds:.1f} s")
+    print(f"apt-get update; apt-get install ./{deb.name}: {seconds:.1f} s")
     (root.path / "tmp" / deb.name).unlink()
     listed = root.run("dpkg -L vipkeeper").stdout.split()
     conffiles = root.run("dpkg-query -W -f='${Conffiles}' vipkeeper").stdout.split()
