@@ -609,10 +609,12 @@ class _Resolver:
             self.sink.warning(block.where("auth_pass"), "Truncating auth_pass to 8 characters")
             password = password[:8]
         if auth_type == "AH":
-            self.sink.error(block.where("auth_type"), f"({name}) auth_type AH is not supported by vipkeeper "
-                            "(keepalived would sign adverts with IPsec AH; an AH peer rejects every advert "
-                            "vipkeeper sends, so both nodes would become Master): use auth_type PASS or none "
-                            "on every node")
+            # Refused, not merely "unsupported": running on would send the secret in clear and
+            # verify nothing, while the admin believes the adverts are authenticated.
+            self.sink.error(block.where("auth_type"), f"({name}) auth_type AH is not implemented "
+                            "(vipkeeper would send the secret in clear and verify nothing, and an AH "
+                            "peer rejects every advert vipkeeper sends, so both nodes would become "
+                            "Master): use auth_type PASS or none on every node")
         return Authentication(auth_type, password, node.where)
 
     def duplicate_vrids(self, instances: list[Instance]) -> None:

@@ -359,7 +359,8 @@ def auth_of(model: InstanceModel) -> tuple[int, bytes]:
         return packet.AUTH_NONE, b""
     if auth.auth_type == "PASS":
         return packet.AUTH_PASS, auth.auth_pass.encode()[: packet.AUTH_DATA_LEN]
-    return packet.AUTH_AH, auth.auth_pass.encode()[: packet.AUTH_DATA_LEN]
+    # AH is a configuration error (config/parser.py): a config with it never reaches here.
+    raise ValueError(f"({model.name}) auth_type {auth.auth_type} is not implemented")
 
 
 def ip(value: str) -> packet.IPAddress:

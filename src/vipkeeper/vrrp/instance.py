@@ -80,6 +80,7 @@ action. With it off the behaviour is RFC/keepalived exact.
 from __future__ import annotations
 
 import enum
+import hmac
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -583,7 +584,7 @@ class Instance:
             if adv.auth_type != p.auth_type:
                 self._log(out, f"received an invalid auth type {adv.auth_type}, ours is {p.auth_type}", "warning")
                 return DropReason.AUTH_MISMATCH
-            if p.auth_type == AUTH_PASS and adv.auth_data != pad_auth(p.auth_data):
+            if p.auth_type == AUTH_PASS and not hmac.compare_digest(adv.auth_data, pad_auth(p.auth_data)):
                 self._log(out, "received an invalid passwd!", "warning")
                 return DropReason.AUTH_MISMATCH
             if adv.interval_cs != p.advert_int_cs:
