@@ -6,9 +6,16 @@ does the same for both):
 - identity: the script's own `user [group]`, else global `script_user [group]`, else the user
   `keepalived_script` when it exists, else the daemon's own (root); a user without a group gets
   that user's primary group and supplementary groups;
-- argv: a directly executable file (bare names searched on PATH) is exec'd as is, with any extra
-  arguments; anything else runs through `/bin/sh -c` with the text the admin wrote and the extra
-  arguments quoted;
+- checked before it may run (`vet_command`, at start and at each reload, for every script the
+  daemon can start: vrrp_script, every notify, sync-group notifies, fifo scripts), as
+  keepalived's check_script_secure: a bare name is searched on PATH, and the file must exist and
+  be executable for the user it runs as - otherwise it is refused ("disabled"), never handed to
+  a shell. A script that runs as root (or is setuid/setgid root) is checked component by
+  component (track/script_security.py); with `enable_script_security` an unsafe one is refused,
+  without it it runs with a warning. Under enable_script_security, a default user that does
+  not exist (no `script_user`, no user `keepalived_script`) is a configuration error, not root;
+- argv: the checked file exec'd directly, with its arguments and any extra ones; only
+  keepalived's `</path` file test (which a shell evaluates) runs through `/bin/sh -c`;
 - environment: the daemon's, without IFS, LD_PRELOAD and LD_LIBRARY_PATH;
 - process: stdin/stdout/stderr on /dev/null, cwd `/`, no inherited descriptors, and a process
   group of its own, so that a timeout can kill the script and everything it started.
@@ -23,9 +30,12 @@ import grp
 import os
 import pwd
 import shlex
+import stat
 import subprocess
 from dataclasses import dataclass
 from typing import Any, Sequence
+
+from vipkeeper.track.script_security import needs_check, unsafe_reasons
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 _UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
@@ -46,15 +56,34 @@ class Identity:
         return self.uid == os.geteuid() and self.gid == os.getegid()
 
 
+def default_user_problem(default_user: str | None, script_security: bool) -> str | None:
+    """keepalived (get_default_script_user): under enable_script_security, a script without a
+    user of its own needs `script_user` or an existing user `keepalived_script`; falling back to
+    root is a configuration error ("Unable to set default user keepalived_script for script")."""
+    if default_user is not None or not script_security:
+        return None
+    try:
+        pwd.getpwnam(DEFAULT_SCRIPT_USER)
+    except KeyError:
+        return (f"Unable to set default user {DEFAULT_SCRIPT_USER} for script: no user {DEFAULT_SCRIPT_USER} "
+                "exists and global_defs has no script_user (enable_script_security will not run scripts "
+                "as root by default)")
+    return None
+
+
 def resolve_identity(user: str | None, group: str | None, default_user: str | None = None,
-                     default_group: str | None = None) -> Identity:
-    """keepalived's order of defaults. Raises LookupError naming an unknown user or group."""
+                     default_group: str | None = None, *, script_security: bool = False) -> Identity:
+    """keepalived's order of defaults. Raises LookupError naming an unknown user or group, and
+    (under `script_security`) a missing default user rather than running as root."""
     if user is None:
         user, group = default_user, default_group
     if user is None:
         try:
             entry = pwd.getpwnam(DEFAULT_SCRIPT_USER)
         except KeyError:
+            problem = default_user_problem(None, script_security)
+            if problem:
+                raise LookupError(problem) from None
             entry = pwd.getpwuid(os.geteuid())
     else:
         try:
@@ -74,28 +103,105 @@ def resolve_identity(user: str | None, group: str | None, default_user: str | No
     return Identity(entry.pw_name, entry.pw_uid, gid, groups)
 
 
-def executable(word: str) -> str | None:
-    """The path exec would run for `word` (PATH searched for bare names), or None."""
+def executable_for(st: os.stat_result, identity: Identity | None) -> bool:
+    """A regular file `identity` may execute (mode bits, as the kernel judges them)."""
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    mode = st.st_mode
+    if identity is None:
+        identity = Identity("", os.geteuid(), os.getegid(), tuple(os.getgroups()))
+    if identity.uid == 0:
+        return bool(mode & 0o111)
+    if st.st_uid == identity.uid:
+        return bool(mode & stat.S_IXUSR)
+    if st.st_gid == identity.gid or st.st_gid in identity.groups:
+        return bool(mode & stat.S_IXGRP)
+    return bool(mode & stat.S_IXOTH)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def executable(word: str, identity: Identity | None = None) -> str | None:
+    """The path exec would run for `word` (PATH searched for bare names, as execvp and
+    keepalived's find_path do), or None. Executable means: for `identity` (default: us)."""
     if "/" in word:
-        return word if os.path.isfile(word) and os.access(word, os.X_OK) else None
+        st = _stat(word)
+        return word if st is not None and executable_for(st, identity) else None
+    if not word:
+        return None
     for directory in os.environ.get("PATH", _DEFAULT_PATH).split(":"):
         candidate = os.path.join(directory or ".", word)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
+        st = _stat(candidate)
+        if st is not None and executable_for(st, identity):
+            return os.path.abspath(candidate)
     return None
 
 
-def command_argv(words: Sequence[str], command: str, extra: Sequence[str] = ()) -> list[str]:
-    """argv for the script `command` (already split into `words` by the config parser)."""
+@dataclass(frozen=True)
+class Vetted:
+    """The verdict on one script: what to exec (`argv`, empty when refused), or why not."""
+
+    argv: tuple[str, ...]
+    identity: Identity | None
+    refused: str | None = None  # one line: why it will not run
+    unsafe: tuple[str, ...] = ()  # what enable_script_security would object to
+    shell: bool = False  # keepalived's `</path` file test, evaluated by /bin/sh
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None
+
+
+def _is_file_test(words: Sequence[str]) -> bool:
+    first = words[0] if words else ""
+    return first.startswith("<") and first[1:].lstrip(" \t").startswith("/")
+
+
+def vet_command(words: Sequence[str], command: str, identity: Identity, script_security: bool) -> Vetted:
+    """Decide, before it ever runs, whether and how a script may run (keepalived's
+    check_script_secure). Reads the file system; call it at start and at each reload."""
     words = list(words) or shlex.split(command)
-    if words:
-        path = executable(words[0])
-        if path is not None:
-            return [path, *words[1:], *extra]
-    text = command if command else " ".join(shlex.quote(w) for w in words)
-    if extra:
-        text = " ".join([text, *(shlex.quote(a) for a in extra)])
-    return ["/bin/sh", "-c", text or "true"]
+    if not words:
+        return Vetted((), identity, refused="empty command")
+    if _is_file_test(words):
+        text = command if command else " ".join(words)
+        return Vetted(("/bin/sh", "-c", text), identity, shell=True)
+    first = words[0]
+    path = executable(first, identity)
+    if path is None:
+        st = _stat(first) if "/" in first else None
+        if "/" not in first and st is None:
+            if any(_stat(os.path.join(d or ".", first)) is not None
+                   for d in os.environ.get("PATH", _DEFAULT_PATH).split(":")):
+                why = f"WARNING - script '{first}' is not executable for uid:gid {identity.uid}:{identity.gid}"
+            else:
+                why = f"Cannot find script {first} in path"
+        elif st is None:
+            why = f"Script {first} cannot be accessed - No such file or directory"
+        else:
+            why = f"WARNING - script '{first}' is not executable for uid:gid {identity.uid}:{identity.gid}"
+        return Vetted((), identity, refused=why)
+    unsafe: tuple[str, ...] = ()
+    if needs_check(path, identity.uid, identity.gid):
+        unsafe = tuple(unsafe_reasons(path))
+    if unsafe and script_security:
+        return Vetted((), identity, refused=f"Unsafe permissions found for script '{first}'", unsafe=unsafe)
+    return Vetted((path, *words[1:]), identity, unsafe=unsafe)
+
+
+def command_argv(vetted: Vetted, extra: Sequence[str] = ()) -> list[str]:
+    """argv for a vetted script, with `extra` arguments appended (quoted for the shell form)."""
+    if not vetted.ok:
+        raise ValueError(f"refusing to build argv for a refused script: {vetted.refused}")
+    if vetted.shell:
+        text = " ".join([vetted.argv[2], *(shlex.quote(a) for a in extra)])
+        return ["/bin/sh", "-c", text]
+    return [*vetted.argv, *extra]
 
 
 def script_env() -> dict[str, str]:

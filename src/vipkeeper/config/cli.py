@@ -13,6 +13,7 @@ import click
 from . import LocalHost, load
 from .host_checks import SECURITY_VIOLATION
 from .model import Config, ConfigError
+from .scripts import with_host_checks
 
 DEFAULT_FILE = "/etc/keepalived/keepalived.conf"
 
@@ -89,6 +90,8 @@ def check(path: str, config_id: str | None, no_host: bool, as_json: bool) -> Non
     host = None if no_host else LocalHost()
     try:
         config = load(path, config_id=config_id, host=host)
+        if host is not None:
+            config = with_host_checks(config)  # the script user keepalived would need (config/scripts.py)
     except ConfigError as exc:
         if as_json:
             click.echo(json.dumps({"usable": False, "error": {"file": exc.where.file,

@@ -33,6 +33,7 @@ from typing import Any
 from vipkeeper import __version__
 from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError
+from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.daemon.router import (
     GroupDriver,
@@ -187,7 +188,7 @@ class Runtime:
 
     def read_config(self) -> Config:
         try:
-            config = load_config(self.options.config_file, config_id=self.options.config_id)
+            config = with_host_checks(load_config(self.options.config_file, config_id=self.options.config_id))
         except ConfigError as exc:
             raise StartupError(str(exc)) from None
         except OSError as exc:
@@ -204,8 +205,8 @@ class Runtime:
         self.tracking = tracking
         await self.addresses.__aenter__()
         self.timers = PreciseTimers(asyncio.get_running_loop())
-        self.notifier = NotifyRunner(asyncio.get_running_loop(), default_user=config.global_defs.script_user,
-                                     default_group=config.global_defs.script_group)
+        self.notifier = NotifyRunner(asyncio.get_running_loop())
+        self._prepare_scripts(config)
         self._open_fifos(config)
         for model in config.instances:
             self._link_up[model.interface] = link_state(model.interface).up
@@ -353,6 +354,18 @@ class Runtime:
                 return None
         return self.announcers[ifname]
 
+    def _prepare_scripts(self, config: Config) -> None:
+        """Check every notify and fifo script of `config` (at start and at each reload)."""
+        assert self.notifier is not None
+        g = config.global_defs
+        commands = notify_commands(config)
+        verdicts = self.notifier.prepare(commands, default_user=g.script_user, default_group=g.script_group,
+                                         script_security=g.enable_script_security)
+        if commands and not g.enable_script_security and not config.scripts:
+            # (with vrrp_scripts, the tracking hub already said it)
+            log.warning("SECURITY VIOLATION - scripts are being executed but script_security not enabled.%s",
+                        " There are insecure scripts." if any(v.unsafe for v in verdicts.values()) else "")
+
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
         assert self.notifier is not None
@@ -480,6 +493,7 @@ class Runtime:
                 self.last_reload_error = "trackers could not be set up"
                 return False
             self.config = config
+            self._prepare_scripts(config)
             # Stop what is gone or replaced (priority 0 and VIPs released first).
             for name in list(self.routers):
                 if name in unchanged or name in reconfigure:

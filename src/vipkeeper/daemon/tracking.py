@@ -21,7 +21,7 @@ from typing import Any
 from vipkeeper.config.model import Config, GlobalDefs, VrrpScript
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import link_state
-from vipkeeper.script_launch import Identity, resolve_identity
+from vipkeeper.script_launch import Vetted, resolve_identity, vet_command
 from vipkeeper.track.file import FileTracker
 from vipkeeper.track.interface import InterfaceStates
 from vipkeeper.track.priority import (
@@ -38,7 +38,6 @@ from vipkeeper.track.proc_connector import (
 )
 from vipkeeper.track.process_table import StatusChange
 from vipkeeper.track.script import ScriptRunner
-from vipkeeper.track.script_security import needs_check, unsafe_reasons
 from vipkeeper.vrrp.instance import TrackerChanged
 
 log = logging.getLogger("vipkeeper.track")
@@ -107,24 +106,18 @@ class TrackingHub:
         g = config.global_defs
         referenced = {ref.tracker for m in config.instances for ref in instance_refs(config, m) if ref.kind == "script"}
         insecure = []
+        self.disabled_scripts = {n for n in self.disabled_scripts if config.script(n) is not None}
         for spec in config.scripts:
             if spec.name in self.scripts or spec.name not in referenced:
                 continue
-            run_as = _run_as(spec, g)
-            if run_as is None:
+            verdict = _vet(spec, g)
+            if verdict.unsafe:
+                insecure.append(spec.name)
+            if not verdict.ok:
                 self.disabled_scripts.add(spec.name)
                 continue
-            path = spec.argv[0] if spec.argv else spec.script
-            reasons = unsafe_reasons(path) if needs_check(path, run_as.uid, run_as.gid) else []
-            if reasons:
-                insecure.append(spec.name)
-                if g.enable_script_security:
-                    log.warning("Unsafe permissions found for script '%s' - disabling (%s)", spec.script,
-                                "; ".join(reasons))
-                    self.disabled_scripts.add(spec.name)
-                    continue
-                log.warning("Unsafe permissions found for script '%s' (%s)", spec.script, "; ".join(reasons))
-            runner = ScriptRunner(spec, self._script_changed, run_as=run_as)
+            self.disabled_scripts.discard(spec.name)
+            runner = ScriptRunner(spec, self._script_changed, vetted=verdict)
             self.scripts[spec.name] = runner
             self.script_status[spec.name] = runner.ok
             self.since[f"script:{spec.name}"] = time.time()
@@ -156,7 +149,10 @@ class TrackingHub:
             self.processes = None
             self.proc_status.clear()
         for name, runner in list(self.scripts.items()):
-            if config.script(name) != old.script(name) or config.script(name) is None:
+            spec = config.script(name)
+            # Unchanged scripts are checked again too: a reload re-checks every script, as
+            # keepalived does, so a script made writable since the start stops running.
+            if spec is None or spec != old.script(name) or not _vet(spec, config.global_defs, quiet=True).ok:
                 await runner.stop()
                 del self.scripts[name]
                 self.script_status.pop(name, None)
@@ -320,14 +316,24 @@ class TrackingHub:
         return {"mode": mode, "process_tracker": proc, "scripts": scripts}
 
 
-def _run_as(spec: VrrpScript, g: GlobalDefs) -> Identity | None:
-    """The script's user by keepalived's rules; None (logged) when the user is unknown, as
-    keepalived then disables the script."""
+def _vet(spec: VrrpScript, g: GlobalDefs, quiet: bool = False) -> Vetted:
+    """The verdict on a vrrp_script by keepalived's rules (script_launch.vet_command); a refusal
+    is logged (`... - disabling`) unless `quiet`, and the script is then not run."""
     try:
-        return resolve_identity(spec.user, spec.group, g.script_user, g.script_group)
+        identity = resolve_identity(spec.user, spec.group, g.script_user, g.script_group,
+                                    script_security=g.enable_script_security)
     except LookupError as exc:
-        log.error("Script %s: %s - disabling", spec.name, exc)
-        return None
+        if not quiet:
+            log.error("Script %s: %s - disabling", spec.name, exc)
+        return Vetted((), None, refused=str(exc))
+    verdict = vet_command(spec.argv, spec.script, identity, g.enable_script_security)
+    if not quiet:
+        detail = f" ({'; '.join(verdict.unsafe)})" if verdict.unsafe else ""
+        if verdict.refused:
+            log.warning("VRRP_Script(%s) %s - disabling%s", spec.name, verdict.refused, detail)
+        elif verdict.unsafe:
+            log.warning("Unsafe permissions found for script '%s'%s", spec.script, detail)
+    return verdict
 
 
 def _has_loop() -> bool:

@@ -14,8 +14,12 @@ Rules (keepalived 2.2.7, vrrp_notify.c and core/notify.c)
   else the user `keepalived_script` if it exists, else as root; with that user's supplementary
   groups; stdin/stdout/stderr on /dev/null; in its own process group; cwd `/`; without IFS,
   LD_PRELOAD, LD_LIBRARY_PATH in its environment.
-- An executable file given by path is exec'd directly; anything else runs through `/bin/sh -c`
-  with every word single-quoted, as keepalived falls back to system(). Exit 127 and 126 are logged
+- Every script is checked before it may run (script_launch.vet_command: PATH search, executable
+  for its user, and under `enable_script_security` the ownership and mode of every path
+  component): `prepare()` checks all of a configuration's scripts at start and at each reload,
+  logging each refusal once; a script that was refused is never started, and one that was
+  never checked is checked before its first start. A refused script is logged
+  (`... - disabling`) and not run - never handed to a shell instead. Exit 127 and 126 are logged
   as "Couldn't find command" / "Couldn't execute command".
 - Timeouts (vipkeeper's addition for non-STOP scripts; keepalived lets them run forever): a
   script still running at its deadline gets SIGTERM on its whole process group, then SIGKILL
@@ -44,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from vipkeeper.config.model import Notifies, ScriptCommand
-from vipkeeper.script_launch import Identity, command_argv, resolve_identity, spawn_options
+from vipkeeper.script_launch import Identity, Vetted, command_argv, resolve_identity, spawn_options, vet_command
 
 log = logging.getLogger("vipkeeper.notify")
 
@@ -96,10 +100,14 @@ class NotifyRunner:
         timeout: float | None = DEFAULT_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
         kill_grace: float = KILL_GRACE,
+        script_security: bool = False,
     ) -> None:
         self._loop = loop
         self.default_user = default_user
         self.default_group = default_group
+        self.script_security = script_security
+        self.vetted: dict[ScriptCommand, Vetted] = {}
+        self.refused_runs = 0
         self.timeout = timeout
         self.stop_timeout = stop_timeout
         self.kill_grace = kill_grace
@@ -177,6 +185,38 @@ class NotifyRunner:
             fifo.write(kind, name, event, priority)
         return started
 
+    def prepare(self, commands: Iterable[ScriptCommand], *, default_user: str | None = None,
+                default_group: str | None = None, script_security: bool = False) -> dict[ScriptCommand, Vetted]:
+        """Check every script of a configuration (at start and at each reload) and keep the
+        verdicts; each refusal is logged here, once. Returns the verdicts."""
+        self.default_user, self.default_group = default_user, default_group
+        self.script_security = script_security
+        self.vetted = {}
+        for command in commands:
+            if command not in self.vetted:
+                self.vetted[command] = self._vet(command)
+        return self.vetted
+
+    def _vet(self, command: ScriptCommand) -> Vetted:
+        try:
+            identity = self.credentials(command)
+        except LookupError as exc:
+            log.error("Script %s: %s - disabling", command.command, exc)
+            return Vetted((), None, refused=str(exc))
+        verdict = vet_command(command.argv, command.command, identity, self.script_security)
+        if verdict.refused:
+            log.warning("%s - disabling%s", verdict.refused,
+                        f" ({'; '.join(verdict.unsafe)})" if verdict.unsafe else "")
+        elif verdict.unsafe:
+            log.warning("Unsafe permissions found for script '%s' (%s)", command.command, "; ".join(verdict.unsafe))
+        return verdict
+
+    def verdict(self, command: ScriptCommand) -> Vetted:
+        verdict = self.vetted.get(command)
+        if verdict is None:
+            verdict = self.vetted[command] = self._vet(command)
+        return verdict
+
     def run(
         self,
         command: ScriptCommand,
@@ -187,12 +227,13 @@ class NotifyRunner:
     ) -> RunningScript | None:
         """Start one script now; None (and a log line) when it cannot even be started."""
         description = what or command.command
-        try:
-            creds = self.credentials(command)
-        except LookupError as exc:
-            log.error("%s: cannot run %r: %s", description, command.command, exc)
+        verdict = self.verdict(command)
+        if not verdict.ok or verdict.identity is None:
+            self.refused_runs += 1
+            log.info("%s: not running %r: disabled (%s)", description, command.command, verdict.refused)
             return None
-        argv = command_argv(command.argv, command.command, extra_args)
+        creds = verdict.identity
+        argv = command_argv(verdict, extra_args)
         try:
             popen = subprocess.Popen(argv, **spawn_options(creds))
         except OSError as exc:
@@ -224,7 +265,8 @@ class NotifyRunner:
 
     def credentials(self, command: ScriptCommand) -> Identity:
         """The user/group the script runs as, keepalived's order of defaults."""
-        return resolve_identity(command.user, command.group, self.default_user, self.default_group)
+        return resolve_identity(command.user, command.group, self.default_user, self.default_group,
+                                script_security=self.script_security)
 
     # -- children ------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ Rules (keepalived vrrp_scheduler.c and core/notify.c; research notes §1 and §5
 - The child: its own session and process group; stdin/stdout/stderr on /dev/null; every other
   fd closed; IFS, LD_PRELOAD, LD_LIBRARY_PATH removed from the environment; run as the script
   user/group (setgid, initgroups-like supplementary groups, then setuid, done by the subprocess
-  machinery). A command that is not a directly executable file is run by /bin/sh -c.
+  machinery). The command has been checked (script_launch.vet_command) by whoever built the
+  runner; a refused one never gets a runner.
 - The rise/fall state machine is script_state.ScriptState; transitions are logged as keepalived
   does (`VRRP_Script(NAME) succeeded` / `VRRP_Script(NAME) failed (exited with status N)`) and
   delivered through `on_change(name, ok)`.
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vipkeeper.config.model import VrrpScript
-from vipkeeper.script_launch import Identity, command_argv, resolve_identity, spawn_options
+from vipkeeper.script_launch import Identity, Vetted, command_argv, resolve_identity, spawn_options, vet_command
 from vipkeeper.track.script_state import ScriptState
 
 log = logging.getLogger("vipkeeper.track")
@@ -58,13 +59,18 @@ class ScriptRunner:
     """Runs one vrrp_script on its schedule and reports OK/KO transitions."""
 
     def __init__(self, script: VrrpScript, on_change: Callable[[str, bool], None], *,
-                 run_as: Identity | None = None, logger: logging.Logger = log) -> None:
+                 run_as: Identity | None = None, vetted: Vetted | None = None,
+                 logger: logging.Logger = log) -> None:
         self.script = script
         self.on_change = on_change
-        self.run_as = run_as or resolve_identity(script.user, script.group)
+        self.run_as = run_as or (vetted.identity if vetted else None) or resolve_identity(script.user, script.group)
         self.log = logger
         self.state = ScriptState(script.rise, script.fall, script.init_fail)
-        self.argv = command_argv(script.argv, script.script)
+        if vetted is None:
+            vetted = vet_command(script.argv, script.script, self.run_as, script_security=False)
+        if not vetted.ok:
+            raise ValueError(f"vrrp_script {script.name}: {vetted.refused}")
+        self.argv = command_argv(vetted)
         self.interval = script.interval if script.interval > 0 else 1.0
         self.timeout = script.timeout if script.timeout and script.timeout > 0 else self.interval
         self.runs = 0

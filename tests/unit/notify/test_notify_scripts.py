@@ -182,8 +182,10 @@ def test_unknown_user_is_logged_and_nothing_runs(work, caplog):
     assert "no user 'no-such-user-vk'" in caplog.text
 
 
-def test_non_executable_words_run_through_the_shell_quoted(work, caplog):
+def test_arguments_are_not_reinterpreted_and_a_missing_command_is_refused_not_shelled(work, caplog):
     out = os.path.join(work, "out")
+    plain = make_script(work, "plain.txt", "echo ran > " + os.path.join(work, "plain-ran"))
+    os.chmod(plain, 0o644)  # not executable: keepalived disables it; it must not go to a shell
 
     async def main():
         runner = NotifyRunner()
@@ -191,16 +193,18 @@ def test_non_executable_words_run_through_the_shell_quoted(work, caplog):
             master=ScriptCommand(command=f"/bin/sh -c 'echo \"$0\" > {out}' '$HOME;x'",
                                  argv=("/bin/sh", "-c", f'echo "$0" > {out}', "$HOME;x")),
         ))
-        runs += [runner.run(cmd("no-such-command-vk", "arg"))]
+        missing = runner.run(cmd("no-such-command-vk", "arg"))
+        not_exec = runner.run(cmd(plain))
         await wait_all(runs)
-        return runs
+        return runs, missing, not_exec, runner.refused_runs
 
-    with caplog.at_level(logging.ERROR, logger="vipkeeper.notify"):
-        runs = asyncio.run(main())
+    with caplog.at_level(logging.INFO, logger="vipkeeper.notify"):
+        runs, missing, not_exec, refused = asyncio.run(main())
     assert read_lines(out) == ["$HOME;x"], "arguments are not re-interpreted by a shell"
-    assert runs[1].popen.args[:2] == ["/bin/sh", "-c"]
-    assert runs[1].returncode == 127
-    assert "Couldn't find command: " in caplog.text
+    assert missing is None and not_exec is None and refused == 2
+    assert "Cannot find script no-such-command-vk in path - disabling" in caplog.text
+    assert f"WARNING - script '{plain}' is not executable for uid:gid 0:0 - disabling" in caplog.text
+    assert not os.path.exists(os.path.join(work, "plain-ran"))
 
 
 def test_hung_script_and_its_children_are_killed_at_the_timeout(work):
