@@ -392,8 +392,15 @@ class Runtime:
             self._count_drop(ep, exc.reason.value)
             return
         # A multicast socket also sees unicast adverts addressed to us and the reverse; each
-        # router only hears the mode it was configured for.
+        # router only hears the mode it was configured for. Counted, unless another socket of
+        # ours on the same interface is there for that mode (it gets its own copy).
         if ep.unicast == got.destination.is_multicast:
+            if not any(k[:2] == key[:2] and other.unicast != ep.unicast for k, other in self.endpoints.items()):
+                router = ep.routers.get(got.advertisement.vrid)
+                if router is not None:
+                    router.counters.drops[packet.DropReason.MODE_MISMATCH.value] += 1
+                else:
+                    self.drops[packet.DropReason.MODE_MISMATCH.value] += 1
             return
         router = ep.routers.get(got.advertisement.vrid)
         if router is None or router.name not in self.routers:

@@ -17,6 +17,13 @@ Rules
   for *this* router (VRID, version, interval for v2, authentication, peer, advertised VIPs) and
   answers `Drop(reason)` otherwise, with the same `DropReason` vocabulary the codec uses.
 - Log lines use keepalived's wording, instance name first: `(VI_1) Entering MASTER STATE`.
+- Nothing a peer sends can make us log, answer or notify without bound (vrrp/log_limit.py):
+  lines caused by a received advert are rate-limited per reason (the first at once, then one
+  per minute with a count of those left out; Drop actions, and so the counters, stay exact);
+  a MASTER reacts to lower-priority or priority-0 adverts (advert, lower-priority GARPs,
+  MASTER_RX_LOWER_PRI notify) at most once per advert interval - keepalived reacts to every
+  one. The unicast peer check comes first, so a stranger's advert is dropped before any check
+  that logs.
 
 Theory of operation
 -------------------
@@ -84,6 +91,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Union
 
+from .log_limit import LogLimiter
 from .packet import AUTH_NONE, AUTH_PASS, Advertisement, DropReason, IPAddress, pad_auth
 
 US = 1_000_000  # keepalived's TIMER_HZ
@@ -304,6 +312,9 @@ class Instance:
         self._timers: dict[str, float] = {}
         self._preempt_at: float | None = None
         self.effective_priority = self._compute_priority()
+        self.log_limiter = LogLimiter()
+        self._reacted_at: float | None = None  # last answer to a lower/zero-priority advert
+        self.reactions_skipped = 0
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -366,6 +377,22 @@ class Instance:
 
     def _log(self, out: list[Action], message: str, level: str = "info") -> None:
         out.append(Log(level, self._p(message)))
+
+    def _log_rx(self, out: list[Action], key: str, now: float, message: str, level: str = "info") -> None:
+        """A line caused by a received advert: rate-limited per reason (log_limit.py)."""
+        write, skipped = self.log_limiter.allow(key, now)
+        if write:
+            if skipped:
+                message += f" ({skipped} similar suppressed)"
+            self._log(out, message, level)
+
+    def _may_react(self, now: float) -> bool:
+        """At most one answer to lower/zero-priority adverts per advert interval."""
+        if self._reacted_at is not None and now - self._reacted_at < self.params.advert_int:
+            self.reactions_skipped += 1
+            return False
+        self._reacted_at = now
+        return True
 
     def _compute_priority(self) -> int:
         if self.params.is_owner:
@@ -567,48 +594,52 @@ class Instance:
 
     # --- receiving adverts ------------------------------------------------------------------
 
-    def _check(self, adv: Advertisement, src: IPAddress, out: list[Action]) -> DropReason | None:
+    def _check(self, adv: Advertisement, src: IPAddress, out: list[Action], now: float) -> DropReason | None:
         """Is this (valid) advert right for this router? keepalived's vrrp_check_packet."""
         p = self.params
         if adv.vrid != p.vrid:
             return DropReason.WRONG_VRID
-        if adv.version != p.version:
-            self._log(out, f"received version {adv.version} advert, ours is {p.version}")
-            return DropReason.WRONG_VERSION
         if p.source_address is not None and src == p.source_address:
             if adv.priority == self.effective_priority:
-                self._log(out, "WARNING - equal priority advert received from remote host with our IP address.",
-                          "warning")
+                self._log_rx(out, "own_address", now, "WARNING - equal priority advert received from remote "
+                             "host with our IP address.", "warning")
             return DropReason.OWN_ADDRESS
+        # Then: a host that is not a peer gets no further attention (and no other log line).
+        if p.unicast_peers and p.check_unicast_src and src not in p.unicast_peers:
+            self._log_rx(out, "unknown_peer", now, f"unicast source address {src} not a unicast peer")
+            return DropReason.UNKNOWN_PEER
+        if adv.version != p.version:
+            self._log_rx(out, "version", now, f"received version {adv.version} advert, ours is {p.version}")
+            return DropReason.WRONG_VERSION
         if p.version == 2:
             if adv.auth_type != p.auth_type:
-                self._log(out, f"received an invalid auth type {adv.auth_type}, ours is {p.auth_type}", "warning")
+                self._log_rx(out, "auth_type", now, f"received an invalid auth type {adv.auth_type}, ours is "
+                             f"{p.auth_type}", "warning")
                 return DropReason.AUTH_MISMATCH
             if p.auth_type == AUTH_PASS and not hmac.compare_digest(adv.auth_data, pad_auth(p.auth_data)):
-                self._log(out, "received an invalid passwd!", "warning")
+                self._log_rx(out, "auth_pass", now, "received an invalid passwd!", "warning")
                 return DropReason.AUTH_MISMATCH
             if adv.interval_cs != p.advert_int_cs:
-                self._log(out, f"advertisement interval mismatch mine={p.advert_int_cs // 100} sec "
-                               f"rcv'd={adv.interval_cs // 100} sec", "warning")
+                self._log_rx(out, "interval", now, f"advertisement interval mismatch mine={p.advert_int_cs // 100} "
+                             f"sec rcv'd={adv.interval_cs // 100} sec", "warning")
                 return DropReason.INTERVAL_MISMATCH
         if adv.priority != 0 and p.addresses and (not p.skip_check_adv_addr or src != self.master_source):
             if len(adv.addresses) != len(p.addresses):
-                self._log(out, f"expected {len(p.addresses)} VIPs but received {len(adv.addresses)}")
+                self._log_rx(out, "vip_mismatch", now,
+                             f"expected {len(p.addresses)} VIPs but received {len(adv.addresses)}")
                 return DropReason.VIP_MISMATCH
             for addr in p.addresses:
                 if addr not in adv.addresses:
-                    self._log(out, f"ip address associated with VRID {p.vrid} not present in MASTER advert : {addr}")
+                    self._log_rx(out, "vip_mismatch", now, f"ip address associated with VRID {p.vrid} not "
+                                 f"present in MASTER advert : {addr}")
                     return DropReason.VIP_MISMATCH
-        if p.unicast_peers and p.check_unicast_src and src not in p.unicast_peers:
-            self._log(out, f"unicast source address {src} not a unicast peer")
-            return DropReason.UNKNOWN_PEER
         return None
 
     def _on_advert(self, ev: AdvertReceived, now: float, out: list[Action]) -> None:
         if self.state not in (State.BACKUP, State.MASTER):
             out.append(Drop(DropReason.NOT_LISTENING, ev.source))
             return
-        reason = self._check(ev.advert, ev.source, out)
+        reason = self._check(ev.advert, ev.source, out, now)
         if reason is not None:
             out.append(Drop(reason, ev.source))
             return
@@ -620,7 +651,7 @@ class Instance:
     def _backup_rx(self, adv: Advertisement, src: IPAddress, now: float, out: list[Action]) -> None:
         p = self.params
         if adv.priority == 0:
-            self._log(out, "Backup received priority 0 advertisement", "debug")
+            self._log_rx(out, "prio0", now, "Backup received priority 0 advertisement", "debug")
             if p.fast_handover_applies:
                 self._become_master(now, out)
             else:
@@ -642,23 +673,27 @@ class Instance:
                 self.master_adver_int_cs = adv.interval_cs
             self._arm_down(now, self.master_down_us())
         else:
-            self._log(out, f"received lower priority ({adv.priority}) advert from {src} - discarding")
+            self._log_rx(out, "lower_prio", now, f"received lower priority ({adv.priority}) advert from {src} - discarding")
 
     def _master_rx(self, adv: Advertisement, src: IPAddress, now: float, out: list[Action]) -> None:
         p = self.params
         ours = self.effective_priority
         if adv.priority == 0:
-            self._log(out, "Master received priority 0 message", "debug")
-            out.append(SendAdvert(ours))
-            self._set("advert", now + p.advert_int)
+            self._log_rx(out, "prio0", now, "Master received priority 0 message", "debug")
+            if self._may_react(now):
+                out.append(SendAdvert(ours))
+                self._set("advert", now + p.advert_int)
             return
         if adv.priority == OWNER_PRIORITY and ours == OWNER_PRIORITY:
-            self._log(out, f"CONFIGURATION ERROR: local instance and {src} are both configured as "
-                           "address owner, please resolve", "error")
+            self._log_rx(out, "two_owners", now, f"CONFIGURATION ERROR: local instance and {src} are both "
+                         "configured as address owner, please resolve", "error")
         src_higher = _addr_key(src) > _addr_key(p.source_address)
         if adv.priority < ours or (adv.priority == ours and not src_higher):
             suffix = "" if p.lower_prio_no_advert else ", forcing new election"
-            self._log(out, f"Received advert from {src} with lower priority {adv.priority}, ours {ours}{suffix}")
+            self._log_rx(out, "lower_prio", now,
+                         f"Received advert from {src} with lower priority {adv.priority}, ours {ours}{suffix}")
+            if not self._may_react(now):
+                return
             if not p.lower_prio_no_advert:
                 out.append(SendAdvert(ours))
                 self._set("advert", now + p.advert_int)

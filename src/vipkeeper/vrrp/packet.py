@@ -91,6 +91,7 @@ class DropReason(str, enum.Enum):
     OWN_ADDRESS = "own_address"
     VIP_MISMATCH = "vip_mismatch"
     NOT_LISTENING = "not_listening"  # INIT/FAULT/STOP or during the startup delay
+    MODE_MISMATCH = "mode_mismatch"  # a unicast advert at a multicast-only instance, or the reverse
 
 
 class MalformedPacket(Exception):
