@@ -2,6 +2,8 @@
 
 Every failure a user can cause or meet (daemon not running, socket missing, not root, a reply
 that is not JSON, an error reply) becomes one `ControlError` with a sentence fit to print.
+The server must be root (SO_PEERCRED on the connected socket): a socket someone else put at
+the path gets no request and its answers are not believed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import socket
 from typing import Any
 
-from vipkeeper.control.server import DEFAULT_PATH, MAX_REQUEST
+from vipkeeper.control.server import DEFAULT_PATH, MAX_REQUEST, peer_uid
 
 MAX_REPLY = 64 * 1024 * 1024
 
@@ -40,6 +42,10 @@ def request(cmd: str, path: str = DEFAULT_PATH, timeout: float = 5.0, **args: An
             if exc.errno == errno.ENOTSOCK:
                 raise ControlError(f"{path} is not a socket") from None
             raise ControlError(f"cannot connect to {path}: {exc.strerror or exc}") from None
+        server_uid = peer_uid(sock)
+        if server_uid != 0:
+            raise ControlError(f"{path} is served by uid {server_uid}, not root: not vipkeeper's socket, "
+                               "refusing to talk to it")
         try:
             sock.sendall(payload)
             line = _read_line(sock)

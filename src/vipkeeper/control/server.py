@@ -4,6 +4,11 @@ Rules
 - Root only, in two layers: the socket file is 0600 inside a directory created 0700, and every
   connection's SO_PEERCRED uid must be 0. The second layer stays when an admin loosens the
   file mode (a `chmod 666` to "let monitoring in" must not hand out `reload`).
+- The directory must be safe before anything is bound in it: a real directory (not a symlink),
+  owned by root, with no group or other write (0700 or 0755), and so must every directory above
+  it unless it is root's and sticky (like /tmp). A directory others can write is refused: there
+  anyone could swap the socket for their own and answer `vipkeeper status` (the client, for its
+  part, checks that the server is root: client.py).
 - One request is one JSON object on one line, `{"cmd": "status"}`; one reply is one JSON object
   on one line: `{"ok": true, "data": ...}` or `{"ok": false, "error": "..."}`. A client may send
   several requests on one connection.
@@ -51,6 +56,35 @@ _BUILTIN = ("status", "dump")
 
 class ControlSocketError(Exception):
     """The control socket cannot be set up (path in use by a live daemon, not a socket, ...)."""
+
+
+def unsafe_directory(directory: str) -> str | None:
+    """Why `directory` (and the path to it) is not a safe home for a root-only socket, or None."""
+    path = os.path.abspath(directory)
+    euid = os.geteuid()
+    first = True
+    while True:
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            return f"{path}: {exc.strerror}"
+        if stat.S_ISLNK(st.st_mode) and first:
+            return f"{path} is a symbolic link"
+        if stat.S_ISLNK(st.st_mode):
+            if st.st_uid not in (0, euid):
+                return f"{path} is a symbolic link owned by uid {st.st_uid}"
+        elif not stat.S_ISDIR(st.st_mode):
+            return f"{path} is not a directory"
+        else:
+            sticky = bool(st.st_mode & stat.S_ISVTX) and not first
+            if st.st_uid not in (0, euid):
+                return f"{path} is owned by uid {st.st_uid}, not root"
+            if st.st_mode & 0o022 and not sticky:
+                return f"{path} is writable by {'others' if st.st_mode & 0o002 else 'its group'} (mode {st.st_mode & 0o7777:04o})"
+        first = False
+        if path == "/":
+            return None
+        path = os.path.dirname(path)
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -117,6 +151,9 @@ class ControlServer:
             os.makedirs(directory, mode=0o700, exist_ok=True)
         except OSError as exc:
             raise ControlSocketError(f"cannot create {directory}: {exc.strerror}") from None
+        problem = unsafe_directory(directory)
+        if problem:
+            raise ControlSocketError(f"refusing {directory} for the control socket: {problem}")
         self._clear_stale()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)

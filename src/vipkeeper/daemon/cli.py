@@ -18,7 +18,7 @@ import sys
 import click
 
 from vipkeeper.daemon import logsetup
-from vipkeeper.daemon.process import PidFile, PidFileError, detach, sd_notify
+from vipkeeper.daemon.process import PidFile, PidFileError, detach, sd_notify, set_umask
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 log = logging.getLogger("vipkeeper.daemon")
@@ -112,7 +112,9 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
             raise click.ClickException(f"cannot enter network namespace {options.netns}: {exc}") from None
     if not dont_fork:
         detach()
-    pids = [PidFile(path) for path in (options.pid_file, *extra_pid_files) if path]
+    set_umask()
+    # each path once: a second lock on the same file from this process would be refused
+    pids = [PidFile(path) for path in dict.fromkeys((options.pid_file, *extra_pid_files)) if path]
     acquired: list[PidFile] = []
     try:
         for pid in pids:

@@ -7,49 +7,125 @@ daemon in another namespace must be able to run beside the first with its own pa
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import socket
+import stat
 
 
 class PidFileError(Exception):
     pass
 
 
+DAEMON_UMASK = 0o022
+
+
+def set_umask() -> None:
+    """keepalived's default umask: files the daemon creates are never group/other-writable."""
+    os.umask(DAEMON_UMASK)
+
+
 class PidFile:
-    """An exclusive pid file: refuses to start when the recorded PID still runs (a second daemon
-    on the same VIPs is exactly the split-brain this project exists to prevent)."""
+    """An exclusive pid file: refuses to start when another daemon holds it (a second daemon on
+    the same VIPs is exactly the split-brain this project exists to prevent).
+
+    Rules
+    - Created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0644: a symlink planted at the path is never
+      followed, so root cannot be made to write through it.
+    - An existing file is reused only if it is a regular file with one link, owned by us (root),
+      not writable by group or others, in a directory others cannot write (sticky excepted):
+      anything else was put there by someone else and is refused, not overwritten.
+    - The file is locked (flock, exclusive) for the daemon's whole life: a second daemon fails to
+      lock it whatever PID is written in it (no race between two starting daemons, no trust in a
+      recycled PID). A PID in the file that still runs without the lock (an older vipkeeper) is
+      refused too.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._fd: int | None = None
         self._written = False
 
     def acquire(self) -> None:
+        directory = os.path.dirname(self.path) or "."
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+        dst = os.lstat(directory)
+        if dst.st_mode & 0o002 and not dst.st_mode & stat.S_ISVTX:
+            raise PidFileError(f"{self.path}: directory {directory} is writable by anyone")
+        flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         try:
-            with open(self.path) as handle:
-                old = int(handle.read().strip() or 0)
-        except (FileNotFoundError, ValueError):
-            old = 0
-        if old > 0 and old != os.getpid() and _alive(old):
+            fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                fd = os.open(self.path, flags)
+            except OSError as exc:
+                why = "is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+                raise PidFileError(f"{self.path}: {why}, refusing to use it") from None
+            problem = _foreign(os.fstat(fd))
+            if problem:
+                os.close(fd)
+                raise PidFileError(f"{self.path}: {problem}, refusing to use it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise PidFileError(f"{self.path}: another vipkeeper runs" + (f" as PID {holder}" if holder else "")) from None
+        old = _read_pid(fd)
+        if old > 0 and old != os.getpid() and _alive(old) and _is_vipkeeper(old):
+            os.close(fd)
             raise PidFileError(f"{self.path}: another vipkeeper runs as PID {old}")
-        directory = os.path.dirname(self.path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
-        os.replace(tmp, self.path)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.fchmod(fd, 0o644)
+        self._fd = fd
         self._written = True
 
     def release(self) -> None:
         if not self._written:
             return
         try:
-            with open(self.path) as handle:
-                if int(handle.read().strip() or 0) == os.getpid():
-                    os.unlink(self.path)
-        except (FileNotFoundError, ValueError):
+            st = os.lstat(self.path)
+            if self._fd is not None:
+                ours = os.fstat(self._fd)
+                if (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino):
+                    os.unlink(self.path)  # only the file we hold, not one put in its place
+        except FileNotFoundError:
             pass
+        if self._fd is not None:
+            os.close(self._fd)  # drops the lock
+            self._fd = None
         self._written = False
+
+
+def _foreign(st: os.stat_result) -> str | None:
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_nlink != 1:
+        return f"has {st.st_nlink} links"
+    if st.st_uid != os.geteuid():
+        return f"owned by uid {st.st_uid}"
+    if st.st_mode & 0o022:
+        return f"writable by group or others (mode {st.st_mode & 0o7777:04o})"
+    return None
+
+
+def _is_vipkeeper(pid: int) -> bool:
+    """An unlocked pid file naming a live PID: refuse only if that PID is a vipkeeper (an older
+    one, from before the lock), not whatever process recycled the number."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"vipkeeper" in handle.read()
+    except OSError:
+        return True  # cannot tell: err on the side of not running two daemons
+
+
+def _read_pid(fd: int) -> int:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or 0)
+    except (ValueError, UnicodeDecodeError, OSError):
+        return 0
 
 
 def _alive(pid: int) -> bool:

@@ -11,7 +11,10 @@ Rules (keepalived trackers/track_file.c, man 5 keepalived.conf "Track files")
   IN_DELETE, IN_MOVED_FROM: 0), as keepalived does, so a file created later is also seen. When
   inotify is unavailable, the file is polled (stat every `poll_interval`).
 - `init_file [VALUE] [overwrite]`: write VALUE (default 0) at start if the file does not exist,
-  or always with overwrite (a non-regular file is never overwritten).
+  or always with overwrite. Root writes here, so the path is never followed: a new file is made
+  with O_CREAT|O_EXCL|O_NOFOLLOW (a planted symlink, even a dangling one, makes it fail), an
+  existing one is opened O_NOFOLLOW and overwritten only if it is a regular file with a single
+  link (not a symlink, fifo, device or a hard link to someone else's file).
 How the value becomes a priority or FAULT is priority.file_effect.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import errno
 import logging
 import os
 import stat
@@ -96,20 +100,36 @@ def init_file(spec: TrackFile) -> None:
     """Apply `init_file`: create (or with overwrite, rewrite) the file with its initial value."""
     if spec.init_file is None:
         return
+    data = f"{spec.init_file}\n".encode()
+    base = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
     try:
-        st = os.stat(spec.file)
+        fd = os.open(spec.file, base | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
         if not spec.init_file_overwrite:
             return
-        if not stat.S_ISREG(st.st_mode):
-            log.warning("Cannot initialise track file %s - it is not a regular file", spec.name)
+        try:
+            fd = os.open(spec.file, base)
+        except OSError as exc:
+            why = "it is a symbolic link" if exc.errno == errno.ELOOP else (
+                "it is not a regular file" if exc.errno == errno.ENXIO else exc.strerror)
+            log.warning("Cannot initialise track file %s - %s", spec.name, why)
             return
-    except FileNotFoundError:
-        pass
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            why = "it is not a regular file" if not stat.S_ISREG(st.st_mode) else f"it has {st.st_nlink} links"
+            log.warning("Cannot initialise track file %s - %s", spec.name, why)
+            return
+    except OSError as exc:
+        log.warning("Unable to initialise track file %s: %s", spec.name, exc.strerror)
+        return
     try:
-        with open(spec.file, "w") as fh:
-            fh.write(f"{spec.init_file}\n")
-    except OSError:
-        log.warning("Unable to initialise track file %s", spec.name)
+        os.ftruncate(fd, 0)
+        os.write(fd, data)
+    except OSError as exc:
+        log.warning("Unable to initialise track file %s: %s", spec.name, exc.strerror)
+    finally:
+        os.close(fd)
 
 
 class FileTracker:
