@@ -277,6 +277,11 @@ class Runtime:
             log.info("Leaving VIPs in place at stop (--dont-release-vrrp)")
         for router in list(self.routers.values()):
             await router.settle()
+        # The STOP lines are in the fifos: close them now, so that a fifo script reads them and
+        # then end-of-file, and exits by itself within the drain below instead of being killed
+        # with lines unread.
+        for fifo in self.fifos:
+            fifo.close()
         if self.notifier is not None:
             await self.notifier.drain()
         for router in list(self.routers.values()):
@@ -292,8 +297,6 @@ class Runtime:
         self.announcers.clear()
         if self.link_watcher is not None:
             self.link_watcher.close()
-        for fifo in self.fifos:
-            fifo.close()
         if self.options.release_on_stop:
             await self.addresses.release_all()
         await self.addresses.close()
@@ -365,6 +368,18 @@ class Runtime:
             # (with vrrp_scripts, the tracking hub already said it)
             log.warning("SECURITY VIOLATION - scripts are being executed but script_security not enabled.%s",
                         " There are insecure scripts." if any(v.unsafe for v in verdicts.values()) else "")
+
+    async def _reopen_fifos(self, config: Config) -> None:
+        """At a reload, as keepalived: close the fifos (their scripts read to end-of-file and
+        exit, or are killed after a second), then open them again from the new configuration,
+        so that a fifo replaced or re-owned since is checked again and a changed path or script
+        takes effect."""
+        assert self.notifier is not None
+        old, self.fifos = self.fifos, []
+        for fifo in old:
+            fifo.close()
+        await self.notifier.finish([f.script_run for f in old if f.script_run is not None])
+        self._open_fifos(config)
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
@@ -501,6 +516,7 @@ class Runtime:
                 return False
             self.config = config
             self._prepare_scripts(config)
+            await self._reopen_fifos(config)
             # Stop what is gone or replaced (priority 0 and VIPs released first).
             for name in list(self.routers):
                 if name in unchanged or name in reconfigure:

@@ -8,8 +8,12 @@ Rules (keepalived 2.2.7, core/notify.c fifo_open/fifo_close, vrrp/vrrp_notify.c 
 - A `*_fifo_script` is started before the fifo is opened, with the fifo's name appended to its
   arguments; it runs for as long as the fifo is open (no timeout).
 - The fifo is opened O_RDWR|O_NONBLOCK|O_CLOEXEC|O_NOFOLLOW: opening never waits for a reader, a
-  write never raises EPIPE when there is none, and a symlink planted at the path is refused. A
-  path that is not a fifo (a regular file, say) is refused too, as keepalived 2.4 does.
+  write never raises EPIPE when there is none, and a symlink planted at the path is refused.
+- A fifo that was already there must be one we own: a fifo, owned by us (root) or by the
+  configured user, as keepalived 2.4 requires (`notify fifo X is not a fifo we own - not
+  using`), and - beyond keepalived - not writable by group or others, since whoever can write
+  it can put forged state lines ahead of ours. It is checked before the fifo script is started
+  (a refused fifo starts no script) and again on the open descriptor.
 - Writing never blocks: a full fifo (EAGAIN) drops the line silently; any other error is logged
   `notify fifo write error: ...` (`vrrp notify fifo write error: ...` for vrrp_notify_fifo).
 - On close the path is unlinked first, only if we created it, then the descriptor is closed; the
@@ -74,12 +78,19 @@ class NotifyFifo:
             os.mkfifo(self.path, 0o644)
         except FileExistsError:
             self.created = False
+            try:
+                problem = self._foreign(os.lstat(self.path))
+            except OSError as exc:
+                problem = exc.strerror
+            if problem:
+                log.error("%s %s is not a fifo we own - not using (%s)", self.label, self.path, problem)
+                return False
         except OSError as exc:
             log.error("Unable to create %s %s: %s", self.label, self.path, exc.strerror)
         else:
             self.created = True
             # mkfifo applies the umask; keepalived's file is 0644 whatever the daemon's umask.
-            os.chmod(self.path, 0o644)
+            os.chmod(self.path, 0o644, follow_symlinks=False)
             self._chown()
         if self.script is not None and self.runner is not None:
             self.script_run = self.runner.run(self.script, (self.path,), timeout=None,
@@ -91,12 +102,34 @@ class NotifyFifo:
             why = "is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
             log.error("Unable to open %s %s: %s", self.label, self.path, why)
             return False
-        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        problem = self._foreign(os.fstat(fd))
+        if problem:
             os.close(fd)
-            log.error("Unable to open %s %s: not a fifo", self.label, self.path)
+            log.error("%s %s is not a fifo we own - not using (%s)", self.label, self.path, problem)
             return False
         self.fd = fd
         return True
+
+    def _allowed_uids(self) -> set[int]:
+        uids = {os.geteuid()}
+        if self.user is not None:
+            try:
+                uids.add(int(self.user) if self.user.isdigit() else pwd.getpwnam(self.user).pw_uid)
+            except KeyError:
+                pass
+        return uids
+
+    def _foreign(self, st: os.stat_result) -> str | None:
+        """Why a fifo found at the path is not ours to write to, or None."""
+        if stat.S_ISLNK(st.st_mode):
+            return "it is a symbolic link"
+        if not stat.S_ISFIFO(st.st_mode):
+            return "not a fifo"
+        if st.st_uid not in self._allowed_uids():
+            return f"owned by uid {st.st_uid}"
+        if st.st_mode & 0o022:
+            return f"writable by group or others (mode {st.st_mode & 0o7777:04o})"
+        return None
 
     def write(self, kind: str, name: str, state: str, priority: int) -> None:
         self.write_line(fifo_line(kind, name, state, priority))

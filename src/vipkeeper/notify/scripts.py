@@ -261,6 +261,20 @@ class NotifyRunner:
         if pending:
             await asyncio.wait(pending, timeout=max(self.kill_grace, 1.0))
 
+    async def finish(self, runs: Iterable[RunningScript], timeout: float = STOP_TIMEOUT) -> None:
+        """Give these scripts `timeout` to exit by themselves (a fifo script at end-of-file),
+        then kill their process groups and reap them."""
+        runs = [r for r in runs if r.returncode is None]
+        if runs:
+            await asyncio.wait([r.done for r in runs], timeout=timeout)
+        late = [r for r in runs if r.returncode is None]
+        for run in late:
+            log.warning("%s: still running, killing process group %d", run.description, run.pid)
+            run.timed_out = True
+            self._signal(run, signal.SIGKILL)
+        if late:
+            await asyncio.wait([r.done for r in late], timeout=max(self.kill_grace, 1.0))
+
     # -- who and what --------------------------------------------------------------------
 
     def credentials(self, command: ScriptCommand) -> Identity:
