@@ -116,9 +116,11 @@ def _is_vipkeeper(pid: int) -> bool:
     one, from before the lock), not whatever process recycled the number."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"vipkeeper" in handle.read()
+            argv = handle.read().split(b"\0")
     except OSError:
         return True  # cannot tell: err on the side of not running two daemons
+    # `vipkeeper ...`, `/usr/bin/vipkeeper ...`, `python3 -m vipkeeper ...`, `python3 /usr/bin/vipkeeper`
+    return any(os.path.basename(arg) == b"vipkeeper" for arg in argv[:3])
 
 
 def _read_pid(fd: int) -> int:

@@ -63,10 +63,41 @@ def test_unicast_instances_drop_non_peers() -> None:
 
 
 def test_pid_file_refuses_a_live_daemon(tmp_path) -> None:
+    """Another daemon holds the pid file's lock: refused, whatever the file says."""
+    import subprocess
+    import sys
+
     path = tmp_path / "vk.pid"
-    path.write_text(f"{os.getppid()}\n")  # a process that certainly runs
-    with pytest.raises(PidFileError):
-        PidFile(str(path)).acquire()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from vipkeeper.daemon.process import PidFile; "
+         "p = PidFile(sys.argv[1]); p.acquire(); print('held', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(PidFileError, match=f"another vipkeeper runs as PID {holder.pid}"):
+            PidFile(str(path)).acquire()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+
+
+def test_pid_file_ignores_a_recycled_pid_of_another_program(tmp_path) -> None:
+    """No lock, and the PID written belongs to something that is not vipkeeper (the number was
+    reused after a crash): the file is stale and taken over."""
+    import subprocess
+
+    path = tmp_path / "vk.pid"
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        path.write_text(f"{other.pid}\n")  # alive, but not vipkeeper
+        os.chmod(path, 0o644)
+        pid = PidFile(str(path))
+        pid.acquire()
+        assert path.read_text().strip() == str(os.getpid())
+        pid.release()
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_pid_file_replaces_a_stale_one_and_removes_its_own(tmp_path) -> None:
