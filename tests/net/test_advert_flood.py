@@ -28,8 +28,8 @@ pytestmark = pytest.mark.net
 
 VRID = 91
 VIP = "192.0.2.91/24"
-FLOOD = 1500
-SPACING = 0.0007  # seconds between packets: ~1 s per burst, paced so no socket buffer overflows
+FLOOD = 1200
+SPACING = 0.001  # seconds between packets: ~1.2 s per burst, paced so no socket buffer overflows
 
 
 def flood(ns: str, adv: packet.Advertisement, count: int, to: str = "224.0.0.18") -> None:
