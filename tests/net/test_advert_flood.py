@@ -123,3 +123,8 @@ def test_flood_of_bad_and_lower_priority_adverts_at_a_master(topology, kind) -> 
             time.sleep(0.05)
         assert drops.get("auth_mismatch") == FLOOD, drops  # counters exact: every one counted
         assert drops.get("mode_mismatch") == 25, drops
+        counters = status(bed)["instances"][0]["counters"]
+        # what was left out is counted too: every bad-password line but the first, every
+        # lower-priority advert but the answered ones
+        assert counters["log_lines_suppressed"] >= FLOOD - 2 + FLOOD - 2
+        assert counters["reactions_skipped"] == FLOOD - forks

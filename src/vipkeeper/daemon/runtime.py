@@ -627,7 +627,10 @@ class Runtime:
                 "vips": [{"address": v.address.with_prefixlen, "dev": v.ifname, "present": v.key in owned}
                          for v in router.params.vips],
                 "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],
-                "counters": router.counters.as_dict(),
+                "counters": {**router.counters.as_dict(),
+                             # what the core left out under a flood (vrrp/log_limit.py)
+                             "log_lines_suppressed": core.log_limiter.suppressed_total,
+                             "reactions_skipped": core.reactions_skipped},
                 "sync_group": m.sync_group,
                 # what keepalived's dumps show (daemon/keepalived_dump.py)
                 "source_address": str(router.socket.src),
