@@ -126,18 +126,41 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
+def _searchable(path: str, identity: Identity | None) -> bool:
+    """Every directory on the way to `path` may be searched by `identity` (keepalived looks the
+    script up with the script user's effective uid, so a directory it cannot enter hides it)."""
+    if identity is None or identity.uid == 0:
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    while True:
+        st = _stat(directory)
+        if st is None:
+            return False
+        if st.st_uid == identity.uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == identity.gid or st.st_gid in identity.groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+        if directory == "/":
+            return True
+        directory = os.path.dirname(directory)
+
+
 def executable(word: str, identity: Identity | None = None) -> str | None:
     """The path exec would run for `word` (PATH searched for bare names, as execvp and
     keepalived's find_path do), or None. Executable means: for `identity` (default: us)."""
     if "/" in word:
         st = _stat(word)
-        return word if st is not None and executable_for(st, identity) else None
+        return word if st is not None and executable_for(st, identity) and _searchable(word, identity) else None
     if not word:
         return None
     for directory in os.environ.get("PATH", _DEFAULT_PATH).split(":"):
         candidate = os.path.join(directory or ".", word)
         st = _stat(candidate)
-        if st is not None and executable_for(st, identity):
+        if st is not None and executable_for(st, identity) and _searchable(candidate, identity):
             return os.path.abspath(candidate)
     return None
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,18 @@ from vipkeeper.track.script_security import unsafe_reasons
 ROOT = Identity("root", 0, 0, (0,))
 NOBODY = pwd.getpwnam("nobody")
 NOBODY_ID = Identity("nobody", NOBODY.pw_uid, NOBODY.pw_gid, (NOBODY.pw_gid,))
+
+
+@pytest.fixture
+def open_base():
+    """A 0755 directory under /tmp that every user can enter (pytest's tmp_path is under a
+    0700 directory of root's)."""
+    base = tempfile.mkdtemp(prefix="vkvet")
+    os.chmod(base, 0o755)
+    try:
+        yield Path(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -105,11 +120,10 @@ def test_keepalived_file_test_form_goes_to_the_shell():
     assert v.ok and command_argv(v) == ["/bin/sh", "-c", "</etc/hostname"]
 
 
-def test_unprivileged_script_is_not_checked_for_ownership(tmp_path):
-    d = tmp_path / "open"
+def test_unprivileged_script_is_not_checked_for_ownership(open_base):
+    d = open_base / "open"
     d.mkdir()
     os.chmod(d, 0o777)
-    os.chmod(tmp_path, 0o755)
     p = script(d, mode=0o777, owner=NOBODY.pw_uid)
     v = vet_command((str(p),), str(p), NOBODY_ID, True)
     assert v.ok and not v.unsafe  # keepalived checks only scripts run as root / setuid root
@@ -124,3 +138,15 @@ def test_missing_default_user_under_security():
     assert default_user_problem(None, True).startswith("Unable to set default user keepalived_script for script")
     assert default_user_problem(None, False) is None
     assert default_user_problem("root", True) is None
+
+
+def test_a_directory_the_script_user_cannot_enter_hides_the_script(open_base):
+    closed = open_base / "closed"
+    closed.mkdir()
+    p = script(closed, mode=0o755)
+    os.chmod(closed, 0o755)
+    assert vet_command((str(p),), str(p), NOBODY_ID, False).ok
+    os.chmod(closed, 0o700)  # root's only
+    assert vet_command((str(p),), str(p), ROOT, False).ok
+    v = vet_command((str(p),), str(p), NOBODY_ID, False)
+    assert not v.ok and "not executable for uid:gid" in v.refused
