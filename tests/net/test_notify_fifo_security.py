@@ -10,7 +10,6 @@ the fifo script reads the STOP lines and then end-of-file, instead of being kill
 
 from __future__ import annotations
 
-import errno
 import os
 import pwd
 import signal

@@ -80,7 +80,8 @@ def unsafe_directory(directory: str) -> str | None:
             if st.st_uid not in (0, euid):
                 return f"{path} is owned by uid {st.st_uid}, not root"
             if st.st_mode & 0o022 and not sticky:
-                return f"{path} is writable by {'others' if st.st_mode & 0o002 else 'its group'} (mode {st.st_mode & 0o7777:04o})"
+                who = "others" if st.st_mode & 0o002 else "its group"
+                return f"{path} is writable by {who} (mode {st.st_mode & 0o7777:04o})"
         first = False
         if path == "/":
             return None

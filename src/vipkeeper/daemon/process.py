@@ -71,7 +71,8 @@ class PidFile:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
-            raise PidFileError(f"{self.path}: another vipkeeper runs" + (f" as PID {holder}" if holder else "")) from None
+            who = f" as PID {holder}" if holder else ""
+            raise PidFileError(f"{self.path}: another vipkeeper runs{who}") from None
         old = _read_pid(fd)
         if old > 0 and old != os.getpid() and _alive(old) and _is_vipkeeper(old):
             os.close(fd)

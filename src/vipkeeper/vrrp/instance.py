@@ -673,7 +673,8 @@ class Instance:
                 self.master_adver_int_cs = adv.interval_cs
             self._arm_down(now, self.master_down_us())
         else:
-            self._log_rx(out, "lower_prio", now, f"received lower priority ({adv.priority}) advert from {src} - discarding")
+            self._log_rx(out, "lower_prio", now,
+                         f"received lower priority ({adv.priority}) advert from {src} - discarding")
 
     def _master_rx(self, adv: Advertisement, src: IPAddress, now: float, out: list[Action]) -> None:
         p = self.params

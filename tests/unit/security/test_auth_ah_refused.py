@@ -6,6 +6,7 @@ compared in constant time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
@@ -16,8 +17,6 @@ from vipkeeper.config import loads
 from vipkeeper.config.cli import check
 from vipkeeper.vrrp.instance import AdvertReceived, Instance, InstanceParams, Startup, State
 from vipkeeper.vrrp.packet import AUTH_PASS, Advertisement, pad_auth
-
-import ipaddress
 
 AH_CONF = """vrrp_instance VI_1 {
     interface lo
