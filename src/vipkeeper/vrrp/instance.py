@@ -28,7 +28,9 @@ Rules
 Theory of operation
 -------------------
 States: INIT -> BACKUP | FAULT on Startup; BACKUP <-> MASTER by election; any -> FAULT while a
-fault is present; FAULT -> BACKUP when the last fault clears; any -> STOP on Shutdown.
+fault is present (a tracker, the interface down, or the shell saying the VRRP socket is unusable:
+interface missing or sends failing, `SocketState`); FAULT -> BACKUP when the last fault clears;
+any -> STOP on Shutdown.
 
 Timers (each a deadline or None):
 
@@ -205,6 +207,17 @@ class InterfaceUp:
 
 
 @dataclass(frozen=True)
+class SocketState:
+    """The shell's word on the instance's VRRP socket: `ok` is False while the interface is
+    missing or the socket cannot send (`reason`, in keepalived's words, e.g. "interface eth1
+    down"). A fault like a down interface, but one `dont_track_primary` cannot mask: without a
+    working socket the instance can neither advertise nor hear its peers."""
+
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Reconfigure:
     """New parameters for the same router (same name, VRID, version, family)."""
 
@@ -223,7 +236,7 @@ class ForceBackup:
 
 Event = Union[
     Startup, Shutdown, AdvertReceived, TimerFired, TrackerChanged, InterfaceDown, InterfaceUp,
-    Reconfigure, ForceMaster, ForceBackup,
+    SocketState, Reconfigure, ForceMaster, ForceBackup,
 ]
 
 # --- actions ----------------------------------------------------------------------------------
@@ -308,6 +321,7 @@ class Instance:
         self.master_priority: int | None = None
         self._trackers: dict[str, tuple[int, bool]] = {}
         self._iface_up = True
+        self._socket_ok = True
         self._started = False
         self._timers: dict[str, float] = {}
         self._preempt_at: float | None = None
@@ -323,12 +337,13 @@ class Instance:
 
     @property
     def faulted(self) -> bool:
-        return not self._iface_up or any(f for _, f in self._trackers.values())
+        return not self._iface_up or not self._socket_ok or any(f for _, f in self._trackers.values())
 
     @property
     def own_faulted(self) -> bool:
         """Faulted for a reason of its own (not only because its sync group is)."""
-        return not self._iface_up or any(f for n, (_, f) in self._trackers.items() if n != SYNC_GROUP_TRACKER)
+        return (not self._iface_up or not self._socket_ok
+                or any(f for n, (_, f) in self._trackers.items() if n != SYNC_GROUP_TRACKER))
 
     def master_down_us(self) -> int:
         return master_down_us(self.params.version, self._skew_priority(), self.master_adver_int_cs,
@@ -354,6 +369,13 @@ class Instance:
         elif isinstance(event, InterfaceUp):
             self._iface_up = True
             self._reassess(now, out)
+        elif isinstance(event, SocketState):
+            if event.ok != self._socket_ok:
+                self._socket_ok = event.ok
+                if not event.ok and event.reason:
+                    # keepalived's wording, colon and all: "(VI_1): entering FAULT state (interface vX down)"
+                    out.append(Log("info", f"({self.params.name}): entering FAULT state ({event.reason})"))
+                self._reassess(now, out)
         elif isinstance(event, Startup):
             self._on_startup(now, out)
         elif isinstance(event, Shutdown):
