@@ -187,6 +187,14 @@ def flag(node: Node, sink: Sink) -> bool:
     return True
 
 
+def dynamic_interfaces(node: Node, sink: Sink) -> bool:
+    """`dynamic_interfaces [allow_if_changes]` (keepalived's optional word changes nothing here)."""
+    extra = [a for a in node.args if a != "allow_if_changes"]
+    if extra:
+        sink.warning(node, f"'{node.keyword}' takes no value but allow_if_changes - ignoring '{' '.join(extra)}'")
+    return True
+
+
 def const(value: Any) -> Reader:
     def read(node: Node, sink: Sink) -> Any:
         if node.args:
@@ -712,8 +720,6 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
     "shutdown_script": unsupported("run this script once after stopping VRRP"),
     **_each("startup_script_timeout shutdown_script_timeout",
             unsupported("bound the startup/shutdown script's run time")),
-    "dynamic_interfaces": unsupported("accept interfaces that do not exist yet and follow them as they "
-                                      "appear and go, without reporting them as a configuration problem"),
     **_each("lvs_sync_daemon lvs_timeouts lvs_flush lvs_flush_on_stop lvs_notify_fifo lvs_notify_fifo_script "
             "rs_init_notifies no_checker_emails smtp_alert_checker checker_log_all_failures enable_snmp_checker "
             "lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs "
@@ -732,6 +738,9 @@ GLOBAL_DEFS: dict[str, Keyword] = {
     "vrrp_mcast_group4": ok("vrrp_mcast_group4", multicast(4)),
     "vrrp_mcast_group6": ok("vrrp_mcast_group6", multicast(6)),
     "vrrp_strict": ok("vrrp_strict", flag),
+    # keepalived 2.2.7: without it a missing interface stops the daemon; vipkeeper always runs
+    # such an instance in FAULT until the interface appears (the flag only changes the wording).
+    "dynamic_interfaces": ok("dynamic_interfaces", dynamic_interfaces),
     "vrrp_startup_delay": ok("vrrp_startup_delay", timer(0, 3600)),
     "vrrp_down_timer_adverts": ok("vrrp_down_timer_adverts", integer(1, 100)),
     "vrrp_skip_check_adv_addr": ok("vrrp_skip_check_adv_addr", boolean),

@@ -307,6 +307,7 @@ class GlobalDefs:
     vrrp_mcast_group4: ipaddress.IPv4Address = ipaddress.IPv4Address("224.0.0.18")
     vrrp_mcast_group6: ipaddress.IPv6Address = ipaddress.IPv6Address("ff02::12")
     vrrp_strict: bool = False
+    dynamic_interfaces: bool = False
     vrrp_startup_delay: float = 0.0
     vrrp_down_timer_adverts: int = 3
     vrrp_skip_check_adv_addr: bool = False

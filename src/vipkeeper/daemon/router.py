@@ -18,6 +18,7 @@ import collections
 import dataclasses
 import ipaddress
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,12 +89,13 @@ class Router:
         self,
         model: InstanceModel,
         params: InstanceParams,
-        socket_: VrrpSocket,
+        socket_: VrrpSocket | None,
         addresses: AddressOwner,
         announcer: Announcer | None,
         on_notify: Callable[[Router, Notify], None],
         on_state: Callable[[Router, State, State], None] | None = None,
         timers: PreciseTimers | None = None,
+        on_send_failed: Callable[[Router], None] | None = None,
     ) -> None:
         self.model = model
         self.params = params
@@ -112,7 +114,8 @@ class Router:
         # Deadlines (skew time, master-down interval, adverts) fire on the microsecond
         # (precise_timers.py says why); without `timers`, on asyncio's millisecond ones.
         self._timers = timers
-        self._mcast_dst = socket_.group
+        self._mcast_dst = socket_.group if socket_ is not None else None
+        self._on_send_failed = on_send_failed
         self.group: GroupDriver | None = None
 
     @property
@@ -251,6 +254,14 @@ class Router:
             except AddressError as exc:  # one VIP the kernel refuses must not stop the others
                 log.error("(%s) cannot %s VIP %s: %s", self.name, verb, vip, exc.strerror or exc)
 
+    def rebind(self, socket_: VrrpSocket | None, announcer: Announcer | None) -> None:
+        """The runtime reopened (or lost) the socket and announcer of this router's interface."""
+        self.socket = socket_
+        self.announcer = announcer
+        if socket_ is not None:
+            self._mcast_dst = socket_.group
+        self._adverts = {}
+
     @property
     def params(self) -> InstanceParams:
         return self._params
@@ -261,6 +272,8 @@ class Router:
         self._adverts: dict[int, list[tuple[Any, bytes]]] = {}
 
     def send_advert(self, priority: int) -> None:
+        if self.socket is None:  # interface missing: the instance is in FAULT (runtime.py)
+            return
         # An advert's bytes depend only on the parameters and the priority: build them once.
         wire = self._adverts.get(priority)
         if wire is None:
@@ -273,11 +286,19 @@ class Router:
                 self.counters.adverts_sent += 1
                 if priority == 0:
                     self.counters.priority_zero_sent += 1
+            else:
+                if self.socket.failing == 1:  # once per streak, in keepalived's words
+                    err = self.socket.last_send_error or 0
+                    log.warning("(%s): send advert error %d (%s)", self.name, err, os.strerror(err))
+                if self._on_send_failed is not None:
+                    self._on_send_failed(self)
 
     def _announce(self, action: Announce) -> None:
         if self.announcer is None:
             return
         if action.source_address:
+            if self.socket is None:
+                return
             targets = [self.socket.src]
         else:
             targets = [vip.address.ip for vip in action.vips if isinstance(vip, Vip)]

@@ -13,6 +13,15 @@ Rules
   version, or was removed, is stopped (priority 0, VIPs released) and the new one started.
 - Shutdown: every router gets `Shutdown` (priority 0 before VIPs go), the actions are drained,
   notify_stop scripts get their second, then sockets close.
+- Interfaces come and go (interface_lifecycle below): an instance whose interface is missing
+  (at start, at a reload, or deleted while running) is in FAULT (`SocketState`), the others run
+  on. Its socket is reopened when the interface appears, also under a new ifindex (a socket
+  bound to the old index would fail every send and hear nothing: a silent split brain). Sends
+  that keep failing on a live interface put the instance in FAULT too, retried with back-off.
+  Socket and announcement errors are counted per socket and shown in the snapshot.
+- VIPs of a Master stay put: an RTM_DELADDR of a VIP that a MASTER holds (an admin's `ip addr
+  del` or `flush`) adds it back at once, with one log line; deletes the kernel refused are
+  retried on the maintenance tick until it confirms them (net/addresses.py keeps ownership).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import errno
 import ipaddress
 import json
 import logging
@@ -43,7 +53,7 @@ from vipkeeper.daemon.router import (
     vips_of,
 )
 from vipkeeper.daemon.tracking import TrackingHub
-from vipkeeper.net.addresses import AddressOwner, LinkState, LinkWatcher, link_state
+from vipkeeper.net.addresses import AddressChange, AddressError, AddressOwner, LinkState, LinkWatcher, link_state
 from vipkeeper.net.announce import AnnounceError, Announcer
 from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
@@ -57,6 +67,7 @@ from vipkeeper.vrrp.instance import (
     Notify,
     Reconfigure,
     Shutdown,
+    SocketState,
     Startup,
     State,
     TrackerChanged,
@@ -89,11 +100,32 @@ class StartupError(Exception):
     """The daemon cannot start; the message is one line for the admin."""
 
 
+SEND_FAULT_AFTER = 3  # failed sends in a row on a live interface that put its instances in FAULT
+MAINTENANCE_INTERVAL = 1.0  # s: retry refused VIP deletes, reopen missing sockets
+RETRY_BACKOFF_MAX = 30.0  # s: longest wait before retrying a socket whose sends kept failing
+
+
 @dataclass
 class Endpoint:
-    socket: VrrpSocket
+    """One VRRP socket and the routers on it. `socket` is None while the interface is missing
+    (or has no address to send from); `fault` then says why, in keepalived's words. Counters
+    live here, not in the socket, so they survive a reopen."""
+
+    socket: VrrpSocket | None
     unicast: bool
+    model: InstanceModel
+    key: tuple
     routers: dict[int, Router] = field(default_factory=dict)
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    reopens: int = 0
+    fault: str | None = None
+    retry_at: float = 0.0
+    backoff: float = MAINTENANCE_INTERVAL
+    checking: bool = False
+
+    @property
+    def ifname(self) -> str:
+        return self.model.interface
 
 
 def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
@@ -183,6 +215,9 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups: dict[str, GroupDriver] = {}
         self.timers: PreciseTimers | None = None
+        self.announce_errors: dict[str, collections.Counter[str]] = {}
+        self._ifindex: dict[str, int] = {}  # the index each configured interface had when last seen (0: gone)
+        self.vips_restored = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -209,9 +244,11 @@ class Runtime:
         self._prepare_scripts(config)
         self._open_fifos(config)
         for model in config.instances:
-            self._link_up[model.interface] = link_state(model.interface).up
+            state = link_state(model.interface)
+            self._link_up[model.interface] = state.up
+            self._ifindex[model.interface] = state.index
         self.link_watcher = LinkWatcher()
-        self.link_watcher.start(self._on_link)
+        self.link_watcher.start(self._on_link, on_address=self._on_address)
         built = self._build(config, set())
         # Leftover VIPs from a daemon that died without cleaning up are ours to remove, as
         # keepalived's start-up does (vrrp_restore_interface with force).
@@ -223,6 +260,9 @@ class Runtime:
         self._make_groups(config, built)
         for router in built.values():
             self._activate(router)
+        task = asyncio.get_running_loop().create_task(self._maintain(), name="maintenance")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _make_groups(self, config: Config, built: dict[str, Router]) -> None:
         """Bind sync-group members (all freshly built: a group is rebuilt as a whole)."""
@@ -259,6 +299,9 @@ class Runtime:
             router.feed(event)
         if not self._link_up.get(router.model.interface, True) and not router.model.dont_track_primary:
             router.feed(InterfaceDown())
+        ep = self._endpoint_of(router)
+        if ep is not None and ep.socket is None:
+            router.feed(SocketState(False, ep.fault or f"interface {ep.ifname} down"))
         router.feed(Startup())
 
     async def run_until_stopped(self) -> None:
@@ -290,7 +333,8 @@ class Runtime:
         if self.tracking is not None:
             await self.tracking.close()
         for ep in self.endpoints.values():
-            ep.socket.close()
+            if ep.socket is not None:
+                ep.socket.close()
         self.endpoints.clear()
         for announcer in self.announcers.values():
             announcer.close()
@@ -318,43 +362,71 @@ class Runtime:
                     continue
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
                 if key not in self.endpoints and key not in new_endpoints:
-                    new_endpoints[key] = Endpoint(self._open_socket(model, key), unicast=bool(model.unicast_peers))
+                    ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key)
+                    try:
+                        ep.socket = self._open_socket(model, key)
+                        ep.socket.errors = ep.errors
+                    except VrrpSocketError as exc:
+                        if exc.errno not in (errno.ENODEV, errno.EADDRNOTAVAIL):
+                            raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+                        ep.fault = _missing_reason(model, exc)
+                        self._log_missing(model, exc, config)
+                    new_endpoints[key] = ep
                 planned.append((model, key))
         except StartupError:
             for ep in new_endpoints.values():  # a failed reload leaves no socket behind
-                ep.socket.close()
+                if ep.socket is not None:
+                    ep.socket.close()
             raise
         built: dict[str, Router] = {}
         for model, key in planned:
             ep = self.endpoints.get(key) or new_endpoints[key]
-            params = params_of(model, config, ep.socket.src)
-            router = Router(model, params, ep.socket, self.addresses, self._announcer(model.interface),
-                            self._on_notify, self._on_state, timers=self.timers)
+            params = params_of(model, config, _source(ep, model))
+            router = Router(model, params, ep.socket, self.addresses,
+                            self._announcer(model.interface) if ep.socket is not None else None,
+                            self._on_notify, self._on_state, timers=self.timers,
+                            on_send_failed=self._on_send_failed)
             built[model.name] = router
         for key, ep in new_endpoints.items():
             self.endpoints[key] = ep
-            ep.socket.start(lambda raw, k=key: self._on_packet(k, raw))
+            if ep.socket is not None:
+                ep.socket.start(lambda raw, k=key: self._on_packet(k, raw))
         for model, key in planned:
             self.endpoints[key].routers[model.virtual_router_id] = built[model.name]
         return built
 
     def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
         family = key[1]
-        try:
-            if model.unicast_peers:
-                return VrrpSocket.open(model.interface, family, src=model.unicast_src_ip, unicast=True)
-            group = key[2]
-            return VrrpSocket.open(model.interface, family, group=group, src=model.mcast_src_ip)
-        except VrrpSocketError as exc:
-            raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+        if model.unicast_peers:
+            return VrrpSocket.open(model.interface, family, src=model.unicast_src_ip, unicast=True)
+        group = key[2]
+        return VrrpSocket.open(model.interface, family, group=group, src=model.mcast_src_ip)
 
-    def _announcer(self, ifname: str) -> Announcer | None:
+    def _log_missing(self, model: InstanceModel, exc: VrrpSocketError, config: Config) -> None:
+        if exc.errno != errno.ENODEV:
+            log.warning("(%s) %s - the instance waits in FAULT", model.name, exc.strerror or exc)
+        elif config.global_defs.dynamic_interfaces:
+            log.warning("Configuration specifies interface %s which doesn't currently exist - will use if created",
+                        model.interface)
+        else:
+            # keepalived 2.2.7 stops here ("Non-existent interface specified in configuration");
+            # vipkeeper keeps the other instances running and waits for the interface.
+            log.warning("(%s) WARNING - interface %s for vrrp_instance %s doesn't exist - running it in FAULT "
+                        "until the interface appears", model.where, model.interface, model.name)
+
+    def _announcer(self, ifname: str, fresh: bool = False) -> Announcer | None:
+        old = self.announcers.get(ifname)
+        if old is not None and fresh:
+            old.close()
+            del self.announcers[ifname]
         if ifname not in self.announcers:
             try:
-                self.announcers[ifname] = Announcer(ifname)
+                announcer = Announcer(ifname)
             except (AnnounceError, OSError) as exc:
                 log.warning("%s: cannot send gratuitous ARP/NA: %s", ifname, exc)
                 return None
+            announcer.errors = self.announce_errors.setdefault(ifname, collections.Counter())
+            self.announcers[ifname] = announcer
         return self.announcers[ifname]
 
     def _prepare_scripts(self, config: Config) -> None:
@@ -380,6 +452,112 @@ class Runtime:
             fifo.close()
         await self.notifier.finish([f.script_run for f in old if f.script_run is not None])
         self._open_fifos(config)
+
+    # -- interface lifecycle -----------------------------------------------------------------
+
+    def _endpoint_of(self, router: Router) -> Endpoint | None:
+        return next((e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router), None)
+
+    def _live_routers(self, ep: Endpoint) -> list[Router]:
+        return [r for r in ep.routers.values() if self.routers.get(r.name) is r]
+
+    def _reopen(self, ep: Endpoint, why: str) -> bool:
+        """Open the endpoint's socket afresh (none before, or bound to an index that is gone);
+        True when it works now and its routers have been told."""
+        try:
+            sock = self._open_socket(ep.model, ep.key)
+        except VrrpSocketError as exc:
+            log.debug("%s: cannot open the VRRP socket yet: %s", ep.ifname, exc)
+            return False
+        old, ep.socket = ep.socket, sock
+        if old is not None:
+            old.close()
+        sock.errors = ep.errors
+        ep.reopens += 1
+        ep.fault = None
+        ep.backoff = MAINTENANCE_INTERVAL
+        sock.start(lambda raw, k=ep.key: self._on_packet(k, raw))
+        announcer = self._announcer(ep.ifname, fresh=True)
+        log.info("%s: VRRP socket opened on ifindex %d (%s)", ep.ifname, sock.ifindex, why)
+        for router in self._live_routers(ep):
+            router.rebind(sock, announcer)
+            if sock.src != router.params.source_address:
+                params = dataclasses.replace(router.params, source_address=sock.src)
+                router.params = params
+                router.feed(Reconfigure(params))
+            router.feed(SocketState(True))
+        return True
+
+    def _lose(self, ep: Endpoint, reason: str, close: bool = True) -> None:
+        """The endpoint's socket cannot be used: its routers go to FAULT for `reason`."""
+        if close and ep.socket is not None:
+            ep.socket.close()
+            ep.socket = None
+        ep.fault = reason
+        for router in self._live_routers(ep):
+            if close:
+                router.rebind(None, None)
+            router.feed(SocketState(False, reason))
+
+    def _on_send_failed(self, router: Router) -> None:
+        # Called from inside a send, inside the core's actions: look at it once the loop is free.
+        ep = self._endpoint_of(router)
+        if ep is not None and not ep.checking:
+            ep.checking = True
+            asyncio.get_running_loop().call_soon(self._check_sending, ep)
+
+    def _check_sending(self, ep: Endpoint) -> None:
+        ep.checking = False
+        sock = ep.socket
+        if sock is None or ep.fault is not None:
+            return
+        try:
+            index = socket.if_nametoindex(ep.ifname)
+        except OSError:
+            self._lose(ep, f"interface {ep.ifname} down")
+            return
+        if index != sock.ifindex:
+            self._reopen(ep, f"{ep.ifname} re-created, was ifindex {sock.ifindex}")
+        elif sock.failing >= SEND_FAULT_AFTER:
+            err = sock.last_send_error or 0
+            ep.retry_at = asyncio.get_running_loop().time() + ep.backoff
+            ep.backoff = min(RETRY_BACKOFF_MAX, ep.backoff * 2)
+            self._lose(ep, f"send advert error {err} ({os.strerror(err)})", close=False)
+
+    async def _maintain(self) -> None:
+        """The slow safety net under the netlink events: refused VIP deletes, missing sockets,
+        interfaces re-created while events were lost, sockets whose sends kept failing."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(MAINTENANCE_INTERVAL)
+            try:
+                self._maintenance_pass(loop.time())
+            except Exception as exc:  # never let the safety net end the daemon
+                log.error("maintenance pass failed: %s: %s", type(exc).__name__, exc)
+
+    def _maintenance_pass(self, now: float) -> None:
+        for vip, error in self.addresses.retry_removals():
+            if error is None:
+                log.info("Removed VIP %s on retry", vip)
+            else:
+                log.warning("Still cannot remove VIP %s: %s", vip, error.strerror or error)
+        for ep in list(self.endpoints.values()):
+            if ep.socket is None:
+                self._reopen(ep, "interface present again")
+            elif ep.fault is not None:
+                if now >= ep.retry_at:  # sends kept failing: try again, with back-off
+                    ep.socket.failing = 0
+                    ep.fault = None
+                    if not self._reopen(ep, "retrying after send errors"):
+                        self._lose(ep, f"interface {ep.ifname} down")
+            else:
+                try:
+                    index = socket.if_nametoindex(ep.ifname)
+                except OSError:
+                    self._lose(ep, f"interface {ep.ifname} down")
+                    continue
+                if index != ep.socket.ifindex:
+                    self._reopen(ep, f"{ep.ifname} re-created, was ifindex {ep.socket.ifindex}")
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
@@ -439,14 +617,60 @@ class Runtime:
     def _on_link(self, state: LinkState) -> None:
         previous = self._link_up.get(state.ifname)
         self._link_up[state.ifname] = state.up
-        if previous == state.up:
+        if previous != state.up:
+            log.info("Netlink reports %s %s", state.ifname, "up" if state.up else "down")
+            for router in self.routers.values():
+                if router.model.interface == state.ifname and not router.model.dont_track_primary:
+                    router.feed(InterfaceUp() if state.up else InterfaceDown())
+            if self.tracking is not None:
+                self.tracking.link_changed(state.ifname, state.up)
+        mine = [ep for ep in self.endpoints.values() if ep.ifname == state.ifname]
+        if not state.exists:
+            self._ifindex[state.ifname] = 0
+            announcer = self.announcers.pop(state.ifname, None)
+            if announcer is not None:
+                announcer.close()
+            if any(ep.socket is not None for ep in mine):
+                log.info("Interface %s deleted", state.ifname)
+            for ep in mine:
+                if ep.socket is not None:
+                    self._lose(ep, f"interface {state.ifname} down")
             return
-        log.info("Netlink reports %s %s", state.ifname, "up" if state.up else "down")
-        for router in self.routers.values():
-            if router.model.interface == state.ifname and not router.model.dont_track_primary:
-                router.feed(InterfaceUp() if state.up else InterfaceDown())
-        if self.tracking is not None:
-            self.tracking.link_changed(state.ifname, state.up)
+        if self._ifindex.get(state.ifname) != state.index:
+            if state.ifname in self._ifindex:
+                log.info("Interface %s added", state.ifname)  # keepalived's words, also for a re-created one
+            self._ifindex[state.ifname] = state.index
+        stale = [ep for ep in mine if ep.socket is None or ep.socket.ifindex != state.index]
+        for ep in stale:
+            self._reopen(ep, f"{state.ifname} is ifindex {state.index}")
+
+    def _on_address(self, change: AddressChange | None) -> None:
+        if change is None:  # events were lost: every Master puts back what is missing
+            for router in list(self.routers.values()):
+                if router.core.state == State.MASTER:
+                    router._change_vips(router.params.vips, self.addresses.add_now, "add")
+            return
+        if change.added:
+            # An interface that had no address to send from may have one now.
+            for ep in self.endpoints.values():
+                if ep.socket is None and ep.ifname == change.ifname:
+                    self._reopen(ep, f"address {change.address} added")
+            return
+        self.addresses.forget(change.key)  # the kernel confirms: gone, whoever removed it
+        for router in list(self.routers.values()):
+            if router.core.state != State.MASTER:
+                continue
+            for vip in router.params.vips:
+                if vip.key != change.key:
+                    continue
+                log.warning("Netlink reflector reports IP %s removed from %s - (%s) is MASTER, adding it back",
+                            change.address, change.ifname, router.name)
+                try:
+                    self.addresses.add_now(vip)
+                    self.vips_restored += 1
+                except AddressError as exc:
+                    if exc.errno != errno.ENODEV:  # a deleted interface is handled by its link event
+                        log.error("(%s) cannot add VIP %s back: %s", router.name, vip, exc.strerror or exc)
 
     def _on_state(self, router: Router, before: State, after: State) -> None:
         pass
@@ -533,7 +757,7 @@ class Runtime:
                 router = self.routers[name]
                 ep = next(e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router)
                 router.model = new_models[name]
-                params = params_of(router.model, config, ep.socket.src)
+                params = params_of(router.model, config, _source(ep, router.model))
                 router.params = params
                 router.feed(Reconfigure(params))
                 for event in self.tracking.current(router.model):
@@ -554,7 +778,9 @@ class Runtime:
 
     def _close_idle_endpoints(self) -> None:
         for key in [k for k, ep in self.endpoints.items() if not ep.routers]:
-            self.endpoints.pop(key).socket.close()
+            ep = self.endpoints.pop(key)
+            if ep.socket is not None:
+                ep.socket.close()
 
     def write_dump(self, kind: str) -> None:
         """One of keepalived's dump signals: kind is "data" (SIGUSR1), "stats" (SIGUSR2), "json"
@@ -603,13 +829,14 @@ class Runtime:
             m = router.model
             master = None
             if core.state == State.MASTER:
-                master = {"address": str(router.socket.src), "priority": core.effective_priority,
+                master = {"address": str(router.params.source_address), "priority": core.effective_priority,
                           "last_heard": time.time()}
             elif core.master_source is not None:
                 master = {"address": str(core.master_source),
                           "priority": core.master_priority if core.master_priority is not None else -1,
                           "last_heard": router.master_heard}
             owned = {v.key for v in self.addresses.owned}
+            ep = self._endpoint_of(router)
             instances.append({
                 "name": router.name,
                 "state": core.state.value,
@@ -633,8 +860,8 @@ class Runtime:
                              "reactions_skipped": core.reactions_skipped},
                 "sync_group": m.sync_group,
                 # what keepalived's dumps show (daemon/keepalived_dump.py)
-                "source_address": str(router.socket.src),
-                "mcast_group": None if m.unicast_peers else str(router.socket.group),
+                "source_address": str(router.params.source_address or ""),
+                "mcast_group": None if m.unicast_peers else str(ep.key[2] if ep is not None else ""),
                 "unicast_peers": [str(p) for p in m.unicast_peers],
                 "garp": dataclasses.asdict(m.garp),
                 "down_timer_adverts": m.down_timer_adverts,
@@ -647,6 +874,7 @@ class Runtime:
                 "dont_track_primary": m.dont_track_primary,
                 "skip_check_adv_addr": m.skip_check_adv_addr,
                 "strict_mode": m.strict_mode,
+                "socket": self._socket_snapshot(ep),
                 "next_deadline_in": (core.next_deadline() - now_mono) if core.next_deadline() else None,
             })
         return {
@@ -656,6 +884,8 @@ class Runtime:
                 "process_tracking": tracking.get("mode", "off"),
                 "reloads": self.reloads, "reload_failures": self.reload_failures,
                 "last_reload_error": self.last_reload_error,
+                "vips_restored": self.vips_restored,
+                "vips_pending_removal": sorted(str(v) for v in self.addresses.pending_removal),
             },
             "global_defs": self._global_defs(),
             "instances": instances,
@@ -684,6 +914,34 @@ class Runtime:
             "enable_script_security": g.enable_script_security,
             "garp": dataclasses.asdict(g.garp),
         }
+
+    def _socket_snapshot(self, ep: Endpoint | None) -> dict[str, Any] | None:
+        if ep is None:
+            return None
+        sock = ep.socket
+        announce = self.announce_errors.get(ep.ifname, collections.Counter())
+        return {
+            "open": sock is not None,
+            "ifindex": sock.ifindex if sock is not None else None,
+            "fault": ep.fault,
+            "reopens": ep.reopens,
+            "send_errors": sum(n for r, n in ep.errors.items() if r.startswith("send")),
+            "receive_errors": sum(n for r, n in ep.errors.items() if not r.startswith("send")),
+            "announce_errors": sum(announce.values()),
+            "errors": {**dict(ep.errors), **{f"announce_{r}": n for r, n in announce.items()}},
+        }
+
+
+def _source(ep: Endpoint, model: InstanceModel) -> packet.IPAddress | None:
+    """The address adverts go out from: the socket's, or the configured one while it is missing."""
+    return ep.socket.src if ep.socket is not None else model.source_address
+
+
+def _missing_reason(model: InstanceModel, exc: VrrpSocketError) -> str:
+    """Why the instance is in FAULT, in keepalived's words."""
+    if exc.errno == errno.ENODEV:
+        return f"interface {model.interface} down"
+    return f"no IPv{model.family} address for interface"
 
 
 # Signals as keepalived 2.2.7 uses them: the numbers `keepalived --signum=NAME` prints on

@@ -31,6 +31,8 @@ RTM_NEWADDR = 20
 RTM_DELADDR = 21
 RTM_GETADDR = 22
 RTMGRP_LINK = 1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_DUMP = 0x300
@@ -82,6 +84,11 @@ def parse_link(mtype: int, body: bytes) -> tuple[str, int, int] | None:
     _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(body)
     name = _attrs(body, _IFINFOMSG.size).get(IFLA_IFNAME, b"").split(b"\0", 1)[0]
     return name.decode(errors="replace"), index, flags
+
+
+def route_messages(data: bytes) -> list[tuple[int, int, bytes]]:
+    """(type, seq, body) of every message in one datagram from a subscribed rtnetlink socket."""
+    return list(_messages(data))
 
 
 def link_messages(data: bytes) -> list[tuple[int, str, int, int]]:

@@ -3,10 +3,14 @@
 Rules:
 - Adding an address that is already there is not an error; removing one that is gone is not an
   error. Both say whether they changed anything.
-- An AddressOwner removes only addresses it added itself. An address that was already on the
-  interface when we came (an admin's, another daemon's) is never taken away, unless the caller
-  explicitly `claim()`s it first — that is keepalived's startup cleanup of leftover VIPs, made a
-  visible decision instead of a side effect.
+- An AddressOwner removes only addresses it owns: those it added, those it was asked to add and
+  found already there (a Master takes over a VIP that exists when it needs it: left by a daemon
+  that died, or added by hand; it must not stay behind when the Master steps down), and those
+  `claim()`ed (keepalived's startup cleanup of leftover VIPs). An address nobody asked us for
+  (an admin's own) is never taken away.
+- Ownership ends only when the kernel confirms the address is gone: an acknowledged delete, a
+  delete answered "not there", or an RTM_DELADDR (`forget`). A delete the kernel refuses keeps
+  the address owned and pending; `retry_removals()` tries again (the runtime calls it on a timer).
 - IPv6 VIPs are added with IFA_F_NODAD: a VIP must answer at once after failover, and the peer
   that held it a moment ago would make DAD fail.
 - Adding and removing are synchronous (net/address_requests.py): the kernel carries out an
@@ -17,9 +21,10 @@ Rules:
 - No link dump on the hot path: the interface index comes from if_nametoindex (one ioctl) in the
   daemon's own namespace, or is looked up once per name in a named one and cached (dropped and
   looked up again if the kernel says the device is gone).
-- LinkWatcher subscribes to RTMGRP_LINK on a plain netlink socket read by loop.add_reader and
-  decoded by address_requests.link_messages; it subscribes first and reads the current state afterwards, so
-  no change can fall between the two. On ENOBUFS (events lost) it reports every link afresh.
+- LinkWatcher subscribes to RTMGRP_LINK and the IPv4/IPv6 address groups on a plain netlink
+  socket read by loop.add_reader and decoded by address_requests; it subscribes first and reads
+  the current state afterwards, so no change can fall between the two. On ENOBUFS (events lost)
+  it reports every link afresh and tells the address callback to re-check (None).
 """
 
 from __future__ import annotations
@@ -37,10 +42,14 @@ from vipkeeper.net.address_requests import (
     RTM_DELADDR,
     RTM_NEWADDR,
     RTM_NEWLINK,
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV6_IFADDR,
     RTMGRP_LINK,
     AddressSocket,
     address_message,
-    link_messages,
+    parse_address,
+    parse_link,
+    route_messages,
 )
 
 IFA_F_NODAD = 0x02
@@ -111,6 +120,7 @@ class AddressOwner:
 
     netns: str | None = None
     _owned: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
+    _pending: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
     _requests: AddressSocket | None = None
     _indexes: dict[str, int] = field(default_factory=dict)
 
@@ -139,6 +149,19 @@ class AddressOwner:
     def owned(self) -> frozenset[Vip]:
         return frozenset(self._owned.values())
 
+    @property
+    def pending_removal(self) -> frozenset[Vip]:
+        """Owned addresses whose delete the kernel refused; `retry_removals` tries again."""
+        return frozenset(self._pending.values())
+
+    def owns(self, key: tuple[str, Any, int]) -> bool:
+        return key in self._owned
+
+    def forget(self, key: tuple[str, Any, int]) -> Vip | None:
+        """The kernel says the address is gone (RTM_DELADDR): nothing left to own or remove."""
+        self._pending.pop(key, None)
+        return self._owned.pop(key, None)
+
     async def add(self, vip: Vip) -> bool:
         """Put `vip` on its interface; True when this call added it (and we now own it)."""
         return self.add_now(vip)
@@ -146,8 +169,10 @@ class AddressOwner:
     def add_now(self, vip: Vip) -> bool:
         """`add`, done before it returns (the module docstring says why it can be)."""
         flags = IFA_F_NODAD if vip.address.version == 6 else 0
+        self._pending.pop(vip.key, None)  # wanted again: no longer to be removed
         err = self._change(RTM_NEWADDR, vip, flags)
         if err == errno.EEXIST:
+            self._owned[vip.key] = vip  # asked for and present: ours from now on (module rules)
             return False
         if err:
             raise AddressError(err, f"cannot add {vip}: {_strerror(err)}")
@@ -159,20 +184,37 @@ class AddressOwner:
         return self.remove_now(vip)
 
     def remove_now(self, vip: Vip) -> bool:
+        """Take `vip` away if we own it; True when this call removed it. A refused delete keeps
+        it owned and pending (module rules) and raises AddressError."""
         if vip.key not in self._owned:
             return False
-        del self._owned[vip.key]
         try:
             err = self._change(RTM_DELADDR, vip, 0)
         except AddressError as exc:
-            if exc.errno == errno.ENODEV:
+            if exc.errno == errno.ENODEV:  # the interface is gone, and its addresses with it
+                self.forget(vip.key)
                 return False
+            self._pending[vip.key] = vip
             raise
         if err in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+            self.forget(vip.key)
             return False
         if err:
+            self._pending[vip.key] = vip
             raise AddressError(err, f"cannot remove {vip}: {_strerror(err)}")
+        self.forget(vip.key)
         return True
+
+    def retry_removals(self) -> list[tuple[Vip, AddressError | None]]:
+        """Try every pending delete again; (vip, None) for each now gone, (vip, error) if not."""
+        done: list[tuple[Vip, AddressError | None]] = []
+        for vip in list(self._pending.values()):
+            try:
+                self.remove_now(vip)
+                done.append((vip, None))
+            except AddressError as exc:
+                done.append((vip, exc))
+        return done
 
     def _change(self, kind: int, vip: Vip, flags: int) -> int:
         if self._requests is None:
@@ -217,9 +259,13 @@ class AddressOwner:
     async def release_all(self) -> list[Vip]:
         """Remove every address we own (shutdown); returns those that were still there."""
         removed = []
-        for vip in list(self._owned.values()):
-            if await self.remove(vip):
-                removed.append(vip)
+        for attempt in range(2):  # a refused delete is tried once more before we give up
+            for vip in list(self._owned.values()) if attempt == 0 else list(self._pending.values()):
+                try:
+                    if self.remove_now(vip):
+                        removed.append(vip)
+                except AddressError:
+                    pass
         return removed
 
     async def present(self, vip: Vip) -> bool:
@@ -289,22 +335,53 @@ def link_state(ifname: str) -> LinkState:
     return LinkState(ifname, index, struct.unpack_from("@H", reply, 16)[0])
 
 
+@dataclass(frozen=True)
+class AddressChange:
+    """An RTM_NEWADDR / RTM_DELADDR of the current namespace. `ifname` is "" when the interface
+    could not be named (it was deleted before the event was read)."""
+
+    ifname: str
+    index: int
+    address: Any
+    prefixlen: int
+    added: bool
+
+    @property
+    def key(self) -> tuple[str, Any, int]:
+        return (self.ifname, self.address, self.prefixlen)
+
+
 class LinkWatcher:
-    """RTM_NEWLINK / RTM_DELLINK events of the current namespace, as LinkState callbacks."""
+    """RTM_NEWLINK / RTM_DELLINK events of the current namespace, as LinkState callbacks, and
+    address changes as AddressChange callbacks (None: events were lost, re-check everything)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((0, RTMGRP_LINK))
+        self.sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
         self.overruns = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._callback: Callable[[LinkState], None] | None = None
+        self._on_address: Callable[[AddressChange | None], None] | None = None
+        self._names: dict[int, str] = {}
 
-    def start(self, callback: Callable[[LinkState], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def start(self, callback: Callable[[LinkState], None], loop: asyncio.AbstractEventLoop | None = None,
+              on_address: Callable[[AddressChange | None], None] | None = None) -> None:
         """Subscribe (already done in __init__), then deliver events from the running loop."""
         self._callback = callback
+        self._on_address = on_address
+        self._names = {index: name for index, name in socket.if_nameindex()}
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _name_of(self, index: int) -> str:
+        name = self._names.get(index)
+        if name is None:
+            try:
+                name = self._names[index] = socket.if_indextoname(index)
+            except OSError:
+                return ""
+        return name
 
     def _readable(self) -> None:
         for _ in range(64):
@@ -318,15 +395,35 @@ class LinkWatcher:
                     self._resync()
                     continue
                 raise
-            for mtype, name, index, flags in link_messages(data):
+            # In the kernel's order: an interface's addresses go before the interface does,
+            # and their events must still find its name.
+            for mtype, _seq, body in route_messages(data):
+                if mtype in (RTM_NEWADDR, RTM_DELADDR):
+                    got = parse_address(body)
+                    if got is not None and self._on_address is not None:
+                        index, address, prefixlen = got
+                        self._on_address(AddressChange(self._name_of(index), index, address, prefixlen,
+                                                       added=mtype == RTM_NEWADDR))
+                    continue
+                link = parse_link(mtype, body)
+                if link is None:
+                    continue
+                name, index, flags = link
                 state = LinkState(name, index, flags, exists=mtype == RTM_NEWLINK)
+                if state.exists:
+                    self._names[index] = name
                 if self._callback is not None:
                     self._callback(state)
+                if not state.exists:
+                    self._names.pop(index, None)
 
     def _resync(self) -> None:
+        self._names = {index: name for index, name in socket.if_nameindex()}
         for _, name in socket.if_nameindex():
             if self._callback is not None:
                 self._callback(link_state(name))
+        if self._on_address is not None:
+            self._on_address(None)
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():

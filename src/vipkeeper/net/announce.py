@@ -46,6 +46,7 @@ class Announcer:
         except OSError as exc:
             raise AnnounceError(exc.errno, f"{ifname}: cannot open a packet socket: {exc.strerror}") from None
         try:
+            self.ifindex = socket.if_nametoindex(ifname)
             self.sock.bind((ifname, 0))
             self.mac: bytes = self.sock.getsockname()[4]
             reply = fcntl.ioctl(self.sock.fileno(), SIOCGIFFLAGS, struct.pack("16s16x", ifname.encode()))

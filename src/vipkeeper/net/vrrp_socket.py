@@ -17,7 +17,10 @@ Rules:
   header). `payload` is the VRRP part for both.
 - A socket that could not read counts the reason in `errors` and carries on; a receive error
   never ends the daemon. Sends are not queued: an advert that cannot leave now is stale at the
-  next interval anyway, so a failed send is counted and reported by returning False.
+  next interval anyway, so a failed send is counted and reported by returning False;
+  `failing` counts failed sends since the last one that left and `last_send_error` keeps the
+  errno, so the owner can tell a lost packet from a dead socket (an interface deleted under it:
+  the socket stays bound to the old ifindex and nothing it sends ever leaves again).
 
 Theory of operation: `open()` makes and configures the socket (no netlink, so it works on or off
 the loop and after `netns.enter()`), `start(on_receive)` adds a reader to the running loop; the
@@ -140,6 +143,8 @@ class VrrpSocket:
         self.errors: collections.Counter[str] = collections.Counter()
         self.received = 0
         self.sent = 0
+        self.failing = 0
+        self.last_send_error: int | None = None
         self._ident = itertools.count(1)
         self._dst_texts: dict[IPAddress, str] = {}
         self._routes: dict[tuple[Any, int], tuple] = {}
@@ -265,6 +270,7 @@ class VrrpSocket:
         except OSError as exc:
             return self._send_failed(exc)
         self.sent += 1
+        self.failing = 0
         return True
 
     def _route(self, dst: str | IPAddress | None, length: int) -> tuple:
@@ -301,6 +307,7 @@ class VrrpSocket:
         except OSError as exc:
             return self._send_failed(exc)
         self.sent += 1
+        self.failing = 0
         return True
 
     def _dst_text(self, target: IPAddress) -> str:
@@ -311,7 +318,13 @@ class VrrpSocket:
 
     def _send_failed(self, exc: OSError) -> bool:
         self.errors[f"send_{errno.errorcode.get(exc.errno or 0, 'oserror').lower()}"] += 1
+        self.failing += 1
+        self.last_send_error = exc.errno
         return False
+
+    @property
+    def send_errors(self) -> int:
+        return sum(n for reason, n in self.errors.items() if reason.startswith("send"))
 
     # -- closing -------------------------------------------------------------------------
     def close(self) -> None:
