@@ -626,12 +626,12 @@ class Runtime:
                 self.tracking.link_changed(state.ifname, state.up)
         mine = [ep for ep in self.endpoints.values() if ep.ifname == state.ifname]
         if not state.exists:
+            if self._ifindex.get(state.ifname):
+                log.info("Interface %s deleted", state.ifname)
             self._ifindex[state.ifname] = 0
             announcer = self.announcers.pop(state.ifname, None)
             if announcer is not None:
                 announcer.close()
-            if any(ep.socket is not None for ep in mine):
-                log.info("Interface %s deleted", state.ifname)
             for ep in mine:
                 if ep.socket is not None:
                     self._lose(ep, f"interface {state.ifname} down")

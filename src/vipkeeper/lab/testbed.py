@@ -140,6 +140,22 @@ class Testbed:
     def log_text(self, name: str) -> str:
         return "\n".join(log.text() for log in self.logs[name])
 
+    # -- links ---------------------------------------------------------------------------
+    def delete_link(self, name: str) -> float:
+        """Delete the node's eth0 (and so its bridge port); returns when (time.time())."""
+        when = time.time()
+        self.topo.delete_link(self.lan[name])
+        return when
+
+    def recreate_link(self, name: str) -> float:
+        """Create the node's eth0 again (new ifindex) and capture on its new bridge port;
+        returns when the interface was usable again."""
+        node = self.lan[name]
+        self.wire[name].close()
+        self.topo.recreate_link(node)
+        self.wire[name] = FrameCapture(self.lan.bridge_ns, node.port, is_vrrp_or_arp)
+        return time.time()
+
     # -- addresses -----------------------------------------------------------------------
     def holders(self, vip: str) -> list[str]:
         ip = _ip(vip)

@@ -242,6 +242,18 @@ class Topology:
     def link_set(self, ns: str, ifname: str, up: bool) -> None:
         self._netlink(ns, lambda ipr: ipr.link("set", index=_index(ipr, ifname), state="up" if up else "down"))
 
+    def delete_link(self, node: Node) -> None:
+        """Delete the node's interface, as `ip link del eth0` inside the node would (the veth
+        pair goes, bridge port included)."""
+        self._netlink(node.ns, lambda ipr: ipr.link("del", index=_index(ipr, node.ifname)))
+
+    def recreate_link(self, node: Node) -> None:
+        """Create the node's interface again under the same name, addresses and bridge port (a
+        new ifindex and MAC, as after a driver reload or an admin's re-creation)."""
+        lan = self._lan_of(node)
+        self._join(node, lan.bridge_ns, lan.bridge)
+        wait_for(lambda: self._usable(node), 5.0, what=f"{node.ns} {node.ifname} ready again")
+
     def cut(self, node: Node) -> None:
         """Take the node's bridge port down: the node sees no carrier and reaches no one."""
         self.link_set(self._lan_of(node).bridge_ns, node.port, False)

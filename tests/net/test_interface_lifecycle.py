@@ -1,0 +1,77 @@
+"""Interfaces deleted and re-created under a running daemon (issue 20, finding 2).
+
+The original failure: the Master's eth0 is deleted and created again with the same name. The
+VRRP and announcement sockets stayed bound to the old ifindex, so the node came back as Master
+sending adverts that never left, heard nothing, and both nodes held the VIP for as long as the
+test ran. Now the socket is reopened on the new ifindex: within a bound exactly one node holds
+the VIP, and the re-created node's adverts are on the wire again. Judged from the kernel's
+address events in each namespace and the frames captured on the bridge, not from log text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vipkeeper.lab.testbed import Testbed, vrrp_conf
+
+pytestmark = pytest.mark.net
+
+VIP = "192.0.2.60/24"
+ADV = 0.5
+VRID = 60
+
+
+def master_down(priority: int, adv: float = ADV) -> float:
+    return 3 * adv + (256 - priority) / 256 * adv
+
+
+@pytest.fixture
+def bed(topology):
+    with Testbed(topology, ("a", "b"), ipv6=False) as tb:
+        yield tb
+
+
+def status(bed: Testbed, name: str) -> dict:
+    sock = bed.nodes[name].workdir / "vk.ctl"
+    out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
+                         capture_output=True, text=True, timeout=10, check=False)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_master_interface_recreated_leaves_exactly_one_holder(bed: Testbed) -> None:
+    bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
+    bed.start("b", conf=vrrp_conf(priority=100, vrid=VRID, vips=[VIP], advert_int=ADV))
+    bed.wait_sole("a", VIP, master_down(150) + 3.0)
+    old_index = status(bed, "a")["instances"][0]["socket"]["ifindex"]
+
+    deleted = bed.delete_link("a")
+    # the deletion takes a's VIP with the interface; b hears no more adverts and takes over
+    bed.wait_sole("b", VIP, master_down(100) + 3.0)
+    snap = status(bed, "a")["instances"][0]
+    assert snap["state"] == "FAULT"
+    assert snap["socket"]["open"] is False
+
+    back = bed.recreate_link("a")
+    # a reopens on the new ifindex, hears b (100 < 150) and preempts: one holder, a.
+    bed.wait_sole("a", VIP, master_down(150) + 4.0)
+    settle = time.time()
+    time.sleep(6 * ADV)
+    end = time.time()
+    assert bed.holders(VIP) == ["a"]
+    assert bed.dual_holding(VIP, settle, end) == []
+    # b saw a's adverts again: it left MASTER; and a's adverts are on the new port
+    assert bed.advertisers(settle, end, VRID) == {"a"}
+    # at most a brief overlap while a preempts (b holds until it hears a's first advert)
+    assert sum(e - s for s, e in bed.dual_holding(VIP, back, end)) < ADV
+    snap = status(bed, "a")["instances"][0]
+    assert snap["socket"]["open"] is True
+    assert snap["socket"]["ifindex"] != old_index
+    assert snap["socket"]["reopens"] >= 1
+    text = bed.log_text("a")
+    assert "Interface eth0 deleted" in text and "Interface eth0 added" in text
+    assert deleted < back
