@@ -75,3 +75,35 @@ def test_master_interface_recreated_leaves_exactly_one_holder(bed: Testbed) -> N
     text = bed.log_text("a")
     assert "Interface eth0 deleted" in text and "Interface eth0 added" in text
     assert deleted < back
+
+
+def test_persistent_send_errors_put_the_master_in_fault_and_it_recovers(bed: Testbed) -> None:
+    """A Master whose adverts cannot leave (here: the node's own firewall drops VRRP output, so
+    every send fails with EPERM) used to stay MASTER with the VIP while the peer took over too.
+    Now the failing sends put it in FAULT (VIP released), the peer is the one holder, the errors
+    are counted in the status and metrics, and once sends work again it rejoins and preempts."""
+    bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
+    bed.start("b", conf=vrrp_conf(priority=100, vrid=VRID, vips=[VIP], advert_int=ADV))
+    bed.wait_sole("a", VIP, master_down(150) + 3.0)
+    ns = bed.lan["a"].ns
+    bed.topo.run(ns, ["iptables", "-A", "OUTPUT", "-p", "112", "-j", "DROP"])
+    blocked = time.time()
+    # 3 failed adverts, then FAULT; b takes over after its master-down interval
+    bed.wait_sole("b", VIP, 3 * ADV + master_down(100) + 3.0)
+    removed = bed.removed_at("a", VIP, blocked)
+    assert removed is not None and removed - blocked < 3 * ADV + 1.0, "a kept the VIP with its sends failing"
+    snap = status(bed, "a")["instances"][0]
+    assert snap["state"] == "FAULT"
+    assert snap["socket"]["fault"].startswith("send advert error 1 ")
+    assert snap["socket"]["send_errors"] >= 3
+    assert snap["socket"]["errors"]["send_eperm"] >= 3
+    assert "(VI_1): send advert error 1 (Operation not permitted)" in bed.log_text("a")
+
+    bed.topo.run(ns, ["iptables", "-D", "OUTPUT", "-p", "112", "-j", "DROP"])
+    # retried with back-off (1 s, then 2 s, ...): back to BACKUP, hears b, preempts
+    bed.wait_sole("a", VIP, 8.0 + master_down(150))
+    settle = time.time()
+    time.sleep(4 * ADV)
+    assert bed.dual_holding(VIP, settle) == []
+    assert bed.holders(VIP) == ["a"]
+    assert status(bed, "a")["instances"][0]["state"] == "MASTER"

@@ -135,6 +135,14 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
                                   labels=["iname", "kind", "name"])
     t_fault = GaugeMetricFamily("vipkeeper_tracker_fault", "1 when the tracker holds the instance in FAULT",
                                 labels=["iname", "kind", "name"])
+    sock_errors = CounterMetricFamily(
+        "vipkeeper_socket_errors", "Errors on the instance's VRRP socket and announcements, by reason "
+        "(per socket: instances sharing one show the same counts)", labels=INSTANCE_LABELS + ["reason"])
+    sock_reopens = CounterMetricFamily("vipkeeper_socket_reopens",
+                                       "Times the VRRP socket was opened afresh (interface appeared or re-created)",
+                                       labels=INSTANCE_LABELS)
+    sock_open = GaugeMetricFamily("vipkeeper_socket_open", "1 when the instance has a working VRRP socket",
+                                  labels=INSTANCE_LABELS)
     for inst in instances:
         labels = [str(inst.get("name", "")), str(inst.get("interface", "")), str(inst.get("vrid", ""))]
         if inst.get("state") in STATE_NUMBERS:
@@ -162,11 +170,19 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
             if _num(t.get("contribution")) is not None:
                 t_contrib.add_metric(tl, t["contribution"])
             t_fault.add_metric(tl, 1 if t.get("fault") else 0)
+        sock = inst.get("socket")
+        if isinstance(sock, dict):
+            for reason, count in sorted((sock.get("errors") or {}).items()):
+                if _num(count) is not None:
+                    sock_errors.add_metric(labels + [str(reason)], count)
+            if _num(sock.get("reopens")) is not None:
+                sock_reopens.add_metric(labels, sock["reopens"])
+            sock_open.add_metric(labels, 1 if sock.get("open") and not sock.get("fault") else 0)
     for reason, count in sorted(global_drops.items()):
         if _num(count) is not None:
             drops.add_metric(["", "", "", str(reason)], count)
     yield from (state, prio, base, since, master_prio, vip, *counters.values(), drops,
-                t_status, t_contrib, t_fault)
+                t_status, t_contrib, t_fault, sock_errors, sock_reopens, sock_open)
 
 
 def _script_metrics(scripts: list[dict]) -> Iterator[Metric]:

@@ -475,7 +475,6 @@ class Runtime:
         sock.errors = ep.errors
         ep.reopens += 1
         ep.fault = None
-        ep.backoff = MAINTENANCE_INTERVAL
         sock.start(lambda raw, k=ep.key: self._on_packet(k, raw))
         announcer = self._announcer(ep.ifname, fresh=True)
         log.info("%s: VRRP socket opened on ifindex %d (%s)", ep.ifname, sock.ifindex, why)
@@ -558,6 +557,8 @@ class Runtime:
                     continue
                 if index != ep.socket.ifindex:
                     self._reopen(ep, f"{ep.ifname} re-created, was ifindex {ep.socket.ifindex}")
+                elif ep.socket.failing == 0 and ep.socket.sent:
+                    ep.backoff = MAINTENANCE_INTERVAL  # sends work again: the next failure starts afresh
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
