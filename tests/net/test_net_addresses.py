@@ -9,7 +9,7 @@ import pytest
 
 from vipkeeper.lab.proc import wait_for_async
 from vipkeeper.lab.topology import Lan, Topology
-from vipkeeper.net.addresses import AddressOwner, LinkState, LinkWatcher, Vip, link_state
+from vipkeeper.net.addresses import AddressError, AddressOwner, LinkState, LinkWatcher, Vip, link_state
 
 pytestmark = pytest.mark.net
 
@@ -31,26 +31,64 @@ def test_add_and_remove_are_idempotent(topology: Topology, lan: Lan) -> None:
     asyncio.run(main())
 
 
-def test_pre_existing_address_is_never_removed_unless_claimed(topology: Topology, lan: Lan) -> None:
+def test_an_address_is_ours_once_asked_for_and_never_otherwise(topology: Topology, lan: Lan) -> None:
+    """Issue 20 finding 5: a Master that found its VIP already there (left by a daemon that died,
+    or added by hand) did not own it, so stepping down left it behind. Asking for an address
+    that exists takes it over; an address nobody asked for is never removed unless claimed."""
     node = lan["a"]
     topology.run(node.ns, ["ip", "addr", "add", "192.0.2.150/24", "dev", "eth0"])
-    theirs = Vip.make("eth0", "192.0.2.150/24")
+    topology.run(node.ns, ["ip", "addr", "add", "192.0.2.152/24", "dev", "eth0"])
+    found = Vip.make("eth0", "192.0.2.150/24")
     ours = Vip.make("eth0", "192.0.2.151/24")
+    admins = Vip.make("eth0", "192.0.2.152/24")
 
     async def main() -> None:
         async with AddressOwner(netns=node.ns) as owner:
-            assert await owner.add(theirs) is False
+            assert await owner.add(found) is False  # present already: not added, but ours now
             assert await owner.add(ours) is True
-            assert await owner.remove(theirs) is False
-            assert await owner.release_all() == [ours]
+            assert owner.owned == {found, ours}
+            assert await owner.remove(admins) is False  # never asked for: never taken
+            assert sorted(map(str, await owner.release_all())) == sorted(map(str, [found, ours]))
             now = topology.addresses(node.ns)
-            assert ipaddress.ip_interface("192.0.2.150/24") in now
+            assert ipaddress.ip_interface("192.0.2.150/24") not in now
             assert ipaddress.ip_interface("192.0.2.151/24") not in now
+            assert ipaddress.ip_interface("192.0.2.152/24") in now
             # keepalived's startup cleanup, made explicit: claim, then remove.
-            assert await owner.claim(theirs) is True
-            assert await owner.remove(theirs) is True
-            assert ipaddress.ip_interface("192.0.2.150/24") not in topology.addresses(node.ns)
-            assert await owner.claim(theirs) is False
+            assert await owner.claim(admins) is True
+            assert await owner.remove(admins) is True
+            assert ipaddress.ip_interface("192.0.2.152/24") not in topology.addresses(node.ns)
+            assert await owner.claim(admins) is False
+
+    asyncio.run(main())
+
+
+def test_a_refused_delete_stays_owned_and_is_retried(topology: Topology, lan: Lan) -> None:
+    """Ownership ends only when the kernel confirms the delete. Here the request never reaches
+    it (the netlink socket is broken under the owner): the VIP stays owned and pending, and
+    `retry_removals` deletes it once netlink answers again."""
+    node = lan["a"]
+    vip = Vip.make("eth0", "192.0.2.160/24")
+
+    async def main() -> None:
+        async with AddressOwner(netns=node.ns) as owner:
+            assert owner.add_now(vip) is True
+            assert owner._requests is not None
+            owner._requests.sock.close()  # every request now fails with EBADF
+            with pytest.raises(AddressError):
+                owner.remove_now(vip)
+            assert owner.owned == {vip} and owner.pending_removal == {vip}
+            assert ipaddress.ip_interface("192.0.2.160/24") in topology.addresses(node.ns)
+            assert [(v, e is not None) for v, e in owner.retry_removals()] == [(vip, True)]
+            owner._requests = None
+            owner.open_requests()  # netlink back
+            assert owner.retry_removals() == [(vip, None)]
+            assert owner.owned == frozenset() and owner.pending_removal == frozenset()
+            assert ipaddress.ip_interface("192.0.2.160/24") not in topology.addresses(node.ns)
+            # and a VIP wanted again before the retry is not removed by it
+            assert owner.add_now(vip) is True
+            owner._pending[vip.key] = vip
+            owner.add_now(vip)
+            assert owner.pending_removal == frozenset()
 
     asyncio.run(main())
 

@@ -1,0 +1,81 @@
+"""VIP ownership in real daemons (issue 20, finding 5).
+
+- A VIP that is already on the interface when the instance becomes Master (an admin's hand, a
+  daemon that died) used to stay through BACKUP and SIGTERM while the peer held it too: the
+  Master now takes it over, and gives it up like any other.
+- A VIP someone removes from a Master (`ip addr del`, or `ip addr flush` of the interface) comes
+  back at once, with one log line saying so, and the peer never holds it meanwhile.
+Judged from the kernel's address events in each namespace and the adverts on the wire."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from vipkeeper.lab.testbed import Testbed, vrrp_conf
+
+pytestmark = pytest.mark.net
+
+VIP = "192.0.2.70/24"
+ADV = 0.5
+VRID = 70
+
+
+def master_down(priority: int, adv: float = ADV) -> float:
+    return 3 * adv + (256 - priority) / 256 * adv
+
+
+@pytest.fixture
+def bed(topology):
+    with Testbed(topology, ("a", "b"), ipv6=False) as tb:
+        yield tb
+
+
+def conf(priority: int) -> str:
+    return vrrp_conf(priority=priority, vrid=VRID, vips=[VIP], advert_int=ADV)
+
+
+def test_vip_found_on_becoming_master_is_released_on_backup_and_sigterm(bed: Testbed) -> None:
+    bed.start("a", conf=conf(100))
+    bed.daemon("a").log.wait_line(lambda line: "Entering BACKUP STATE (init)" in line.text, 10.0)
+    # Between start-up (which cleans leftovers) and becoming Master, the VIP appears by hand.
+    bed.topo.run(bed.lan["a"].ns, ["ip", "addr", "add", VIP, "dev", "eth0"])
+    bed.daemon("a").log.wait_line(lambda line: "Entering MASTER STATE" in line.text, master_down(100) + 3.0)
+    joined = time.time()
+    bed.start("b", conf=conf(150))
+    bed.wait_sole("b", VIP, master_down(150) + 3.0)  # a dropped it on stepping down
+    assert bed.removed_at("a", VIP, joined) is not None
+    assert all(e - s < ADV for s, e in bed.dual_holding(VIP, joined))
+    stopped = bed.stop("a", signal.SIGTERM)
+    time.sleep(2 * ADV)
+    assert bed.holders(VIP) == ["b"]
+    assert bed.dual_holding(VIP, stopped) == []
+
+
+@pytest.mark.parametrize("how", ["del", "flush"])
+def test_vip_removed_from_a_master_comes_back(bed: Testbed, how: str) -> None:
+    bed.start("a", conf=conf(150))
+    bed.start("b", conf=conf(100))
+    bed.wait_sole("a", VIP, master_down(150) + 3.0)
+    ns = bed.lan["a"].ns
+    cmd = ["ip", "addr", "del", VIP, "dev", "eth0"] if how == "del" else ["ip", "addr", "flush", "dev", "eth0"]
+    done = time.time()
+    bed.topo.run(ns, cmd)
+    gone = bed.removed_at("a", VIP, done - 1.0)
+    assert gone is not None
+    back = bed.watch["a"].wait_holds(VIP.split("/")[0], True, 2.0)
+    assert back, f"the VIP did not come back after ip addr {how}"
+    again = bed.added_at("a", VIP, gone)
+    assert again is not None and again - gone < 0.5, f"came back {again and again - gone:.3f}s after removal"
+    time.sleep(4 * ADV)
+    end = time.time()
+    assert bed.holders(VIP) == ["a"]
+    assert bed.added_at("b", VIP, done - 1.0) is None  # the peer never took it
+    assert bed.advertisers(done, end, VRID) == {"a"}
+    lines = [line.text for line in bed.daemon("a").log.snapshot()
+             if "Netlink reflector reports IP 192.0.2.70 removed from eth0" in line.text]
+    assert len(lines) == 1 and "(VI_1) is MASTER, adding it back" in lines[0], lines
+    if how == "flush":
+        bed.topo.run(ns, ["ip", "addr", "add", str(bed.lan["a"].ipv4), "dev", "eth0"])
