@@ -218,6 +218,7 @@ class Runtime:
         self.announce_errors: dict[str, collections.Counter[str]] = {}
         self._ifindex: dict[str, int] = {}  # the index each configured interface had when last seen (0: gone)
         self.vips_restored = 0
+        self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -278,6 +279,7 @@ class Runtime:
             self.notifier.notify("GROUP", group, state, 0, model.notify, self.fifos)
 
     def _activate(self, router: Router) -> None:
+        self._vip_routers = None
         self.routers[router.name] = router
         router.start()
         task = asyncio.get_running_loop().create_task(self._bring_up(router), name=f"start {router.name}")
@@ -658,8 +660,13 @@ class Runtime:
                     self._reopen(ep, f"address {change.address} added")
             return
         self.addresses.forget(change.key)  # the kernel confirms: gone, whoever removed it
-        for router in list(self.routers.values()):
-            if router.core.state != State.MASTER:
+        if self._vip_routers is None:  # our own deletes come back here too: no scan per event
+            self._vip_routers = {}
+            for r in self.routers.values():
+                for v in r.params.vips:
+                    self._vip_routers.setdefault(v.key, []).append(r)
+        for router in self._vip_routers.get(change.key, ()):
+            if router.core.state != State.MASTER or self.routers.get(router.name) is not router:
                 continue
             for vip in router.params.vips:
                 if vip.key != change.key:
@@ -771,6 +778,7 @@ class Runtime:
             for router in built.values():
                 self._activate(router)
             self._close_idle_endpoints()
+            self._vip_routers = None
             self.reloads += 1
             self.last_reload_error = None
             log.info("Reload finished: %d unchanged, %d reconfigured, %d started",

@@ -91,3 +91,17 @@ def test_socket_fault_with_a_tracker_fault_needs_both_cleared() -> None:
     assert inst.state == State.FAULT
     inst.handle(TrackerChanged("chk", 0, False), 7.0)
     assert inst.state == State.BACKUP
+
+
+def test_a_sync_group_follows_a_member_that_lost_its_socket() -> None:
+    from vipkeeper.vrrp.sync_group import SyncGroup
+
+    one, two = Instance(params(name="VI_1")), Instance(params(name="VI_2", vrid=52))
+    group = SyncGroup("G", [one, two])
+    group.handle_all(Startup(), 0.0)
+    group.handle_all(TimerFired(), one.next_deadline())
+    assert one.state == two.state == State.MASTER
+    group.handle("VI_1", SocketState(False, "interface vX down"), 5.0)
+    assert one.state == two.state == State.FAULT
+    group.handle("VI_1", SocketState(True), 6.0)
+    assert one.state == two.state == State.BACKUP
