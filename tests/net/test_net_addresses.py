@@ -9,7 +9,7 @@ import pytest
 
 from vipkeeper.lab.proc import wait_for_async
 from vipkeeper.lab.topology import Lan, Topology
-from vipkeeper.net.addresses import AddressError, AddressOwner, LinkState, LinkWatcher, Vip, link_state
+from vipkeeper.net.addresses import AddressChange, AddressError, AddressOwner, LinkState, LinkWatcher, Vip, link_state
 
 pytestmark = pytest.mark.net
 
@@ -138,6 +138,37 @@ def test_link_watcher_reports_carrier_loss_and_return(topology: Topology, lan: L
             topology.restore(node)
             await wait_for_async(lambda: seen and seen[-1].ifname == "eth0" and seen[-1].up, 2.0, what="link up event")
             assert not in_ns(node.ns, lambda: link_state("eth9")).exists
+        finally:
+            watcher.close()
+
+    asyncio.run(main())
+
+
+def test_link_watcher_reports_address_changes_by_name_also_when_the_link_goes(topology: Topology, lan: Lan,
+                                                                                in_ns) -> None:
+    """The daemon re-adds a Master's VIP on RTM_DELADDR, so the watcher must name the interface of
+    every address event, also of those the kernel sends while deleting the interface itself."""
+    node = lan["a"]
+
+    async def main() -> None:
+        watcher = in_ns(node.ns, LinkWatcher)
+        links: list[LinkState] = []
+        seen: list[AddressChange | None] = []
+        try:
+            watcher.start(links.append, on_address=seen.append)
+            topology.run(node.ns, ["ip", "addr", "add", "192.0.2.170/24", "dev", "eth0"])
+            topology.run(node.ns, ["ip", "addr", "del", "192.0.2.170/24", "dev", "eth0"])
+            want = ipaddress.ip_address("192.0.2.170")
+            await wait_for_async(lambda: [(c.ifname, c.added) for c in seen if c and c.address == want]
+                                 == [("eth0", True), ("eth0", False)], 2.0, what="add and delete events")
+            topology.run(node.ns, ["ip", "link", "add", "vz", "type", "veth", "peer", "name", "vzp"])
+            topology.run(node.ns, ["ip", "addr", "add", "198.51.100.9/24", "dev", "vz"])
+            topology.run(node.ns, ["ip", "link", "del", "vz"])
+            gone = ipaddress.ip_address("198.51.100.9")
+            await wait_for_async(lambda: any(c and c.address == gone and not c.added for c in seen), 2.0,
+                                 what="delete event of the deleted interface's address")
+            assert [c.ifname for c in seen if c and c.address == gone and not c.added] == ["vz"]
+            assert any(s.ifname == "vz" and not s.exists for s in links)
         finally:
             watcher.close()
 

@@ -256,7 +256,10 @@ class Runtime:
         owner_of = {vip.key: router.name for router in built.values() for vip in router.params.vips}
         for vip in await self.addresses.claim_present([v for r in built.values() for v in r.params.vips]):
             log.info("(%s) removing leftover VIP %s", owner_of[vip.key], vip)
-            await self.addresses.remove(vip)
+            try:
+                self.addresses.remove_now(vip)
+            except AddressError as exc:  # still owned: the maintenance tick retries it
+                log.error("(%s) cannot remove leftover VIP %s: %s", owner_of[vip.key], vip, exc.strerror or exc)
         await tracking.start(self._on_tracker)
         self._make_groups(config, built)
         for router in built.values():
@@ -489,6 +492,12 @@ class Runtime:
             router.feed(SocketState(True))
         return True
 
+    def _reopen_or_lose(self, ep: Endpoint, why: str) -> None:
+        """The interface is there under a new index: a socket on the old one is dead whether or
+        not the new one can be opened yet (it may have no address so far)."""
+        if not self._reopen(ep, why) and ep.socket is not None:
+            self._lose(ep, f"interface {ep.ifname} down")
+
     def _lose(self, ep: Endpoint, reason: str, close: bool = True) -> None:
         """The endpoint's socket cannot be used: its routers go to FAULT for `reason`."""
         if close and ep.socket is not None:
@@ -518,7 +527,7 @@ class Runtime:
             self._lose(ep, f"interface {ep.ifname} down")
             return
         if index != sock.ifindex:
-            self._reopen(ep, f"{ep.ifname} re-created, was ifindex {sock.ifindex}")
+            self._reopen_or_lose(ep, f"{ep.ifname} re-created, was ifindex {sock.ifindex}")
         elif sock.failing >= SEND_FAULT_AFTER:
             err = sock.last_send_error or 0
             ep.retry_at = asyncio.get_running_loop().time() + ep.backoff
@@ -558,7 +567,7 @@ class Runtime:
                     self._lose(ep, f"interface {ep.ifname} down")
                     continue
                 if index != ep.socket.ifindex:
-                    self._reopen(ep, f"{ep.ifname} re-created, was ifindex {ep.socket.ifindex}")
+                    self._reopen_or_lose(ep, f"{ep.ifname} re-created, was ifindex {ep.socket.ifindex}")
                 elif ep.socket.failing == 0 and ep.socket.sent:
                     ep.backoff = MAINTENANCE_INTERVAL  # sends work again: the next failure starts afresh
 
@@ -645,7 +654,7 @@ class Runtime:
             self._ifindex[state.ifname] = state.index
         stale = [ep for ep in mine if ep.socket is None or ep.socket.ifindex != state.index]
         for ep in stale:
-            self._reopen(ep, f"{state.ifname} is ifindex {state.index}")
+            self._reopen_or_lose(ep, f"{state.ifname} is ifindex {state.index}")
 
     def _on_address(self, change: AddressChange | None) -> None:
         if change is None:  # events were lost: every Master puts back what is missing

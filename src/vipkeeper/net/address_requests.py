@@ -30,6 +30,7 @@ RTM_DELLINK = 17
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
 RTM_GETADDR = 22
+RTM_GETLINK = 18
 RTMGRP_LINK = 1
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
@@ -111,6 +112,12 @@ def parse_address(body: bytes) -> tuple[int, ipaddress.IPv4Address | ipaddress.I
     if raw is None or (family, len(raw)) not in ((socket.AF_INET, 4), (socket.AF_INET6, 16)):
         return None
     return index, ipaddress.ip_address(raw), prefixlen
+
+
+def link_dump_request(seq: int) -> bytes:
+    """An RTM_GETLINK dump request: every interface comes back as an RTM_NEWLINK message."""
+    body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
 def _attr(kind: int, value: bytes) -> bytes:

@@ -47,6 +47,7 @@ from vipkeeper.net.address_requests import (
     RTMGRP_LINK,
     AddressSocket,
     address_message,
+    link_dump_request,
     parse_address,
     parse_link,
     route_messages,
@@ -370,18 +371,20 @@ class LinkWatcher:
         """Subscribe (already done in __init__), then deliver events from the running loop."""
         self._callback = callback
         self._on_address = on_address
-        self._names = {index: name for index, name in socket.if_nameindex()}
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.sock.fileno(), self._readable)
+        # The names of the socket's own namespace (which may not be the caller's): a link dump
+        # on this socket, read like any link event.
+        self._dump_links()
+
+    def _dump_links(self) -> None:
+        try:
+            self.sock.send(link_dump_request(1))
+        except OSError:
+            pass  # the events still name the interfaces they concern
 
     def _name_of(self, index: int) -> str:
-        name = self._names.get(index)
-        if name is None:
-            try:
-                name = self._names[index] = socket.if_indextoname(index)
-            except OSError:
-                return ""
-        return name
+        return self._names.get(index, "")
 
     def _readable(self) -> None:
         for _ in range(64):
@@ -418,10 +421,7 @@ class LinkWatcher:
                     self._names.pop(index, None)
 
     def _resync(self) -> None:
-        self._names = {index: name for index, name in socket.if_nameindex()}
-        for _, name in socket.if_nameindex():
-            if self._callback is not None:
-                self._callback(link_state(name))
+        self._dump_links()  # every link afresh, as events
         if self._on_address is not None:
             self._on_address(None)
 
