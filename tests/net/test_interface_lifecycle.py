@@ -21,6 +21,7 @@ from vipkeeper.lab.testbed import Testbed, vrrp_conf
 pytestmark = pytest.mark.net
 
 VIP = "192.0.2.60/24"
+VIP6 = "2001:db8::60/64"
 ADV = 0.5
 VRID = 60
 
@@ -31,7 +32,7 @@ def master_down(priority: int, adv: float = ADV) -> float:
 
 @pytest.fixture
 def bed(topology):
-    with Testbed(topology, ("a", "b"), ipv6=False) as tb:
+    with Testbed(topology, ("a", "b"), ipv6=True) as tb:
         yield tb
 
 
@@ -43,31 +44,34 @@ def status(bed: Testbed, name: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_master_interface_recreated_leaves_exactly_one_holder(bed: Testbed) -> None:
-    bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
-    bed.start("b", conf=vrrp_conf(priority=100, vrid=VRID, vips=[VIP], advert_int=ADV))
-    bed.wait_sole("a", VIP, master_down(150) + 3.0)
+@pytest.mark.parametrize("family", [4, 6])
+def test_master_interface_recreated_leaves_exactly_one_holder(bed: Testbed, family: int) -> None:
+    """IPv6 too: the re-created interface has a new MAC, so a new link-local source."""
+    vip = VIP if family == 4 else VIP6
+    bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[vip], advert_int=ADV))
+    bed.start("b", conf=vrrp_conf(priority=100, vrid=VRID, vips=[vip], advert_int=ADV))
+    bed.wait_sole("a", vip, master_down(150) + 3.0)
     old_index = status(bed, "a")["instances"][0]["socket"]["ifindex"]
 
     deleted = bed.delete_link("a")
     # the deletion takes a's VIP with the interface; b hears no more adverts and takes over
-    bed.wait_sole("b", VIP, master_down(100) + 3.0)
+    bed.wait_sole("b", vip, master_down(100) + 3.0)
     snap = status(bed, "a")["instances"][0]
     assert snap["state"] == "FAULT"
     assert snap["socket"]["open"] is False
 
     back = bed.recreate_link("a")
     # a reopens on the new ifindex, hears b (100 < 150) and preempts: one holder, a.
-    bed.wait_sole("a", VIP, master_down(150) + 4.0)
+    bed.wait_sole("a", vip, master_down(150) + 4.0)
     settle = time.time()
     time.sleep(6 * ADV)
     end = time.time()
-    assert bed.holders(VIP) == ["a"]
-    assert bed.dual_holding(VIP, settle, end) == []
+    assert bed.holders(vip) == ["a"]
+    assert bed.dual_holding(vip, settle, end) == []
     # b saw a's adverts again: it left MASTER; and a's adverts are on the new port
     assert bed.advertisers(settle, end, VRID) == {"a"}
     # at most a brief overlap while a preempts (b holds until it hears a's first advert)
-    assert sum(e - s for s, e in bed.dual_holding(VIP, back, end)) < ADV
+    assert sum(e - s for s, e in bed.dual_holding(vip, back, end)) < ADV
     snap = status(bed, "a")["instances"][0]
     assert snap["socket"]["open"] is True
     assert snap["socket"]["ifindex"] != old_index
