@@ -162,6 +162,15 @@ def _render_instance(inst: dict, now: float) -> list[str]:
     drops = _counts(counters.get("drops"))
     if drops:
         rows.append(["drops", drops])
+    sock = inst.get("socket")
+    if isinstance(sock, dict):
+        if sock.get("fault"):
+            rows.append(["socket", f"FAULT: {sock['fault']}"])
+        errors = _counts(sock.get("errors"))
+        if errors or sock.get("reopens"):
+            rows.append(["socket" if not sock.get("fault") else "",
+                         ", ".join(x for x in (errors, f"reopened {sock['reopens']}" if sock.get("reopens") else "")
+                                   if x)])
     trackers = inst.get("trackers") or []
     if not trackers:
         rows.append(["trackers", "none"])
