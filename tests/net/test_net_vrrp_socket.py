@@ -141,3 +141,30 @@ def test_partition_and_blocked_vrrp_keep_adverts_from_b(topology: Topology, lan:
             assert str((await _next(heard_b)).src) == "192.0.2.1"
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+def test_a_socket_on_a_recreated_interface_fails_every_send_and_says_so(topology: Topology, lan: Lan,
+                                                                        in_ns, family: int) -> None:
+    """Why the daemon reopens sockets (issue 20 finding 2): after the interface is deleted and
+    created again under the same name, the old socket is bound to an index that is gone, and
+    nothing it sends leaves. `failing` and `last_send_error` let the owner see it."""
+    node = lan["a"]
+    sock = _open(in_ns, node, family)
+    try:
+        assert sock.send(PAYLOAD) and sock.failing == 0
+        topology.delete_link(node)
+        topology.recreate_link(node)
+        assert not sock.send(PAYLOAD)
+        assert not sock.send(PAYLOAD)
+        assert sock.failing == 2 and sock.send_errors == 2
+        assert sock.last_send_error is not None
+        assert sum(n for reason, n in sock.errors.items() if reason.startswith("send_")) == 2
+        fresh = _open(in_ns, node, family)
+        try:
+            assert fresh.ifindex != sock.ifindex
+            assert fresh.send(PAYLOAD) and fresh.failing == 0
+        finally:
+            fresh.close()
+    finally:
+        sock.close()

@@ -419,9 +419,11 @@ class Runtime:
             log.warning("(%s) WARNING - interface %s for vrrp_instance %s doesn't exist - running it in FAULT "
                         "until the interface appears", model.where, model.interface, model.name)
 
-    def _announcer(self, ifname: str, fresh: bool = False) -> Announcer | None:
+    def _announcer(self, ifname: str, index: int | None = None) -> Announcer | None:
+        """The interface's announcer; opened afresh when it is bound to another index than
+        `index` (the interface was re-created). Shared by every router on the interface."""
         old = self.announcers.get(ifname)
-        if old is not None and fresh:
+        if old is not None and index is not None and old.ifindex != index:
             old.close()
             del self.announcers[ifname]
         if ifname not in self.announcers:
@@ -481,7 +483,7 @@ class Runtime:
         ep.reopens += 1
         ep.fault = None
         sock.start(lambda raw, k=ep.key: self._on_packet(k, raw))
-        announcer = self._announcer(ep.ifname, fresh=True)
+        announcer = self._announcer(ep.ifname, index=sock.ifindex)
         log.info("%s: VRRP socket opened on ifindex %d (%s)", ep.ifname, sock.ifindex, why)
         for router in self._live_routers(ep):
             router.rebind(sock, announcer)
