@@ -544,7 +544,7 @@ class Runtime:
             await asyncio.sleep(MAINTENANCE_INTERVAL)
             try:
                 self._maintenance_pass(loop.time())
-            except Exception as exc:  # never let the safety net end the daemon
+            except Exception as exc:  # noqa: BLE001 - never let the safety net end the daemon
                 log.error("maintenance pass failed: %s: %s", type(exc).__name__, exc)
 
     def _maintenance_pass(self, now: float) -> None:

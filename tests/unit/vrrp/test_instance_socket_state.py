@@ -10,8 +10,20 @@ from __future__ import annotations
 import ipaddress
 
 from vipkeeper.vrrp.instance import (
-    AddVips, DelVips, Instance, InstanceParams, InterfaceDown, InterfaceUp, Log, Notify, SendAdvert,
-    SocketState, Startup, State, TimerFired, TrackerChanged,
+    AddVips,
+    DelVips,
+    Instance,
+    InstanceParams,
+    InterfaceDown,
+    InterfaceUp,
+    Log,
+    Notify,
+    SendAdvert,
+    SocketState,
+    Startup,
+    State,
+    TimerFired,
+    TrackerChanged,
 )
 
 ME = ipaddress.IPv4Address("192.0.2.1")
@@ -19,8 +31,8 @@ VIP = ipaddress.IPv4Address("192.0.2.100")
 
 
 def params(**kw) -> InstanceParams:
-    base = dict(name="VI_1", vrid=51, version=3, priority=100, advert_int=1.0, source_address=ME,
-                vips=("vip",), addresses=(VIP,))
+    base = {"name": "VI_1", "vrid": 51, "version": 3, "priority": 100, "advert_int": 1.0, "source_address": ME,
+            "vips": ("vip",), "addresses": (VIP,)}
     base.update(kw)
     return InstanceParams(**base)
 
