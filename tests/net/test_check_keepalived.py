@@ -41,7 +41,6 @@ NAMED_ONLY = {
     "notification-email.conf": ("notification_email", "smtp_server", "smtp_alert"),
     "enable-snmp.conf": ("enable_snmp_vrrp", "enable_snmp_rfc", "enable_traps"),
     "enable-dbus.conf": ("enable_dbus",),
-    "dynamic-interfaces.conf": ("dynamic_interfaces",),
     "startup-shutdown-script.conf": ("startup_script", "shutdown_script"),
 }
 

@@ -70,12 +70,15 @@ def host_diagnostics(config: Config, host: Host, interface_lines: dict[str, Wher
     def warn(where: Where, message: str) -> None:
         found.append(Diagnostic(where, "warning", message))
 
-    for instance in config.instances:
-        _instance_interfaces(instance, host, interface_lines.get(instance.name, instance.where), warn)
-    for group in config.sync_groups:
-        for ref in group.track_interface:
-            if not host.interface_exists(ref.name):
-                warn(ref.where, f"({group.name}) tracked interface {ref.name} doesn't exist")
+    # With `dynamic_interfaces` keepalived 2.2.7's -t says nothing of missing interfaces (measured:
+    # instance interface, track_interface and VIP dev, exit 0): they may appear later.
+    if not config.global_defs.dynamic_interfaces:
+        for instance in config.instances:
+            _instance_interfaces(instance, host, interface_lines.get(instance.name, instance.where), warn)
+        for group in config.sync_groups:
+            for ref in group.track_interface:
+                if not host.interface_exists(ref.name):
+                    warn(ref.where, f"({group.name}) tracked interface {ref.name} doesn't exist")
 
     runnable: list[Where] = []
     for script in config.scripts:

@@ -73,6 +73,13 @@ def test_missing_interfaces_named_at_their_lines_in_keepalived_words():
     assert config.usable  # keepalived runs it (the instance faults); check exits 5, not 1
 
 
+def test_dynamic_interfaces_silences_missing_interfaces_as_keepalived_t_does():
+    host = FakeHost(files={"/bin/chk": True, "/bin/note": True})
+    config = read(host, interface="eth9", tracked="eth8", dev="eth7",
+                  globals="  enable_script_security\n  dynamic_interfaces\n")
+    assert lines(config) == []
+
+
 def test_missing_and_unexecutable_scripts():
     config = read(FakeHost(files={"/bin/note": False}))
     assert lines(config) == [
