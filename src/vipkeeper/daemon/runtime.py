@@ -218,6 +218,7 @@ class Runtime:
         self.announce_errors: dict[str, collections.Counter[str]] = {}
         self._ifindex: dict[str, int] = {}  # the index each configured interface had when last seen (0: gone)
         self.vips_restored = 0
+        self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -244,6 +245,8 @@ class Runtime:
         self.notifier = NotifyRunner(asyncio.get_running_loop())
         self._prepare_scripts(config)
         self._open_fifos(config)
+        for _, name in socket.if_nameindex():  # what is there now is not news to report
+            self._link_up[name] = link_state(name).up
         for model in config.instances:
             state = link_state(model.interface)
             self._link_up[model.interface] = state.up
@@ -551,8 +554,27 @@ class Runtime:
         for vip, error in self.addresses.retry_removals():
             if error is None:
                 log.info("Removed VIP %s on retry", vip)
-            else:
-                log.warning("Still cannot remove VIP %s: %s", vip, error.strerror or error)
+                self._complained.discard(("remove", vip.key))
+            elif ("remove", vip.key) not in self._complained:  # once, not every second
+                self._complained.add(("remove", vip.key))
+                log.warning("Still cannot remove VIP %s: %s - retrying every %gs", vip, error.strerror or error,
+                            MAINTENANCE_INTERVAL)
+        # A Master lacking one of its VIPs (an add the kernel refused, an event lost) adds it.
+        for router in list(self.routers.values()):
+            if router.core.state != State.MASTER:
+                continue
+            for vip in router.params.vips:
+                if self.addresses.owns(vip.key):
+                    continue
+                try:
+                    self.addresses.add_now(vip)
+                    log.warning("(%s) VIP %s was missing on a MASTER - added it", router.name, vip)
+                    self._complained.discard(("add", vip.key))
+                except AddressError as exc:
+                    if ("add", vip.key) not in self._complained:
+                        self._complained.add(("add", vip.key))
+                        log.error("(%s) cannot add VIP %s: %s - retrying every %gs", router.name, vip,
+                                  exc.strerror or exc, MAINTENANCE_INTERVAL)
         for ep in list(self.endpoints.values()):
             if ep.socket is None:
                 self._reopen(ep, "interface present again")
@@ -632,7 +654,8 @@ class Runtime:
         previous = self._link_up.get(state.ifname)
         self._link_up[state.ifname] = state.up
         if previous != state.up:
-            log.info("Netlink reports %s %s", state.ifname, "up" if state.up else "down")
+            if previous is not None or state.up:  # a new interface: only once it is up, as keepalived
+                log.info("Netlink reports %s %s", state.ifname, "up" if state.up else "down")
             for router in self.routers.values():
                 if router.model.interface == state.ifname and not router.model.dont_track_primary:
                     router.feed(InterfaceUp() if state.up else InterfaceDown())
