@@ -53,7 +53,14 @@ from vipkeeper.daemon.router import (
     vips_of,
 )
 from vipkeeper.daemon.tracking import TrackingHub
-from vipkeeper.net.addresses import AddressChange, AddressError, AddressOwner, LinkState, LinkWatcher, link_state
+from vipkeeper.net.addresses import (
+    AddressChange,
+    AddressError,
+    AddressOwner,
+    LinkState,
+    LinkWatcher,
+    link_state,
+)
 from vipkeeper.net.announce import AnnounceError, Announcer
 from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
