@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from . import LocalHost, load
-from .host_checks import SECURITY_VIOLATION
+from .host_checks import SECURITY_VIOLATION, SECURITY_VIOLATION_STARTUP
 from .model import Config, ConfigError
 from .scripts import with_host_checks
 
@@ -53,7 +53,7 @@ def summary(config: Config) -> str:
 def exit_status(config: Config) -> int:
     if not config.usable:
         return EXIT_ERRORS
-    if any(d.severity == "warning" and d.message == SECURITY_VIOLATION for d in config.diagnostics):
+    if any(d.severity == "warning" and d.message in (SECURITY_VIOLATION, SECURITY_VIOLATION_STARTUP) for d in config.diagnostics):
         return EXIT_SECURITY
     if any(d.severity == "warning" for d in config.diagnostics):
         return EXIT_WARNINGS

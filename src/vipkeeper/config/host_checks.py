@@ -25,6 +25,9 @@ from typing import Protocol
 from .model import Config, Diagnostic, Instance, ScriptCommand, Where
 
 SECURITY_VIOLATION = "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
+# keepalived 2.2.7 -t with a startup/shutdown script and no enable_script_security (measured: exit 6)
+SECURITY_VIOLATION_STARTUP = ("SECURITY VIOLATION - start/shutdown scripts are being executed but script_security "
+                              "not enabled.")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -106,6 +109,21 @@ def host_diagnostics(config: Config, host: Host, interface_lines: dict[str, Wher
             warn(command.where, f"{label} script '{resolved[0]}' is not executable")
     if runnable and not config.global_defs.enable_script_security:
         warn(min(runnable), SECURITY_VIOLATION)
+    lifecycle = []
+    for name in ("startup_script", "shutdown_script"):
+        command = getattr(config.global_defs, name)
+        if command is None:
+            continue
+        first = command.argv[0] if command.argv else command.command
+        resolved = host.script_file(first)
+        if resolved is None:  # keepalived -t says nothing and exits 0 (measured); vipkeeper says why
+            warn(command.where, f"{name} '{first}' does not exist - nothing would run")
+            continue
+        lifecycle.append(command.where)
+        if not resolved[1]:
+            warn(command.where, f"{name} '{resolved[0]}' is not executable")
+    if lifecycle and not config.global_defs.enable_script_security:
+        warn(min(lifecycle), SECURITY_VIOLATION_STARTUP)
     return found
 
 

@@ -520,6 +520,103 @@ def quoted_path(node: Node, sink: Sink) -> str:
     return _one(node)
 
 
+def email_block(node: Node, sink: Sink) -> tuple[str, ...]:
+    """`notification_email { ADDR ... }`: every word is one address, as keepalived reads it."""
+    addresses = tuple(word for child in _words_entries(node, sink) for word in child.words)
+    if not addresses:
+        sink.warning(node, "Warning - empty notification_email block")
+    return addresses
+
+
+def smtp_server(node: Node, sink: Sink) -> tuple[str, int]:
+    """`smtp_server HOST|ADDRESS [PORT]` (port 25 by default)."""
+    host = _one(node)
+    port = 25
+    if len(node.args) > 1:
+        try:
+            port = parse_int(node.args[1], 1, 65535)
+        except Invalid:
+            raise Invalid(f"Invalid smtp server {host} {node.args[1]}") from None
+    return (host.strip("[]"), port)
+
+
+def smtp_connect_timeout(node: Node, sink: Sink) -> float:
+    """keepalived: [0, UINT_MAX/TIMER_HZ] seconds; 0 is raised to 1 with a warning."""
+    try:
+        value = parse_int(_one(node), 0, 4294)
+    except Invalid:
+        raise Invalid(f"smtp_connect_timeout '{node.args[0] if node.args else ''}' must be in [0, 4294] "
+                      "- ignoring") from None
+    if value == 0:
+        sink.warning(node, "smtp_conect_timeout must be greater than 0, setting to 1")
+        value = 1
+    return float(value)
+
+
+def nftables_table(node: Node, sink: Sink) -> str:
+    """`nftables [TABLE]`: keepalived's table name, "keepalived" by default (at most 255)."""
+    name = node.args[0] if node.args else "keepalived"
+    if len(name) >= 256:
+        raise Invalid("nftables table name too long - ignoring")
+    return name
+
+
+def iptables_as_nftables(node: Node, sink: Sink) -> str:
+    """Debian's keepalived 2.2.7 is built with nftables only: `vrrp_iptables` takes its table."""
+    sink.warning(node, "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and "
+                       "'vrrp_ipsets' with 'nftables' config option")
+    return "keepalived"
+
+
+def rt_priority(node: Node, sink: Sink) -> int:
+    """SCHED_RR priority, clamped to [1, 99] with keepalived's warning."""
+    if not node.args:
+        raise Invalid("No vrrp process real-time priority specified")
+    try:
+        value = int(node.args[0], 10)
+    except ValueError:
+        raise Invalid(f"vrrp process real-time priority '{node.args[0]}' invalid") from None
+    if value < 1:
+        sink.warning(node, f"vrrp process real-time priority {value} less than minimum 1 - setting to minimum")
+        value = 1
+    elif value > 99:
+        sink.warning(node, f"vrrp process real-time priority {value} greater than maximum 99 - setting to "
+                           "maximum")
+        value = 99
+    return value
+
+
+def cpu_list(node: Node, sink: Sink) -> tuple[int, ...]:
+    """`vrrp_cpu_affinity CPU...`; whether each CPU exists is the host's business (checked at run)."""
+    if not node.args:
+        raise Invalid("No vrrp cpu_id set specified")
+    cpus = []
+    for arg in node.args:
+        try:
+            cpus.append(parse_int(arg, 0, 1023))
+        except Invalid:
+            raise Invalid(f"Invalid cpu_id:{arg} specified for vrrp process") from None
+    return tuple(cpus)
+
+
+def rlimit_rttime(node: Node, sink: Sink) -> int:
+    """µs; 1 becomes 2 (keepalived halves it for the soft limit, which must not be 0)."""
+    try:
+        value = parse_int(_one(node), 1, 2**32 - 1)
+    except Invalid:
+        raise Invalid(f"Invalid vrrp real-time limit - {node.args[0] if node.args else ''}") from None
+    return max(value, 2)
+
+
+def script_timeout(node: Node, sink: Sink) -> float:
+    kind = node.keyword.split("_", 1)[0]
+    try:
+        return float(parse_int(_one(node), 1, 1000))
+    except Invalid:
+        raise Invalid(f"{kind}_script_timeout '{node.args[0] if node.args else ''}' must be in [1, 1000] "
+                      "- ignoring") from None
+
+
 # -- tables ------------------------------------------------------------------------------------
 #
 # Every keyword keepalived 2.2.7 reads in these blocks is here. `ok` rows are acted on; `ignored`
@@ -528,15 +625,13 @@ def quoted_path(node: Node, sink: Sink) -> str:
 # changes what goes on the wire or who holds a VIP. `support_table()` lists them all.
 
 LVS = "configure IPVS load balancing; vipkeeper implements VRRP only, not LVS"
-MAIL = "send mail on state changes; vipkeeper sends none, use a notify script"
 SNMP = "serve state over SNMP AgentX; vipkeeper has no SNMP, see `vipkeeper status` and metrics_listen"
-TUNING = "tune its own processes this way; vipkeeper is one process and does not need it"
+TUNING = "tune its checker/BFD processes, automatic priorities or spawning this way; vipkeeper has no " \
+         "such process and does not need it"
 BUFFERS = "size its netlink or socket receive buffers this way; vipkeeper sizes its own"
 NAMING = "name its processes or files this way; vipkeeper does not"
 NO_VMAC = "create a macvlan (VMAC) interface so adverts and the VIPs use the virtual MAC 00:00:5e:00:01:VRID; " \
           "vipkeeper would use the interface's own MAC"
-FIREWALL = "add iptables/nftables rules dropping traffic to the VIPs of instances without accept mode; " \
-           "vipkeeper adds none, so the host would answer that traffic"
 WHERE_VIPS = "start VRRP inside this network namespace; vipkeeper would hold the VIPs in the namespace " \
              "it was started in; start it with `ip netns exec NAME vipkeeper ...`"
 
@@ -552,7 +647,7 @@ _NOTIFIES: dict[str, Keyword] = {
     "notify_stop": ok("notify_stop", script),
     "notify": ok("notify_generic", script),
     "notify_priority_changes": ok("notify_priority_changes", boolean),
-    "smtp_alert": unsupported(MAIL),
+    "smtp_alert": ok("smtp_alert", boolean),
 }
 
 _TRACKERS: dict[str, Keyword] = {
@@ -682,9 +777,8 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
     **_each("tmp_config_directory config_save_dir", ignored("keep copies of the configuration it read there")),
     **_each("process_names process_name vrrp_process_name checker_process_name bfd_process_name "
             "use_pid_dir instance data_use_instance", ignored(NAMING)),
-    **_each("vrrp_priority checker_priority bfd_priority vrrp_no_swap checker_no_swap bfd_no_swap "
-            "vrrp_cpu_affinity checker_cpu_affinity bfd_cpu_affinity vrrp_rt_priority checker_rt_priority "
-            "bfd_rt_priority vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime "
+    **_each("checker_priority bfd_priority checker_no_swap bfd_no_swap checker_cpu_affinity bfd_cpu_affinity "
+            "checker_rt_priority bfd_rt_priority checker_rlimit_rttime bfd_rlimit_rttime "
             "min_auto_priority_delay umask child_wait_time random_seed", ignored(TUNING)),
     "max_auto_priority": ignored(TUNING, field="max_auto_priority",
                                  read=lambda n, s: parse_int(n.args[0], -1, 99) if n.args else 99),
@@ -704,22 +798,14 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
     **_each("vmac_prefix vmac_addr_prefix", unsupported("name VMAC interfaces this way; vipkeeper creates none")),
     "disable_local_igmp": unsupported("stop the kernel sending IGMP reports for the VRRP group"),
     "vrrp_garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds"),
-    "vrrp_iptables": unsupported(FIREWALL, refuse=True),
-    "nftables": unsupported(FIREWALL, refuse=True),
-    **_each("vrrp_ipsets nftables_priority nftables_counters nftables_ifindex",
-            unsupported("shape the firewall rules of vrrp_iptables/nftables")),
-    **_each("notification_email_from smtp_server smtp_helo_name smtp_connect_timeout smtp_alert smtp_alert_vrrp "
-            "no_email_faults", unsupported(MAIL)),
-    "notification_email": unsupported(MAIL, block=True),
+    **_each("vrrp_ipsets nftables_ifindex",
+            unsupported("shape the firewall rules of vrrp_iptables/nftables (ipsets; interface indexes "
+                        "instead of names for link-local VIPs)")),
     **_each("enable_snmp_vrrp enable_snmp_rfc enable_snmp_rfcv2 enable_snmp_rfcv3 snmp_socket", unsupported(SNMP)),
     "enable_traps": unsupported("send SNMP traps on state changes; vipkeeper has no SNMP, use a notify "
                                 "script or notify_fifo"),
     **_each("enable_dbus dbus_service_name", unsupported("publish instance states and take commands on "
                                                          "D-Bus; vipkeeper has no D-Bus, see `vipkeeper status`")),
-    "startup_script": unsupported("run this script once before starting VRRP"),
-    "shutdown_script": unsupported("run this script once after stopping VRRP"),
-    **_each("startup_script_timeout shutdown_script_timeout",
-            unsupported("bound the startup/shutdown script's run time")),
     **_each("lvs_sync_daemon lvs_timeouts lvs_flush lvs_flush_on_stop lvs_notify_fifo lvs_notify_fifo_script "
             "rs_init_notifies no_checker_emails smtp_alert_checker checker_log_all_failures enable_snmp_checker "
             "lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs "
@@ -730,8 +816,33 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
 
 GLOBAL_DEFS: dict[str, Keyword] = {
     **_GLOBAL_NOT_ACTED,
-    "router_id": ignored("name this machine in its mail and SNMP data; vipkeeper has neither",
-                         field="router_id", read=word),
+    "router_id": ok("router_id", word),
+    # mail alerts (notify/mail.py)
+    "notification_email": ok("notification_email", email_block, block=True),
+    "notification_email_from": ok("notification_email_from", word),
+    "smtp_server": ok("smtp_server", smtp_server),
+    "smtp_helo_name": ok("smtp_helo_name", word),
+    "smtp_connect_timeout": ok("smtp_connect_timeout", smtp_connect_timeout),
+    "smtp_alert": ok("smtp_alert", boolean),
+    "smtp_alert_vrrp": ok("smtp_alert_vrrp", boolean),
+    "no_email_faults": ok("no_email_faults", flag),
+    # firewall rules for VIPs without accept mode (net/firewall.py)
+    "nftables": ok("nftables", nftables_table),
+    "vrrp_iptables": ok("nftables", iptables_as_nftables),
+    "nftables_priority": ok("nftables_priority", integer(-2**31, 2**31 - 1)),
+    "nftables_counters": ok("nftables_counters", flag),
+    # the daemon process (daemon/tuning.py)
+    "vrrp_rt_priority": ok("vrrp_rt_priority", rt_priority),
+    "vrrp_priority": ok("vrrp_priority", integer(-20, 19)),
+    "vrrp_no_swap": ok("vrrp_no_swap", flag),
+    "vrrp_cpu_affinity": ok("vrrp_cpu_affinity", cpu_list),
+    "vrrp_rlimit_rttime": ok("vrrp_rlimit_rttime", rlimit_rttime),
+    "vrrp_rlimit_rtime": ok("vrrp_rlimit_rttime", rlimit_rttime),  # deprecated spelling, still read
+    # run once around VRRP (daemon/lifecycle_scripts.py)
+    "startup_script": ok("startup_script", script),
+    "startup_script_timeout": ok("startup_script_timeout", script_timeout),
+    "shutdown_script": ok("shutdown_script", script),
+    "shutdown_script_timeout": ok("shutdown_script_timeout", script_timeout),
     "script_user": ok(None, user_group("script_"), multi=True),
     "enable_script_security": ok("enable_script_security", flag),
     "vrrp_version": ok("vrrp_version", integer(2, 3)),

@@ -267,6 +267,7 @@ class Instance:
     use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
     vmac_xmit_base: bool = False
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
+    smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
     sync_group: str | None = None  # filled in from vrrp_sync_group membership
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -293,6 +294,7 @@ class SyncGroup:
     track_process: tuple[TrackRef, ...] = ()
     track_file: tuple[TrackRef, ...] = ()
     sync_group_tracking_weight: bool = False
+    smtp_alert: bool = False
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,32 @@ class GlobalDefs:
     vrrp_lower_prio_no_advert: bool = False  # defaults for the instance keywords of the same name
     vrrp_higher_prio_send_advert: bool = False
     vrrp_check_unicast_src: bool = False
+    # mail alerts (notify/mail.py): None means keepalived's default, resolved where it is used
+    # (router_id and the sender default to the host name, the HELO name too)
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None
+    smtp_server: tuple[str, int] | None = None  # host or address as written, port (25)
+    smtp_helo_name: str | None = None
+    smtp_connect_timeout: float = 30.0
+    smtp_alert: bool | None = None
+    smtp_alert_vrrp: bool | None = None
+    no_email_faults: bool = False
+    # firewall (net/firewall.py): the nftables table name (`nftables [NAME]`, `vrrp_iptables`
+    # maps to it as in Debian's keepalived 2.2.7), the base chains' priority, counters
+    nftables: str | None = None
+    nftables_priority: int = -1
+    nftables_counters: bool = False
+    # process tuning (daemon/tuning.py), keepalived's vrrp_* keywords for its VRRP process
+    vrrp_rt_priority: int | None = None  # SCHED_RR priority 1..99
+    vrrp_priority: int | None = None  # nice -20..19 (not applied with vrrp_rt_priority, as keepalived)
+    vrrp_no_swap: bool = False
+    vrrp_cpu_affinity: tuple[int, ...] = ()
+    vrrp_rlimit_rttime: int = 10000  # µs of CPU a real-time process may use without blocking
+    # run once before VRRP starts / after it stops (daemon/lifecycle_scripts.py)
+    startup_script: ScriptCommand | None = None
+    startup_script_timeout: float = 10.0
+    shutdown_script: ScriptCommand | None = None
+    shutdown_script_timeout: float = 10.0
     # vipkeeper's own (keepalived would warn about them as unknown; `check` says they are ours)
     control_socket: str | None = None
     metrics_listen: str | None = None

@@ -576,6 +576,7 @@ class _Resolver:
             strict_mode=strict_mode, accept=accept,
             use_vmac=values.get("use_vmac"), vmac_xmit_base=values.get("vmac_xmit_base", False),
             fast_handover=values.get("fast_handover", False),
+            smtp_alert=_smtp_alert(values, g),
             extras=tuple(extras),
         )
 
@@ -675,6 +676,7 @@ class _Resolver:
                 track_file=self.refs(name, values.get("track_file", ()), "file", known["file"]),
                 sync_group_tracking_weight=values.get("sync_group_tracking_weight", False)
                 or values.get("global_tracking", False),
+                smtp_alert=_smtp_alert(values, g),
             ))
         return groups, membership
 
@@ -690,6 +692,15 @@ class _Resolver:
                     self.sink.warning(ref.where, f"({instance.name}) weight {ref.weight} of {ref.name} is "
                                       f"ignored: {instance.name} is in sync group {group.name} (set "
                                       "sync_group_tracking_weight on the group to keep weights)")
+
+
+def _smtp_alert(values: dict[str, Any], g: GlobalDefs) -> bool:
+    """keepalived 2.2.7 (vrrp.c): the block's own `smtp_alert`, else global `smtp_alert_vrrp`, else
+    global `smtp_alert`, else off."""
+    for value in (values.get("smtp_alert"), g.smtp_alert_vrrp, g.smtp_alert):
+        if value is not None:
+            return bool(value)
+    return False
 
 
 def _in_file_order(diagnostics: list[Any], files: tuple[str, ...]) -> list[Any]:

@@ -45,6 +45,7 @@ from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError
 from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
 from vipkeeper.daemon.router import (
     GroupDriver,
     Router,
@@ -53,6 +54,7 @@ from vipkeeper.daemon.router import (
     vips_of,
 )
 from vipkeeper.daemon.tracking import TrackingHub
+from vipkeeper.daemon.tuning import ProcessTuner, Tuning
 from vipkeeper.net.addresses import (
     AddressChange,
     AddressError,
@@ -227,6 +229,7 @@ class Runtime:
         self.vips_restored = 0
         self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
+        self.tuner: ProcessTuner | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -247,6 +250,12 @@ class Runtime:
     async def start(self, config: Config, tracking: TrackingHub) -> None:
         self.config = config
         self.tracking = tracking
+        tuning = Tuning.of(config.global_defs)
+        if tuning.wanted:
+            self.tuner = ProcessTuner()
+            self.tuner.apply(tuning)
+        # keepalived starts VRRP once the start-up script has ended or timed out
+        await run_lifecycle_script("startup", config.global_defs)
         await self.addresses.__aenter__()
         self.timers = PreciseTimers(asyncio.get_running_loop())
         self.notifier = NotifyRunner(asyncio.get_running_loop())
@@ -362,6 +371,8 @@ class Runtime:
         if self.timers is not None:
             self.timers.close()
             self.timers = None
+        if self.config is not None:  # after every instance stopped, as keepalived
+            await run_lifecycle_script("shutdown", self.config.global_defs)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -790,6 +801,7 @@ class Runtime:
             self.config = config
             self._prepare_scripts(config)
             await self._reopen_fifos(config)
+            self._retune(config)
             # Stop what is gone or replaced (priority 0 and VIPs released first).
             for name in list(self.routers):
                 if name in unchanged or name in reconfigure:
@@ -825,6 +837,15 @@ class Runtime:
             log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
                      len(unchanged), len(reconfigure), len(built))
             return True
+
+    def _retune(self, config: Config) -> None:
+        """A reload re-applies the process tuning of the new file (keepalived resets it at every
+        reload and applies it again)."""
+        tuning = Tuning.of(config.global_defs)
+        if self.tuner is None and tuning.wanted:
+            self.tuner = ProcessTuner()
+        if self.tuner is not None:
+            self.tuner.apply(tuning)
 
     def _close_idle_endpoints(self) -> None:
         for key in [k for k, ep in self.endpoints.items() if not ep.routers]:

@@ -24,13 +24,13 @@ def test_warnings_exit_5_like_keepalived_with_file_line_and_summary(tmp_path):
     assert lines[0] == f"{path}:4: warning: Unknown keyword 'bogus'"
     assert lines[-1] == (f"{path}: 1 instances, 0 sync groups, 0 errors, 1 warnings, 0 unsupported, "
                          "0 ignored: usable")
-    path.write_text(GOOD.replace(" bogus 1\n", " debug\n smtp_alert\n"))
+    path.write_text(GOOD.replace(" bogus 1\n", " debug\n track_src_ip\n"))
     result = run("-f", str(path), "--no-host")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:2] == [
         f"{path}:4: ignored: 'debug' ignored by vipkeeper (keepalived would log more detail about this instance)",
-        (f"{path}:5: unsupported: 'smtp_alert' is not supported by vipkeeper (keepalived would send mail on "
-         "state changes; vipkeeper sends none, use a notify script)")]
+        (f"{path}:5: unsupported: 'track_src_ip' is not supported by vipkeeper (keepalived would put the "
+         "instance in FAULT while its source address is missing)")]
 
 
 def test_errors_exit_1(tmp_path):

@@ -144,9 +144,8 @@ def test_global_defaults_flow_into_instances():
     assert i.down_timer_adverts == 5 and i.notify.priority_changes
     assert config.global_defs.control_socket == "/run/vk.sock"
     assert config.global_defs.metrics_listen == "127.0.0.1:9650"
-    assert ("notification_email", ()) in config.global_defs.extras
-    [mail] = config.diagnostics  # named, with what keepalived would have done, and nothing else
-    assert mail.severity == "unsupported" and mail.where.line == 8 and "send mail" in mail.message
+    assert config.global_defs.notification_email == ("a@example.com",)
+    assert config.diagnostics == ()  # mail alerts are acted on now: nothing to name
 
 
 def test_min_garp():
@@ -203,9 +202,8 @@ def test_fast_handover_extension():
 
 def test_examples_are_a_clean_pair():
     one, two = (load(str(EXAMPLES / name)) for name in ("node1.conf", "node2.conf"))
-    for config in (one, two):  # only `router_id` is named: ignored (keepalived uses it in mail and SNMP)
-        assert config.usable and [(d.severity, d.message.split()[0]) for d in config.diagnostics] == [
-            ("ignored", "'router_id'")]
+    for config in (one, two):  # nothing named: router_id names the node in mail alerts
+        assert config.usable and config.diagnostics == () and config.global_defs.router_id
     a, b = one.instances[0], two.instances[0]
     assert a.virtual_router_id == b.virtual_router_id and a.priority > b.priority
     assert a.unicast_src_ip in b.unicast_peers and b.unicast_src_ip in a.unicast_peers

@@ -20,13 +20,20 @@ def test_every_row_not_acted_on_says_what_keepalived_would_do():
         assert (status == "refused") == bool(opt_out), (block, name)
     refused = {name for _, name, status, _, _ in rows if status == "refused"}
     assert {"use_vmac", "virtual_routes", "virtual_rules", "static_routes", "static_rules", "static_ipaddress",
-            "vrrp_iptables", "nftables", "virtual_server", "net_namespace", "track_bfd", "vrf"} <= refused
+            "virtual_server", "net_namespace", "track_bfd", "vrf"} <= refused
     named = {name for _, name, _, _, _ in rows}
     # the keywords issue 15 found dropped without a word (dynamic_interfaces is acted on: an
     # instance whose interface is missing waits for it in FAULT; tests/net/test_missing_interface.py)
-    assert {"notification_email", "smtp_alert", "enable_snmp_vrrp", "enable_snmp_rfc", "enable_dbus",
-            "vrrp_iptables", "startup_script", "shutdown_script"} <= named
+    assert {"enable_snmp_vrrp", "enable_snmp_rfc", "enable_dbus"} <= named
     assert "dynamic_interfaces" not in named
+    # acted on since issue 19: mail alerts, firewall rules, process tuning, start-up/shutdown scripts
+    acted = {"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
+             "smtp_connect_timeout", "smtp_alert", "smtp_alert_vrrp", "no_email_faults", "router_id", "nftables",
+             "vrrp_iptables", "nftables_priority", "nftables_counters", "vrrp_rt_priority", "vrrp_priority",
+             "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "startup_script", "shutdown_script",
+             "startup_script_timeout", "shutdown_script_timeout"}
+    assert not acted & named
+    assert all(kw.GLOBAL_DEFS[name].status == "ok" for name in acted)
 
 
 def test_each_refusable_feature_is_an_error_then_accepted_by_name():
@@ -43,8 +50,7 @@ def test_each_refusable_feature_is_an_error_then_accepted_by_name():
         assert config.usable, config.diagnostics
         assert [d.severity for d in config.diagnostics if feature in d.message] == ["unsupported"]
     for top, feature in (("static_routes {\n 198.51.100.0/24 via 192.0.2.1\n}\n", "static_routes"),
-                         ("static_ipaddress {\n 192.0.2.77/24 dev eth0\n}\n", "static_ipaddress"),
-                         ("global_defs {\n vrrp_iptables\n}\n", "vrrp_iptables")):
+                         ("static_ipaddress {\n 192.0.2.77/24 dev eth0\n}\n", "static_ipaddress")):
         config = loads(top + body.format(extra=""))
         assert not config.usable and f"'{kw.RUN_WITHOUT} {feature}'" in config.errors[0].message
 

@@ -1,0 +1,90 @@
+"""`startup_script` / `shutdown_script`: run once before VRRP starts and once after it stopped.
+
+Rules (keepalived 2.2.7 core/main.c run_startup_script, startup_shutdown_script_completed)
+- The start-up script runs before any instance starts, and VRRP starts when it has ended or its
+  timeout (`startup_script_timeout`, 1..1000 s, default 10) expired; its exit status is only
+  logged ("startup script script failed, status N", keepalived's doubled word kept).
+- The shutdown script runs after every instance has stopped (priority 0 sent, VIPs released), and
+  the daemon exits when it has ended or its timeout (`shutdown_script_timeout`) expired.
+- On timeout the script's process group gets SIGTERM, then SIGKILL 2 s later, as keepalived.
+- It runs as its own `user [group]`, else `script_user`, else keepalived_script, else root
+  (script_launch.py), and under script security exactly as track scripts do: with
+  enable_script_security, a file a non-root user could change is not run ("Unsafe permissions
+  found for script ... - disabling").
+- Never blocking the loop: the child is awaited with asyncio; the daemon's loop is already
+  running (signals, control socket) while a start-up script runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+
+from vipkeeper.config.model import GlobalDefs, ScriptCommand
+from vipkeeper.script_launch import command_argv, resolve_identity, spawn_options
+from vipkeeper.track.script_security import needs_check, unsafe_reasons
+
+log = logging.getLogger("vipkeeper.daemon")
+
+KILL_AFTER = 2.0  # s between SIGTERM and SIGKILL (keepalived's handle_child_timeout)
+
+
+async def run_lifecycle_script(kind: str, g: GlobalDefs) -> int | None:
+    """Run `startup`/`shutdown` script of `g` to its end or its timeout; the exit status, or None
+    when none is configured, it could not start, or it was killed."""
+    command: ScriptCommand | None = getattr(g, f"{kind}_script")
+    timeout: float = getattr(g, f"{kind}_script_timeout")
+    if command is None:
+        return None
+    try:
+        identity = resolve_identity(command.user, command.group, g.script_user, g.script_group)
+    except LookupError as exc:
+        log.error("%s script %s: %s - not run", kind, command.command, exc)
+        return None
+    argv = command_argv(command.argv, command.command)
+    path = command.argv[0] if command.argv else command.command
+    reasons = unsafe_reasons(argv[0] if os.path.isabs(argv[0]) else path) \
+        if needs_check(argv[0], identity.uid, identity.gid) else []
+    if reasons:
+        if g.enable_script_security:
+            log.warning("Unsafe permissions found for script '%s' - disabling (%s)", command.command,
+                        "; ".join(reasons))
+            return None
+        log.warning("Unsafe permissions found for script '%s' (%s)", command.command, "; ".join(reasons))
+    if not g.enable_script_security:
+        log.warning("SECURITY VIOLATION - start/shutdown scripts are being executed but script_security "
+                    "not enabled.")
+    log.info("Running %s script %s", kind, command.command)
+    started = time.monotonic()
+    try:
+        process = await asyncio.create_subprocess_exec(*argv, **spawn_options(identity))
+    except OSError as exc:
+        log.info("Call of %s script %s failed: %s", kind, command.command, exc.strerror or exc)
+        return None
+    try:
+        code = await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
+    except asyncio.TimeoutError:
+        log.info("%s script timed out", kind)
+        _killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(process.wait()), KILL_AFTER)
+        except asyncio.TimeoutError:
+            pass
+        _killpg(process.pid, signal.SIGKILL)  # the script's children too, as keepalived
+        await process.wait()
+        return None
+    if code:
+        log.info("%s script script failed, status %d", kind, code)
+    else:
+        log.info("%s script succeeded (%.3fs)", kind, time.monotonic() - started)
+    return code
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
