@@ -66,12 +66,12 @@ async def run_lifecycle_script(kind: str, g: GlobalDefs) -> int | None:
         return None
     try:
         code = await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.info("%s script timed out", kind)
         _killpg(process.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(process.wait()), KILL_AFTER)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         _killpg(process.pid, signal.SIGKILL)  # the script's children too, as keepalived
         await process.wait()
