@@ -98,6 +98,13 @@ def _daemon_metrics(daemon: dict) -> Iterator[Metric]:
     failed = daemon.get("last_reload_error")
     yield GaugeMetricFamily("vipkeeper_config_last_reload_successful",
                             "0 when the last reload was refused", value=0 if failed else 1)
+    mail = daemon.get("mail") or {}
+    for key, name, doc in (
+        ("sent", "vipkeeper_mail_alerts_sent", "smtp_alert mails the SMTP server accepted"),
+        ("failed", "vipkeeper_mail_alerts_failed", "smtp_alert mails not delivered (server down, refused, timed out)"),
+    ):
+        if _num(mail.get(key)) is not None:
+            yield CounterMetricFamily(name, doc, value=mail[key])
 
 
 def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Metric]:

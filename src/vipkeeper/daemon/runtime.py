@@ -42,7 +42,7 @@ from typing import Any
 
 from vipkeeper import __version__
 from vipkeeper.config import load as load_config
-from vipkeeper.config.model import NOWHERE, Config, ConfigError
+from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
 from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
@@ -66,6 +66,7 @@ from vipkeeper.net.addresses import (
 from vipkeeper.net.announce import AnnounceError, Announcer
 from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
+from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
 from vipkeeper.vrrp import packet
@@ -230,6 +231,7 @@ class Runtime:
         self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
         self.tuner: ProcessTuner | None = None
+        self.mailer: Mailer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -263,6 +265,7 @@ class Runtime:
         self._open_fifos(config)
         for _, name in socket.if_nameindex():  # what is there now is not news to report
             self._link_up[name] = link_state(name).up
+        self.mailer = Mailer(config.global_defs)
         for model in config.instances:
             state = link_state(model.interface)
             self._link_up[model.interface] = state.up
@@ -299,6 +302,8 @@ class Runtime:
         model = next((g for g in self.config.sync_groups if g.name == group), None)
         if model is not None:
             self.notifier.notify("GROUP", group, state, 0, model.notify, self.fifos)
+            if self.mailer is not None:  # after scripts and fifo, as keepalived (vrrp_notify.c)
+                self.mailer.alert("GROUP", group, state, model.smtp_alert)
 
     def _activate(self, router: Router) -> None:
         self._vip_routers = None
@@ -337,6 +342,8 @@ class Runtime:
     async def shutdown(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        if self.mailer is not None:
+            self.mailer.closing = True
         if self.options.release_on_stop:
             for router in list(self.routers.values()):
                 router.feed(Shutdown())
@@ -351,6 +358,8 @@ class Runtime:
             fifo.close()
         if self.notifier is not None:
             await self.notifier.drain()
+        if self.mailer is not None:
+            await self.mailer.drain()
         for router in list(self.routers.values()):
             await router.close()
         self.routers.clear()
@@ -743,6 +752,8 @@ class Runtime:
         else:
             self.notifier.notify("INSTANCE", router.name, action.state, action.priority,
                                  router.model.notify, self.fifos)
+            if self.mailer is not None:  # after scripts and fifo, as keepalived (vrrp_notify.c)
+                self.mailer.alert("INSTANCE", router.name, action.state, router.model.smtp_alert)
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -802,6 +813,8 @@ class Runtime:
             self._prepare_scripts(config)
             await self._reopen_fifos(config)
             self._retune(config)
+            if self.mailer is not None:
+                self.mailer.global_defs = config.global_defs
             # Stop what is gone or replaced (priority 0 and VIPs released first).
             for name in list(self.routers):
                 if name in unchanged or name in reconfigure:
@@ -957,6 +970,7 @@ class Runtime:
                 "last_reload_error": self.last_reload_error,
                 "vips_restored": self.vips_restored,
                 "vips_pending_removal": sorted(str(v) for v in self.addresses.pending_removal),
+                "mail": self.mailer.snapshot() if self.mailer is not None else Mailer(GlobalDefs()).snapshot(),
             },
             "global_defs": self._global_defs(),
             "instances": instances,
