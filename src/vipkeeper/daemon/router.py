@@ -27,6 +27,8 @@ from typing import Any
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
+from vipkeeper.net.firewall import Firewall
+from vipkeeper.net.libnftables import NftError
 from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
@@ -117,6 +119,9 @@ class Router:
         self._mcast_dst = socket_.group if socket_ is not None else None
         self._on_send_failed = on_send_failed
         self.group: GroupDriver | None = None
+        # keepalived's firewall drop rules for a Master without accept mode (net/firewall.py):
+        # set by the runtime when `nftables`/`vrrp_iptables` applies to this instance
+        self.firewall: Firewall | None = None
 
     @property
     def name(self) -> str:
@@ -234,9 +239,11 @@ class Router:
         if isinstance(action, SendAdvert):
             self.send_advert(action.priority)
         elif isinstance(action, AddVips):
+            self._firewall(True, action.vips)  # drop rule first, then the VIPs (keepalived's order)
             self._change_vips(action.vips, self.addresses.add_now, "add")
         elif isinstance(action, DelVips):
             self._change_vips(action.vips, self.addresses.remove_now, "remove")
+            self._firewall(False, action.vips)
         elif isinstance(action, Announce):
             self._announce(action)
         elif isinstance(action, Notify):
@@ -246,6 +253,17 @@ class Router:
             log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message, extra={"vrid": self.params.vrid})
         elif isinstance(action, Drop):
             self.counters.drops[action.reason.value] += 1
+
+    def _firewall(self, block: bool, vips: tuple[Any, ...]) -> None:
+        if self.firewall is None:
+            return
+        try:
+            if block:
+                self.firewall.block(self.name, vips)
+            else:
+                self.firewall.unblock(self.name, vips)
+        except NftError as exc:
+            log.error("(%s) cannot %s firewall drop rule: %s", self.name, "set" if block else "remove", exc)
 
     def _change_vips(self, vips: tuple[Any, ...], change: Callable[[Vip], bool], verb: str) -> None:
         for vip in vips:

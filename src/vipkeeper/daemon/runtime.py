@@ -64,6 +64,8 @@ from vipkeeper.net.addresses import (
     link_state,
 )
 from vipkeeper.net.announce import AnnounceError, Announcer
+from vipkeeper.net.firewall import Firewall
+from vipkeeper.net.libnftables import NftError
 from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
@@ -232,6 +234,7 @@ class Runtime:
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
         self.tuner: ProcessTuner | None = None
         self.mailer: Mailer | None = None
+        self.firewall: Firewall | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -258,6 +261,7 @@ class Runtime:
             self.tuner.apply(tuning)
         # keepalived starts VRRP once the start-up script has ended or timed out
         await run_lifecycle_script("startup", config.global_defs)
+        self.firewall = self._open_firewall(config)
         await self.addresses.__aenter__()
         self.timers = PreciseTimers(asyncio.get_running_loop())
         self.notifier = NotifyRunner(asyncio.get_running_loop())
@@ -363,6 +367,9 @@ class Runtime:
         for router in list(self.routers.values()):
             await router.close()
         self.routers.clear()
+        if self.firewall is not None:  # after every VIP went; the tables go with their elements
+            self.firewall.close()
+            self.firewall = None
         if self.tracking is not None:
             await self.tracking.close()
         for ep in self.endpoints.values():
@@ -421,6 +428,7 @@ class Runtime:
                             self._announcer(model.interface) if ep.socket is not None else None,
                             self._on_notify, self._on_state, timers=self.timers,
                             on_send_failed=self._on_send_failed)
+            router.firewall = self._firewall_for(model)
             built[model.name] = router
         for key, ep in new_endpoints.items():
             self.endpoints[key] = ep
@@ -429,6 +437,27 @@ class Runtime:
         for model, key in planned:
             self.endpoints[key].routers[model.virtual_router_id] = built[model.name]
         return built
+
+    @staticmethod
+    def _open_firewall(config: Config) -> Firewall | None:
+        """keepalived's nftables table, when `nftables`/`vrrp_iptables` asks for it."""
+        g = config.global_defs
+        if g.nftables is None:
+            return None
+        firewall = Firewall(g.nftables, g.nftables_priority, g.nftables_counters)
+        try:
+            firewall.open()
+        except NftError as exc:
+            raise StartupError(f"cannot set up nftables table {g.nftables}: {exc}") from None
+        return firewall
+
+    def _firewall_for(self, model: InstanceModel) -> Firewall | None:
+        """The firewall, for an instance whose VIPs it guards: neither the address owner nor in
+        accept mode (keepalived 2.2.7's default: accept unless strict mode)."""
+        accept = model.accept if model.accept is not None else not model.strict_mode
+        if self.firewall is None or model.priority == 255 or accept:
+            return None
+        return self.firewall
 
     def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
         family = key[1]
@@ -797,15 +826,24 @@ class Runtime:
                 if old_group.name not in {g.name for g in config.sync_groups}:
                     unchanged -= set(old_group.group)
                     reconfigure -= set(old_group.group)
+            fw_old = (g_old.nftables, g_old.nftables_priority, g_old.nftables_counters)
+            fw_new = (g_new.nftables, g_new.nftables_priority, g_new.nftables_counters)
+            old_firewall = self.firewall
             try:
+                if fw_new != fw_old:
+                    # staged like the sockets: a new table is made (a same-named one replaced in
+                    # one transaction) before anything running changes; _refirewall swaps
+                    self.firewall = self._open_firewall(config)
                 built = self._build(config, unchanged | reconfigure)
                 tracking_ok = await self.tracking.reconfigure(config)
             except StartupError as exc:
+                self._firewall_rollback(old_firewall, self.config)
                 self.reload_failures += 1
                 self.last_reload_error = str(exc)
                 log.error("Reload failed, keeping the running configuration: %s", exc)
                 return False
             if not tracking_ok:
+                self._firewall_rollback(old_firewall, self.config)
                 self.reload_failures += 1
                 self.last_reload_error = "trackers could not be set up"
                 return False
@@ -813,6 +851,8 @@ class Runtime:
             self._prepare_scripts(config)
             await self._reopen_fifos(config)
             self._retune(config)
+            if self.firewall is not old_firewall:
+                self._refirewall(old_firewall)
             if self.mailer is not None:
                 self.mailer.global_defs = config.global_defs
             # Stop what is gone or replaced (priority 0 and VIPs released first).
@@ -832,8 +872,14 @@ class Runtime:
                 ep = next(e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router)
                 router.model = new_models[name]
                 params = params_of(router.model, config, _source(ep, router.model))
+                guard = self._firewall_for(router.model)
+                if router.firewall is not None and guard is None:  # accept mode now: no drop rule
+                    router.firewall.unblock(router.name)
+                router.firewall = guard
                 router.params = params
                 router.feed(Reconfigure(params))
+                if guard is not None and router.state == State.MASTER:
+                    guard.block(router.name, params.vips)
                 for event in self.tracking.current(router.model):
                     router.feed(event)
             for name in unchanged:
@@ -850,6 +896,41 @@ class Runtime:
             log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
                      len(unchanged), len(reconfigure), len(built))
             return True
+
+    def _refirewall(self, old: Firewall | None) -> None:
+        """The nftables settings changed at a reload: the old table is gone (or was never there),
+        the new one (if any) is empty; every running Master that it guards is put back in."""
+        if old is not None:
+            if self.firewall is not None and old.table == self.firewall.table:
+                old.forget()  # the new table replaced it already
+            else:
+                old.close()
+        for router in self.routers.values():
+            router.firewall = self._firewall_for(router.model)
+            if router.firewall is not None and router.state == State.MASTER:
+                try:
+                    router.firewall.block(router.name, router.params.vips)
+                except NftError as exc:
+                    log.error("(%s) cannot set firewall drop rule: %s", router.name, exc)
+
+    def _firewall_rollback(self, old: Firewall | None, config: Config) -> None:
+        """A reload failed after a new table was staged: back to the running file's table."""
+        staged = self.firewall
+        if staged is old:
+            return
+        self.firewall = old
+        if staged is None:
+            return
+        if old is not None and old.table == staged.table:  # the staged one replaced ours: rebuild it
+            staged.forget()
+            try:
+                self.firewall = self._open_firewall(config)
+            except StartupError as exc:
+                log.error("%s", exc)
+                self.firewall = None
+            self._refirewall(old)
+        else:
+            staged.close()
 
     def _retune(self, config: Config) -> None:
         """A reload re-applies the process tuning of the new file (keepalived resets it at every
@@ -971,6 +1052,8 @@ class Runtime:
                 "vips_restored": self.vips_restored,
                 "vips_pending_removal": sorted(str(v) for v in self.addresses.pending_removal),
                 "mail": self.mailer.snapshot() if self.mailer is not None else Mailer(GlobalDefs()).snapshot(),
+                "firewall": {"table": self.firewall.table if self.firewall is not None else None,
+                             "blocked": self.firewall.blocked() if self.firewall is not None else {}},
             },
             "global_defs": self._global_defs(),
             "instances": instances,

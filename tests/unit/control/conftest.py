@@ -14,7 +14,8 @@ SAMPLE = {
                "process_tracking": "connector", "reloads": 2, "reload_failures": 1,
                "last_reload_error": "keepalived.conf:12: unknown keyword",
                "mail": {"configured": True, "sent": 3, "failed": 1, "in_flight": 0,
-                        "last_error": "Timeout opening connection to remote SMTP server [192.0.2.9]:25."}},
+                        "last_error": "Timeout opening connection to remote SMTP server [192.0.2.9]:25."},
+               "firewall": {"table": "keepalived", "blocked": {"VI_1": ["192.0.2.10"]}}},
     "instances": [
         {"name": "VI_1", "state": "MASTER", "since": NOW - 192.0, "interface": "eth0", "vrid": 51,
          "version": 3, "family": 4, "unicast": False, "base_priority": 100,
