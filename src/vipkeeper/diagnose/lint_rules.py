@@ -107,6 +107,8 @@ CLAIMED: dict[str, tuple[str, ...]] = {
     "VK202": ("nopreempt will not work with initial state MASTER", "preempt delay will not work with initial state"),
     "VK207": ("VRRPv2 advertisement interval",),
     "VK208": ("authentication is not part of VRRPv3",),
+    "VK209": ("Strict mode does not support authentication",),
+    "VK212": ("iptables not supported, using nftables instead",),
 }
 
 
@@ -555,6 +557,80 @@ def auth_oddities(nodes: list[Node]) -> Iterator[Finding]:
                          f"({inst.name}) auth_pass is {len(auth.auth_pass)} characters; keepalived uses the "
                          "first 8, a peer that does not truncate will disagree",
                          "use at most 8 characters", severity="info")
+
+
+@rule("VK209", "warning", "vrrp_strict with PASS authentication (keepalived drops the authentication)")
+def strict_with_auth(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        for d in _claimed(node, "VK209"):
+            yield _f("VK209", d.where,
+                     f"{d.message.rstrip('.')}: this node's adverts carry no password, so a peer without strict mode "
+                     "that expects one drops them all and both nodes become Master",
+                     "remove the authentication block on every node, or remove vrrp_strict on every node")
+
+
+@rule("VK210", "warning", "smtp_alert without notification_email or smtp_server (no mail is ever sent)")
+def mail_without_server(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        g = node.config.global_defs
+        alerting = [i for i in node.config.instances if i.smtp_alert] + [s for s in node.config.sync_groups
+                                                                         if s.smtp_alert]
+        if alerting and (not g.notification_email or g.smtp_server is None):
+            missing = "notification_email" if not g.notification_email else "smtp_server"
+            yield _f("VK210", alerting[0].where,
+                     f"smtp_alert is on for {', '.join(a.name for a in alerting)} but global_defs has no "
+                     f"{missing}: keepalived (and vipkeeper) silently send no mail",
+                     f"add {missing} to global_defs, or drop smtp_alert")
+
+
+def _accepts(inst: Instance) -> bool:
+    return inst.priority == 255 or (inst.accept if inst.accept is not None else not inst.strict_mode)
+
+
+@rule("VK211", "info", "no accept mode without nftables: the Master still answers for its VIPs")
+def strict_without_firewall(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        if node.config.global_defs.nftables is not None:
+            continue
+        for inst in node.config.instances:
+            if not _accepts(inst):
+                yield _f("VK211", inst.where,
+                         f"({inst.name}) runs without accept mode (vrrp_strict or no_accept), but without "
+                         "`nftables` nothing drops traffic to its VIPs: the Master answers it anyway",
+                         "add `nftables` to global_defs to enforce it, or `accept` to say it is wanted",
+                         severity="info")
+
+
+@rule("VK212", "info", "vrrp_iptables: keepalived 2.2.7 (Debian) uses its nftables table instead")
+def iptables_is_nftables(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        for d in _claimed(node, "VK212"):
+            yield _f("VK212", d.where, f"{d.message} (table ip/ip6 'keepalived'; no iptables chains are made)",
+                     "write `nftables` instead of vrrp_iptables")
+        g = node.config.global_defs
+        if g.nftables is not None and node.config.instances and all(_accepts(i) for i in node.config.instances):
+            yield _f("VK212", node.config.instances[0].where,
+                     f"`nftables` table {g.nftables} will drop nothing: every instance is in accept mode or owns "
+                     "its addresses (keepalived only drops for a Master without accept mode)",
+                     "drop `nftables`, or use vrrp_strict / no_accept where the RFC's accept rule is wanted",
+                     severity="info")
+
+
+@rule("VK213", "info", "vrrp_rt_priority without vrrp_no_swap, or vrrp_priority ignored beside it")
+def realtime_half_done(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        g = node.config.global_defs
+        first = node.config.instances[0].where if node.config.instances else Where(node.config.files[0], 1)
+        if g.vrrp_rt_priority is not None and not g.vrrp_no_swap:
+            yield _f("VK213", first,
+                     f"vrrp_rt_priority {g.vrrp_rt_priority} without vrrp_no_swap: a real-time daemon can still "
+                     "stall on a page fault under memory pressure and miss its adverts",
+                     "add vrrp_no_swap to global_defs", severity="info")
+        if g.vrrp_rt_priority is not None and g.vrrp_priority is not None:
+            yield _f("VK213", first,
+                     f"vrrp_priority {g.vrrp_priority} has no effect beside vrrp_rt_priority (keepalived applies "
+                     "the nice value only without real-time scheduling)",
+                     "remove vrrp_priority", severity="info")
 
 
 # ---------------------------------------------------------------- VK3xx: across nodes

@@ -122,6 +122,19 @@ CASES = [
     ("VK208", instance(body="version 3\nauthentication {\n  auth_type PASS\n  auth_pass secret\n}\n"), {}, True),
     ("VK208", instance(body="authentication {\n  auth_type PASS\n  auth_pass secret\n}\n"), {}, False),
     ("VK002", instance(body="preemt_delay 5\n"), {}, True),
+    ("VK209", "global_defs {\n  vrrp_strict\n}\n"
+     + instance(body="authentication {\n  auth_type PASS\n  auth_pass secret\n}\n"), {}, True),
+    ("VK209", instance(body="authentication {\n  auth_type PASS\n  auth_pass secret\n}\n"), {}, False),
+    ("VK210", instance(body="smtp_alert\n"), {}, True),
+    ("VK210", "global_defs {\n  notification_email {\n    a@example.com\n  }\n  smtp_server 192.0.2.9\n}\n"
+     + instance(body="smtp_alert\n"), {}, False),
+    ("VK211", "global_defs {\n  vrrp_strict\n}\n" + instance(), {}, True),
+    ("VK211", "global_defs {\n  vrrp_strict\n  nftables\n}\n" + instance(), {}, False),
+    ("VK212", "global_defs {\n  vrrp_iptables\n  vrrp_strict\n}\n" + instance(), {}, True),
+    ("VK212", "global_defs {\n  nftables\n}\n" + instance(), {}, True),  # accept mode: drops nothing
+    ("VK212", "global_defs {\n  nftables\n  vrrp_strict\n}\n" + instance(), {}, False),
+    ("VK213", "global_defs {\n  vrrp_rt_priority 50\n}\n" + instance(), {}, True),
+    ("VK213", "global_defs {\n  vrrp_rt_priority 50\n  vrrp_no_swap\n}\n" + instance(), {}, False),
 ]
 
 
