@@ -873,13 +873,19 @@ class Runtime:
                 router.model = new_models[name]
                 params = params_of(router.model, config, _source(ep, router.model))
                 guard = self._firewall_for(router.model)
-                if router.firewall is not None and guard is None:  # accept mode now: no drop rule
-                    router.firewall.unblock(router.name)
+                try:
+                    if router.firewall is not None and guard is None:  # accept mode now: no drop rule
+                        router.firewall.unblock(router.name)
+                except NftError as exc:
+                    log.error("(%s) cannot remove firewall drop rule: %s", name, exc)
                 router.firewall = guard
                 router.params = params
                 router.feed(Reconfigure(params))
-                if guard is not None and router.state == State.MASTER:
-                    guard.block(router.name, params.vips)
+                try:
+                    if guard is not None and router.state == State.MASTER:
+                        guard.block(router.name, params.vips)
+                except NftError as exc:
+                    log.error("(%s) cannot set firewall drop rule: %s", name, exc)
                 for event in self.tracking.current(router.model):
                     router.feed(event)
             for name in unchanged:
