@@ -112,3 +112,43 @@ def test_nice_without_real_time(topology: Topology, lan, tmp_path: Path, kind: s
         assert int(child[19 - 3]) == 0, f"{kind}: the script does not inherit the daemon's nice -7"
     finally:
         daemon.stop()
+
+
+UNKNOWN_CONF = """global_defs {{
+  log_unknown_vrids
+  umask 027
+}}
+vrrp_instance VI_1 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id {vrid}
+  priority 100
+  advert_int 1
+  virtual_ipaddress {{
+    192.0.2.{vrid}/24
+  }}
+}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["vipkeeper", "keepalived"])
+def test_umask_and_log_unknown_vrids(topology: Topology, lan, tmp_path: Path, kind: str) -> None:
+    """b hears a's adverts for a VRID it has no instance for and logs keepalived's line; its umask
+    is the configured one."""
+    (tmp_path / "a.conf").write_text(UNKNOWN_CONF.format(vrid=70).replace("  log_unknown_vrids\n  umask 027\n", ""))
+    (tmp_path / "b.conf").write_text(UNKNOWN_CONF.format(vrid=71))
+    a = HostDaemon("vipkeeper", lan["a"].ns, tmp_path / "a.conf", tmp_path, "a")
+    b = HostDaemon(kind, lan["b"].ns, tmp_path / "b.conf", tmp_path, kind)
+    a.start()
+    b.start()
+    try:
+        wait_for(lambda: any("Unknown VRID(70) received on interface(eth0). ignoring..." in line
+                             for line in b.log_lines()), 20, what=f"{kind} logs the unknown VRID")
+        pid = b.vrrp_child() if kind == "keepalived" else b.pid
+        assert pid is not None
+        umask = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if line.startswith("Umask:"))
+        assert umask == "0027", (kind, umask)
+    finally:
+        a.stop()
+        b.stop()

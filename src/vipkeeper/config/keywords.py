@@ -608,6 +608,34 @@ def rlimit_rttime(node: Node, sink: Sink) -> int:
     return max(value, 2)
 
 
+_UMASK_BITS = {"IRUSR": 0o400, "IWUSR": 0o200, "IXUSR": 0o100, "IRGRP": 0o040, "IWGRP": 0o020,
+               "IXGRP": 0o010, "IROTH": 0o004, "IWOTH": 0o002, "IXOTH": 0o001}
+
+
+def umask(node: Node, sink: Sink) -> int:
+    """`umask 022` (C notation: 0x.., 0..., decimal) or `umask IWGRP|IWOTH` (keepalived 2.2.7)."""
+    text = _one(node)
+    if text[0].isdigit():
+        if len(node.args) != 1:
+            raise Invalid("Extra parameter(s) to umask option")
+        try:
+            value = int(text, 0) if not (text.startswith("0") and text[1:].isdigit()) else int(text, 8)
+        except ValueError:
+            raise Invalid(f"invalid umask value {text}") from None
+        if value < 0 or value & ~0o777:
+            raise Invalid(f"invalid umask value {text}")
+        return value
+    value = 0
+    for word_ in node.args:
+        for part in word_.split("|"):
+            if not part:
+                continue
+            if part not in _UMASK_BITS:
+                raise Invalid(f"Unknown umask bit {part}")
+            value |= _UMASK_BITS[part]
+    return value
+
+
 def script_timeout(node: Node, sink: Sink) -> float:
     kind = node.keyword.split("_", 1)[0]
     try:
@@ -779,7 +807,7 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
             "use_pid_dir instance data_use_instance", ignored(NAMING)),
     **_each("checker_priority bfd_priority checker_no_swap bfd_no_swap checker_cpu_affinity bfd_cpu_affinity "
             "checker_rt_priority bfd_rt_priority checker_rlimit_rttime bfd_rlimit_rttime "
-            "min_auto_priority_delay umask child_wait_time random_seed", ignored(TUNING)),
+            "min_auto_priority_delay child_wait_time random_seed", ignored(TUNING)),
     "max_auto_priority": ignored(TUNING, field="max_auto_priority",
                                  read=lambda n, s: parse_int(n.args[0], -1, 99) if n.args else 99),
     **_each("vrrp_netlink_cmd_rcv_bufs vrrp_netlink_cmd_rcv_bufs_force vrrp_netlink_monitor_rcv_bufs "
@@ -791,7 +819,8 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
     **_each("reload_time_file reload_repeat reload_file",
             unsupported("reload at the time written in this file, or mark reloads in it")),
     "vrrp_wait_after_boot": ignored(TUNING),
-    "log_unknown_vrids": unsupported("log adverts for VRIDs it has no instance for"),
+    "log_unknown_vrids": ok("log_unknown_vrids", flag),
+    "umask": ok("umask", umask),
     "fifo_write_vrrp_states_on_reload": unsupported("write every instance's state to the notify FIFO "
                                                     "after a reload"),
     "default_interface": unsupported("put static addresses without `dev` on this interface"),

@@ -351,6 +351,8 @@ class GlobalDefs:
     startup_script_timeout: float = 10.0
     shutdown_script: ScriptCommand | None = None
     shutdown_script_timeout: float = 10.0
+    log_unknown_vrids: bool = False  # log adverts for VRIDs without an instance (keepalived's line)
+    umask: int | None = None  # the daemon's umask (files it creates: dumps, fifos)
     # vipkeeper's own (keepalived would warn about them as unknown; `check` says they are ours)
     control_socket: str | None = None
     metrics_listen: str | None = None

@@ -255,6 +255,8 @@ class Runtime:
     async def start(self, config: Config, tracking: TrackingHub) -> None:
         self.config = config
         self.tracking = tracking
+        if config.global_defs.umask is not None:  # keepalived applies it as it reads the file
+            os.umask(config.global_defs.umask)
         tuning = Tuning.of(config.global_defs)
         if tuning.wanted:
             self.tuner = ProcessTuner()
@@ -690,6 +692,8 @@ class Runtime:
         router = ep.routers.get(got.advertisement.vrid)
         if router is None or router.name not in self.routers:
             self.drops[packet.DropReason.WRONG_VRID.value] += 1
+            if self.config is not None and self.config.global_defs.log_unknown_vrids:
+                log.info("Unknown VRID(%d) received on interface(%s). ignoring...", got.advertisement.vrid, key[0])
             return
         router.received(got)
 
