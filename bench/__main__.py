@@ -1,6 +1,6 @@
 """`python3 -m bench FIGURE... [--quick] [--runs N]`: vipkeeper against keepalived 2.2.7.
 
-Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), or all.
+Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), realtime (7), or all.
 --quick runs few repetitions to check the harness; the default (full) mode runs at least 20 per
 row. Tables go to stdout, progress to stderr, JSON to bench/results/. Needs root (namespaces).
 """
@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-FIGURES = ["failover", "node", "detect", "churn", "scale", "startup"]
+FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             ap.error(f"{tool} is not installed")
 
-    from bench import churn, detect, failover, scale, startup
+    from bench import churn, detect, failover, realtime, scale, startup
     from bench.native import Programs
 
     mode = "quick" if args.quick else "full"
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                                       processes=2000 if args.quick else 20000)
             elif figure == "scale":
                 table = scale.figure5(workdir, quick=args.quick)
+            elif figure == "realtime":
+                table = realtime.figure7(workdir, quick=args.quick)
             else:
                 table = startup.figure6(args.runs or (3 if args.quick else 20), workdir)
             table.show()

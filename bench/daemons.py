@@ -48,9 +48,10 @@ class Config:
     tracked: dict[str, tuple[str, int]] = field(default_factory=dict)  # tracker -> (process, weight)
     notify_fifo: str | None = None
     router_id: str = "bench"
+    globals_extra: list[str] = field(default_factory=list)  # further global_defs lines, both daemons
 
     def text(self, impl: str) -> str:
-        out = ["global_defs {", f"  router_id {self.router_id}"]
+        out = ["global_defs {", f"  router_id {self.router_id}", *(f"  {line}" for line in self.globals_extra)]
         if self.notify_fifo:
             out.append(f"  notify_fifo {self.notify_fifo}")
         out.append("}")
