@@ -226,3 +226,31 @@ def test_reload_follows_accept_and_the_keyword(topology: Topology, lan, tmp_path
     finally:
         a.stop(timeout=10)
     assert not _tables(ruleset(topology, ns))
+
+
+def test_leftover_table_of_a_killed_daemon_is_replaced(topology: Topology, lan, tmp_path: Path) -> None:
+    """SIGKILL leaves the table (nothing can clean up); the next start replaces it, as keepalived's
+    check_and_delete_tables does, and the new table holds only what the new daemon blocks."""
+    ns = lan["a"].ns
+    conf = tmp_path / "a.conf"
+    conf.write_text(PAIR_CONF.format(name="a", state="MASTER", priority=150))
+    first = HostDaemon("vipkeeper", ns, conf, tmp_path, "first")
+    first.start()
+    try:
+        wait_for(lambda: vips_in(ruleset(topology, ns)) == ["192.0.2.67"], 20, what="VI_1 blocked")
+        first.signal(signal.SIGKILL)
+        assert first.wait(10)
+    finally:
+        first.stop()
+    assert vips_in(ruleset(topology, ns)) == ["192.0.2.67"], "a killed daemon leaves its table"
+    conf.write_text(PAIR_CONF.format(name="a", state="BACKUP", priority=100))
+    second = HostDaemon("vipkeeper", ns, conf, tmp_path, "second")
+    second.start()
+    try:
+        wait_for(lambda: any("Deleting old ip keepalived table" in line for line in second.log_lines()), 20,
+                 what="leftover table replaced")
+        wait_for(lambda: vips_in(ruleset(topology, ns)) == ["192.0.2.67"], 20, what="blocked again once Master")
+        assert sum(1 for i in ruleset(topology, ns) if "table" in i) == 2  # one ip, one ip6: not doubled
+    finally:
+        second.stop(timeout=10)
+    assert not _tables(ruleset(topology, ns))
