@@ -77,7 +77,6 @@ SIGNAL_FUNCTIONS: dict[str, str] = {
 PARTIAL: dict[str, str] = {
     "auth_type": "PASS acts; AH is an error, with no vipkeeper_run_without: a peer using AH would "
                  "reject every advert vipkeeper sends, and both nodes would become Master",
-    "unicast_peer": "the addresses act; a peer's min_ttl/max_ttl is reported as unsupported",
 }
 
 # vipkeeper's additions to keepalived's language.

@@ -62,7 +62,6 @@ def _instance(extra: str) -> str:
 # keyword -> (a use of the part that is not acted on, the severity check gives it)
 PARTIAL_SAMPLES = {
     "auth_type": ("  authentication {\n    auth_type AH\n    auth_pass secret\n  }\n", "error"),
-    "unicast_peer": ("  unicast_src_ip 192.0.2.1\n  unicast_peer {\n    192.0.2.2 min_ttl 250\n  }\n", "unsupported"),
 }
 
 

@@ -421,28 +421,44 @@ def track_block(low: int, high: int, *, what: str) -> Reader:
 
 
 def peer_block(node: Node, sink: Sink) -> dict[str, Any]:
-    """`unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }`."""
+    """`unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }`: with a TTL range, adverts from that peer
+    whose TTL (hop limit) is outside it are dropped, and check_unicast_src is set (keepalived 2.2.7)."""
     peers: list[IPAddress] = []
-    ttl_options = False
+    ranges: list[tuple[IPAddress, int, int]] = []
     for child in _words_entries(node, sink):
         try:
-            peers.append(parse_address(child.keyword))
+            peer = parse_address(child.keyword)
         except Invalid as exc:
             sink.warning(child, f"{exc} in unicast_peer - ignoring")
             continue
+        peers.append(peer)
         args = list(child.args)
+        low, high, ranged = 0, 255, False
         while args:
             option = args.pop(0)
             if option in ("min_ttl", "max_ttl") and args:
-                args.pop(0)
-                ttl_options = True
+                raw = args.pop(0)
+                try:
+                    value = parse_int(raw, 0, 255)
+                except Invalid:
+                    sink.warning(child, f"Invalid {option} '{raw}' for unicast peer {peer} - ignoring")
+                    continue
+                ranged = True
+                if option == "min_ttl":
+                    low = value
+                else:
+                    high = value
             else:
                 sink.warning(child, f"unknown unicast_peer option '{option}' - ignoring")
+        if ranged:
+            if low > high:
+                sink.warning(child, f"min_ttl {low} > max_ttl {high} for unicast peer {peer} - ignoring the range")
+            else:
+                ranges.append((peer, low, high))
     result: dict[str, Any] = {"unicast_peers": tuple(peers)}
-    if ttl_options:
+    if ranges:
         result["check_unicast_src"] = True
-        sink.unsupported(node, "unicast_peer min_ttl/max_ttl: vipkeeper does not check the TTL range "
-                               "of received adverts (check_unicast_src is set, as keepalived does)")
+        result["unicast_peer_ttl"] = tuple(ranges)
     return result
 
 

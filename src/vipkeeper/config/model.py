@@ -246,6 +246,8 @@ class Instance:
     mcast_dst_ip: IPAddress | None = None
     unicast_src_ip: IPAddress | None = None
     unicast_peers: tuple[IPAddress, ...] = ()
+    # (peer, min_ttl, max_ttl) for peers given a TTL range: adverts outside it are dropped
+    unicast_peer_ttl: tuple[tuple[IPAddress, int, int], ...] = ()
     unicast_ttl: int = 255
     unicast_fault_no_peer: bool = False
     check_unicast_src: bool = False

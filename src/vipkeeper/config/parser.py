@@ -558,6 +558,7 @@ class _Resolver:
             down_timer_adverts=values.get("down_timer_adverts", g.vrrp_down_timer_adverts),
             authentication=auth, mcast_src_ip=values.get("mcast_src_ip"), mcast_dst_ip=mcast_dst,
             unicast_src_ip=source, unicast_peers=peers, unicast_ttl=values.get("unicast_ttl", 255),
+            unicast_peer_ttl=values.get("unicast_peer_ttl", ()),
             unicast_fault_no_peer=values.get("unicast_fault_no_peer", False),
             check_unicast_src=values.get("check_unicast_src", g.vrrp_check_unicast_src),
             virtual_ipaddress=tuple(vips),

@@ -670,11 +670,13 @@ class Runtime:
         ep = self.endpoints.get(key)
         if ep is None:
             return
+        # unicast_peer ... min_ttl/max_ttl: the TTL is judged per peer below, not against 255 here
+        ranged = ep.unicast and any(r.model.unicast_peer_ttl for r in ep.routers.values())
         try:
             if raw.src.version == 4:
-                got = packet.decode_ipv4_datagram(raw.data)
+                got = packet.decode_ipv4_datagram(raw.data, check_ttl=not ranged)
             else:
-                got = packet.decode_ipv6(raw.data, raw.src, raw.dst, raw.hop_limit)
+                got = packet.decode_ipv6(raw.data, raw.src, raw.dst, raw.hop_limit, check_hop_limit=not ranged)
         except packet.MalformedPacket as exc:
             self._count_drop(ep, exc.reason.value)
             return
@@ -695,7 +697,22 @@ class Runtime:
             if self.config is not None and self.config.global_defs.log_unknown_vrids:
                 log.info("Unknown VRID(%d) received on interface(%s). ignoring...", got.advertisement.vrid, key[0])
             return
+        if ranged and not self._ttl_in_range(router, got):
+            return
         router.received(got)
+
+    @staticmethod
+    def _ttl_in_range(router: Router, got: packet.Received) -> bool:
+        """keepalived 2.2.7: an advert from a peer with min_ttl/max_ttl outside that range is
+        dropped (ip_ttl_err) with its log line. A peer without a range keeps vipkeeper's rule:
+        TTL 255 (keepalived accepts any TTL from it)."""
+        low, high = next(((lo, hi) for peer, lo, hi in router.model.unicast_peer_ttl if peer == got.source),
+                         (packet.VRRP_TTL, packet.VRRP_TTL))
+        if low <= got.ttl <= high:
+            return True
+        router.counters.drops[packet.DropReason.BAD_TTL.value] += 1
+        log.info("(%s) TTL/HL %d not in range %d - %d", router.name, got.ttl, low, high)
+        return False
 
     def _count_drop(self, ep: Endpoint, reason: str) -> None:
         # Attribute the drop to the only router of the endpoint when there is one, so that

@@ -131,7 +131,8 @@ def test_authentication_truncates_and_unicast_peers():
     assert [str(p) for p in i.unicast_peers] == ["192.0.2.2", "192.0.2.3"]
     assert i.is_unicast and i.check_unicast_src
     assert "Truncating auth_pass to 8 characters" in messages(config, "warning")
-    assert any("min_ttl" in m for m in messages(config, "unsupported"))
+    assert not messages(config, "unsupported")  # min_ttl/max_ttl act (issue 19)
+    assert [(str(p), lo, hi) for p, lo, hi in i.unicast_peer_ttl] == [("192.0.2.3", 200, 255)]
 
 
 def test_global_defaults_flow_into_instances():

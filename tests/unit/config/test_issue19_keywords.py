@@ -41,8 +41,8 @@ def test_smtp_alert_resolution_instance_then_vrrp_then_global():
 def test_firewall_keywords():
     defs, diags = g(" vrrp_iptables")
     assert defs.nftables == "keepalived" and diags == [(
-        "warning", "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and "
-                   "'vrrp_ipsets' with 'nftables' config option")]
+        "warning", ("iptables not supported, using nftables instead. Please replace 'vrrp_iptables and "
+                    "'vrrp_ipsets' with 'nftables' config option"))]
     defs, diags = g(" nftables mytable\n nftables_priority -10\n nftables_counters")
     assert (defs.nftables, defs.nftables_priority, defs.nftables_counters, diags) == ("mytable", -10, True, [])
 
