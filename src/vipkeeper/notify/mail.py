@@ -31,7 +31,7 @@ from vipkeeper.notify.smtp import MailError, send_mail
 
 log = logging.getLogger("vipkeeper.notify")
 
-SHUTDOWN_GRACE = 2.0  # s the STOP mails may take at exit
+SHUTDOWN_GRACE = 1.0  # s a mail already in flight may still take at exit (delays the exit, never a VIP)
 
 
 def defaults(g: GlobalDefs) -> tuple[str, str, str]:
