@@ -141,6 +141,6 @@ def test_unsafe_startup_script_is_not_run_with_script_security(topology: Topolog
     try:
         wait_for(lambda: _vip_present(topology, ns), 20, what="VIP without the start-up script")
         assert not start.exists()
-        assert f"Unsafe permissions found for script '{record} {start}' - disabling" in "\n".join(daemon.log_lines())
+        assert f"Unsafe permissions found for script '{record}' - disabling" in "\n".join(daemon.log_lines())
     finally:
         daemon.stop(timeout=15)

@@ -3,7 +3,8 @@
 Rules
 - The scripts: each referenced or not `vrrp_script`, every instance's and sync group's
   notify scripts (notify, notify_master/backup/fault/stop/deleted/master_rx_lower_pri), and
-  the fifo scripts (`notify_fifo_script`, `vrrp_notify_fifo_script`). Nothing else is started.
+  the fifo scripts (`notify_fifo_script`, `vrrp_notify_fifo_script`), and `startup_script` /
+  `shutdown_script` (run by daemon/lifecycle_scripts.py). Nothing else is started.
 - Under `enable_script_security`, a script without a user of its own runs as `script_user`,
   else as the user `keepalived_script`; if neither exists that is a configuration error at the
   first such script (keepalived 2.2.7: `(FILE: Line N) Unable to set default user
@@ -45,6 +46,7 @@ def script_user_errors(config: Config) -> list[Diagnostic]:
     g = config.global_defs
     needing: list[tuple[str | None, Where]] = [(c.user, c.where) for c in notify_commands(config)]
     needing += [(s.user, s.where) for s in config.scripts]
+    needing += [(c.user, c.where) for c in (g.startup_script, g.shutdown_script) if c is not None]
     first = next((where for user, where in needing if user is None), None)
     if first is None:
         return []

@@ -8,9 +8,10 @@ Rules (keepalived 2.2.7 core/main.c run_startup_script, startup_shutdown_script_
   the daemon exits when it has ended or its timeout (`shutdown_script_timeout`) expired.
 - On timeout the script's process group gets SIGTERM, then SIGKILL 2 s later, as keepalived.
 - It runs as its own `user [group]`, else `script_user`, else keepalived_script, else root
-  (script_launch.py), and under script security exactly as track scripts do: with
-  enable_script_security, a file a non-root user could change is not run ("Unsafe permissions
-  found for script ... - disabling").
+  (script_launch.py), vetted as every other script is (script_launch.vet_command): a file that
+  is missing or not executable for its user is not run, and with enable_script_security
+  neither is one a non-root user could change ("Unsafe permissions found for script ... -
+  disabling"); config/scripts.py counts them for the missing-default-user error.
 - Never blocking the loop: the child is awaited with asyncio; the daemon's loop is already
   running (signals, control socket) while a start-up script runs.
 """
@@ -24,8 +25,12 @@ import signal
 import time
 
 from vipkeeper.config.model import GlobalDefs, ScriptCommand
-from vipkeeper.script_launch import command_argv, resolve_identity, spawn_options
-from vipkeeper.track.script_security import needs_check, unsafe_reasons
+from vipkeeper.script_launch import (
+    command_argv,
+    resolve_identity,
+    spawn_options,
+    vet_command,
+)
 
 log = logging.getLogger("vipkeeper.daemon")
 
@@ -44,19 +49,18 @@ async def run_lifecycle_script(kind: str, g: GlobalDefs) -> int | None:
     except LookupError as exc:
         log.error("%s script %s: %s - not run", kind, command.command, exc)
         return None
-    argv = command_argv(command.argv, command.command)
-    path = command.argv[0] if command.argv else command.command
-    reasons = unsafe_reasons(argv[0] if os.path.isabs(argv[0]) else path) \
-        if needs_check(argv[0], identity.uid, identity.gid) else []
-    if reasons:
-        if g.enable_script_security:
-            log.warning("Unsafe permissions found for script '%s' - disabling (%s)", command.command,
-                        "; ".join(reasons))
-            return None
-        log.warning("Unsafe permissions found for script '%s' (%s)", command.command, "; ".join(reasons))
+    # the same checks as every other script (script_launch.vet_command: found, executable for its
+    # user, and under enable_script_security not changeable by anyone but root)
+    verdict = vet_command(command.argv, command.command, identity, g.enable_script_security)
+    if not verdict.ok:
+        log.warning("%s - disabling%s", verdict.refused, f" ({'; '.join(verdict.unsafe)})" if verdict.unsafe else "")
+        return None
+    if verdict.unsafe:
+        log.warning("Unsafe permissions found for script '%s' (%s)", command.command, "; ".join(verdict.unsafe))
     if not g.enable_script_security:
         log.warning("SECURITY VIOLATION - start/shutdown scripts are being executed but script_security "
                     "not enabled.")
+    argv = command_argv(verdict)
     log.info("Running %s script %s", kind, command.command)
     started = time.monotonic()
     try:
