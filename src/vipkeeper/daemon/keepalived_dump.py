@@ -243,7 +243,7 @@ def json_records(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
             "state": state,
             "wantstate": state,
             "version": inst["version"],
-            "smtp_alert": False,
+            "smtp_alert": bool(inst.get("smtp_alert", False)),
             "notify_deleted": False,
             "vips": [_vip_line(v) for v in inst.get("vips", [])],
             "auth_type": {"none": 0, "PASS": 1, "AH": 2}.get(inst.get("auth_type") or "none", 0),

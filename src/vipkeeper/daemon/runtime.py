@@ -1060,6 +1060,7 @@ class Runtime:
                 "lower_prio_no_advert": m.lower_prio_no_advert,
                 "higher_prio_send_advert": m.higher_prio_send_advert,
                 "accept": m.accept if m.accept is not None else not m.strict_mode,
+                "smtp_alert": m.smtp_alert,
                 "nopreempt": m.nopreempt,
                 "preempt_delay": m.preempt_delay,
                 "auth_type": m.authentication.auth_type if m.authentication else None,
