@@ -652,6 +652,28 @@ def umask(node: Node, sink: Sink) -> int:
     return value
 
 
+def link_delays(node: Node, sink: Sink) -> tuple[tuple[str, float, float], ...]:
+    """`interface_up_down_delays { IFNAME DOWN_DELAY [UP_DELAY] ... }`: seconds (to the
+    microsecond, at most 255); UP_DELAY defaults to DOWN_DELAY (keepalived 2.2.7's man page)."""
+    out = []
+    for child in _words_entries(node, sink):
+        values = []
+        try:
+            for raw in child.args[:2]:
+                values.append(parse_float(raw, 0, 255))
+        except Invalid as exc:
+            sink.warning(child, f"interface_up_down_delays {child.keyword}: {exc} - ignoring")
+            continue
+        if not values:
+            sink.warning(child, f"interface_up_down_delays {child.keyword}: no delay given - ignoring")
+            continue
+        if len(child.args) > 2:
+            sink.warning(child, f"interface_up_down_delays {child.keyword}: extra '{' '.join(child.args[2:])}' "
+                                "- ignoring")
+        out.append((child.keyword, values[0], values[1] if len(values) > 1 else values[0]))
+    return tuple(out)
+
+
 def script_timeout(node: Node, sink: Sink) -> float:
     kind = node.keyword.split("_", 1)[0]
     try:
@@ -944,7 +966,7 @@ TOP: dict[str, Keyword] = {
                                        "follows link state through netlink", block=True),
     "track_group": unsupported("track static addresses, routes and rules of this group", block=True),
     "garp_group": unsupported("send extra gratuitous ARPs on these interfaces at these intervals", block=True),
-    "interface_up_down_delays": unsupported("delay acting on these interfaces' link changes", block=True),
+    "interface_up_down_delays": ok("interface_up_down_delays", lambda node, sink: link_delays(node, sink), block=True),
     "net_namespace": unsupported(WHERE_VIPS, refuse=True),
     # global keywords that keepalived also reads outside global_defs (man page, "Global definitions")
     **{name: GLOBAL_DEFS[name] for name in ("net_namespace_ipvs", "namespace_with_ipsets", "instance",

@@ -381,6 +381,8 @@ class Config:
     track_files: tuple[TrackFile, ...] = ()
     static_addresses: tuple[VirtualAddress, ...] = ()
     static_routes: tuple[VirtualRoute, ...] = ()
+    # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
+    interface_up_down_delays: tuple[tuple[str, float, float], ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
 
     def instance(self, name: str) -> Instance | None:

@@ -147,6 +147,7 @@ class _Raw:
     static_addresses: list[VirtualAddress] = field(default_factory=list)
     static_routes: list[VirtualRoute] = field(default_factory=list)
     top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    link_delays: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 # name -> (table, attribute of _Raw, needs a name)
@@ -206,8 +207,14 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                 continue
             getattr(raw, attribute).append(walker.walk(table, node))
         elif key in kw.TOP:
-            kw.report(key, kw.TOP[key], node, sink)
-            if key == "static_ipaddress" and node.children is not None:
+            if kw.TOP[key].status != "ok":
+                kw.report(key, kw.TOP[key], node, sink)
+            if key == "interface_up_down_delays":
+                if node.children is None:
+                    sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
+                else:
+                    raw.link_delays.extend(kw.link_delays(node, sink))
+            elif key == "static_ipaddress" and node.children is not None:
                 raw.static_addresses.extend(kw.vip_block(node, sink))
             elif key == "static_routes" and node.children is not None:
                 raw.static_routes.extend(kw.route_block(node, sink))
@@ -267,6 +274,7 @@ class _Resolver:
             track_files=tuple(files_),
             static_addresses=tuple(self.raw.static_addresses),
             static_routes=tuple(self.raw.static_routes),
+            interface_up_down_delays=tuple(self.raw.link_delays),
             diagnostics=tuple(_in_file_order(self.sink.diagnostics, files)),
         )
 

@@ -224,6 +224,7 @@ class Runtime:
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
         self._link_up: dict[str, bool] = {}
+        self._link_pending: dict[str, asyncio.TimerHandle] = {}  # interface_up_down_delays
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups: dict[str, GroupDriver] = {}
         self.timers: PreciseTimers | None = None
@@ -383,6 +384,9 @@ class Runtime:
         self.announcers.clear()
         if self.link_watcher is not None:
             self.link_watcher.close()
+        for pending in self._link_pending.values():
+            pending.cancel()
+        self._link_pending.clear()
         if self.options.release_on_stop:
             await self.addresses.release_all()
         await self.addresses.close()
@@ -728,16 +732,8 @@ class Runtime:
             router.feed(event)
 
     def _on_link(self, state: LinkState) -> None:
-        previous = self._link_up.get(state.ifname)
-        self._link_up[state.ifname] = state.up
-        if previous != state.up:
-            if previous is not None or state.up:  # a new interface: only once it is up, as keepalived
-                log.info("Netlink reports %s %s", state.ifname, "up" if state.up else "down")
-            for router in self.routers.values():
-                if router.model.interface == state.ifname and not router.model.dont_track_primary:
-                    router.feed(InterfaceUp() if state.up else InterfaceDown())
-            if self.tracking is not None:
-                self.tracking.link_changed(state.ifname, state.up)
+        """A link changed: up/down (debounced by `interface_up_down_delays`), deleted, re-created."""
+        self._link_up_down(state.ifname, state.up)
         mine = [ep for ep in self.endpoints.values() if ep.ifname == state.ifname]
         if not state.exists:
             if self._ifindex.get(state.ifname):
@@ -790,6 +786,47 @@ class Runtime:
                 except AddressError as exc:
                     if exc.errno != errno.ENODEV:  # a deleted interface is handled by its link event
                         log.error("(%s) cannot add VIP %s back: %s", router.name, vip, exc.strerror or exc)
+
+    def _link_up_down(self, ifname: str, up: bool) -> None:
+        """With `interface_up_down_delays` for the link, an up/down change is acted on only once it
+        has lasted the delay; if the link returns to its state before, nothing happens
+        (keepalived 2.2.7's debouncing: no FAULT/BACKUP transition for a bounce)."""
+        pending = self._link_pending.pop(ifname, None)
+        if pending is not None:
+            pending.cancel()
+            if self._link_up.get(ifname) == up:
+                log.info("Netlink reports %s %s again within its delay - no change", ifname, "up" if up else "down")
+                return
+        if self._link_up.get(ifname) == up:
+            return
+        delay = self._link_delay(ifname, up) if ifname in self._link_up else 0.0
+        if delay > 0:
+            log.info("Netlink reports %s %s - acting on it in %gs unless it changes back", ifname,
+                     "up" if up else "down", delay)
+            self._link_pending[ifname] = asyncio.get_running_loop().call_later(delay, self._apply_link, ifname, up)
+            return
+        self._apply_link(ifname, up)
+
+    def _link_delay(self, ifname: str, up: bool) -> float:
+        for name, down_delay, up_delay in (self.config.interface_up_down_delays if self.config else ()):
+            if name == ifname:
+                return up_delay if up else down_delay
+        return 0.0
+
+    def _apply_link(self, ifname: str, up: bool) -> None:
+        self._link_pending.pop(ifname, None)
+        previous = self._link_up.get(ifname)
+        self._link_up[ifname] = up
+        if previous == up:
+            return
+        if previous is not None or up:  # a new interface: only once it is up, as keepalived
+            log.info("Netlink reports %s %s", ifname, "up" if up else "down")
+        for router in self.routers.values():
+            if router.model.interface == ifname and not router.model.dont_track_primary:
+                router.feed(InterfaceUp() if up else InterfaceDown())
+        if self.tracking is not None:
+            self.tracking.link_changed(ifname, up)
+
 
     def _on_state(self, router: Router, before: State, after: State) -> None:
         pass

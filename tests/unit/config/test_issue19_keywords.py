@@ -72,3 +72,12 @@ def test_umask_and_log_unknown_vrids():
     assert g(" umask 0x12")[0].umask == 0o22
     assert g(" umask IBOGUS")[1] == [("warning", "Unknown umask bit IBOGUS")]
     assert g(" log_unknown_vrids")[0].log_unknown_vrids
+
+
+def test_interface_up_down_delays():
+    from vipkeeper.config import loads as load_text
+
+    config = load_text("interface_up_down_delays {\n eth0 2\n eth1 0.00001 3\n eth2 x\n eth3 300\n}\n")
+    assert config.interface_up_down_delays == (("eth0", 2.0, 2.0), ("eth1", 0.00001, 3.0))
+    assert [d.where.line for d in config.diagnostics] == [4, 5]
+    assert all(d.severity == "warning" for d in config.diagnostics)
