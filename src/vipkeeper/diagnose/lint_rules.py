@@ -633,6 +633,21 @@ def realtime_half_done(nodes: list[Node]) -> Iterator[Finding]:
                      "remove vrrp_priority", severity="info")
 
 
+@rule("VK214", "warning", "interface_up_down_delays longer than (down_timer_adverts - 1) x advert_int")
+def link_delay_too_long(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        for ifname, down, up in node.config.interface_up_down_delays:
+            for inst in node.config.instances:
+                limit = (inst.down_timer_adverts - 1) * inst.advert_int
+                if inst.interface == ifname and max(down, up) >= limit:
+                    yield _f("VK214", inst.where,
+                             f"({inst.name}) interface_up_down_delays {ifname} {down:g} {up:g} is not shorter than "
+                             f"{limit:g}s ((down_timer_adverts - 1) x advert_int): a Backup stops hearing this "
+                             "node and takes over before it enters FAULT - both Master for a while (keepalived "
+                             "lowers the delay itself; vipkeeper does not)",
+                             f"keep the delays of {ifname} under {limit:g}s")
+
+
 # ---------------------------------------------------------------- VK3xx: across nodes
 
 def _pairs(nodes: list[Node]) -> Iterator[tuple[Node, Instance, Node, Instance]]:

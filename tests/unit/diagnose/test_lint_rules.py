@@ -135,6 +135,8 @@ CASES = [
     ("VK212", "global_defs {\n  nftables\n  vrrp_strict\n}\n" + instance(), {}, False),
     ("VK213", "global_defs {\n  vrrp_rt_priority 50\n}\n" + instance(), {}, True),
     ("VK213", "global_defs {\n  vrrp_rt_priority 50\n  vrrp_no_swap\n}\n" + instance(), {}, False),
+    ("VK214", "interface_up_down_delays {\n  eth0 2\n}\n" + instance(), {}, True),
+    ("VK214", "interface_up_down_delays {\n  eth0 1.5\n}\n" + instance(), {}, False),
 ]
 
 
