@@ -451,8 +451,10 @@ class Runtime:
         if g.nftables is None:
             return None
         firewall = Firewall(g.nftables, g.nftables_priority, g.nftables_counters)
+        families = {vip.address.version for model in config.instances if Runtime._guarded(model)
+                    for vip in model.virtual_ipaddress + model.virtual_ipaddress_excluded}
         try:
-            firewall.open()
+            firewall.open(families)
         except NftError as exc:
             raise StartupError(f"cannot set up nftables table {g.nftables}: {exc}") from None
         return firewall
@@ -460,10 +462,14 @@ class Runtime:
     def _firewall_for(self, model: InstanceModel) -> Firewall | None:
         """The firewall, for an instance whose VIPs it guards: neither the address owner nor in
         accept mode (keepalived 2.2.7's default: accept unless strict mode)."""
-        accept = model.accept if model.accept is not None else not model.strict_mode
-        if self.firewall is None or model.priority == 255 or accept:
+        if self.firewall is None or not self._guarded(model):
             return None
         return self.firewall
+
+    @staticmethod
+    def _guarded(model: InstanceModel) -> bool:
+        accept = model.accept if model.accept is not None else not model.strict_mode
+        return model.priority != 255 and not accept
 
     def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
         family = key[1]

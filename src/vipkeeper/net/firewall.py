@@ -2,8 +2,10 @@
 
 Rules
 - The layout and what it drops are keepalived 2.2.7's (net/nft_rules.py says which).
-- `open()` creates both families' tables in one transaction; a table of the configured name
-  left by a daemon that died is replaced (keepalived's check_and_delete_tables does the same).
+- `open(families)` creates the tables of the families the guarded VIPs have (keepalived 2.2.7
+  makes `ip6 NAME` only for IPv6 VIPs, measured), in one transaction; a table of the configured
+  name left by a daemon that died is replaced (keepalived's check_and_delete_tables does the
+  same); a family first needed at a reload is made with its first elements.
   Nothing else on the host is read or touched: other tables, chains and rules stay as they are.
 - `block(owner, vips)` puts a Master's VIPs into the sets (before the VIPs are added);
   `unblock(owner, vips)` takes out exactly what that owner put in (after the VIPs went).
@@ -33,6 +35,7 @@ class Firewall:
         self.counters = counters
         self._nft = nft
         self._open = False
+        self._families: set[int] = set()
         # owner (instance name) -> elements it put in the sets
         self._owned: dict[str, set[nft_rules.Element]] = {}
 
@@ -42,17 +45,30 @@ class Firewall:
             self._nft = Nftables()
         return self._nft
 
-    def open(self) -> None:
-        """Create the tables (replacing a leftover of ours). Raises NftError."""
+    def open(self, families: Iterable[int] = (4, 6)) -> None:
+        """Replace leftovers of ours (both families) and create the tables of `families` (those
+        of the VIPs it guards: keepalived makes the ip6 table only for IPv6 VIPs). Raises NftError."""
         existing = self._existing()
         commands: list[dict[str, Any]] = []
         for family in (4, 6):
             if family in existing:
                 log.info("Deleting old %s %s table", nft_rules.FAMILIES[family], self.table)
                 commands += nft_rules.teardown(self.table, family)
+        wanted = sorted(set(families))
+        for family in wanted:
             commands += nft_rules.setup(self.table, family, self.priority, self.counters)
-        self.nft.run(commands)
+        if commands:
+            self.nft.run(commands)
+        self._families = set(wanted)
         self._open = True
+
+    def _ensure(self, items: Iterable[nft_rules.Element]) -> list[dict[str, Any]]:
+        """Setup commands for a family first needed now (a reload brought its VIPs)."""
+        commands: list[dict[str, Any]] = []
+        for family in sorted({i[0] for i in items} - self._families):
+            commands += nft_rules.setup(self.table, family, self.priority, self.counters)
+            self._families.add(family)
+        return commands
 
     def _existing(self) -> set[int]:
         found = set()
@@ -69,7 +85,7 @@ class Firewall:
         mine = self._owned.setdefault(owner, set())
         new = [i for i in items if i not in mine and not self._held_by_other(owner, i)]
         if new and self._open:
-            self.nft.run(nft_rules.elements("add", self.table, _sorted(new)))
+            self.nft.run(self._ensure(new) + nft_rules.elements("add", self.table, _sorted(new)))
         mine.update(items)
 
     def unblock(self, owner: str, vips: Iterable[Any] | None = None) -> None:
