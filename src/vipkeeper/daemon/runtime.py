@@ -6,8 +6,13 @@ Rules
 - One raw socket per (interface, family, multicast group or unicast source); routers that share
   an interface share the socket, and received adverts go to the router of their VRID. A packet
   that cannot be tied to a router is counted under the runtime's own drops.
-- A reload never leaves a half-applied state: the new file is read and fully validated, and every
-  new socket is opened, before anything running is touched. A file that fails changes nothing.
+- A reload never leaves a half-applied state. The new file is read and validated in a thread of
+  its own, with a deadline (the event loop keeps its timers meanwhile); then everything is
+  staged without touching what runs: new sockets and announcers opened, routers built, new
+  trackers started with their reports held back. Any failure (or exception) up to there undoes
+  the stage and counts a reload failure. Then one synchronous commit swaps it all in (the
+  configuration, trackers, endpoints and VRID mappings, routers taken out of service); only
+  after it are removed routers awaited while their VIPs go, and new ones started.
   An instance whose configuration did not change keeps its state, timers and VIPs; one that
   changed in a compatible way gets `Reconfigure`; one that changed VRID, interface, family or
   version, or was removed, is stopped (priority 0, VIPs released) and the new one started.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import dataclasses
 import ipaddress
 import json
@@ -49,6 +55,7 @@ from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
+from vipkeeper.script_users import ScriptUsers
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import (
     InstanceParams,
@@ -83,6 +90,7 @@ class RunOptions:
     # keepalived -V: leave VIPs in place and send no priority 0 at stop
     release_on_stop: bool = True
     process_rescan_interval: float = 0.2
+    reload_parse_deadline: float = 30.0  # s a reload's parse may take before it is given up
 
 
 class StartupError(Exception):
@@ -94,6 +102,16 @@ class Endpoint:
     socket: VrrpSocket
     unicast: bool
     routers: dict[int, Router] = field(default_factory=dict)
+
+
+@dataclass
+class StagedBuild:
+    """What a reload opened and built before its commit (Runtime._stage_build)."""
+
+    endpoints: dict[tuple, Endpoint] = field(default_factory=dict)
+    announcers: dict[str, Announcer] = field(default_factory=dict)
+    planned: list[tuple[InstanceModel, tuple]] = field(default_factory=list)
+    routers: dict[str, Router] = field(default_factory=dict)
 
 
 def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
@@ -183,6 +201,9 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups: dict[str, GroupDriver] = {}
         self.timers: PreciseTimers | None = None
+        self.script_users: ScriptUsers | None = None
+        self._parse_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._parse_future: asyncio.Future[Any] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -206,6 +227,9 @@ class Runtime:
         await self.addresses.__aenter__()
         self.timers = PreciseTimers(asyncio.get_running_loop())
         self.notifier = NotifyRunner(asyncio.get_running_loop())
+        # Script users are looked up now, not at the first failover (script_users.py).
+        self.script_users = ScriptUsers.of_config(config)
+        self.notifier.users = tracking.script_users = self.script_users
         self._prepare_scripts(config)
         self._open_fifos(config)
         for model in config.instances:
@@ -303,40 +327,56 @@ class Runtime:
         if self.timers is not None:
             self.timers.close()
             self.timers = None
+        if self._parse_executor is not None:
+            self._parse_executor.shutdown(wait=False, cancel_futures=True)
+            self._parse_executor = None
 
     # -- building ----------------------------------------------------------------------------
 
-    def _build(self, config: Config, keep: set[str]) -> dict[str, Router]:
-        """Create routers (not yet started) for every instance not in `keep`. Opens sockets
-        first so that a failure raises before anything running is changed."""
+    def _stage_build(self, config: Config, keep: set[str]) -> "StagedBuild":
+        """Routers (not started) for every instance not in `keep`, with the sockets and
+        announcers they need, none of it yet known to the running state. Raises StartupError
+        with everything it opened closed again."""
         g = config.global_defs
-        new_endpoints: dict[tuple, Endpoint] = {}
-        planned: list[tuple[InstanceModel, tuple]] = []
+        staged = StagedBuild()
         try:
             for model in config.instances:
                 if model.name in keep:
                     continue
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
-                if key not in self.endpoints and key not in new_endpoints:
-                    new_endpoints[key] = Endpoint(self._open_socket(model, key), unicast=bool(model.unicast_peers))
-                planned.append((model, key))
-        except StartupError:
-            for ep in new_endpoints.values():  # a failed reload leaves no socket behind
-                ep.socket.close()
+                if key not in self.endpoints and key not in staged.endpoints:
+                    staged.endpoints[key] = Endpoint(self._open_socket(model, key), unicast=bool(model.unicast_peers))
+                staged.planned.append((model, key))
+            for model, key in staged.planned:
+                ep = self.endpoints.get(key) or staged.endpoints[key]
+                params = params_of(model, config, ep.socket.src)
+                announcer = self._staged_announcer(model.interface, staged)
+                staged.routers[model.name] = Router(model, params, ep.socket, self.addresses, announcer,
+                                                    self._on_notify, self._on_state, timers=self.timers)
+        except BaseException:
+            self._abort_build(staged)
             raise
-        built: dict[str, Router] = {}
-        for model, key in planned:
-            ep = self.endpoints.get(key) or new_endpoints[key]
-            params = params_of(model, config, ep.socket.src)
-            router = Router(model, params, ep.socket, self.addresses, self._announcer(model.interface),
-                            self._on_notify, self._on_state, timers=self.timers)
-            built[model.name] = router
-        for key, ep in new_endpoints.items():
+        return staged
+
+    @staticmethod
+    def _abort_build(staged: "StagedBuild") -> None:
+        for ep in staged.endpoints.values():  # a failed reload leaves no socket behind
+            ep.socket.close()
+        for announcer in staged.announcers.values():
+            announcer.close()
+        staged.endpoints.clear()
+        staged.announcers.clear()
+
+    def _build(self, config: Config, keep: set[str]) -> dict[str, Router]:
+        """At start: stage and take into service at once."""
+        staged = self._stage_build(config, keep)
+        self.announcers.update(staged.announcers)
+        for key, ep in staged.endpoints.items():
             self.endpoints[key] = ep
             ep.socket.start(lambda raw, k=key: self._on_packet(k, raw))
-        for model, key in planned:
-            self.endpoints[key].routers[model.virtual_router_id] = built[model.name]
-        return built
+        for model, key in staged.planned:
+            self.endpoints[key].routers[model.virtual_router_id] = staged.routers[model.name]
+        return staged.routers
 
     def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
         family = key[1]
@@ -347,6 +387,17 @@ class Runtime:
             return VrrpSocket.open(model.interface, family, group=group, src=model.mcast_src_ip)
         except VrrpSocketError as exc:
             raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+
+    def _staged_announcer(self, ifname: str, staged: "StagedBuild") -> Announcer | None:
+        if ifname in self.announcers:
+            return self.announcers[ifname]
+        if ifname not in staged.announcers:
+            try:
+                staged.announcers[ifname] = Announcer(ifname)
+            except (AnnounceError, OSError) as exc:
+                log.warning("%s: cannot send gratuitous ARP/NA: %s", ifname, exc)
+                return None
+        return staged.announcers[ifname]
 
     def _announcer(self, ifname: str) -> Announcer | None:
         if ifname not in self.announcers:
@@ -463,94 +514,156 @@ class Runtime:
     # -- signals -----------------------------------------------------------------------------
 
     async def reload(self) -> bool:
-        """SIGHUP: read, validate, open, then swap. Returns False when nothing changed."""
+        """SIGHUP (or `vipkeeper reload`): read and validate the new file off the event loop,
+        stage everything, then commit in one synchronous step. False, with the running state
+        unchanged and `reload_failures` counted, on any failure (module docstring)."""
         async with self._reloading:
             log.info("Reloading configuration from %s", self.options.config_file)
             try:
-                config = self.read_config()
+                config, users = await self._parse_off_loop()
             except StartupError as exc:
-                self.reload_failures += 1
-                self.last_reload_error = str(exc)
-                log.error("Reload failed, keeping the running configuration: %s", exc)
-                return False
-            assert self.config is not None and self.tracking is not None
-            old_models = {m.name: m for m in self.config.instances}
-            new_models = {m.name: m for m in config.instances}
-            g_old, g_new = self.config.global_defs, config.global_defs
-            unchanged: set[str] = set()
-            reconfigure: set[str] = set()
-            for name, new in new_models.items():
-                old = old_models.get(name)
-                if old is None or name not in self.routers:
-                    continue
-                if _strip_where(old) == _strip_where(new) and _strip_where(g_old) == _strip_where(g_new):
-                    unchanged.add(name)
-                elif (endpoint_key(old, g_old.vrrp_mcast_group4, g_old.vrrp_mcast_group6)
-                      == endpoint_key(new, g_new.vrrp_mcast_group4, g_new.vrrp_mcast_group6)
-                      and old.virtual_router_id == new.virtual_router_id and old.version == new.version):
-                    reconfigure.add(name)
-            # A sync group moves as one: if the group or any member is new or changed, every
-            # member is rebuilt, so no group ever mixes old and new members.
-            old_groups = {g.name: g for g in self.config.sync_groups}
-            for group in config.sync_groups:
-                members = set(group.group)
-                same = _strip_where(old_groups.get(group.name)) == _strip_where(group)
-                if not same or not members <= unchanged:
-                    unchanged -= members
-                    reconfigure -= members
-            for old_group in self.config.sync_groups:
-                if old_group.name not in {g.name for g in config.sync_groups}:
-                    unchanged -= set(old_group.group)
-                    reconfigure -= set(old_group.group)
+                return self._reload_failed(str(exc))
             try:
-                built = self._build(config, unchanged | reconfigure)
-                tracking_ok = await self.tracking.reconfigure(config)
-            except StartupError as exc:
-                self.reload_failures += 1
-                self.last_reload_error = str(exc)
-                log.error("Reload failed, keeping the running configuration: %s", exc)
-                return False
-            if not tracking_ok:
-                self.reload_failures += 1
-                self.last_reload_error = "trackers could not be set up"
-                return False
-            self.config = config
-            self._prepare_scripts(config)
+                return await self._apply(config, users)
+            except Exception as exc:  # never half-applied, never a traceback into asyncio
+                return self._reload_failed(f"{type(exc).__name__}: {exc}")
+
+    def _reload_failed(self, error: str) -> bool:
+        self.reload_failures += 1
+        self.last_reload_error = error
+        log.error("Reload failed, keeping the running configuration: %s", error)
+        return False
+
+    def _parse_in_thread(self) -> tuple[Config, ScriptUsers]:
+        """Runs in the parse thread: the file, its validation and the script users' lookups."""
+        config = self.read_config()
+        return config, ScriptUsers.of_config(config)
+
+    async def _parse_off_loop(self) -> tuple[Config, ScriptUsers]:
+        """The new file is parsed in a thread of its own with a deadline, so the event loop keeps
+        sending adverts however slow the file is. A parse that overruns its deadline is given
+        up (the lexer's budget bounds how long the thread still runs); a reload while an earlier
+        parse is still running is refused."""
+        if self._parse_future is not None and not self._parse_future.done():
+            raise StartupError("the previous reload's configuration is still being parsed")
+        loop = asyncio.get_running_loop()
+        if self._parse_executor is None:
+            self._parse_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reload-parse")
+        self._parse_future = loop.run_in_executor(self._parse_executor, self._parse_in_thread)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._parse_future), self.options.reload_parse_deadline)
+        except asyncio.TimeoutError:
+            raise StartupError(f"{self.options.config_file}: not parsed within "
+                               f"{self.options.reload_parse_deadline:g}s, reload given up") from None
+
+    def _plan(self, config: Config) -> tuple[set[str], set[str]]:
+        """(unchanged, reconfigured) instance names; every other running one is replaced."""
+        assert self.config is not None
+        old_models = {m.name: m for m in self.config.instances}
+        g_old, g_new = self.config.global_defs, config.global_defs
+        unchanged: set[str] = set()
+        reconfigure: set[str] = set()
+        for new in config.instances:
+            name = new.name
+            old = old_models.get(name)
+            if old is None or name not in self.routers:
+                continue
+            if _strip_where(old) == _strip_where(new) and _strip_where(g_old) == _strip_where(g_new):
+                unchanged.add(name)
+            elif (endpoint_key(old, g_old.vrrp_mcast_group4, g_old.vrrp_mcast_group6)
+                  == endpoint_key(new, g_new.vrrp_mcast_group4, g_new.vrrp_mcast_group6)
+                  and old.virtual_router_id == new.virtual_router_id and old.version == new.version):
+                reconfigure.add(name)
+        # A sync group moves as one: if the group or any member is new or changed, every
+        # member is rebuilt, so no group ever mixes old and new members.
+        old_groups = {g.name: g for g in self.config.sync_groups}
+        for group in config.sync_groups:
+            members = set(group.group)
+            same = _strip_where(old_groups.get(group.name)) == _strip_where(group)
+            if not same or not members <= unchanged:
+                unchanged -= members
+                reconfigure -= members
+        new_group_names = {g.name for g in config.sync_groups}
+        for old_group in self.config.sync_groups:
+            if old_group.name not in new_group_names:
+                unchanged -= set(old_group.group)
+                reconfigure -= set(old_group.group)
+        return unchanged, reconfigure
+
+    async def _apply(self, config: Config, users: ScriptUsers) -> bool:
+        assert self.config is not None and self.tracking is not None
+        unchanged, reconfigure = self._plan(config)
+        # Stage: everything that can fail, nothing running touched.
+        staged_build = self._stage_build(config, unchanged | reconfigure)
+        try:
+            staged_tracking = await self.tracking.stage(config)
+        except BaseException:
+            self._abort_build(staged_build)
+            raise
+        # Commit: one synchronous step.
+        removed = self._commit(config, users, unchanged, reconfigure, staged_build, staged_tracking)
+        # After the commit: the fifos reopened from the new configuration (their scripts first
+        # read what was written, the STOP lines of removed instances included).
+        try:
             await self._reopen_fifos(config)
-            # Stop what is gone or replaced (priority 0 and VIPs released first).
-            for name in list(self.routers):
-                if name in unchanged or name in reconfigure:
-                    continue
-                router = self.routers.pop(name)
-                router.feed(Shutdown())
-                await router.settle()
-                await router.close()
-                for ep in self.endpoints.values():
-                    if ep.routers.get(router.params.vrid) is router:
-                        del ep.routers[router.params.vrid]
-                log.info("(%s) removed by reload", name)
-            for name in reconfigure:
-                router = self.routers[name]
-                ep = next(e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router)
-                router.model = new_models[name]
-                params = params_of(router.model, config, ep.socket.src)
-                router.params = params
-                router.feed(Reconfigure(params))
-                for event in self.tracking.current(router.model):
-                    router.feed(event)
-            for name in unchanged:
-                self.routers[name].model = new_models[name]
-            for gname in [g for g, d in self.groups.items() if any(r.name not in self.routers for r in d.routers.values())]:
-                self.groups.pop(gname).detach()
-            self._make_groups(config, built)
-            for router in built.values():
-                self._activate(router)
-            self._close_idle_endpoints()
-            self.reloads += 1
-            self.last_reload_error = None
-            log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
-                     len(unchanged), len(reconfigure), len(built))
-            return True
+        except Exception as exc:  # noqa: BLE001 - the reload is done; say what did not reopen
+            log.error("Reopening the notify fifos after reload: %s", exc)
+        # Clean-up of what the commit took out of service (priority 0 sent, VIPs go now).
+        for router in removed:
+            await router.settle()
+            await router.close()
+        for router in staged_build.routers.values():
+            self._activate(router)
+        self._close_idle_endpoints()
+        log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
+                 len(unchanged), len(reconfigure), len(staged_build.routers))
+        return True
+
+    def _commit(self, config: Config, users: ScriptUsers, unchanged: set[str], reconfigure: set[str],
+                staged: "StagedBuild", staged_tracking: Any) -> list[Router]:
+        assert self.tracking is not None and self.notifier is not None
+        new_models = {m.name: m for m in config.instances}
+        self.config = config
+        self.script_users = users
+        self.notifier.users = users
+        self._prepare_scripts(config)  # every notify and fifo script checked again
+        self.tracking.commit(staged_tracking, users)
+        for ifname, announcer in staged.announcers.items():
+            self.announcers[ifname] = announcer
+        for key, ep in staged.endpoints.items():
+            self.endpoints[key] = ep
+            ep.socket.start(lambda raw, k=key: self._on_packet(k, raw))
+        # Take out of service what is gone or replaced (priority 0 now, VIPs after the commit).
+        removed: list[Router] = []
+        for name in list(self.routers):
+            if name in unchanged or name in reconfigure:
+                continue
+            router = self.routers.pop(name)
+            for ep in self.endpoints.values():
+                if ep.routers.get(router.params.vrid) is router:
+                    del ep.routers[router.params.vrid]
+            router.feed(Shutdown())
+            removed.append(router)
+            log.info("(%s) removed by reload", name)
+        for name in reconfigure:
+            router = self.routers[name]
+            ep = next(e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router)
+            router.model = new_models[name]
+            params = params_of(router.model, config, ep.socket.src)
+            router.params = params
+            router.feed(Reconfigure(params))
+            for event in self.tracking.current(router.model):
+                router.feed(event)
+        for name in unchanged:
+            self.routers[name].model = new_models[name]
+        for gname in [g for g, d in self.groups.items() if any(r.name not in self.routers for r in d.routers.values())]:
+            self.groups.pop(gname).detach()
+        for model, key in staged.planned:
+            self.endpoints[key].routers[model.virtual_router_id] = staged.routers[model.name]
+        self._make_groups(config, staged.routers)
+        self.reloads += 1
+        self.last_reload_error = None
+        return removed
 
     def _close_idle_endpoints(self) -> None:
         for key in [k for k, ep in self.endpoints.items() if not ep.routers]:
