@@ -41,6 +41,7 @@ from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError
 from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.daemon.process import raise_fd_limit
 from vipkeeper.daemon.router import (
     GroupDriver,
     Router,
@@ -202,6 +203,8 @@ class Runtime:
         self.groups: dict[str, GroupDriver] = {}
         self.timers: PreciseTimers | None = None
         self.script_users: ScriptUsers | None = None
+        self.accept_failures = 0
+        self._accept_logged = -1e9
         self._parse_executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._parse_future: asyncio.Future[Any] | None = None
 
@@ -224,6 +227,10 @@ class Runtime:
     async def start(self, config: Config, tracking: TrackingHub) -> None:
         self.config = config
         self.tracking = tracking
+        raised = raise_fd_limit()
+        if raised is not None:
+            log.info("open files limit raised from %d to %d", *raised)
+        asyncio.get_running_loop().set_exception_handler(self._loop_exception)
         await self.addresses.__aenter__()
         self.timers = PreciseTimers(asyncio.get_running_loop())
         self.notifier = NotifyRunner(asyncio.get_running_loop())
@@ -284,6 +291,23 @@ class Runtime:
         if not self._link_up.get(router.model.interface, True) and not router.model.dont_track_primary:
             router.feed(InterfaceDown())
         router.feed(Startup())
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's servers (the control socket) report every accept that fails for want of
+        descriptors with a traceback, up to a hundred per second; that is one warning per
+        minute here, counted. Everything else goes to asyncio's default handler."""
+        message = str(context.get("message", ""))
+        if message.startswith("socket.accept() out of system resource"):
+            self.accept_failures += 1
+            now = loop.time()
+            if now - self._accept_logged >= 60.0:
+                self._accept_logged = now
+                exc = context.get("exception")
+                log.warning("cannot accept connections on %s: %s (%d failed accepts so far; "
+                            "logged at most once a minute)", context.get("socket"),
+                            getattr(exc, "strerror", None) or exc, self.accept_failures)
+            return
+        loop.default_exception_handler(context)
 
     async def run_until_stopped(self) -> None:
         await self._stop.wait()

@@ -374,7 +374,7 @@ class TrackingHub:
             c = self.processes.counters
             proc = {
                 "mode": mode, "events": c.events, "rescans": c.rescans, "enobufs": c.enobufs,
-                "seq_gaps": c.seq_gaps, "pidfd_exits": c.pidfd_exits,
+                "seq_gaps": c.seq_gaps, "pidfd_exits": c.pidfd_exits, "shortages": c.shortages,
                 "tracked": [
                     {"name": spec.name, "count": self.processes.table.count(spec.name),
                      "quorum": bool(self.proc_status.get(spec.name))}
