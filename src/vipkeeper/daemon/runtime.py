@@ -56,6 +56,7 @@ from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
+from vipkeeper.track.proc_connector import ConnectorUnavailable
 from vipkeeper.script_users import ScriptUsers
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import (
@@ -250,7 +251,10 @@ class Runtime:
         for vip in await self.addresses.claim_present([v for r in built.values() for v in r.params.vips]):
             log.info("(%s) removing leftover VIP %s", owner_of[vip.key], vip)
             await self.addresses.remove(vip)
-        await tracking.start(self._on_tracker)
+        try:
+            await tracking.start(self._on_tracker)
+        except (OSError, ConnectorUnavailable) as exc:
+            raise StartupError(f"trackers cannot start: {getattr(exc, 'strerror', None) or exc}") from None
         self._make_groups(config, built)
         for router in built.values():
             self._activate(router)

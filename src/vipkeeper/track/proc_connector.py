@@ -404,7 +404,10 @@ class ProcessTracker:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> dict[str, bool]:
+        """Initial statuses. Raises procfs.ProcUnavailable (no /proc), ConnectorUnavailable
+        (/proc of another PID namespace) or procfs.Shortage, each with a one-line message."""
         self._loop = asyncio.get_running_loop()
+        procfs.check_mounted()
         if self._auto:
             self._connector, self._problem = open_connector(self._rcvbuf)
         if self._connector is not None:

@@ -179,6 +179,13 @@ def read_process(pid: int, need_argv: bool, proc: str = PROC) -> ProcessInfo | N
     return ProcessInfo(comm=st.comm, argv=argv, start=st.start)
 
 
+def check_mounted(proc: str = PROC) -> None:
+    """ProcUnavailable (one line for the admin) unless `proc` is a mounted proc filesystem."""
+    if not os.path.exists(f"{proc}/self/stat"):
+        raise ProcUnavailable(errno.ENOENT, f"{proc} is not mounted (no {proc}/self): process tracking "
+                                            "needs it; mount proc there")
+
+
 def list_pids(proc: str = PROC) -> list[int]:
     """The PIDs of /proc at this instant (thread-group leaders only).
 
