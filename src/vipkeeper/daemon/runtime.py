@@ -553,6 +553,8 @@ class Runtime:
                 return self._reload_failed(str(exc))
             try:
                 return await self._apply(config, users)
+            except StartupError as exc:
+                return self._reload_failed(str(exc))
             except Exception as exc:  # never half-applied, never a traceback into asyncio
                 return self._reload_failed(f"{type(exc).__name__}: {exc}")
 
@@ -578,6 +580,8 @@ class Runtime:
         if self._parse_executor is None:
             self._parse_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reload-parse")
         self._parse_future = loop.run_in_executor(self._parse_executor, self._parse_in_thread)
+        # a parse given up at its deadline ends later on its own: its error is not news
+        self._parse_future.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             return await asyncio.wait_for(asyncio.shield(self._parse_future), self.options.reload_parse_deadline)
         except asyncio.TimeoutError:
@@ -638,8 +642,11 @@ class Runtime:
             log.error("Reopening the notify fifos after reload: %s", exc)
         # Clean-up of what the commit took out of service (priority 0 sent, VIPs go now).
         for router in removed:
-            await router.settle()
-            await router.close()
+            try:
+                await router.settle()
+                await router.close()
+            except Exception as exc:  # the reload is done; this is clean-up of what it removed
+                log.error("(%s) clean-up after reload: %s", router.name, exc)
         for router in staged_build.routers.values():
             self._activate(router)
         self._close_idle_endpoints()
