@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from vipkeeper.control.client import request
+from vipkeeper.control.metrics import MAX_CLIENTS
 from vipkeeper.lab.proc import wait_for
 from vipkeeper.lab.topology import Topology
 from vipkeeper.net.netns import call_in
@@ -87,6 +88,20 @@ def test_fd_exhaustion_is_not_an_exit(topology: Topology, lan, tmp_path: Path, n
         assert resource.prlimit(daemon.pid, resource.RLIMIT_NOFILE)[0] == 20000
         assert "open files limit raised from 256 to 20000" in log.read_text()
 
+        # a flood of idle connections to the metrics port takes at most its cap of descriptors
+        fds = len(os.listdir(f"/proc/{daemon.pid}/fd"))
+        flood = _flood(node.ns, 300)
+        counts = []
+        for _ in range(10):  # sampled over a second: the cap holds throughout
+            counts.append(len(os.listdir(f"/proc/{daemon.pid}/fd")) - fds)
+            time.sleep(0.1)
+        held = max(counts)
+        assert held >= MAX_CLIENTS - 2, counts  # the listener did take connections
+        for s in flood:
+            s.close()
+        flood = []
+        assert held <= MAX_CLIENTS + 2, held
+
         # pressure: no descriptor can be opened, and the metrics port is flooded
         size_before = log.stat().st_size
         resource.prlimit(daemon.pid, resource.RLIMIT_NOFILE, (8, 20000))
@@ -110,7 +125,8 @@ def test_fd_exhaustion_is_not_an_exit(topology: Topology, lan, tmp_path: Path, n
         grown = log.stat().st_size - size_before
         text = log.read_text()
         status = request("status", ctl)
-        print(f"\nfd pressure {ended - pressure:.1f}s: log grew {grown} bytes; recovered "
+        print(f"\n300 idle connections to the metrics port held {held} descriptors")
+        print(f"fd pressure {ended - pressure:.1f}s: log grew {grown} bytes; recovered "
               f"{recovered:.2f}s after it ended; shortages counted "
               f"{status['process_tracker'].get('shortages')}")
         assert still_fault  # the service's restart could not be seen meanwhile...
