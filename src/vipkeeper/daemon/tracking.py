@@ -158,10 +158,11 @@ class TrackingHub:
         return True
 
     async def stage(self, config: Config) -> "TrackingStage":
-        """Everything a reload needs from the trackers, made ready without touching the running
-        ones: new process tracker and file trackers started (their reports held back until the
-        commit), new script runners built (not started). Raises (OSError, ConnectorUnavailable,
-        anything) with nothing running changed; what it started is stopped again."""
+        """Everything a reload needs from the trackers that can fail, made ready without touching
+        the running ones: a new process tracker and new file trackers started (their reports
+        held back until the commit), link states read. Raises (OSError, ConnectorUnavailable,
+        anything) with nothing running changed; what it started is stopped again. Script runners
+        are built and started by the commit (their users were resolved with the parse)."""
         old = self.config
         staged = TrackingStage(config)
         try:
