@@ -307,8 +307,12 @@ class Runtime:
             if now - self._accept_logged >= 60.0:
                 self._accept_logged = now
                 exc = context.get("exception")
+                try:
+                    where = context["socket"].getsockname()
+                except (KeyError, AttributeError, OSError):
+                    where = "?"
                 log.warning("cannot accept connections on %s: %s (%d failed accepts so far; "
-                            "logged at most once a minute)", context.get("socket"),
+                            "logged at most once a minute)", where or "?",
                             getattr(exc, "strerror", None) or exc, self.accept_failures)
             return
         loop.default_exception_handler(context)
