@@ -41,7 +41,7 @@ SAMPLE = {
                       "drops": {}},
          "sync_group": "G1"},
     ],
-    "process_tracker": {"mode": "connector", "events": 5000, "rescans": 2, "enobufs": 1,
+    "process_tracker": {"mode": "connector", "events": 5000, "rescans": 2, "enobufs": 1, "shortages": 3,
                         "tracked": [{"name": "haproxy", "count": 4, "quorum": True}]},
     "scripts": [{"name": "chk_dns", "state": "down", "runs": 10, "failures": 4, "timeouts": 1,
                  "last_duration": 0.25, "last_exit": 1}],
