@@ -13,13 +13,13 @@ An unknown user is kept as its LookupError, raised again at each use, as resolve
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Union
+from typing import Any
 
 from vipkeeper.config.model import Config, ScriptCommand
 from vipkeeper.script_launch import Identity, resolve_identity
 
 Key = tuple  # (user, group, default_user, default_group, script_security)
-Resolved = Union[Identity, LookupError]
+Resolved = Identity | LookupError
 
 
 def _commands(value: Any) -> list[ScriptCommand]:
@@ -38,7 +38,7 @@ class ScriptUsers:
         self._resolved: dict[Key, Resolved] = dict(resolved or {})
 
     @classmethod
-    def of_config(cls, config: Config) -> "ScriptUsers":
+    def of_config(cls, config: Config) -> ScriptUsers:
         g = config.global_defs
         sec = g.enable_script_security
         keys = {(s.user, s.group, g.script_user, g.script_group, sec) for s in config.scripts}
@@ -69,6 +69,6 @@ class ScriptUsers:
         got = self._resolved.get(key)
         if got is None:
             got = self._lookup(key)
-        if isinstance(got, LookupError):
-            raise LookupError(*got.args)
-        return got
+        if isinstance(got, Identity):
+            return got
+        raise LookupError(*got.args)

@@ -73,9 +73,10 @@ def test_fd_exhaustion_is_not_an_exit(topology: Topology, lan, tmp_path: Path, n
     ctl = str(tmp_path / "a.ctl")
     svc = named_sleep("600")
     # started with a low soft limit: the daemon raises it to the hard one at start
-    daemon = subprocess.Popen(["prlimit", "--nofile=256:20000", "vipkeeper", "run", "-n", "-l", "--no-syslog",
-                               "--netns", node.ns, "-f", str(conf), "-p", str(tmp_path / "a.pid"),
-                               "--control-socket", ctl], stderr=open(log, "w"))
+    with open(log, "w") as err:  # the child keeps its own copy of the descriptor
+        daemon = subprocess.Popen(["prlimit", "--nofile=256:20000", "vipkeeper", "run", "-n", "-l", "--no-syslog",
+                                   "--netns", node.ns, "-f", str(conf), "-p", str(tmp_path / "a.pid"),
+                                   "--control-socket", ctl], stderr=err)
     flood: list[socket.socket] = []
     try:
         def inst() -> dict:

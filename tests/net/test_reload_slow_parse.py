@@ -9,6 +9,7 @@ their interval throughout: the Backup never takes over.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import time
 
@@ -49,10 +50,13 @@ def test_master_keeps_advertising_while_a_slow_file_is_parsed(topology) -> None:
         print(f"hostile file parse during reload: {parse_time:.2f}s")
         assert parse_time > 3 * ADV, "the file parsed too fast to prove anything"
         sent = [f.time for f, r in bed.adverts("a", hup, end, 74) if r.advertisement.priority > 0]
-        gaps = [b - a for a, b in zip(sent, sent[1:])]
-        print(f"adverts during the parse: {len(sent)}, largest gap {max(gaps):.3f}s (interval {ADV}s)")
-        assert len(sent) >= int((end - hup) / ADV) - 2
-        assert max(gaps) < 3 * ADV  # under the Backup's master-down interval
+        gaps = [b - a for a, b in itertools.pairwise(sent)]
+        print(f"adverts during the parse: {len(sent)}, mean gap {sum(gaps) / len(gaps):.3f}s, "
+              f"largest {max(gaps):.3f}s (interval {ADV}s)")
+        # the safety property: no gap near the Backup's master-down interval (3 x ADV + skew);
+        # on a loaded machine adverts may each run a little late, never stop
+        assert max(gaps) < 2 * ADV
+        assert len(sent) >= (end - hup) / (1.5 * ADV)
         assert bed.advertisers(hup, end, 74) == {"a"}
         assert bed.holders(VIP) == ["a"]
         assert bed.dual_holding(VIP, hup) == []

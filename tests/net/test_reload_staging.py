@@ -11,7 +11,6 @@ the changed track script stopped. Each failing reload (parse, sockets, trackers)
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -80,10 +79,10 @@ def test_reloads_failing_at_each_stage_change_nothing(topology: Topology, lan, t
     conf.write_text(BASE)
     log = tmp_path / "a.log"
     ctl = str(tmp_path / "a.ctl")
-    proc = topology.popen(node.ns, ["unshare", "--pid", "--fork", "--kill-child",
-                                    "vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(conf),
-                                    "-p", str(tmp_path / "a.pid"), "--control-socket", ctl],
-                          stderr=open(log, "w"))
+    with open(log, "w") as err:  # the daemon keeps its own copy; the topology stops it
+        topology.popen(node.ns, ["unshare", "--pid", "--fork", "--kill-child",
+                                 "vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(conf),
+                                 "-p", str(tmp_path / "a.pid"), "--control-socket", ctl], stderr=err)
 
     def status() -> dict:
         return request("status", ctl)

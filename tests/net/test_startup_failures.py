@@ -25,7 +25,8 @@ vrrp_instance VI_1 {
 
 def _run(topology: Topology, ns: str, argv: list[str], tmp_path: Path) -> tuple[int, list[str]]:
     log = tmp_path / "run.log"
-    proc = topology.popen(ns, argv, stderr=open(log, "w"))
+    with open(log, "w") as err:
+        proc = topology.popen(ns, argv, stderr=err)
     code = proc.popen.wait(timeout=30)
     lines = log.read_text().splitlines()
     return code, lines

@@ -378,7 +378,7 @@ class MetricsServer:
             return
         try:
             await asyncio.wait_for(self._serve(reader, writer), self.client_deadline)
-        except (asyncio.TimeoutError, ConnectionError, OSError):
+        except (TimeoutError, ConnectionError, OSError):
             pass
         finally:
             writer.transport.abort()  # no-op after a clean close; frees a stuck one at once
@@ -392,7 +392,7 @@ class MetricsServer:
             except (asyncio.LimitOverrunError, ValueError):
                 await self._respond(writer, 431, b"request header too large\n")
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             await self._answer(head, writer)
         finally:

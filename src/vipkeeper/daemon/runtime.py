@@ -56,8 +56,8 @@ from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
-from vipkeeper.track.proc_connector import ConnectorUnavailable
 from vipkeeper.script_users import ScriptUsers
+from vipkeeper.track.proc_connector import ConnectorUnavailable
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import (
     InstanceParams,
@@ -365,7 +365,7 @@ class Runtime:
 
     # -- building ----------------------------------------------------------------------------
 
-    def _stage_build(self, config: Config, keep: set[str]) -> "StagedBuild":
+    def _stage_build(self, config: Config, keep: set[str]) -> StagedBuild:
         """Routers (not started) for every instance not in `keep`, with the sockets and
         announcers they need, none of it yet known to the running state. Raises StartupError
         with everything it opened closed again."""
@@ -391,7 +391,7 @@ class Runtime:
         return staged
 
     @staticmethod
-    def _abort_build(staged: "StagedBuild") -> None:
+    def _abort_build(staged: StagedBuild) -> None:
         for ep in staged.endpoints.values():  # a failed reload leaves no socket behind
             ep.socket.close()
         for announcer in staged.announcers.values():
@@ -420,7 +420,7 @@ class Runtime:
         except VrrpSocketError as exc:
             raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
 
-    def _staged_announcer(self, ifname: str, staged: "StagedBuild") -> Announcer | None:
+    def _staged_announcer(self, ifname: str, staged: StagedBuild) -> Announcer | None:
         if ifname in self.announcers:
             return self.announcers[ifname]
         if ifname not in staged.announcers:
@@ -559,7 +559,7 @@ class Runtime:
                 return await self._apply(config, users)
             except StartupError as exc:
                 return self._reload_failed(str(exc))
-            except Exception as exc:  # never half-applied, never a traceback into asyncio
+            except Exception as exc:  # noqa: BLE001 - never half-applied, never a traceback into asyncio
                 return self._reload_failed(f"{type(exc).__name__}: {exc}")
 
     def _reload_failed(self, error: str) -> bool:
@@ -588,7 +588,7 @@ class Runtime:
         self._parse_future.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             return await asyncio.wait_for(asyncio.shield(self._parse_future), self.options.reload_parse_deadline)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise StartupError(f"{self.options.config_file}: not parsed within "
                                f"{self.options.reload_parse_deadline:g}s, reload given up") from None
 
@@ -649,7 +649,7 @@ class Runtime:
             try:
                 await router.settle()
                 await router.close()
-            except Exception as exc:  # the reload is done; this is clean-up of what it removed
+            except Exception as exc:  # noqa: BLE001 - the reload is done; this is clean-up of what it removed
                 log.error("(%s) clean-up after reload: %s", router.name, exc)
         for router in staged_build.routers.values():
             self._activate(router)
@@ -659,7 +659,7 @@ class Runtime:
         return True
 
     def _commit(self, config: Config, users: ScriptUsers, unchanged: set[str], reconfigure: set[str],
-                staged: "StagedBuild", staged_tracking: Any) -> list[Router]:
+                staged: StagedBuild, staged_tracking: Any) -> list[Router]:
         assert self.tracking is not None and self.notifier is not None
         new_models = {m.name: m for m in config.instances}
         self.config = config

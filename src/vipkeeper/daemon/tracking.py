@@ -157,7 +157,7 @@ class TrackingHub:
         self.commit(staged)
         return True
 
-    async def stage(self, config: Config) -> "TrackingStage":
+    async def stage(self, config: Config) -> TrackingStage:
         """Everything a reload needs from the trackers that can fail, made ready without touching
         the running ones: a new process tracker and new file trackers started (their reports
         held back until the commit), link states read. Raises (OSError, ConnectorUnavailable,
@@ -194,7 +194,7 @@ class TrackingHub:
             raise
         return staged
 
-    def abort(self, staged: "TrackingStage") -> None:
+    def abort(self, staged: TrackingStage) -> None:
         """Undo `stage`: stop what it started."""
         if staged.processes is not None:
             staged.processes.stop()
@@ -203,7 +203,7 @@ class TrackingHub:
             tracker.stop()
         staged.files.clear()
 
-    def commit(self, staged: "TrackingStage", users: ScriptUsers | None = None) -> None:
+    def commit(self, staged: TrackingStage, users: ScriptUsers | None = None) -> None:
         """Swap the staged sources in: synchronous, nothing here can fail on input. Sources that
         were changed or removed stop now (scripts finish stopping in the background)."""
         old, config = self.config, staged.config
