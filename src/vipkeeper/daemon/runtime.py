@@ -39,8 +39,8 @@ from typing import Any
 from vipkeeper import __version__
 from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError
-from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.daemon.process import raise_fd_limit
 from vipkeeper.daemon.router import (
     GroupDriver,

@@ -48,7 +48,14 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from vipkeeper.config.model import Notifies, ScriptCommand
-from vipkeeper.script_launch import Identity, Vetted, command_argv, resolve_identity, spawn_options, vet_command
+from vipkeeper.script_launch import (
+    Identity,
+    Vetted,
+    command_argv,
+    resolve_identity,
+    spawn_options,
+    vet_command,
+)
 from vipkeeper.script_users import ScriptUsers
 
 log = logging.getLogger("vipkeeper.notify")

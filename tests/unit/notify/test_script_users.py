@@ -69,12 +69,13 @@ def test_every_script_user_is_resolved_up_front(monkeypatch):
     assert resolved["/bin/true group"] == "root"
     assert resolved["/bin/true f"].startswith("unknown:") and "no_such_user_vk" in resolved["/bin/true f"]
     spec = config.script("chk")
-    assert tracking._run_as(spec, g, users).name == "daemon"
+    verdict = tracking._vet(spec, g, quiet=True, users=users)
+    assert verdict.identity is not None and verdict.identity.name == "daemon"
 
 
 def test_a_key_not_in_the_table_is_looked_up_once():
     users = ScriptUsers()
     first = users.resolve("root", None)
-    assert first.uid == 0 and users.keys() == {("root", None, None, None)}
+    assert first.uid == 0 and users.keys() == {("root", None, None, None, False)}
     with pytest.raises(LookupError):
         users.resolve("no_such_user_vk", None)
