@@ -190,3 +190,25 @@ def test_daemon_that_execs_forks_and_exits_within_one_batch_is_counted(tmp_path)
             if child is not None:
                 os.kill(child, 9)
     asyncio.run(body())
+
+
+def test_a_start_lost_without_a_sign_is_found_by_the_safety_rescan(named_sleep):
+    """Issue 20 #3: connector mode rescanned only on ENOBUFS or a gap; a start lost without
+    either (here: every event dropped) was never seen. The slow safety rescan finds it."""
+    async def body():
+        q: asyncio.Queue = asyncio.Queue()
+        tr = ProcessTracker([TrackProcess(name="svc", process=named_sleep.name)], q.put_nowait)
+        tr.safety_interval = 0.5
+        await tr.start()
+        try:
+            assert tr.mode == "connector"
+            assert (await asyncio.wait_for(q.get(), 2.0)) == StatusChange("svc", False)
+            deafen(tr)
+            started = time.monotonic()
+            p = named_sleep()
+            assert (await asyncio.wait_for(q.get(), 3.0)) == StatusChange("svc", True)
+            assert time.monotonic() - started < 1.5 and tr.counters.rescans >= 1
+            assert tr.table.pids() == {p.pid}
+        finally:
+            tr.stop()
+    asyncio.run(body())

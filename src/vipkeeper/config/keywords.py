@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .listen import ListenError, parse_listen
 from .model import (
     Diagnostic,
     IPAddress,
@@ -206,6 +207,16 @@ def const(value: Any) -> Reader:
 
 def word(node: Node, sink: Sink) -> str:
     return _one(node)
+
+
+def listen_address(node: Node, sink: Sink) -> str:
+    """ADDRESS:PORT (listen.py); a bad one is an error: the daemon would refuse to start."""
+    text = _one(node)
+    try:
+        parse_listen(text)
+    except ListenError as exc:
+        raise Invalid(str(exc)) from None
+    return text
 
 
 def words(node: Node, sink: Sink) -> tuple[str, ...]:
@@ -946,7 +957,7 @@ GLOBAL_DEFS: dict[str, Keyword] = {
     "process_monitor_rcv_bufs": ok("process_monitor_rcv_bufs", integer(0, 2**31 - 1)),
     # vipkeeper's own
     "control_socket": ok("control_socket", word),
-    "metrics_listen": ok("metrics_listen", word),
+    "metrics_listen": ok("metrics_listen", listen_address, fatal=True),
     RUN_WITHOUT: ok("run_without", words),
 }
 

@@ -26,7 +26,13 @@ every logical line is split into `Line`s of three kinds: words, an opening brace
 brace. Every `Line` carries the `Where` of the physical line it came from (for expanded
 definitions: the line that used them). The reader is linear in the input; every place where
 input could make it blow up (recursive definitions, sequences, nesting of includes, huge or
-binary files) has a bound and ends in one `ConfigError`.
+binary files) has a bound and ends in one `ConfigError`. The work bound counts what is read,
+not only what comes out: every logical line, including those a definition expands to and that
+turn out empty (a 1 KB file of definitions that multiply into empty lines would otherwise run
+for hours), counts against MAX_LOGICAL_LINES, and every include opened against
+MAX_INCLUDE_OPENS (a file that includes another twice, nested, opens 2**depth files).
+Files are opened non-blocking and must be regular files: an include of a FIFO or a device
+fails at once instead of hanging the reader.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import glob
 import os
 import random
 import re
+import stat
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -48,6 +55,8 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 32
 MAX_EXPANSION_DEPTH = 32
 MAX_LINES = 4_000_000
+MAX_LOGICAL_LINES = 1_000_000  # logical lines read, emitted or not (empty expansions count too)
+MAX_INCLUDE_OPENS = 10_000  # files opened by include, all together
 MAX_EXPANSIONS = 250_000  # lines produced by ~SEQ/~LST altogether
 MAX_LINE_CHARS = 1_000_000
 INCLUDE_KEYWORDS = frozenset({"include", "includer", "includem", "includew", "includeb", "includea"})
@@ -106,6 +115,8 @@ class _Reader:
         self.pwd = os.getcwd()
         self.rng = random.Random()
         self.expansions = 0
+        self.logical = 0
+        self.opens = 0
 
     def result(self) -> Lexed:
         return Lexed(tuple(self.lines), tuple(self.files), tuple(self.diagnostics))
@@ -123,13 +134,11 @@ class _Reader:
             raise ConfigError(where, f"include loop: {chain}")
         if len(self.stack) >= MAX_INCLUDE_DEPTH:
             raise ConfigError(where, f"includes nested more than {MAX_INCLUDE_DEPTH} deep")
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-        except IsADirectoryError:
-            raise ConfigError(where, f"cannot read '{display}': is a directory") from None
-        except OSError as exc:
-            raise ConfigError(where, f"cannot read '{display}': {exc.strerror or exc}") from None
+        if included_at is not None:
+            self.opens += 1
+            if self.opens > MAX_INCLUDE_OPENS:
+                raise ConfigError(where, f"more than {MAX_INCLUDE_OPENS} include files opened")
+        data = _read_regular(path, display, where)
         self.total_bytes += len(data)
         if len(data) > MAX_FILE_BYTES or self.total_bytes > MAX_FILE_BYTES:
             raise ConfigError(where, f"configuration larger than {MAX_FILE_BYTES // 2**20} MiB")
@@ -179,6 +188,7 @@ class _Reader:
                 if not text:
                     continue
                 if not text.startswith("include"):
+                    self._count_logical(where)
                     self._emit(text, where)
                     continue
             text = strip_comment(raw).strip()
@@ -245,7 +255,14 @@ class _Reader:
             return head[2:] != self.config_id, rest
         return head[1:] == self.config_id, rest
 
+    def _count_logical(self, where: Where) -> None:
+        self.logical += 1
+        if self.logical > MAX_LOGICAL_LINES:
+            raise ConfigError(where, f"configuration expands to more than {MAX_LOGICAL_LINES} logical lines "
+                              "(definitions that multiply?)")
+
     def _logical(self, text: str, where: Where, depth: int) -> None:
+        self._count_logical(where)
         if depth > MAX_EXPANSION_DEPTH:
             raise ConfigError(where, "definitions or sequences nested too deeply (recursive definition?)")
         selected, text = self._conditional(text)
@@ -347,6 +364,37 @@ class _Reader:
                 words.append(token)
         if words:
             self.lines.append(Line(where, WORDS, tuple(words)))
+
+
+def _read_regular(path: str, display: str, where: Where) -> bytes:
+    """The contents of a regular file, opened without blocking: a FIFO, a device or a socket
+    named as a configuration file is refused at once instead of hanging the reader."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except IsADirectoryError:
+        raise ConfigError(where, f"cannot read '{display}': is a directory") from None
+    except OSError as exc:
+        raise ConfigError(where, f"cannot read '{display}': {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(where, f"cannot read '{display}': is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(where, f"cannot read '{display}': not a regular file")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ConfigError(where, f"cannot read '{display}': {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 # -- pure helpers ------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ Rules
   out of range, an unknown track script, a VIP of the wrong family) is a warning and the model
   holds what keepalived would run; what keepalived cannot run (an instance without
   virtual_router_id or interface) is an error, and so is what would make two instances
-  indistinguishable (same name; same VRID, interface and family on multicast).
+  indistinguishable (same name; same VRID, interface and family on multicast; same VRID,
+  interface, family and unicast source on unicast).
 - Unknown keywords: `Unknown keyword 'X'` at their line, as keepalived says it, and the keyword
   of that block it is a likely misspelling of (`priorty` -> `priority`). A configuration
   that is mostly unknown words is not a keepalived configuration: past MAX_UNKNOWN of them the
@@ -628,18 +629,29 @@ class _Resolver:
         return Authentication(auth_type, password, node.where)
 
     def duplicate_vrids(self, instances: list[Instance]) -> None:
-        seen: dict[tuple[str, int, int, Any], Instance] = {}
+        """Two instances the daemon could not tell apart on receipt are an error: on multicast the
+        same VRID, interface, family and group; on unicast the same VRID, interface, family and
+        source address (they would share one socket, and adverts are handed out by VRID, so one
+        of them would never hear its peer)."""
+        seen: dict[tuple[Any, ...], Instance] = {}
         for instance in instances:
             if instance.is_unicast:
-                continue
-            key = (instance.interface, instance.family, instance.virtual_router_id, instance.mcast_dst_ip)
-            other = seen.get(key)
-            if other is not None:
-                self.sink.error(instance.where, f"({instance.name}) VRID {instance.virtual_router_id} is "
-                                f"already used by {other.name} ({other.where}) on {instance.interface} "
-                                f"for IPv{instance.family}")
+                key: tuple[Any, ...] = ("unicast", instance.interface, instance.family,
+                                        instance.virtual_router_id, instance.unicast_src_ip)
             else:
+                key = ("multicast", instance.interface, instance.family, instance.virtual_router_id,
+                       instance.mcast_dst_ip)
+            other = seen.get(key)
+            if other is None:
                 seen[key] = instance
+                continue
+            message = (f"({instance.name}) VRID {instance.virtual_router_id} is already used by "
+                       f"{other.name} ({other.where}) on {instance.interface} for IPv{instance.family}")
+            if instance.is_unicast:
+                source = instance.unicast_src_ip or "the interface's address"
+                message += (f" with the same unicast source ({source}): both would share one socket "
+                            "and one of them would never hear its peer")
+            self.sink.error(instance.where, message)
 
     # -- sync groups ---------------------------------------------------------------------------
 

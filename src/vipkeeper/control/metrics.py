@@ -13,18 +13,27 @@ Rules
 - No thread: prometheus_client's `start_http_server` runs one, so `MetricsServer` answers
   HTTP/1.0 itself with asyncio and `generate_latest`.
 
+- The listener can never be the way to run the daemon out of descriptors, nor to flood its log:
+  at most MAX_CLIENTS connections are served at once (more are closed at once and counted), each
+  has CLIENT_DEADLINE from accept to close (reading, writing and closing: a client that stops
+  reading is cut off), and an accept that fails for want of descriptors or memory pauses
+  accepting for ACCEPT_RETRY and is logged once per episode (asyncio's own server logged a
+  traceback per failed accept: 18.7 MB of log in 25 s).
+
 Theory of operation
-`MetricsServer(listen, snapshot)` parses `ADDRESS:PORT` (`127.0.0.1:9650`, `[::1]:9650`,
-`localhost:9650`), and `start()` listens. Each connection reads one bounded request head within a
-short deadline, answers `GET /metrics` (HEAD too) with the text exposition format, 404/405
-otherwise, and closes.
+`MetricsServer(listen, snapshot)` parses `ADDRESS:PORT` (config/listen.py: `127.0.0.1:9650`,
+`[::1]:9650`, `localhost:9650`, `:9650` and `[::]:9650` for every address), and `start()` binds
+its own non-blocking sockets and accepts on the event loop. Each connection reads one bounded
+request head within a short deadline, answers `GET /metrics` (HEAD too) with the text exposition
+format, 404/405 otherwise, and closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import errno
 import logging
+import socket
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -36,6 +45,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
+from vipkeeper.config.listen import ANY, ListenError, parse_listen
+
+__all__ = ["ListenError", "MetricsServer", "SnapshotCollector", "make_registry", "parse_listen"]
+
 log = logging.getLogger("vipkeeper.metrics")
 
 STATE_NUMBERS = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3, "STOP": 4}
@@ -44,6 +57,11 @@ INSTANCE_LABELS = ["iname", "intf", "vrid"]
 
 HEAD_LIMIT = 8192
 HEAD_TIMEOUT = 5.0
+MAX_CLIENTS = 16  # connections served at once; more are closed at once (and counted)
+CLIENT_DEADLINE = 10.0  # s one connection may take, request to close (a reader that stalls)
+ACCEPT_RETRY = 1.0  # s accepting pauses after it failed for want of descriptors
+ACCEPT_BATCH = 64  # accepts per wake-up
+LISTEN_BACKLOG = 64
 
 
 class SnapshotCollector:
@@ -220,6 +238,8 @@ def _process_metrics(tracker: dict) -> Iterator[Metric]:
         ("events", "vipkeeper_process_events", "Process events received (proc connector)"),
         ("rescans", "vipkeeper_process_rescans", "Full /proc rescans"),
         ("enobufs", "vipkeeper_process_enobufs", "Proc connector overruns (ENOBUFS)"),
+        ("shortages", "vipkeeper_process_read_shortages",
+         "Reads of /proc or pidfd_open that failed for want of descriptors or memory (retried)"),
     ):
         if _num(tracker.get(key)) is not None:
             yield CounterMetricFamily(name, doc, value=tracker[key])
@@ -244,74 +264,149 @@ def make_registry(snapshot: Callable[[], dict], *, process_metrics: bool = True)
     return registry
 
 
-class ListenError(ValueError):
-    """A `--metrics` value that is not ADDRESS:PORT."""
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """`127.0.0.1:9650`, `[::1]:9650`, `localhost:9650` -> (host, port)."""
-    text = listen.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise ListenError(f"{listen!r}: expected [IPV6]:PORT")
-        port_text = rest[1:]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ListenError(f"{listen!r}: {host!r} is not an IPv6 address") from None
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep or not host:
-            raise ListenError(f"{listen!r}: expected ADDRESS:PORT")
-        if host != "localhost":
-            try:
-                ip = ipaddress.ip_address(host)
-            except ValueError:
-                raise ListenError(f"{listen!r}: {host!r} is not an IP address or localhost") from None
-            if ip.version == 6:
-                raise ListenError(f"{listen!r}: write IPv6 addresses in brackets, [{host}]:PORT")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ListenError(f"{listen!r}: port must be 0..65535")
-    return host, int(port_text)
-
-
 class MetricsServer:
-    """The /metrics HTTP listener on the daemon's event loop."""
+    """The /metrics HTTP listener on the daemon's event loop (module docstring: its limits)."""
 
-    def __init__(self, listen: str, snapshot: Callable[[], dict], *, process_metrics: bool = True) -> None:
+    def __init__(self, listen: str, snapshot: Callable[[], dict], *, process_metrics: bool = True,
+                 max_clients: int = MAX_CLIENTS, client_deadline: float = CLIENT_DEADLINE) -> None:
         self.host, self.port = parse_listen(listen)
         self.registry = make_registry(snapshot, process_metrics=process_metrics)
-        self._server: asyncio.AbstractServer | None = None
+        self.max_clients = max_clients
+        self.client_deadline = client_deadline
+        self._listeners: list[socket.socket] = []
         self._clients: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._paused: asyncio.TimerHandle | None = None
+        self._failing_since: float | None = None
+        self.accept_failures = 0  # accepts that failed for want of descriptors or memory
+        self.refused = 0  # connections closed at once: max_clients already served
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
         """Where it listens, with the real port when 0 was asked for."""
-        if self._server is None:
-            return []
-        return [s.getsockname()[:2] for s in self._server.sockets]
+        return [s.getsockname()[:2] for s in self._listeners]
+
+    def _bind(self) -> list[socket.socket]:
+        if self.host in (ANY, "::"):
+            # every address of both families: one dual-stack socket (IPv4 alone where the
+            # host has no IPv6; `[::]` then is an error, `:PORT` is not)
+            try:
+                return [self._listen_on(socket.AF_INET6, "::", dual=True)]
+            except OSError:
+                if self.host == "::":
+                    raise
+                return [self._listen_on(socket.AF_INET, "0.0.0.0")]
+        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        out: list[socket.socket] = []
+        try:
+            for family, _, _, _, addr in dict.fromkeys(infos):
+                out.append(self._listen_on(family, addr[0]))
+        except OSError:
+            for sock in out:
+                sock.close()
+            raise
+        return out
+
+    def _listen_on(self, family: int, host: str, dual: bool = False) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual else 1)
+            sock.bind((host, self.port))
+            sock.listen(LISTEN_BACKLOG)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                  limit=HEAD_LIMIT, reuse_address=True)
+        self._loop = asyncio.get_running_loop()
+        self._listeners = self._bind()
+        self._watch()
         log.info("metrics listening on %s", ", ".join(f"{h}:{p}" for h, p in self.addresses))
 
+    def _watch(self) -> None:
+        assert self._loop is not None
+        for sock in self._listeners:
+            self._loop.add_reader(sock.fileno(), self._on_accept, sock)
+
+    def _unwatch(self) -> None:
+        assert self._loop is not None
+        for sock in self._listeners:
+            self._loop.remove_reader(sock.fileno())
+
     async def close(self) -> None:
-        if self._server is None:
-            return
-        self._server.close()
+        if self._paused is not None:
+            self._paused.cancel()
+            self._paused = None
+        if self._loop is not None and self._listeners:
+            self._unwatch()
+        for sock in self._listeners:
+            sock.close()
+        self._listeners = []
         for task in list(self._clients):
             task.cancel()
         if self._clients:
             await asyncio.gather(*self._clients, return_exceptions=True)
-        await self._server.wait_closed()
-        self._server = None
+
+    def _on_accept(self, listener: socket.socket) -> None:
+        assert self._loop is not None
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._accept_failed(exc)
+                    return
+                continue  # ECONNABORTED and the like: that client gave up
+            if self._failing_since is not None:
+                log.warning("metrics: accepting connections again after %.1fs (%d accepts failed)",
+                            self._loop.time() - self._failing_since, self.accept_failures)
+                self._failing_since = None
+            if len(self._clients) >= self.max_clients:
+                self.refused += 1
+                conn.close()
+                continue
+            conn.setblocking(False)
+            task = self._loop.create_task(self._serve_socket(conn))
+            self._clients.add(task)
+            task.add_done_callback(self._clients.discard)
+
+    def _accept_failed(self, exc: OSError) -> None:
+        """Out of descriptors or memory: one log line per episode, and a pause (the kernel keeps
+        the queued connections) instead of a busy loop of failed accepts."""
+        assert self._loop is not None
+        self.accept_failures += 1
+        if self._failing_since is None:
+            self._failing_since = self._loop.time()
+            log.warning("metrics: cannot accept connections: %s; retrying every %gs, "
+                        "logged again when it works", exc.strerror or exc, ACCEPT_RETRY)
+        if self._paused is None:
+            self._unwatch()
+            self._paused = self._loop.call_later(ACCEPT_RETRY, self._resume)
+
+    def _resume(self) -> None:
+        self._paused = None
+        if self._listeners:
+            self._watch()
+
+    async def _serve_socket(self, conn: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn, limit=HEAD_LIMIT)
+        except OSError:
+            conn.close()
+            return
+        try:
+            await asyncio.wait_for(self._serve(reader, writer), self.client_deadline)
+        except (TimeoutError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.transport.abort()  # no-op after a clean close; frees a stuck one at once
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients.add(task)
         try:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
@@ -320,18 +415,12 @@ class MetricsServer:
             except (asyncio.LimitOverrunError, ValueError):
                 await self._respond(writer, 431, b"request header too large\n")
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             await self._answer(head, writer)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
         finally:
-            self._clients.discard(task)
             writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
+            await writer.wait_closed()
 
     async def _answer(self, head: bytes, writer: asyncio.StreamWriter) -> None:
         request_line = head.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("latin-1")

@@ -95,6 +95,13 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
     from vipkeeper.daemon.tracking import TrackingHub
 
     early_signal_handlers()
+    if options.metrics_listen is not None:
+        from vipkeeper.config.listen import ListenError, parse_listen
+
+        try:
+            parse_listen(options.metrics_listen)
+        except ListenError as exc:
+            raise click.ClickException(f"--metrics {exc}") from None
     runtime = Runtime(options)
     try:
         config = runtime.read_config()
@@ -153,11 +160,26 @@ async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: 
     log.info("Starting vipkeeper %s on %s%s", _version(), runtime.options.config_file,
              f" in network namespace {runtime.options.netns}" if runtime.options.netns else "")
     install_signal_handlers(runtime)
+    # The metrics listener first: an address it cannot listen on is a start-up failure (one
+    # line, non-zero exit), found before any VIP is touched.
+    metrics = None
+    listen = runtime.options.metrics_listen or config.global_defs.metrics_listen
+    if listen:
+        from vipkeeper.control.metrics import MetricsServer
+
+        try:
+            metrics = MetricsServer(listen, runtime.snapshot)
+            await metrics.start()
+        except (OSError, ValueError) as exc:
+            log.error("metrics listener %s: %s", listen, getattr(exc, "strerror", None) or exc)
+            return 1
     try:
         await runtime.start(config, hub)
     except StartupError as exc:
         log.error("%s", exc)
         await runtime.shutdown()
+        if metrics is not None:
+            await metrics.close()
         return 1
     enable_reload(runtime)
     if dump_conf:  # keepalived -d: the configuration data, into the log
@@ -173,17 +195,6 @@ async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: 
     except (ControlSocketError, OSError) as exc:
         log.error("control socket %s: %s", control_path, exc)
         control = None
-    metrics = None
-    listen = runtime.options.metrics_listen or g.metrics_listen
-    if listen:
-        from vipkeeper.control.metrics import MetricsServer
-
-        try:
-            metrics = MetricsServer(listen, runtime.snapshot)
-            await metrics.start()
-        except (OSError, ValueError) as exc:
-            log.error("metrics listener %s: %s", listen, exc)
-            metrics = None
     sd_notify("READY=1\nSTATUS=vipkeeper running")
     await runtime.run_until_stopped()
     sd_notify("STOPPING=1")

@@ -167,3 +167,20 @@ def sd_notify(message: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def raise_fd_limit() -> tuple[int, int] | None:
+    """Raise the soft RLIMIT_NOFILE to the hard one (keepalived sizes its limit the same way):
+    a daemon short of descriptors cannot read /proc, accept or open sockets. (old, new) when
+    raised, None when it already was at the hard limit or could not be changed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard or (hard != resource.RLIM_INFINITY and soft > hard):
+        return None
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return None
+    return soft, target

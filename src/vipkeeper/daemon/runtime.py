@@ -6,8 +6,15 @@ Rules
 - One raw socket per (interface, family, multicast group or unicast source); routers that share
   an interface share the socket, and received adverts go to the router of their VRID. A packet
   that cannot be tied to a router is counted under the runtime's own drops.
-- A reload never leaves a half-applied state: the new file is read and fully validated, and every
-  new socket is opened, before anything running is touched. A file that fails changes nothing.
+- A reload never leaves a half-applied state. The new file is read and validated in a thread of
+  its own, with a deadline (the event loop keeps its timers meanwhile); then everything is
+  staged without touching what runs: a changed nftables table made, new sockets and
+  announcers opened (an instance on a missing interface gets none and waits in FAULT), routers
+  built, new trackers started with their reports held back. Any failure (or exception) up to
+  there undoes the stage (the running table put back) and counts a reload failure. Then one
+  synchronous commit swaps it all in (the configuration, process tuning, firewall, mail
+  settings, trackers, endpoints and VRID mappings, routers taken out of service); only after
+  it are the fifos reopened, removed routers awaited while their VIPs go, and new ones started.
   An instance whose configuration did not change keeps its state, timers and VIPs; one that
   changed in a compatible way gets `Reconfigure`; one that changed VRID, interface, family or
   version, or was removed, is stopped (priority 0, VIPs released) and the new one started.
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import dataclasses
 import errno
 import ipaddress
@@ -43,9 +51,10 @@ from typing import Any
 from vipkeeper import __version__
 from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
-from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
+from vipkeeper.daemon.process import raise_fd_limit
 from vipkeeper.daemon.router import (
     GroupDriver,
     Router,
@@ -71,6 +80,8 @@ from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
+from vipkeeper.script_users import ScriptUsers
+from vipkeeper.track.proc_connector import ConnectorUnavailable
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import (
     InstanceParams,
@@ -106,6 +117,7 @@ class RunOptions:
     # keepalived -V: leave VIPs in place and send no priority 0 at stop
     release_on_stop: bool = True
     process_rescan_interval: float = 0.2
+    reload_parse_deadline: float = 30.0  # s a reload's parse may take before it is given up
 
 
 class StartupError(Exception):
@@ -138,6 +150,16 @@ class Endpoint:
     @property
     def ifname(self) -> str:
         return self.model.interface
+
+
+@dataclass
+class StagedBuild:
+    """What a reload opened and built before its commit (Runtime._stage_build)."""
+
+    endpoints: dict[tuple, Endpoint] = field(default_factory=dict)
+    announcers: dict[str, Announcer] = field(default_factory=dict)
+    planned: list[tuple[InstanceModel, tuple]] = field(default_factory=list)
+    routers: dict[str, Router] = field(default_factory=dict)
 
 
 def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
@@ -236,6 +258,11 @@ class Runtime:
         self.tuner: ProcessTuner | None = None
         self.mailer: Mailer | None = None
         self.firewall: Firewall | None = None
+        self.script_users: ScriptUsers | None = None
+        self.accept_failures = 0
+        self._accept_logged = -1e9
+        self._parse_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._parse_future: asyncio.Future[Any] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -256,6 +283,10 @@ class Runtime:
     async def start(self, config: Config, tracking: TrackingHub) -> None:
         self.config = config
         self.tracking = tracking
+        raised = raise_fd_limit()
+        if raised is not None:
+            log.info("open files limit raised from %d to %d", *raised)
+        asyncio.get_running_loop().set_exception_handler(self._loop_exception)
         if config.global_defs.umask is not None:  # keepalived applies it as it reads the file
             os.umask(config.global_defs.umask)
         tuning = Tuning.of(config.global_defs)
@@ -268,6 +299,9 @@ class Runtime:
         await self.addresses.__aenter__()
         self.timers = PreciseTimers(asyncio.get_running_loop())
         self.notifier = NotifyRunner(asyncio.get_running_loop())
+        # Script users are looked up now, not at the first failover (script_users.py).
+        self.script_users = ScriptUsers.of_config(config)
+        self.notifier.users = tracking.script_users = self.script_users
         self._prepare_scripts(config)
         self._open_fifos(config)
         for _, name in socket.if_nameindex():  # what is there now is not news to report
@@ -289,7 +323,10 @@ class Runtime:
                 self.addresses.remove_now(vip)
             except AddressError as exc:  # still owned: the maintenance tick retries it
                 log.error("(%s) cannot remove leftover VIP %s: %s", owner_of[vip.key], vip, exc.strerror or exc)
-        await tracking.start(self._on_tracker)
+        try:
+            await tracking.start(self._on_tracker)
+        except (OSError, ConnectorUnavailable) as exc:
+            raise StartupError(f"trackers cannot start: {getattr(exc, 'strerror', None) or exc}") from None
         self._make_groups(config, built)
         for router in built.values():
             self._activate(router)
@@ -339,6 +376,27 @@ class Runtime:
         if ep is not None and ep.socket is None:
             router.feed(SocketState(False, ep.fault or f"interface {ep.ifname} down"))
         router.feed(Startup())
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's servers (the control socket) report every accept that fails for want of
+        descriptors with a traceback, up to a hundred per second; that is one warning per
+        minute here, counted. Everything else goes to asyncio's default handler."""
+        message = str(context.get("message", ""))
+        if message.startswith("socket.accept() out of system resource"):
+            self.accept_failures += 1
+            now = loop.time()
+            if now - self._accept_logged >= 60.0:
+                self._accept_logged = now
+                exc = context.get("exception")
+                try:
+                    where = context["socket"].getsockname()
+                except (KeyError, AttributeError, OSError):
+                    where = "?"
+                log.warning("cannot accept connections on %s: %s (%d failed accepts so far; "
+                            "logged at most once a minute)", where or "?",
+                            getattr(exc, "strerror", None) or exc, self.accept_failures)
+            return
+        loop.default_exception_handler(context)
 
     async def run_until_stopped(self) -> None:
         await self._stop.wait()
@@ -393,23 +451,27 @@ class Runtime:
         if self.timers is not None:
             self.timers.close()
             self.timers = None
+        if self._parse_executor is not None:
+            self._parse_executor.shutdown(wait=False, cancel_futures=True)
+            self._parse_executor = None
         if self.config is not None:  # after every instance stopped, as keepalived
             await run_lifecycle_script("shutdown", self.config.global_defs)
 
     # -- building ----------------------------------------------------------------------------
 
-    def _build(self, config: Config, keep: set[str]) -> dict[str, Router]:
-        """Create routers (not yet started) for every instance not in `keep`. Opens sockets
-        first so that a failure raises before anything running is changed."""
+    def _stage_build(self, config: Config, keep: set[str], firewall: Firewall | None) -> StagedBuild:
+        """Routers (not started) for every instance not in `keep`, with the sockets and
+        announcers they need, guarded by `firewall`, none of it yet known to the running state.
+        An instance whose interface is missing gets an endpoint without a socket (it waits in
+        FAULT). Raises StartupError with everything it opened closed again."""
         g = config.global_defs
-        new_endpoints: dict[tuple, Endpoint] = {}
-        planned: list[tuple[InstanceModel, tuple]] = []
+        staged = StagedBuild()
         try:
             for model in config.instances:
                 if model.name in keep:
                     continue
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
-                if key not in self.endpoints and key not in new_endpoints:
+                if key not in self.endpoints and key not in staged.endpoints:
                     ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key)
                     try:
                         ep.socket = self._open_socket(model, key)
@@ -417,32 +479,50 @@ class Runtime:
                     except VrrpSocketError as exc:
                         if exc.errno not in (errno.ENODEV, errno.EADDRNOTAVAIL):
                             raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+                        # the instance waits in FAULT for its interface (module docstring)
                         ep.fault = _missing_reason(model, exc)
                         self._log_missing(model, exc, config)
-                    new_endpoints[key] = ep
-                planned.append((model, key))
-        except StartupError:
-            for ep in new_endpoints.values():  # a failed reload leaves no socket behind
-                if ep.socket is not None:
-                    ep.socket.close()
+                    staged.endpoints[key] = ep
+                staged.planned.append((model, key))
+            for model, key in staged.planned:
+                ep = self.endpoints.get(key) or staged.endpoints[key]
+                params = params_of(model, config, _source(ep, model))
+                announcer = self._staged_announcer(model.interface, staged) if ep.socket is not None else None
+                router = Router(model, params, ep.socket, self.addresses, announcer,
+                                self._on_notify, self._on_state, timers=self.timers,
+                                on_send_failed=self._on_send_failed)
+                router.firewall = self._guard(firewall, model)
+                staged.routers[model.name] = router
+        except BaseException:
+            self._abort_build(staged)
             raise
-        built: dict[str, Router] = {}
-        for model, key in planned:
-            ep = self.endpoints.get(key) or new_endpoints[key]
-            params = params_of(model, config, _source(ep, model))
-            router = Router(model, params, ep.socket, self.addresses,
-                            self._announcer(model.interface) if ep.socket is not None else None,
-                            self._on_notify, self._on_state, timers=self.timers,
-                            on_send_failed=self._on_send_failed)
-            router.firewall = self._firewall_for(model)
-            built[model.name] = router
-        for key, ep in new_endpoints.items():
+        return staged
+
+    @staticmethod
+    def _abort_build(staged: StagedBuild) -> None:
+        for ep in staged.endpoints.values():  # a failed reload leaves no socket behind
+            if ep.socket is not None:
+                ep.socket.close()
+        for announcer in staged.announcers.values():
+            announcer.close()
+        staged.endpoints.clear()
+        staged.announcers.clear()
+
+    def _build(self, config: Config, keep: set[str]) -> dict[str, Router]:
+        """At start: stage and take into service at once."""
+        staged = self._stage_build(config, keep, self.firewall)
+        self._take_build(staged)
+        return staged.routers
+
+    def _take_build(self, staged: StagedBuild) -> None:
+        """Staged announcers, sockets and routers into the running state (start and commit)."""
+        self.announcers.update(staged.announcers)
+        for key, ep in staged.endpoints.items():
             self.endpoints[key] = ep
             if ep.socket is not None:
                 ep.socket.start(lambda raw, k=key: self._on_packet(k, raw))
-        for model, key in planned:
-            self.endpoints[key].routers[model.virtual_router_id] = built[model.name]
-        return built
+        for model, key in staged.planned:
+            self.endpoints[key].routers[model.virtual_router_id] = staged.routers[model.name]
 
     @staticmethod
     def _open_firewall(config: Config) -> Firewall | None:
@@ -460,11 +540,15 @@ class Runtime:
         return firewall
 
     def _firewall_for(self, model: InstanceModel) -> Firewall | None:
-        """The firewall, for an instance whose VIPs it guards: neither the address owner nor in
+        return self._guard(self.firewall, model)
+
+    @classmethod
+    def _guard(cls, firewall: Firewall | None, model: InstanceModel) -> Firewall | None:
+        """`firewall`, for an instance whose VIPs it guards: neither the address owner nor in
         accept mode (keepalived 2.2.7's default: accept unless strict mode)."""
-        if self.firewall is None or not self._guarded(model):
+        if firewall is None or not cls._guarded(model):
             return None
-        return self.firewall
+        return firewall
 
     @staticmethod
     def _guarded(model: InstanceModel) -> bool:
@@ -489,6 +573,21 @@ class Runtime:
             # vipkeeper keeps the other instances running and waits for the interface.
             log.warning("(%s) WARNING - interface %s for vrrp_instance %s doesn't exist - running it in FAULT "
                         "until the interface appears", model.where, model.interface, model.name)
+
+    def _staged_announcer(self, ifname: str, staged: StagedBuild) -> Announcer | None:
+        """The running announcer of the interface, or one opened for the reload (taken into
+        service at its commit, closed if it fails)."""
+        if ifname in self.announcers:
+            return self.announcers[ifname]
+        if ifname not in staged.announcers:
+            try:
+                announcer = Announcer(ifname)
+            except (AnnounceError, OSError) as exc:
+                log.warning("%s: cannot send gratuitous ARP/NA: %s", ifname, exc)
+                return None
+            announcer.errors = self.announce_errors.setdefault(ifname, collections.Counter())
+            staged.announcers[ifname] = announcer
+        return staged.announcers[ifname]
 
     def _announcer(self, ifname: str, index: int | None = None) -> Announcer | None:
         """The interface's announcer; opened afresh when it is bound to another index than
@@ -851,121 +950,192 @@ class Runtime:
     # -- signals -----------------------------------------------------------------------------
 
     async def reload(self) -> bool:
-        """SIGHUP: read, validate, open, then swap. Returns False when nothing changed."""
+        """SIGHUP (or `vipkeeper reload`): read and validate the new file off the event loop,
+        stage everything, then commit in one synchronous step. False, with the running state
+        unchanged and `reload_failures` counted, on any failure (module docstring)."""
         async with self._reloading:
             log.info("Reloading configuration from %s", self.options.config_file)
             try:
-                config = self.read_config()
+                config, users = await self._parse_off_loop()
             except StartupError as exc:
-                self.reload_failures += 1
-                self.last_reload_error = str(exc)
-                log.error("Reload failed, keeping the running configuration: %s", exc)
-                return False
-            assert self.config is not None and self.tracking is not None
-            old_models = {m.name: m for m in self.config.instances}
-            new_models = {m.name: m for m in config.instances}
-            g_old, g_new = self.config.global_defs, config.global_defs
-            unchanged: set[str] = set()
-            reconfigure: set[str] = set()
-            for name, new in new_models.items():
-                old = old_models.get(name)
-                if old is None or name not in self.routers:
-                    continue
-                if _strip_where(old) == _strip_where(new) and _strip_where(g_old) == _strip_where(g_new):
-                    unchanged.add(name)
-                elif (endpoint_key(old, g_old.vrrp_mcast_group4, g_old.vrrp_mcast_group6)
-                      == endpoint_key(new, g_new.vrrp_mcast_group4, g_new.vrrp_mcast_group6)
-                      and old.virtual_router_id == new.virtual_router_id and old.version == new.version):
-                    reconfigure.add(name)
-            # A sync group moves as one: if the group or any member is new or changed, every
-            # member is rebuilt, so no group ever mixes old and new members.
-            old_groups = {g.name: g for g in self.config.sync_groups}
-            for group in config.sync_groups:
-                members = set(group.group)
-                same = _strip_where(old_groups.get(group.name)) == _strip_where(group)
-                if not same or not members <= unchanged:
-                    unchanged -= members
-                    reconfigure -= members
-            for old_group in self.config.sync_groups:
-                if old_group.name not in {g.name for g in config.sync_groups}:
-                    unchanged -= set(old_group.group)
-                    reconfigure -= set(old_group.group)
-            fw_old = (g_old.nftables, g_old.nftables_priority, g_old.nftables_counters)
-            fw_new = (g_new.nftables, g_new.nftables_priority, g_new.nftables_counters)
-            old_firewall = self.firewall
+                return self._reload_failed(str(exc))
             try:
-                if fw_new != fw_old:
-                    # staged like the sockets: a new table is made (a same-named one replaced in
-                    # one transaction) before anything running changes; _refirewall swaps
-                    self.firewall = self._open_firewall(config)
-                built = self._build(config, unchanged | reconfigure)
-                tracking_ok = await self.tracking.reconfigure(config)
+                return await self._apply(config, users)
             except StartupError as exc:
-                self._firewall_rollback(old_firewall, self.config)
-                self.reload_failures += 1
-                self.last_reload_error = str(exc)
-                log.error("Reload failed, keeping the running configuration: %s", exc)
-                return False
-            if not tracking_ok:
-                self._firewall_rollback(old_firewall, self.config)
-                self.reload_failures += 1
-                self.last_reload_error = "trackers could not be set up"
-                return False
-            self.config = config
-            self._prepare_scripts(config)
+                return self._reload_failed(str(exc))
+            except Exception as exc:  # noqa: BLE001 - never half-applied, never a traceback into asyncio
+                return self._reload_failed(f"{type(exc).__name__}: {exc}")
+
+    def _reload_failed(self, error: str) -> bool:
+        self.reload_failures += 1
+        self.last_reload_error = error
+        log.error("Reload failed, keeping the running configuration: %s", error)
+        return False
+
+    def _parse_in_thread(self) -> tuple[Config, ScriptUsers]:
+        """Runs in the parse thread: the file, its validation and the script users' lookups."""
+        config = self.read_config()
+        return config, ScriptUsers.of_config(config)
+
+    async def _parse_off_loop(self) -> tuple[Config, ScriptUsers]:
+        """The new file is parsed in a thread of its own with a deadline, so the event loop keeps
+        sending adverts however slow the file is. A parse that overruns its deadline is given
+        up (the lexer's budget bounds how long the thread still runs); a reload while an earlier
+        parse is still running is refused."""
+        if self._parse_future is not None and not self._parse_future.done():
+            raise StartupError("the previous reload's configuration is still being parsed")
+        loop = asyncio.get_running_loop()
+        if self._parse_executor is None:
+            self._parse_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reload-parse")
+        self._parse_future = loop.run_in_executor(self._parse_executor, self._parse_in_thread)
+        # a parse given up at its deadline ends later on its own: its error is not news
+        self._parse_future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._parse_future), self.options.reload_parse_deadline)
+        except TimeoutError:
+            raise StartupError(f"{self.options.config_file}: not parsed within "
+                               f"{self.options.reload_parse_deadline:g}s, reload given up") from None
+
+    def _plan(self, config: Config) -> tuple[set[str], set[str]]:
+        """(unchanged, reconfigured) instance names; every other running one is replaced."""
+        assert self.config is not None
+        old_models = {m.name: m for m in self.config.instances}
+        g_old, g_new = self.config.global_defs, config.global_defs
+        unchanged: set[str] = set()
+        reconfigure: set[str] = set()
+        for new in config.instances:
+            name = new.name
+            old = old_models.get(name)
+            if old is None or name not in self.routers:
+                continue
+            if _strip_where(old) == _strip_where(new) and _strip_where(g_old) == _strip_where(g_new):
+                unchanged.add(name)
+            elif (endpoint_key(old, g_old.vrrp_mcast_group4, g_old.vrrp_mcast_group6)
+                  == endpoint_key(new, g_new.vrrp_mcast_group4, g_new.vrrp_mcast_group6)
+                  and old.virtual_router_id == new.virtual_router_id and old.version == new.version):
+                reconfigure.add(name)
+        # A sync group moves as one: if the group or any member is new or changed, every
+        # member is rebuilt, so no group ever mixes old and new members.
+        old_groups = {g.name: g for g in self.config.sync_groups}
+        for group in config.sync_groups:
+            members = set(group.group)
+            same = _strip_where(old_groups.get(group.name)) == _strip_where(group)
+            if not same or not members <= unchanged:
+                unchanged -= members
+                reconfigure -= members
+        new_group_names = {g.name for g in config.sync_groups}
+        for old_group in self.config.sync_groups:
+            if old_group.name not in new_group_names:
+                unchanged -= set(old_group.group)
+                reconfigure -= set(old_group.group)
+        return unchanged, reconfigure
+
+    def _stage_firewall(self, config: Config) -> Firewall | None:
+        """The firewall the new file asks for: the running one when its nftables settings are
+        unchanged, otherwise a new table made now (a same-named one is replaced in one
+        transaction), before anything running changes. Raises StartupError."""
+        assert self.config is not None
+        g_old, g_new = self.config.global_defs, config.global_defs
+        if ((g_old.nftables, g_old.nftables_priority, g_old.nftables_counters)
+                == (g_new.nftables, g_new.nftables_priority, g_new.nftables_counters)):
+            return self.firewall
+        return self._open_firewall(config)
+
+    async def _apply(self, config: Config, users: ScriptUsers) -> bool:
+        assert self.config is not None and self.tracking is not None
+        unchanged, reconfigure = self._plan(config)
+        # Stage: everything that can fail, nothing running touched.
+        firewall = self._stage_firewall(config)
+        try:
+            staged_build = self._stage_build(config, unchanged | reconfigure, firewall)
+            try:
+                staged_tracking = await self.tracking.stage(config)
+            except BaseException:
+                self._abort_build(staged_build)
+                raise
+        except BaseException:
+            self._firewall_undo(firewall, self.config)
+            raise
+        # Commit: one synchronous step.
+        removed = self._commit(config, users, unchanged, reconfigure, staged_build, staged_tracking, firewall)
+        # After the commit: the fifos reopened from the new configuration (their scripts first
+        # read what was written, the STOP lines of removed instances included).
+        try:
             await self._reopen_fifos(config)
-            self._retune(config)
-            if self.firewall is not old_firewall:
-                self._refirewall(old_firewall)
-            if self.mailer is not None:
-                self.mailer.global_defs = config.global_defs
-            # Stop what is gone or replaced (priority 0 and VIPs released first).
-            for name in list(self.routers):
-                if name in unchanged or name in reconfigure:
-                    continue
-                router = self.routers.pop(name)
-                router.feed(Shutdown())
+        except Exception as exc:  # noqa: BLE001 - the reload is done; say what did not reopen
+            log.error("Reopening the notify fifos after reload: %s", exc)
+        # Clean-up of what the commit took out of service (priority 0 sent, VIPs go now).
+        for router in removed:
+            try:
                 await router.settle()
                 await router.close()
-                for ep in self.endpoints.values():
-                    if ep.routers.get(router.params.vrid) is router:
-                        del ep.routers[router.params.vrid]
-                log.info("(%s) removed by reload", name)
-            for name in reconfigure:
-                router = self.routers[name]
-                ep = next(e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router)
-                router.model = new_models[name]
-                params = params_of(router.model, config, _source(ep, router.model))
-                guard = self._firewall_for(router.model)
-                try:
-                    if router.firewall is not None and guard is None:  # accept mode now: no drop rule
-                        router.firewall.unblock(router.name)
-                except NftError as exc:
-                    log.error("(%s) cannot remove firewall drop rule: %s", name, exc)
-                router.firewall = guard
-                router.params = params
-                router.feed(Reconfigure(params))
-                try:
-                    if guard is not None and router.state == State.MASTER:
-                        guard.block(router.name, params.vips)
-                except NftError as exc:
-                    log.error("(%s) cannot set firewall drop rule: %s", name, exc)
-                for event in self.tracking.current(router.model):
-                    router.feed(event)
-            for name in unchanged:
-                self.routers[name].model = new_models[name]
-            for gname in [g for g, d in self.groups.items() if any(r.name not in self.routers for r in d.routers.values())]:
-                self.groups.pop(gname).detach()
-            self._make_groups(config, built)
-            for router in built.values():
-                self._activate(router)
-            self._close_idle_endpoints()
-            self._vip_routers = None
-            self.reloads += 1
-            self.last_reload_error = None
-            log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
-                     len(unchanged), len(reconfigure), len(built))
-            return True
+            except Exception as exc:  # noqa: BLE001 - the reload is done; this is clean-up of what it removed
+                log.error("(%s) clean-up after reload: %s", router.name, exc)
+        for router in staged_build.routers.values():
+            self._activate(router)
+        self._close_idle_endpoints()
+        self._vip_routers = None
+        log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
+                 len(unchanged), len(reconfigure), len(staged_build.routers))
+        return True
+
+    def _commit(self, config: Config, users: ScriptUsers, unchanged: set[str], reconfigure: set[str],
+                staged: StagedBuild, staged_tracking: Any, firewall: Firewall | None) -> list[Router]:
+        assert self.tracking is not None and self.notifier is not None
+        new_models = {m.name: m for m in config.instances}
+        self.config = config
+        self.script_users = users
+        self.notifier.users = users
+        self._prepare_scripts(config)  # every notify and fifo script checked again
+        self.tracking.commit(staged_tracking, users)
+        self._retune(config)
+        if firewall is not self.firewall:
+            old_firewall, self.firewall = self.firewall, firewall
+            self._refirewall(old_firewall)
+        if self.mailer is not None:
+            self.mailer.global_defs = config.global_defs
+        self._take_build(staged)
+        # Take out of service what is gone or replaced (priority 0 now, VIPs after the commit).
+        removed: list[Router] = []
+        for name in list(self.routers):
+            if name in unchanged or name in reconfigure:
+                continue
+            router = self.routers.pop(name)
+            for ep in self.endpoints.values():
+                if ep.routers.get(router.params.vrid) is router:
+                    del ep.routers[router.params.vrid]
+            router.feed(Shutdown())
+            removed.append(router)
+            log.info("(%s) removed by reload", name)
+        for name in reconfigure:
+            router = self.routers[name]
+            ep = next(e for e in self.endpoints.values() if e.routers.get(router.params.vrid) is router)
+            router.model = new_models[name]
+            params = params_of(router.model, config, _source(ep, router.model))
+            guard = self._firewall_for(router.model)
+            try:
+                if router.firewall is not None and guard is None:  # accept mode now: no drop rule
+                    router.firewall.unblock(router.name)
+            except NftError as exc:
+                log.error("(%s) cannot remove firewall drop rule: %s", name, exc)
+            router.firewall = guard
+            router.params = params
+            router.feed(Reconfigure(params))
+            try:
+                if guard is not None and router.state == State.MASTER:
+                    guard.block(router.name, params.vips)
+            except NftError as exc:
+                log.error("(%s) cannot set firewall drop rule: %s", name, exc)
+            for event in self.tracking.current(router.model):
+                router.feed(event)
+        for name in unchanged:
+            self.routers[name].model = new_models[name]
+        for gname in [g for g, d in self.groups.items() if any(r.name not in self.routers for r in d.routers.values())]:
+            self.groups.pop(gname).detach()
+        self._make_groups(config, staged.routers)
+        self.reloads += 1
+        self.last_reload_error = None
+        return removed
 
     def _refirewall(self, old: Firewall | None) -> None:
         """The nftables settings changed at a reload: the old table is gone (or was never there),
@@ -983,13 +1153,11 @@ class Runtime:
                 except NftError as exc:
                     log.error("(%s) cannot set firewall drop rule: %s", router.name, exc)
 
-    def _firewall_rollback(self, old: Firewall | None, config: Config) -> None:
-        """A reload failed after a new table was staged: back to the running file's table."""
-        staged = self.firewall
-        if staged is old:
-            return
-        self.firewall = old
-        if staged is None:
+    def _firewall_undo(self, staged: Firewall | None, config: Config) -> None:
+        """A reload failed after its firewall was staged (_stage_firewall): back to the running
+        file's table. `config` is the running file."""
+        old = self.firewall
+        if staged is old or staged is None:
             return
         if old is not None and old.table == staged.table:  # the staged one replaced ours: rebuild it
             staged.forget()

@@ -22,6 +22,7 @@ from vipkeeper.config.model import Config, GlobalDefs, VrrpScript
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import link_state
 from vipkeeper.script_launch import Vetted, resolve_identity, vet_command
+from vipkeeper.script_users import ScriptUsers
 from vipkeeper.track.file import FileTracker
 from vipkeeper.track.interface import InterfaceStates
 from vipkeeper.track.priority import (
@@ -32,6 +33,7 @@ from vipkeeper.track.priority import (
     up_down_effect,
 )
 from vipkeeper.track.proc_connector import (
+    ConnectorUnavailable,
     ProcessConnector,
     ProcessTracker,
     open_connector,
@@ -63,6 +65,8 @@ class TrackingHub:
         self._on_change: OnChange | None = None
         self._sent: dict[tuple[str, str], TrackerEffect] = {}
         self._script_seen = asyncio.Event() if _has_loop() else None
+        self._stopping: set[asyncio.Task[None]] = set()
+        self.script_users: ScriptUsers | None = None  # resolved with the configuration
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -110,7 +114,7 @@ class TrackingHub:
         for spec in config.scripts:
             if spec.name in self.scripts or spec.name not in referenced:
                 continue
-            verdict = _vet(spec, g)
+            verdict = _vet(spec, g, users=self.script_users)
             if verdict.unsafe:
                 insecure.append(spec.name)
             if not verdict.ok:
@@ -127,6 +131,9 @@ class TrackingHub:
                         " There are insecure scripts." if insecure else "")
 
     async def close(self) -> None:
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
+            self._stopping.clear()
         for runner in self.scripts.values():
             await runner.stop()
         self.scripts.clear()
@@ -141,34 +148,105 @@ class TrackingHub:
             self._connector = None
 
     async def reconfigure(self, config: Config) -> bool:
-        """Bring the sources in line with a new configuration. Unchanged trackers keep running
-        (and keep their state); changed or removed ones stop; new ones start."""
+        """Stage and commit in one go (see `stage`); False, with nothing changed, on failure."""
+        try:
+            staged = await self.stage(config)
+        except (OSError, ConnectorUnavailable) as exc:
+            log.error("Trackers could not be set up: %s", exc)
+            return False
+        self.commit(staged)
+        return True
+
+    async def stage(self, config: Config) -> TrackingStage:
+        """Everything a reload needs from the trackers that can fail, made ready without touching
+        the running ones: a new process tracker and new file trackers started (their reports
+        held back until the commit), link states read. Raises (OSError, ConnectorUnavailable,
+        anything) with nothing running changed; what it started is stopped again. Script runners
+        are built and started by the commit (their users were resolved with the parse)."""
         old = self.config
-        if tuple(config.track_processes) != tuple(old.track_processes) and self.processes is not None:
-            self.processes.stop()
-            self.processes = None
+        staged = TrackingStage(config)
+        try:
+            if tuple(config.track_processes) != tuple(old.track_processes) or \
+                    (config.track_processes and self.processes is None):
+                if config.track_processes:
+                    tracker = ProcessTracker(
+                        list(config.track_processes), staged.hold_process_change,
+                        connector=None, connector_problem=self._problem,
+                        rescan_interval=self.rescan_interval,
+                        rcvbuf=config.global_defs.process_monitor_rcv_bufs,
+                    )
+                    staged.processes = tracker
+                    staged.proc_initial = await tracker.start()
+                staged.replace_processes = True
+            for spec in config.track_files:
+                if spec.name in self.files and old.track_file(spec.name) == spec:
+                    continue
+                tracker = FileTracker(spec, staged.hold_file_change)
+                staged.files[spec.name] = tracker
+                staged.file_values[spec.name] = tracker.start()
+            staged.ifaces = {
+                ref.tracker: link_state(ref.tracker).up
+                for model in config.instances for ref in instance_refs(config, model)
+                if ref.kind == "interface" and ref.tracker not in self.ifaces._up
+            }
+        except BaseException:
+            self.abort(staged)
+            raise
+        return staged
+
+    def abort(self, staged: TrackingStage) -> None:
+        """Undo `stage`: stop what it started."""
+        if staged.processes is not None:
+            staged.processes.stop()
+            staged.processes = None
+        for tracker in staged.files.values():
+            tracker.stop()
+        staged.files.clear()
+
+    def commit(self, staged: TrackingStage, users: ScriptUsers | None = None) -> None:
+        """Swap the staged sources in: synchronous, nothing here can fail on input. Sources that
+        were changed or removed stop now (scripts finish stopping in the background)."""
+        old, config = self.config, staged.config
+        now = time.time()
+        if staged.replace_processes:
+            if self.processes is not None:
+                self.processes.stop()
             self.proc_status.clear()
+            self.processes = staged.processes
+            for name, up in staged.proc_initial.items():
+                self.proc_status[name] = up
+                self.since.setdefault(f"process:{name}", now)
         for name, runner in list(self.scripts.items()):
             spec = config.script(name)
             # Unchanged scripts are checked again too: a reload re-checks every script, as
             # keepalived does, so a script made writable since the start stops running.
-            if spec is None or spec != old.script(name) or not _vet(spec, config.global_defs, quiet=True).ok:
-                await runner.stop()
+            if spec is None or spec != old.script(name) or \
+                    not _vet(spec, config.global_defs, quiet=True, users=users or self.script_users).ok:
+                task = asyncio.get_running_loop().create_task(runner.stop())
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
                 del self.scripts[name]
                 self.script_status.pop(name, None)
         for name, tracker in list(self.files.items()):
-            if config.track_file(name) != old.track_file(name) or config.track_file(name) is None:
+            if name in staged.files or config.track_file(name) is None:
                 tracker.stop()
                 del self.files[name]
                 self.file_values.pop(name, None)
+        for name, tracker in staged.files.items():
+            tracker.on_change = self._file_changed
+            self.files[name] = tracker
+            self.file_values[name] = staged.file_values[name]
+            self.since[f"file:{name}"] = now
+        for ifname, up in staged.ifaces.items():
+            self.ifaces.link_changed(ifname, up)
         self.config = config
-        try:
-            await self._start_sources(config)
-        except OSError as exc:
-            log.error("Trackers could not be set up: %s", exc)
-            return False
+        if users is not None:
+            self.script_users = users
         self._sent = {k: v for k, v in self._sent.items() if config.instance(k[0]) is not None}
-        return True
+        self._start_scripts(config)
+        if staged.processes is not None:
+            staged.processes.on_change = self._process_changed
+        staged.release(self)
 
     # -- what instances see ------------------------------------------------------------------
 
@@ -297,7 +375,7 @@ class TrackingHub:
             c = self.processes.counters
             proc = {
                 "mode": mode, "events": c.events, "rescans": c.rescans, "enobufs": c.enobufs,
-                "seq_gaps": c.seq_gaps, "pidfd_exits": c.pidfd_exits,
+                "seq_gaps": c.seq_gaps, "pidfd_exits": c.pidfd_exits, "shortages": c.shortages,
                 "tracked": [
                     {"name": spec.name, "count": self.processes.table.count(spec.name),
                      "quorum": bool(self.proc_status.get(spec.name))}
@@ -316,12 +394,46 @@ class TrackingHub:
         return {"mode": mode, "process_tracker": proc, "scripts": scripts}
 
 
-def _vet(spec: VrrpScript, g: GlobalDefs, quiet: bool = False) -> Vetted:
+class TrackingStage:
+    """What `TrackingHub.stage` made ready for a reload; reports of the new sources are held
+    here until the commit, so a reload that fails later never shows them to an instance."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.processes: ProcessTracker | None = None
+        self.proc_initial: dict[str, bool] = {}
+        self.replace_processes = False
+        self.files: dict[str, FileTracker] = {}
+        self.file_values: dict[str, int] = {}
+        self.ifaces: dict[str, bool] = {}
+        self._held: list[tuple[str, Any]] = []
+
+    def hold_process_change(self, change: StatusChange) -> None:
+        self._held.append(("process", change))
+
+    def hold_file_change(self, name: str, value: int) -> None:
+        self._held.append(("file", (name, value)))
+
+    def release(self, hub: TrackingHub) -> None:
+        for kind, what in self._held:
+            if kind == "process":
+                hub._process_changed(what)
+            else:
+                hub._file_changed(*what)
+        self._held.clear()
+
+
+def _vet(spec: VrrpScript, g: GlobalDefs, quiet: bool = False, users: ScriptUsers | None = None) -> Vetted:
     """The verdict on a vrrp_script by keepalived's rules (script_launch.vet_command); a refusal
-    is logged (`... - disabling`) unless `quiet`, and the script is then not run."""
+    is logged (`... - disabling`) unless `quiet`, and the script is then not run. `users`: the
+    table resolved with the configuration (script_users.py), so no NSS lookup happens here."""
     try:
-        identity = resolve_identity(spec.user, spec.group, g.script_user, g.script_group,
-                                    script_security=g.enable_script_security)
+        if users is not None:
+            identity = users.resolve(spec.user, spec.group, g.script_user, g.script_group,
+                                     script_security=g.enable_script_security)
+        else:
+            identity = resolve_identity(spec.user, spec.group, g.script_user, g.script_group,
+                                        script_security=g.enable_script_security)
     except LookupError as exc:
         if not quiet:
             log.error("Script %s: %s - disabling", spec.name, exc)

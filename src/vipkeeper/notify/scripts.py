@@ -48,7 +48,15 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from vipkeeper.config.model import Notifies, ScriptCommand
-from vipkeeper.script_launch import Identity, Vetted, command_argv, resolve_identity, spawn_options, vet_command
+from vipkeeper.script_launch import (
+    Identity,
+    Vetted,
+    command_argv,
+    resolve_identity,
+    spawn_options,
+    vet_command,
+)
+from vipkeeper.script_users import ScriptUsers
 
 log = logging.getLogger("vipkeeper.notify")
 
@@ -112,6 +120,8 @@ class NotifyRunner:
         self.stop_timeout = stop_timeout
         self.kill_grace = kill_grace
         self.running: set[RunningScript] = set()
+        # Users resolved when the configuration was read (script_users.py): no NSS lookup here.
+        self.users: ScriptUsers | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -279,6 +289,9 @@ class NotifyRunner:
 
     def credentials(self, command: ScriptCommand) -> Identity:
         """The user/group the script runs as, keepalived's order of defaults."""
+        if self.users is not None:
+            return self.users.resolve(command.user, command.group, self.default_user, self.default_group,
+                                      script_security=self.script_security)
         return resolve_identity(command.user, command.group, self.default_user, self.default_group,
                                 script_security=self.script_security)
 

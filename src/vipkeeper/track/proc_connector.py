@@ -19,6 +19,14 @@ fallback mode (the connector refuses: a non-initial network namespace -> ECONNRE
   a periodic /proc rescan (default every 0.2 s) finds processes that appear or change; exits
   are seen at once through pidfds.
 
+Shortages (procfs.Shortage: out of file descriptors or memory) are not exits. A read that fails
+for want of descriptors says nothing about the process: the table keeps what it knew, the
+tracker logs once per episode, counts every failed read, and reads /proc again after
+RETRY_FIRST, doubling up to RETRY_MAX, until a full scan succeeds (and says so). A pidfd that
+cannot be opened for the same reason is retried by that scan; only ESRCH is an exit. In
+connector mode a slow safety rescan (SAFETY_RESCAN_INTERVAL) also runs, so that whatever was
+missed without a sign (no ENOBUFS, no gap) is found within that time.
+
 pidfds are the safety net under the connector and the exit detector of fallback mode. A pidfd is
 opened for a PID that counts for a tracker, then the process's start time is read from
 /proc/PID/stat and compared with the one the table holds (so it is known to refer to that very
@@ -112,6 +120,9 @@ DEFAULT_RESCAN_INTERVAL = 0.2
 PIDFD_DELAY = 0.02  # s a PID from an event counts before its pidfd is opened (module docstring)
 BUSY_WINDOW = 0.002  # s: a wake-up this soon after a drain means events are streaming in
 STREAM_TICK = 0.004  # s between drains while they stream (module docstring)
+SAFETY_RESCAN_INTERVAL = 30.0  # s between connector mode's safety rescans (module docstring)
+RETRY_FIRST = 0.1  # s before /proc is read again after a shortage; doubles up to RETRY_MAX
+RETRY_MAX = 2.0
 
 # A raw event from `ProcessConnector.drain`: (what, pid, arg, timestamp_ns). pid is the process
 # (for a fork: the parent's tgid); arg is the child's pid for a fork, the new name (bytes) for a
@@ -352,6 +363,7 @@ class Counters:
     enobufs: int = 0
     seq_gaps: int = 0
     pidfd_exits: int = 0  # exits learnt from a pidfd before (or instead of) the connector
+    shortages: int = 0  # reads of /proc or pidfd_open that failed for want of fds or memory
 
 
 class ProcessTracker:
@@ -383,11 +395,19 @@ class ProcessTracker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._rescan_task: asyncio.Task | None = None
+        self._retry: asyncio.TimerHandle | None = None  # the next /proc read after a shortage
+        self._retry_delay = RETRY_FIRST
+        self._short_since: float | None = None  # set during a shortage episode
+        self._safety: asyncio.TimerHandle | None = None
+        self.safety_interval = SAFETY_RESCAN_INTERVAL
         self.mode = ""
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> dict[str, bool]:
+        """Initial statuses. Raises procfs.ProcUnavailable (no /proc), ConnectorUnavailable
+        (/proc of another PID namespace) or procfs.Shortage, each with a one-line message."""
         self._loop = asyncio.get_running_loop()
+        procfs.check_mounted()
         if self._auto:
             self._connector, self._problem = open_connector(self._rcvbuf)
         if self._connector is not None:
@@ -396,6 +416,7 @@ class ProcessTracker:
                           "(process starts and exits are reported at once)")
             self._full_scan(initial=True)
             self._loop.add_reader(self._connector.fileno(), self._on_readable)
+            self._safety = self._loop.call_later(self.safety_interval, self._on_safety)
         else:
             self.mode = "rescan"
             if procfs_pid_mismatch():
@@ -420,10 +441,10 @@ class ProcessTracker:
         if self._rescan_task is not None:
             self._rescan_task.cancel()
             self._rescan_task = None
-        for handle in (self._timer, self._pidfd_timer, self._tick):
+        for handle in (self._timer, self._pidfd_timer, self._tick, self._retry, self._safety):
             if handle is not None:
                 handle.cancel()
-        self._timer = self._pidfd_timer = self._tick = None
+        self._timer = self._pidfd_timer = self._tick = self._retry = self._safety = None
         self._pidfd_due.clear()
         for pid in list(self._pidfds):
             self._close_pidfd(pid)
@@ -435,6 +456,47 @@ class ProcessTracker:
         if self.table.need_argv:
             return procfs.read_process(pid, True)
         return procfs.read_if_named(pid, None if known else self._names)
+
+    def _read_or_retry(self, pid: int, known: bool) -> procfs.ProcessInfo | None:
+        """`_read`, but a shortage leaves the process unknown and asks for a rescan."""
+        try:
+            return self._read(pid, known)
+        except procfs.Shortage as exc:
+            self._shortage(f"reading /proc/{pid}", exc)
+            return None
+
+    # -- shortages -----------------------------------------------------------------------------
+    def _shortage(self, what: str, exc: OSError) -> None:
+        """A read failed for want of fds or memory: count it, log once, read /proc again later."""
+        self.counters.shortages += 1
+        if self._short_since is None:
+            self._short_since = self._now()
+            self.log.warning("process tracking: %s failed (%s); keeping the known process states "
+                             "and reading /proc again until it works", what, exc.strerror or exc)
+        if self._retry is None and self._loop is not None:
+            self._retry = self._loop.call_later(self._retry_delay, self._on_retry)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+
+    def _on_retry(self) -> None:
+        self._retry = None
+        if self.mode == "connector" and self._connector is not None:
+            self._full_scan()
+        else:
+            self._rescan_once()
+
+    def _recovered(self) -> None:
+        if self._short_since is not None:
+            self.log.warning("process tracking: /proc readable again after %.1fs (%d failed reads); "
+                             "rescanned", self._now() - self._short_since, self.counters.shortages)
+            self._short_since = None
+        self._retry_delay = RETRY_FIRST
+
+    def _on_safety(self) -> None:
+        """Connector mode's slow safety rescan (module docstring)."""
+        assert self._loop is not None
+        self._safety = self._loop.call_later(self.safety_interval, self._on_safety)
+        if self._connector is not None:
+            self._full_scan()
 
     def _scan(self) -> Snapshot:
         started = time.monotonic_ns()
@@ -464,7 +526,15 @@ class ProcessTracker:
     def _full_scan(self, initial: bool = False) -> None:
         if not initial:
             self.counters.rescans += 1
-        snap = self._scan()
+        before = self.counters.shortages
+        if initial:
+            snap = self._scan()  # at start a shortage is the caller's error
+        else:
+            try:
+                snap = self._scan()
+            except procfs.Shortage as exc:
+                self._shortage("rescanning /proc", exc)
+                return
         queued: list[Event] = []
         if self._connector is not None:
             raw, overflow, _ = self._connector.drain()
@@ -475,6 +545,8 @@ class ProcessTracker:
             queued, _ = self._events(raw, also_known=snap.processes)
         changes = self.table.apply_snapshot(snap, self._now(), queued)
         self._sync_pidfds()
+        if self.counters.shortages == before:
+            self._recovered()
         if initial:
             for ch in changes:
                 self.log.info("Tracked process %s starts %s quorum (%d running)", ch.name,
@@ -512,13 +584,13 @@ class ProcessTracker:
                 elif pid in unread:
                     # a daemon that exec'd, forked and exited within one batch: its parent
                     # could not be read, so judge the child (alive, same name) by itself
-                    info = self._read(arg, False)
+                    info = self._read_or_retry(arg, False)
                     if info is not None:
                         out.append(Exec(arg, info, ts))
                         maybe.add(arg)
             elif what == PROC_EVENT_EXEC:
                 known = pid in procs or pid in maybe or pid in also_known
-                info = None if last_exit.get(pid, -1) > i else self._read(pid, known)
+                info = None if last_exit.get(pid, -1) > i else self._read_or_retry(pid, known)
                 if info is not None:
                     out.append(Exec(pid, info, ts))
                     maybe.add(pid)
@@ -587,10 +659,20 @@ class ProcessTracker:
     async def _rescan_loop(self) -> None:
         while True:
             await asyncio.sleep(self.rescan_interval)
+            self._rescan_once()
+
+    def _rescan_once(self) -> None:
+        before = self.counters.shortages
+        try:
             snap = self._scan()
-            changes = self.table.apply_snapshot(snap, self._now())
-            self._sync_pidfds()
-            self._emit(changes)
+        except procfs.Shortage as exc:
+            self._shortage("rescanning /proc", exc)
+            return
+        changes = self.table.apply_snapshot(snap, self._now())
+        self._sync_pidfds()
+        if self.counters.shortages == before:
+            self._recovered()
+        self._emit(changes)
 
     # -- pidfds --------------------------------------------------------------------------------
     def _sync_pidfds(self) -> None:
@@ -658,10 +740,18 @@ class ProcessTracker:
                 continue
             try:
                 fd = os.pidfd_open(pid)
-            except OSError:
-                gone.append(Exit(pid))
+            except OSError as exc:
+                if exc.errno in procfs.SHORTAGE_ERRNOS:
+                    self._shortage(f"pidfd_open({pid})", exc)  # the rescan opens it later
+                else:
+                    gone.append(Exit(pid))  # ESRCH: gone; anything else: cannot be confirmed
                 continue
-            st = procfs.read_stat(pid)
+            try:
+                st = procfs.read_stat(pid)
+            except procfs.Shortage as exc:
+                os.close(fd)
+                self._shortage(f"reading /proc/{pid}/stat", exc)
+                continue
             known = entry.info.start if entry.info is not None else 0
             if st is None or st.state in ("Z", "X", "x") or not _pidfd_alive(fd) \
                     or (known and st.start != known):

@@ -9,6 +9,11 @@ Rules
   on a vanished entry, a short or empty read and an unparsable line as "absent" and returns None;
   nothing here logs or raises for a process that went away. That is the race `pidof` loses when it
   prints `can't read from /proc/NNN/stat`.
+- A shortage is not an absence. When the read fails because this process (or the system) is out
+  of file descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS, EAGAIN), nothing is known
+  about the process: `Shortage` is raised and the caller must try again later. Reading it as
+  "absent" once kept a restarted service "down" for as long as the daemon ran.
+- /proc itself missing or unreadable is `ProcUnavailable`, one line for the admin.
 - Zombies (state Z or X) are not running: their name is still in /proc but the program is gone.
 - Threads are not processes: only the numeric entries of /proc itself (thread-group leaders) are
   listed, never /proc/PID/task.
@@ -23,11 +28,29 @@ Rules
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from typing import Iterator
 
 PROC = "/proc"
+
+# errno values that mean "short of descriptors or memory", not "the process is gone"
+SHORTAGE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS, errno.EAGAIN})
+
+
+class Shortage(OSError):
+    """A read failed for want of descriptors or memory: nothing is known, try again later."""
+
+
+class ProcUnavailable(OSError):
+    """/proc is not mounted (or not readable): process tracking cannot work."""
+
+
+def check_shortage(exc: OSError) -> None:
+    """Raise `Shortage` if `exc` is one; return (the caller reads it as absence) otherwise."""
+    if exc.errno in SHORTAGE_ERRNOS:
+        raise Shortage(exc.errno, exc.strerror) from None
 
 
 @dataclass(frozen=True)
@@ -55,11 +78,13 @@ class StatLine:
 def _read_small(path: str, size: int = 4096) -> bytes | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    except OSError as exc:
+        check_shortage(exc)
         return None
     try:
         return os.read(fd, size)
-    except OSError:
+    except OSError as exc:
+        check_shortage(exc)
         return None
     finally:
         os.close(fd)
@@ -107,11 +132,13 @@ def read_if_named(pid: int, names: frozenset[bytes] | None, proc: str = PROC) ->
     if names is not None:
         try:
             fd = os.open(f"{proc}/{pid}/comm", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
+        except OSError as exc:
+            check_shortage(exc)
             return None
         try:
             comm = os.read(fd, 64)
-        except OSError:
+        except OSError as exc:
+            check_shortage(exc)
             return None
         finally:
             os.close(fd)
@@ -152,13 +179,27 @@ def read_process(pid: int, need_argv: bool, proc: str = PROC) -> ProcessInfo | N
     return ProcessInfo(comm=st.comm, argv=argv, start=st.start)
 
 
+def check_mounted(proc: str = PROC) -> None:
+    """ProcUnavailable (one line for the admin) unless `proc` is a mounted proc filesystem."""
+    if not os.path.exists(f"{proc}/self/stat"):
+        raise ProcUnavailable(errno.ENOENT, f"{proc} is not mounted (no {proc}/self): process tracking "
+                                            "needs it; mount proc there")
+
+
 def list_pids(proc: str = PROC) -> list[int]:
-    """The PIDs of /proc at this instant (thread-group leaders only)."""
+    """The PIDs of /proc at this instant (thread-group leaders only).
+
+    Raises Shortage (try again later) or ProcUnavailable (no /proc): an empty list would read
+    as "every process exited"."""
     try:
         names = os.listdir(proc)
-    except OSError:
-        return []
-    return [int(n) for n in names if n.isdigit()]
+    except OSError as exc:
+        check_shortage(exc)
+        raise ProcUnavailable(exc.errno, f"cannot list {proc}: {exc.strerror}") from None
+    pids = [int(n) for n in names if n.isdigit()]
+    if not pids:
+        raise ProcUnavailable(errno.ENOENT, f"{proc} lists no process: is proc mounted there?")
+    return pids
 
 
 def scan(need_argv: bool = False, proc: str = PROC) -> Iterator[tuple[int, ProcessInfo]]:

@@ -118,3 +118,70 @@ def test_exponential_definition_is_bounded():
                                  for n in range(40)) + "${A39}\n"
     with pytest.raises(ConfigError):
         loads(text)
+
+
+def _empty_multiplying_definitions(depth: int = 30, fan: int = 4) -> str:
+    """Issue 20 #4: definitions whose use multiplies into lines that all expand to nothing.
+    Nothing is ever emitted, so a budget on emitted lines never fires (4**30 lines: hours)."""
+    lines = ["$E="]
+    prev = "E"
+    for i in range(1, depth + 1):
+        lines.append(f"$D{i}=\\")
+        lines += [f"${prev} \\"] * (fan - 1) + [f"${prev}"]
+        prev = f"D{i}"
+    lines.append(f"${prev}")
+    return "\n".join(lines) + "\n"
+
+
+def test_definitions_expanding_to_empty_lines_fail_fast(tmp_path):
+    path = tmp_path / "k.conf"
+    text = _empty_multiplying_definitions()
+    assert len(text) < 1024
+    path.write_text(text)
+    started = time.monotonic()
+    error = refuse(path)
+    elapsed = time.monotonic() - started
+    assert error.where.file == str(path) and error.where.line == text.count("\n")
+    assert "logical lines" in error.message
+    assert elapsed < 20, elapsed  # seconds with the budget; hours without it
+
+
+def test_check_reports_the_hostile_file_as_one_line(tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / "k.conf"
+    path.write_text(_empty_multiplying_definitions())
+    out = subprocess.run([sys.executable, "-m", "vipkeeper", "check", "-f", str(path)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{path}:") and "logical lines" in lines[0]
+
+
+def test_include_of_a_fifo_fails_at_once(tmp_path):
+    fifo = tmp_path / "pipe.conf"
+    os.mkfifo(fifo)
+    path = tmp_path / "k.conf"
+    path.write_text(f"global_defs {{\n router_id a\n}}\ninclude {fifo}\n")
+    started = time.monotonic()
+    error = refuse(path)
+    assert time.monotonic() - started < 5  # without O_NONBLOCK the open blocks for a writer forever
+    assert error.where.line == 4 and "not a regular file" in error.message
+
+
+def test_fifo_as_the_main_file_fails_at_once(tmp_path):
+    fifo = tmp_path / "pipe.conf"
+    os.mkfifo(fifo)
+    error = refuse(fifo)
+    assert "not a regular file" in error.message
+
+
+def test_include_fan_out_is_bounded(tmp_path):
+    """Each file includes the next one twice: 2**20 opens without a bound on opens."""
+    for n in range(20):
+        (tmp_path / f"f{n}.conf").write_text(f"include f{n + 1}.conf\ninclude f{n + 1}.conf\n")
+    (tmp_path / "f20.conf").write_text("! leaf\n")
+    started = time.monotonic()
+    error = refuse(tmp_path / "f0.conf")
+    assert "include files opened" in error.message
+    assert time.monotonic() - started < 30

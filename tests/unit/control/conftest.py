@@ -46,7 +46,7 @@ SAMPLE = {
          "socket": {"open": True, "ifindex": 3, "fault": None, "reopens": 1, "send_errors": 2,
                     "receive_errors": 0, "announce_errors": 0, "errors": {"send_enodev": 2}}},
     ],
-    "process_tracker": {"mode": "connector", "events": 5000, "rescans": 2, "enobufs": 1,
+    "process_tracker": {"mode": "connector", "events": 5000, "rescans": 2, "enobufs": 1, "shortages": 3,
                         "tracked": [{"name": "haproxy", "count": 4, "quorum": True}]},
     "scripts": [{"name": "chk_dns", "state": "down", "runs": 10, "failures": 4, "timeouts": 1,
                  "last_duration": 0.25, "last_exit": 1}],

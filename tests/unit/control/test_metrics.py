@@ -84,6 +84,7 @@ def test_scrape_and_parse(snapshot):
     assert _value(m, "vipkeeper_process_events_total") == 5000
     assert _value(m, "vipkeeper_process_rescans_total") == 2
     assert _value(m, "vipkeeper_process_enobufs_total") == 1
+    assert _value(m, "vipkeeper_process_read_shortages_total") == 3
     assert _value(m, "vipkeeper_track_process_count", name="haproxy") == 4
     assert _value(m, "vipkeeper_track_process_quorum", name="haproxy") == 1
     assert _value(m, "vipkeeper_config_reloads_total") == 2
