@@ -6,6 +6,11 @@ that adds a `vrrp_track_process` fails when the process tracker starts (Connecto
 (no failure counted) after the new instance's VRID had been mapped into the running endpoint and
 the changed track script stopped. Each failing reload (parse, sockets, trackers) must leave
 `status --json` identical except counters and clocks, and count one failure.
+
+A new instance on a missing interface is no longer a reload failure (it waits in FAULT, see
+test_runtime_reload_failure.py), so the socket stage is proved by a reload that opens a socket
+of its own (another multicast group) and then fails at the trackers: the staged socket is
+closed again (the daemon's descriptor count is unchanged).
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ vrrp_instance VI_2 {
 CHANGED_SCRIPT = BASE.replace("interval 1", "interval 2")
 FAILING = {
     "parse": BASE + "vrrp_instance VI_2 {\n",
-    "sockets": CHANGED_SCRIPT + SECOND % ("nosuch0", ""),
+    "sockets, then trackers": CHANGED_SCRIPT + "vrrp_track_process tp {\n  process vktrk_none\n}\n"
+                              + SECOND % ("eth0", "mcast_dst_ip 224.0.0.19\n  track_process { tp }"),
     "trackers": CHANGED_SCRIPT + "vrrp_track_process tp {\n  process vktrk_none\n}\n"
                 + SECOND % ("eth0", "track_process { tp }"),
 }
@@ -73,6 +79,21 @@ def _stable(snap: dict) -> dict:
     return snap
 
 
+def _daemon_fds(top_pid: int) -> int:
+    """Open descriptors of the daemon: the `vipkeeper run` process below `unshare --fork`."""
+    todo, seen = [top_pid], 0
+    while todo and seen < 20:
+        pid = todo.pop()
+        seen += 1
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        if b"run" in argv and not any(a.endswith(b"unshare") for a in argv):
+            return len(os.listdir(f"/proc/{pid}/fd"))
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            todo += [int(c) for c in f.read().split()]
+    raise AssertionError("daemon process not found")
+
+
 def test_reloads_failing_at_each_stage_change_nothing(topology: Topology, lan, tmp_path: Path) -> None:
     node = lan["a"]
     conf = tmp_path / "a.conf"
@@ -80,7 +101,7 @@ def test_reloads_failing_at_each_stage_change_nothing(topology: Topology, lan, t
     log = tmp_path / "a.log"
     ctl = str(tmp_path / "a.ctl")
     with open(log, "w") as err:  # the daemon keeps its own copy; the topology stops it
-        topology.popen(node.ns, ["unshare", "--pid", "--fork", "--kill-child",
+        proc = topology.popen(node.ns, ["unshare", "--pid", "--fork", "--kill-child",
                                  "vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(conf),
                                  "-p", str(tmp_path / "a.pid"), "--control-socket", ctl], stderr=err)
 
@@ -95,6 +116,8 @@ def test_reloads_failing_at_each_stage_change_nothing(topology: Topology, lan, t
     wait_for(lambda: status()["instances"][0]["state"] == "MASTER"
              and status()["instances"][0]["trackers"][0]["state"] == "up", 10, what="MASTER, script up")
     before = _stable(status())
+    # the track script's pipes and control connections come and go: the settled count is the least seen
+    fds = min(_daemon_fds(proc.pid) for _ in range(20) if time.sleep(0.05) is None)
 
     for n, (stage, text) in enumerate(FAILING.items(), start=1):
         conf.write_text(text)
@@ -105,6 +128,7 @@ def test_reloads_failing_at_each_stage_change_nothing(topology: Topology, lan, t
         assert snap["daemon"]["reloads"] == 0
         assert _stable(snap) == before, stage
         assert holds()
+        wait_for(lambda: _daemon_fds(proc.pid) <= fds, 5, what=f"{stage}: no descriptor left by the failed reload")
     assert "ConnectorUnavailable" in (status()["daemon"]["last_reload_error"] or "") \
         or "PID namespace" in (status()["daemon"]["last_reload_error"] or "")
     time.sleep(1.5)  # an observation window: the failed reloads left no timer or task behind
