@@ -53,6 +53,7 @@ from vipkeeper.daemon.router import (
     vips_of,
 )
 from vipkeeper.daemon.tracking import TrackingHub
+from vipkeeper.daemon.vip_conflicts import VipConflicts
 from vipkeeper.net.addresses import (
     AddressChange,
     AddressError,
@@ -101,6 +102,7 @@ class RunOptions:
     # keepalived -V: leave VIPs in place and send no priority 0 at stop
     release_on_stop: bool = True
     process_rescan_interval: float = 0.2
+    vip_conflict_interval: float = 10.0  # s between a Master's VIP conflict checks; 0: off
 
 
 class StartupError(Exception):
@@ -227,6 +229,7 @@ class Runtime:
         self.vips_restored = 0
         self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
+        self.conflicts: VipConflicts | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -254,6 +257,8 @@ class Runtime:
         self._open_fifos(config)
         for _, name in socket.if_nameindex():  # what is there now is not news to report
             self._link_up[name] = link_state(name).up
+        if self.options.vip_conflict_interval > 0:
+            self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event)
         for model in config.instances:
             state = link_state(model.interface)
             self._link_up[model.interface] = state.up
@@ -345,6 +350,8 @@ class Runtime:
         for router in list(self.routers.values()):
             await router.close()
         self.routers.clear()
+        if self.conflicts is not None:
+            self.conflicts.close()
         if self.tracking is not None:
             await self.tracking.close()
         for ep in self.endpoints.values():
@@ -722,7 +729,12 @@ class Runtime:
                         log.error("(%s) cannot add VIP %s back: %s", router.name, vip, exc.strerror or exc)
 
     def _on_state(self, router: Router, before: State, after: State) -> None:
-        pass
+        if self.conflicts is not None:
+            self.conflicts.state_changed(router, before, after)
+
+    def _fifo_event(self, router: Router, event: str) -> None:
+        for fifo in self.fifos:
+            fifo.write("INSTANCE", router.name, event, router.core.effective_priority)
 
     def _on_notify(self, router: Router, action: Notify) -> None:
         assert self.notifier is not None
@@ -907,7 +919,9 @@ class Runtime:
                 "counters": {**router.counters.as_dict(),
                              # what the core left out under a flood (vrrp/log_limit.py)
                              "log_lines_suppressed": core.log_limiter.suppressed_total,
-                             "reactions_skipped": core.reactions_skipped},
+                             "reactions_skipped": core.reactions_skipped,
+                             "vip_conflicts": self.conflicts.counts.get(router.name, 0) if self.conflicts else 0},
+                "vip_conflicts": self.conflicts.conflicts_of(router.name) if self.conflicts else [],
                 "sync_group": m.sync_group,
                 # what keepalived's dumps show (daemon/keepalived_dump.py)
                 "source_address": str(router.params.source_address or ""),

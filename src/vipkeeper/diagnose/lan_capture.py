@@ -21,23 +21,6 @@ from vipkeeper.vrrp import packet
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
-_IPPROTO_ICMPV6 = 58
-ICMPV6_NEIGHBOUR_SOLICIT = 135
-
-
-def ndisc_probe(mac: bytes, target: ipaddress.IPv6Address) -> bytes:
-    """A DAD neighbour solicitation for `target` (source ::, to its solicited-node group)."""
-    group = ipaddress.IPv6Address(b"\xff\x02" + bytes(9) + b"\x01\xff" + target.packed[13:])
-    src = ipaddress.IPv6Address("::")
-    message = struct.pack("!BBHI", ICMPV6_NEIGHBOUR_SOLICIT, 0, 0, 0) + target.packed
-    checksum = frames.icmpv6_checksum(src, group, message)
-    message = message[:2] + struct.pack("!H", checksum) + message[4:]
-    ip6 = struct.pack("!IHBB", 6 << 28, len(message), _IPPROTO_ICMPV6, 255) + src.packed + group.packed
-    return frames.ethernet_header(frames.ipv6_multicast_mac(group), mac, frames.ETH_P_IPV6) + ip6 + message
-
-
-def arp_probe(mac: bytes, target: ipaddress.IPv4Address) -> bytes:
-    return frames.arp_frame(frames.ARP_REQUEST, mac, "0.0.0.0", bytes(6), target, frames.BROADCAST_MAC)
 
 
 class LanCapture:
@@ -113,7 +96,7 @@ class LanCapture:
             return
         self.watch.probe_round(now)
         for vip in sorted(self.watch.known_vips(), key=lambda a: (a.version, a)):
-            frame = arp_probe(self.mac, vip) if vip.version == 4 else ndisc_probe(self.mac, vip)
+            frame = frames.arp_probe(self.mac, vip) if vip.version == 4 else frames.dad_solicitation(self.mac, vip)
             try:
                 self.sock.send(frame)
                 self.probes_sent += 1

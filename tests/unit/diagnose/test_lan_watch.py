@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from vipkeeper.diagnose.lan_capture import LanCapture, arp_probe, ndisc_probe
+from vipkeeper.diagnose.lan_capture import LanCapture
+from vipkeeper.net.frames import arp_probe
+from vipkeeper.net.frames import dad_solicitation as ndisc_probe
 from vipkeeper.diagnose.lan_watch import LanWatch, exit_status
 from vipkeeper.net import frames
 from vipkeeper.vrrp import packet
