@@ -22,15 +22,14 @@ from vipkeeper.lab.testbed import Testbed, vrrp_conf
 
 pytestmark = pytest.mark.net
 
-VIP = "192.0.2.50/24"
-VIP_IP = ipaddress.ip_address("192.0.2.50")
+FAMILIES = {4: ("192.0.2.50/24", "192.0.2.2"), 6: ("2001:db8::50/64", None)}
 ADV = 0.5
 CHECK = 1.0  # --vip-conflict-interval
 
 
 @pytest.fixture
 def bed(topology):
-    with Testbed(topology, ("a", "b"), ipv6=False) as tb:
+    with Testbed(topology, ("a", "b"), ipv6=True) as tb:
         yield tb
 
 
@@ -41,17 +40,21 @@ def status(bed: Testbed, name: str) -> dict:
     return json.loads(out.stdout)
 
 
-def neigh_mac(bed: Testbed) -> str | None:
-    out = bed.topo.run(bed.lan.client.ns, ["ip", "-j", "neigh", "show", "192.0.2.50", "dev", "eth0"], check=False)
+def neigh_mac(bed: Testbed, vip: str) -> str | None:
+    out = bed.topo.run(bed.lan.client.ns, ["ip", "-j", "neigh", "show", vip, "dev", "eth0"], check=False)
     entries = json.loads(out.stdout or "[]")
     return entries[0].get("lladdr") if entries else None
 
 
-def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed) -> None:
+@pytest.mark.parametrize("family", [4, 6])
+def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed, family: int) -> None:
+    VIP, b_source = FAMILIES[family]
+    VIP_IP = ipaddress.ip_interface(VIP).ip
+    vip = str(VIP_IP)
     a_ns = bed.lan["a"].ns
     bed.topo.run(a_ns, ["nft", "add", "table", "inet", "vktest"])
     bed.topo.run(a_ns, ["nft", "add chain inet vktest in { type filter hook input priority 0; policy accept; }"])
-    bed.topo.run(a_ns, ["nft", "add rule inet vktest in ip protocol vrrp drop"])
+    bed.topo.run(a_ns, ["nft", "add rule inet vktest in meta l4proto vrrp drop"])
     macs = {n: bed.lan[n].mac.lower() for n in ("a", "b")}
     fifos = {}
     for name, prio in (("a", 100), ("b", 150)):
@@ -66,15 +69,16 @@ def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed) -> No
     # Both report the conflict, naming the VIP and the other's MAC, within two check intervals.
     for name, other in (("a", "b"), ("b", "a")):
         line = bed.daemon(name).log.wait_line(lambda ln: "VIP conflict:" in ln.text, 2 * CHECK + 2.0)
-        assert "192.0.2.50" in line.text and macs[other] in line.text, line.text
+        assert f" {vip} " in line.text and macs[other] in line.text, line.text
         assert line.time - both <= 2 * CHECK + 0.3, (name, line.time - both)
     # a sees b's adverts on the wire (before nftables drops them): b's VRRP identity is in a's line.
     a_line = next(ln.text for ln in bed.daemon("a").log.snapshot() if "VIP conflict:" in ln.text)
-    assert "VRRP router 192.0.2.2 (VRID 51, priority 150)" in a_line
+    b_source = b_source or str(bed.topo.link_local(bed.lan["b"]))
+    assert f"VRRP router {b_source} (VRID 51, priority 150)" in a_line
     for name, other in (("a", "b"), ("b", "a")):
         inst = status(bed, name)["instances"][0]
         assert inst["state"] == "MASTER"
-        assert [(c["address"], c["mac"]) for c in inst["vip_conflicts"]] == [("192.0.2.50", macs[other])]
+        assert [(c["address"], c["mac"]) for c in inst["vip_conflicts"]] == [(vip, macs[other])]
         assert inst["counters"]["vip_conflicts"] == 1
         fd = os.open(fifos[name], os.O_RDONLY | os.O_NONBLOCK)
         try:
@@ -95,24 +99,25 @@ def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed) -> No
     assert out.returncode == 2
 
     # The client follows the loser (worst case); then the rule goes.
-    bed.topo.run(bed.lan.client.ns, ["ip", "neigh", "replace", "192.0.2.50", "lladdr", macs["a"], "dev", "eth0",
+    bed.topo.run(bed.lan.client.ns, ["ip", "neigh", "replace", vip, "lladdr", macs["a"], "dev", "eth0",
                                      "nud", "stale"])
-    assert neigh_mac(bed) == macs["a"]
+    assert neigh_mac(bed, vip) == macs["a"]
     healed = time.time()
     bed.topo.run(a_ns, ["nft", "delete", "table", "inet", "vktest"])
     switched = None
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
-        if neigh_mac(bed) == macs["b"]:
+        if neigh_mac(bed, vip) == macs["b"]:
             switched = time.time()
             break
         time.sleep(0.01)
     assert switched is not None, "the client's ARP cache never moved to the remaining Master"
-    print(f"client ARP cache on the remaining Master {switched - healed:.3f} s after the rule was removed")
+    print(f"IPv{family}: client neighbour cache on the remaining Master {switched - healed:.3f} s after the rule "
+          "was removed")
     assert switched - healed <= 1.0
     assert bed.watch["a"].wait_holds(VIP_IP, False, 3.0)
     assert bed.holders(VIP) == ["b"]
-    end = bed.daemon("b").log.wait_line(lambda ln: "VIP conflict on 192.0.2.50" in ln.text and "ended" in ln.text,
+    end = bed.daemon("b").log.wait_line(lambda ln: f"VIP conflict on {vip} " in ln.text and "ended" in ln.text,
                                         3.0)
     assert "announcing the VIP again" in end.text
     assert status(bed, "b")["instances"][0]["vip_conflicts"] == []
