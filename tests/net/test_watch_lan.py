@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
+from vipkeeper.lab import nodes as labnodes
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
+from vipkeeper.net.netns import call_in
 
 pytestmark = pytest.mark.net
 
@@ -67,3 +74,106 @@ def test_watch_healthy_pair_foreign_cluster_and_vip_set_mismatch(bed: Testbed) -
     conflict = next(f for f in report["findings"] if f["kind"] == "vip_conflict")
     assert bed.lan["a"].mac.lower() in conflict["subjects"] and bed.lan["c"].mac.lower() in conflict["subjects"]
     assert status == 2
+
+
+RELAY = Path(__file__).resolve().parents[2] / "src" / "vipkeeper" / "lab" / "configs"
+
+
+def scrape(ns: str, url: str) -> dict[tuple[str, frozenset], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def get() -> str:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.read().decode()
+
+    out = {}
+    for family in text_string_to_metric_families(call_in(ns, get)):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def test_watch_continuous_on_the_relay_pair_with_metrics(topology) -> None:
+    """The lab's SMTP relay pair (haproxy + postfix tracked on each node): `watch --duration 0
+    --metrics` on the client serves one Master for VRID 25 and no findings, follows the VIP to the
+    Backup when the Master's haproxy stops, and exits 0 with its report on SIGTERM."""
+    with Testbed(topology, ("a", "b"), ipv6=False) as bed:
+        for name, conf in (("a", "relay-node1.conf"), ("b", "relay-node2.conf")):
+            labnodes.start_haproxy(bed.nodes[name])
+            labnodes.start_postfix(bed.nodes[name])
+        for name, conf in (("a", "relay-node1.conf"), ("b", "relay-node2.conf")):
+            bed.start(name, conf=RELAY / conf)
+        bed.wait_sole("a", "192.0.2.25/24", 8.0)
+        client = bed.lan.client.ns
+        proc = topology.popen(client, [sys.executable, "-m", "vipkeeper", "watch", "eth0", "--duration", "0",
+                                       "--probe-interval", "0.5", "--json", "--metrics", "192.0.2.200:9661"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        url = "http://192.0.2.200:9661/metrics"
+        masters = ("vipkeeper_watch_masters", frozenset({("vrid", "25")}))
+        macs = ("vipkeeper_watch_vip_macs", frozenset({("vrid", "25"), ("vip", "192.0.2.25")}))
+        two = ("vipkeeper_watch_findings", frozenset({("kind", "two_masters")}))
+        deadline = time.monotonic() + 10
+        samples: dict = {}
+        while time.monotonic() < deadline:
+            try:
+                samples = scrape(client, url)
+            except OSError:
+                samples = {}
+            if samples.get(masters) == 1 and samples.get(macs) == 1:
+                break
+            time.sleep(0.2)
+        assert samples.get(masters) == 1 and samples.get(macs) == 1 and samples.get(two) == 0, samples
+        advertising = {dict(k[1])["source"]: v for k, v in samples.items() if k[0] == "vipkeeper_watch_advertising"}
+        assert advertising == {"192.0.2.1": 1}
+
+        bed.nodes["a"].procs["haproxy"].kill(signal.SIGTERM)
+        bed.wait_sole("b", "192.0.2.25/24", 8.0)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            samples = scrape(client, url)
+            adv = {dict(k[1])["source"]: v for k, v in samples.items() if k[0] == "vipkeeper_watch_advertising"}
+            if adv.get("192.0.2.2") == 1 and adv.get("192.0.2.1") == 0:
+                break
+            time.sleep(0.2)
+        assert adv == {"192.0.2.1": 0, "192.0.2.2": 1}, adv
+        proc.signal(signal.SIGTERM)
+        out, err = proc.popen.communicate(timeout=10)
+        assert proc.popen.returncode == 0, err
+        text = out.decode()
+        report = json.loads(text[text.index("{\n"):])  # the final report follows the change lines
+        assert report["findings"] == [] and report["interface"] == "eth0"
+
+
+def test_watch_names_adverts_with_bad_ttl_and_bad_checksum(topology, lan) -> None:
+    """Node b puts two broken adverts on the LAN while the client watches: one with TTL 64 (it
+    crossed a router, or a sender ignores RFC 5798), one with a bad VRRP checksum."""
+    import socket
+
+    from vipkeeper.net import frames
+    from vipkeeper.vrrp import packet
+
+    src, group = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("224.0.0.18")
+    adv = packet.Advertisement.v3(77, 100, (ipaddress.ip_address("192.0.2.77"),))
+    ttl64 = packet.encode_ipv4_datagram(adv, src, group, ttl=64)
+    bad = bytearray(packet.encode_ipv4_datagram(adv, src, group))
+    bad[20 + 6] ^= 0x55  # VRRP checksum
+    eth = frames.ethernet_header(b"\x01\x00\x5e\x00\x00\x12", lan["b"].mac, frames.ETH_P_IP)
+    proc = topology.popen(lan.client.ns, [sys.executable, "-m", "vipkeeper", "watch", "eth0", "--duration", "3",
+                                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def send() -> None:
+        # Repeated while the watcher runs, so it sees them whenever its socket opened.
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind(("eth0", 0))
+            deadline = time.monotonic() + 2.5
+            while proc.running and time.monotonic() < deadline:
+                s.send(eth + ttl64)
+                s.send(eth + bytes(bad))
+                time.sleep(0.2)
+
+    call_in(lan["b"].ns, send)
+    out, err = proc.popen.communicate(timeout=15)
+    report = json.loads(out)
+    found = {(f["kind"], tuple(f["subjects"])) for f in report["findings"]}
+    assert found == {("bad_ttl", ("192.0.2.2",)), ("bad_checksum", ("192.0.2.2",))}, report["findings"]
+    assert proc.popen.returncode == 1  # warnings only
