@@ -114,3 +114,25 @@ def test_proc_hidepid_named(topology, lan, files):
             'mount -t proc -o hidepid=invisible proc /proc && exec "$@"', "sh"]
     status, report, found = preflight(topology, ns, files, wrap=wrap)
     assert found == {"VK441"} and status == 2, report
+
+
+def test_iptables_nft_rules_are_evaluated_in_order(topology, lan, files):
+    """iptables-nft rules live in the nft ruleset: an output DROP of protocol 112 is VK402; an
+    INPUT rule with a match this evaluator does not model (-m limit) before a DROP is VK403
+    "cannot decide", naming that rule, not a guess; an ACCEPT of the peer subnet before the DROP
+    makes input fine."""
+    ns = lan["a"].ns
+    correct(topology, ns)
+    topology.run(ns, ["iptables-nft", "-A", "OUTPUT", "-p", "112", "-j", "DROP"])
+    topology.run(ns, ["iptables-nft", "-A", "INPUT", "-m", "limit", "--limit", "1/s", "-j", "ACCEPT"])
+    topology.run(ns, ["iptables-nft", "-A", "INPUT", "-p", "112", "-j", "DROP"])
+    status, report, found = preflight(topology, ns, files)
+    assert found == {"VK402", "VK403"} and status == 2, report
+    undecided = next(f for f in report["findings"] if f["rule"] == "VK403")
+    assert "limit" in undecided["message"] and "limit" in undecided["evidence"][0]
+    topology.run(ns, ["iptables-nft", "-F", "INPUT"])
+    topology.run(ns, ["iptables-nft", "-A", "INPUT", "-s", "192.0.2.0/24", "-p", "112", "-j", "ACCEPT"])
+    topology.run(ns, ["iptables-nft", "-A", "INPUT", "-p", "112", "-j", "DROP"])
+    topology.run(ns, ["iptables-nft", "-F", "OUTPUT"])
+    status, report, found = preflight(topology, ns, files)
+    assert found == set() and status == 0, report
