@@ -172,7 +172,7 @@ def test_watch_names_adverts_with_bad_ttl_and_bad_checksum(topology, lan) -> Non
                 time.sleep(0.2)
 
     call_in(lan["b"].ns, send)
-    out, err = proc.popen.communicate(timeout=15)
+    out, _err = proc.popen.communicate(timeout=15)
     report = json.loads(out)
     found = {(f["kind"], tuple(f["subjects"])) for f in report["findings"]}
     assert found == {("bad_ttl", ("192.0.2.2",)), ("bad_checksum", ("192.0.2.2",))}, report["findings"]

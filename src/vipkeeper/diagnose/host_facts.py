@@ -64,7 +64,7 @@ def interface(name: str) -> Interface:
 def _addresses(name: str) -> tuple:
     """The interface's addresses with prefix (from `ip -j addr`, in this network namespace)."""
     try:
-        out = subprocess.run(["ip", "-j", "addr", "show", "dev", name], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["ip", "-j", "addr", "show", "dev", name], capture_output=True, text=True, timeout=10, check=False)
         links = json.loads(out.stdout or "[]")
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return ()
@@ -74,8 +74,8 @@ def _addresses(name: str) -> tuple:
 
 def nft_ruleset() -> tuple[list | None, str | None, str]:
     try:
-        j = subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, text=True, timeout=10)
-        t = subprocess.run(["nft", "-a", "list", "ruleset"], capture_output=True, text=True, timeout=10)
+        j = subprocess.run(["nft", "-j", "list", "ruleset"], capture_output=True, text=True, timeout=10, check=False)
+        t = subprocess.run(["nft", "-a", "list", "ruleset"], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"cannot run nft: {exc}", ""
     if j.returncode != 0:

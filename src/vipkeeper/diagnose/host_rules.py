@@ -337,7 +337,7 @@ def haproxy_binds(path: str, text: str) -> list[ServiceBind]:
         if len(words) >= 2 and words[0] == "bind":
             for spec in words[1].split(","):
                 host = spec.rsplit(":", 1)[0] if ":" in spec else spec
-                if host.startswith("ipv4@") or host.startswith("ipv6@"):
+                if host.startswith(("ipv4@", "ipv6@")):
                     host = host[5:]
                 out.append(ServiceBind("haproxy", path, n, host.strip("[]")))
     return out

@@ -30,11 +30,11 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from vipkeeper.vrrp import packet
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SEVERITY = {
     "two_masters": "error",

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
-Net = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 PROTOCOLS = {"vrrp": 112, "carp": 112, "tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58, "icmpv6": 58, "esp": 50,
              "ah": 51, "gre": 47, "ospf": 89, "ospfigp": 89, "sctp": 132, "igmp": 2, "pim": 103, "udplite": 136,

@@ -117,7 +117,7 @@ async def _run(ifname: str, duration: float, probe: float, as_json: bool, metric
                     break
             try:
                 await asyncio.wait_for(stop.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             if end is None:  # continuous: print the findings when they change
                 now = time.time()

@@ -46,9 +46,9 @@ ALL_CAPS = {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID", "CAP_KIL
 
 
 def good_facts(**kw):
-    base = dict(interfaces={"eth0": Interface("eth0", addresses=(ipaddress.ip_interface("192.0.2.1/24"),))},
-                sysctl_all={"rp_filter": 0, "arp_ignore": 0, "arp_announce": 0}, nonlocal_bind={4: 1, 6: 1},
-                nft=[], capabilities=set(ALL_CAPS))
+    base = {"interfaces": {"eth0": Interface("eth0", addresses=(ipaddress.ip_interface("192.0.2.1/24"),))},
+                "sysctl_all": {"rp_filter": 0, "arp_ignore": 0, "arp_announce": 0}, "nonlocal_bind": {4: 1, 6: 1},
+                "nft": [], "capabilities": set(ALL_CAPS)}
     base.update(kw)
     return HostFacts(**base)
 

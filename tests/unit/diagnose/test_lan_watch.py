@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 
 from vipkeeper.diagnose.lan_capture import LanCapture
-from vipkeeper.net.frames import arp_probe
-from vipkeeper.net.frames import dad_solicitation as ndisc_probe
 from vipkeeper.diagnose.lan_watch import LanWatch, exit_status
 from vipkeeper.net import frames
+from vipkeeper.net.frames import arp_probe
+from vipkeeper.net.frames import dad_solicitation as ndisc_probe
 from vipkeeper.vrrp import packet
 
 A, B, C = (ipaddress.ip_address(x) for x in ("192.0.2.1", "192.0.2.2", "192.0.2.3"))

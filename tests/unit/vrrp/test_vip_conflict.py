@@ -15,7 +15,7 @@ OTHER = "02:00:00:00:00:0b"
 def run_until(core, start, end, step=0.01):
     """Tick the core as the shell's timer would; returns (time, probes, ended) for each tick with output."""
     out = []
-    for i in range(int(round((end - start) / step)) + 1):
+    for i in range(round((end - start) / step) + 1):
         t = round(start + i * step, 6)
         probes, ended = core.tick(t)
         if probes or ended:
