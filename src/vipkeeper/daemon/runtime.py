@@ -821,6 +821,8 @@ class Runtime:
                 params = params_of(router.model, config, _source(ep, router.model))
                 router.params = params
                 router.feed(Reconfigure(params))
+                if self.conflicts is not None and router.state == State.MASTER:
+                    self.conflicts.became_master(router)  # its VIP set may have changed
                 for event in self.tracking.current(router.model):
                     router.feed(event)
             for name in unchanged:

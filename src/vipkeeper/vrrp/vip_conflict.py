@@ -92,6 +92,7 @@ class ConflictCore:
     # -- state of the instances -----------------------------------------------------------
 
     def became_master(self, instance: str, vips: tuple[IPAddress, ...], now: float) -> None:
+        self.left_master(instance, now)  # a reconfigured Master starts over with its new VIP set
         self.masters[instance] = _Master(tuple(vips), now, now + self.settle)
         for vip in vips:
             self.vips[vip] = _Vip(instance)

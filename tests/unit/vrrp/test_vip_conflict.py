@@ -130,3 +130,13 @@ def test_cost_of_a_round_at_1000_vips():
     elapsed = time.perf_counter() - t0
     print(f"conflict core: 1000 VIPs, one round + 1000 claims: {elapsed * 1e3:.2f} ms")
     assert len(probes) == 1000 and elapsed < 0.5
+
+
+def test_reconfigured_master_checks_its_new_vip_set_only():
+    core = ConflictCore()
+    core.became_master("VI_1", (VIP, VIP6), 0.0)
+    core.tick(0.25)
+    core.became_master("VI_1", (VIP,), 1.0)  # a reload removed the IPv6 VIP
+    assert core.claim(1.3, VIP6, OTHER, answer=True) == []
+    probes, _ = core.tick(1.25)
+    assert probes == [VIP]
