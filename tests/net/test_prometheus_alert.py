@@ -1,10 +1,11 @@
 """The shipped alert rules on a real Prometheus (Debian's package) scraping two lab nodes.
 
 Prometheus runs in the client's namespace with monitoring/vipkeeper-alerts.yml, scraping both
-vipkeeper nodes' /metrics every second. The lab partitions the two nodes (bridge ports
-isolated): each becomes Master. VipkeeperTwoMasters must go pending within two scrape intervals
-plus one evaluation of both holding the VIP, and firing within its `for` on top of that, as
-Prometheus' own /api/v1/alerts says; before the partition it is silent."""
+vipkeeper nodes' /metrics every second. The lab splits the pair with a real nftables rule on the
+Backup (incoming VRRP dropped): it becomes Master too. VipkeeperTwoMasters must go pending
+within two scrape intervals plus one evaluation of both holding the VIP, and firing within its
+`for` on top of that, as Prometheus' own /api/v1/alerts says; VipkeeperVipConflict (the nodes'
+own conflict detection, no `for`) fires too. Before the split both are silent."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def test_two_masters_alert_on_a_real_prometheus(topology, tmp_path) -> None:
         for name, prio in (("a", 150), ("b", 100)):
             addr = bed.lan[name].ipv4.ip
             bed.start(name, conf=vrrp_conf(priority=prio, vips=[VIP], advert_int=0.5),
-                      extra=["--metrics", f"{addr}:9650"])
+                      extra=["--metrics", f"{addr}:9650", "--vip-conflict-interval", "1"])
         bed.wait_sole("a", VIP, 8.0)
         config = {
             "global": {"scrape_interval": f"{SCRAPE:g}s", "evaluation_interval": f"{EVAL:g}s",
@@ -94,13 +95,19 @@ def test_two_masters_alert_on_a_real_prometheus(topology, tmp_path) -> None:
             time.sleep(3 * SCRAPE)
             assert [a for a in alerts(bed.lan.client.ns, port) if a["labels"]["alertname"] == "VipkeeperTwoMasters"] == []
 
-            topology.partition(bed.lan["a"], bed.lan["b"])
+            b_ns = bed.lan["b"].ns
+            topology.run(b_ns, ["nft", "add", "table", "inet", "vktest"])
+            topology.run(b_ns, ["nft", "add chain inet vktest in { type filter hook input priority 0; "
+                                "policy accept; }"])
+            topology.run(b_ns, ["nft", "add rule inet vktest in meta l4proto vrrp drop"])
             assert bed.watch["b"].wait_holds(VIP_IP, True, 8.0), "b never became Master"
             both = bed.added_at("b", VIP, 0)
-            pending = firing = None
+            pending = firing = conflict = None
             deadline = time.monotonic() + hold + 4 * SCRAPE + 10
-            while firing is None and time.monotonic() < deadline:
+            while (firing is None or conflict is None) and time.monotonic() < deadline:
                 for a in alerts(bed.lan.client.ns, port):
+                    if a["labels"]["alertname"] == "VipkeeperVipConflict" and a["state"] == "firing":
+                        conflict = conflict or (time.time(), a["labels"])
                     if a["labels"]["alertname"] != "VipkeeperTwoMasters":
                         continue
                     assert a["labels"]["vrid"] == "51" and a["labels"]["job"] == "relay"
@@ -115,6 +122,9 @@ def test_two_masters_alert_on_a_real_prometheus(topology, tmp_path) -> None:
                   f"the VIP (for {hold:g} s, scrape {SCRAPE:g} s, evaluation {EVAL:g} s)")
             assert pending - both <= 2 * SCRAPE + EVAL + 0.5
             assert firing - both <= hold + 2 * SCRAPE + EVAL + 0.5
+            assert conflict is not None, "VipkeeperVipConflict never fired"
+            assert conflict[1]["ip_address"] == "192.0.2.50"
+            assert conflict[1]["mac"] in {bed.lan["a"].mac.lower(), bed.lan["b"].mac.lower()}
+            print(f"VipConflict firing {conflict[0] - both:.2f} s after both held the VIP")
         finally:
-            topology.heal()
             proc.stop(5.0)
