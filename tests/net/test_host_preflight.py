@@ -136,3 +136,28 @@ def test_iptables_nft_rules_are_evaluated_in_order(topology, lan, files):
     topology.run(ns, ["iptables-nft", "-F", "OUTPUT"])
     status, report, found = preflight(topology, ns, files)
     assert found == set() and status == 0, report
+
+
+def test_interface_problems_named(topology, lan, files, tmp_path):
+    """A missing interface (VK410) and one without MULTICAST (VK412), as the kernel reports them."""
+    ns = lan["a"].ns
+    correct(topology, ns)
+    topology.run(ns, ["ip", "link", "set", "eth0", "multicast", "off"])
+    conf = tmp_path / "two.conf"
+    second = CONF[CONF.index("vrrp_instance"):].replace("VI_1", "VI_2").replace("eth0", "nosuch0")
+    conf.write_text(CONF + second.replace("virtual_router_id 51", "virtual_router_id 52"))
+    status, report, found = preflight(topology, ns, (conf, files[1]))
+    assert found == {"VK410", "VK412"} and status == 2, report
+    missing = next(f for f in report["findings"] if f["rule"] == "VK410")
+    assert "nosuch0" in missing["message"] and missing["file"] == str(conf)
+
+
+def test_missing_capabilities_named(topology, lan, files):
+    """The daemon's capabilities: run without CAP_NET_RAW and CAP_KILL (bounding set), each named."""
+    ns = lan["a"].ns
+    correct(topology, ns)
+    wrap = ["setpriv", "--bounding-set", "-net_raw,-kill", "--"]
+    status, report, found = preflight(topology, ns, files, wrap=wrap)
+    assert found == {"VK450"} and status == 2, report
+    caps = sorted(f["message"].split()[3].rstrip(",") for f in report["findings"] if f["rule"] == "VK450")
+    assert caps == ["CAP_KILL", "CAP_NET_RAW"]
