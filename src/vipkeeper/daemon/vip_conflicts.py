@@ -55,10 +55,11 @@ class VipConflicts:
         ifname = router.model.interface
         if ifname not in self._sockets:
             try:
-                self._sockets[ifname] = sock = ConflictSocket(ifname, self._claim, self.core.advert_seen)
+                self._sockets[ifname] = sock = ConflictSocket(ifname, self._claim)
             except OSError as exc:
                 log.warning("(%s) VIP conflict checks off on %s: %s", router.name, ifname, exc.strerror or exc)
                 return False
+            sock.watched = {vip.packed for vip in self.core.vips}
             self._loop.add_reader(sock.fileno(), self._read, sock)
         return True
 
@@ -71,13 +72,20 @@ class VipConflicts:
         for v in router.params.vips:
             self._vip_if[v.address.ip] = v.ifname if v.ifname in self._sockets else ifname
         self.core.became_master(router.name, vips, self._loop.time())
+        self._watch_set()
         self._rearm()
 
     def left_master(self, router: Any) -> None:
         for ev in self.core.left_master(router.name, self._loop.time()):
             self._ended(ev)
         self._routers.pop(router.name, None)
+        self._watch_set()
         self._rearm()
+
+    def _watch_set(self) -> None:
+        packed = {vip.packed for vip in self.core.vips}
+        for sock in self._sockets.values():
+            sock.watched = packed
 
     def _close_unused(self) -> None:
         in_use = set(self._users.values())
@@ -109,6 +117,13 @@ class VipConflicts:
         self._rearm()
 
     def _claim(self, vip: ipaddress.IPv4Address | ipaddress.IPv6Address, mac: str, answer: bool | None) -> None:
+        if vip not in self.core.vips:
+            return
+        for sock in self._sockets.values():
+            seen = sock.identity(mac)
+            if seen is not None:
+                self.core.advert_seen(mac, *seen)
+                break
         for ev in self.core.claim(self._loop.time(), vip, mac, answer):
             self._started(ev)
 

@@ -25,37 +25,41 @@ PACKET_OUTGOING = 4
 SO_ATTACH_FILTER = 26
 
 Claim = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address, str, "bool | None"], None]
-Advert = Callable[[str, str, int, int], None]
 
 
 def bpf_program() -> list[tuple[int, int, int, int]]:
-    LDH_ABS, LDB_ABS, JEQ_K, RET_K = 0x28, 0x30, 0x15, 0x06
+    LD_W_ABS, LDH_ABS, LDB_ABS, JEQ_K, RET_K = 0x20, 0x28, 0x30, 0x15, 0x06
     ACCEPT, DROP = 0xFFFF, 0
+    SKF_AD_PKTTYPE = 0xFFFFF000 + 4  # SKF_AD_OFF + SKF_AD_PKTTYPE: the skb's packet type
     # (code, jt, jf, k); jump offsets count from the next instruction
     return [
-        (LDH_ABS, 0, 0, 12),       # 0  A = ethertype
-        (JEQ_K, 9, 0, 0x0806),     # 1  ARP -> 11
-        (JEQ_K, 0, 2, 0x0800),     # 2  IPv4 ? 3 : 5
-        (LDB_ABS, 0, 0, 23),       # 3  A = IPv4 protocol
-        (JEQ_K, 6, 7, 112),        # 4  VRRP ? 11 : 12
-        (JEQ_K, 0, 6, 0x86DD),     # 5  IPv6 ? 6 : 12
-        (LDB_ABS, 0, 0, 20),       # 6  A = next header
-        (JEQ_K, 3, 0, 112),        # 7  VRRP -> 11
-        (JEQ_K, 0, 3, 58),         # 8  ICMPv6 ? 9 : 12
-        (LDB_ABS, 0, 0, 54),       # 9  A = ICMPv6 type
-        (JEQ_K, 0, 1, 136),        # 10 neighbour advertisement ? 11 : 12
-        (RET_K, 0, 0, ACCEPT),     # 11
-        (RET_K, 0, 0, DROP),       # 12
+        (LD_W_ABS, 0, 0, SKF_AD_PKTTYPE),  # 0  A = packet type
+        (JEQ_K, 12, 0, PACKET_OUTGOING),   # 1  our own frames (adverts, GARPs, probes) -> 14
+        (LDH_ABS, 0, 0, 12),               # 2  A = ethertype
+        (JEQ_K, 9, 0, 0x0806),             # 3  ARP -> 13
+        (JEQ_K, 0, 2, 0x0800),             # 4  IPv4 ? 5 : 7
+        (LDB_ABS, 0, 0, 23),               # 5  A = IPv4 protocol
+        (JEQ_K, 6, 7, 112),                # 6  VRRP ? 13 : 14
+        (JEQ_K, 0, 6, 0x86DD),             # 7  IPv6 ? 8 : 14
+        (LDB_ABS, 0, 0, 20),               # 8  A = next header
+        (JEQ_K, 3, 0, 112),                # 9  VRRP -> 13
+        (JEQ_K, 0, 3, 58),                 # 10 ICMPv6 ? 11 : 14
+        (LDB_ABS, 0, 0, 54),               # 11 A = ICMPv6 type
+        (JEQ_K, 0, 1, 136),                # 12 neighbour advertisement ? 13 : 14
+        (RET_K, 0, 0, ACCEPT),             # 13
+        (RET_K, 0, 0, DROP),               # 14
     ]
 
 
 class ConflictSocket:
-    """Probes out, claims and adverts in, on one interface."""
+    """Probes out, claims in, on one interface; `adverts` remembers, per source MAC, the last VRRP
+    advert seen (raw source address bytes, VRID, priority), decoded only when a conflict needs it."""
 
-    def __init__(self, ifname: str, on_claim: Claim, on_advert: Advert) -> None:
+    def __init__(self, ifname: str, on_claim: Claim) -> None:
         self.ifname = ifname
         self._on_claim = on_claim
-        self._on_advert = on_advert
+        self.adverts: dict[bytes, tuple[bytes, int, int]] = {}
+        self.watched: set[bytes] = set()  # packed VIPs a Master checks: claims for others are skipped
         # Protocol 0 receives nothing until bound: the filter is in place before the first frame.
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, 0)
         try:
@@ -91,6 +95,13 @@ class ConflictSocket:
     def forget(self, vip: object) -> None:
         self._frames.pop(vip, None)
 
+    def identity(self, mac: str) -> tuple[str, int, int] | None:
+        """(source address, VRID, priority) of the last advert seen from `mac`, if any."""
+        seen = self.adverts.get(frames.mac_bytes(mac))
+        if seen is None:
+            return None
+        return str(ipaddress.ip_address(seen[0])), seen[1], seen[2]
+
     def read(self) -> None:
         """Read what is queued (bounded), reporting claims and adverts."""
         for _ in range(1000):
@@ -100,7 +111,7 @@ class ConflictSocket:
                 return
             except OSError:
                 return
-            if addr[2] == PACKET_OUTGOING or len(data) < 14:
+            if addr[2] == PACKET_OUTGOING or len(data) < 34:
                 continue
             self.received += 1
             self.frame(data)
@@ -108,21 +119,22 @@ class ConflictSocket:
     def frame(self, data: bytes) -> None:
         ethertype = struct.unpack_from("!H", data, 12)[0]
         if ethertype == frames.ETH_P_ARP:
+            if data[28:32] not in self.watched:  # sender address: only claims on watched VIPs matter
+                return
             arp = frames.parse_arp(data)
             if arp is None or arp.sender_mac == self.mac or not int(arp.sender_ip):
                 return
             answer = arp.op == frames.ARP_REPLY and arp.target_mac == self.mac
             self._on_claim(arp.sender_ip, frames.mac_text(arp.sender_mac), answer)
         elif ethertype == frames.ETH_P_IP:
-            if len(data) >= 36 and data[23] == 112:
-                ihl = (data[14] & 0x0F) * 4
-                if len(data) >= 14 + ihl + 3:
-                    self._on_advert(frames.mac_text(data[6:12]), str(ipaddress.IPv4Address(data[26:30])),
-                                    data[14 + ihl + 1], data[14 + ihl + 2])
+            ihl = (data[14] & 0x0F) * 4
+            if data[23] == 112 and len(data) >= 14 + ihl + 3:
+                self.adverts[data[6:12]] = (data[26:30], data[15 + ihl], data[16 + ihl])
         elif ethertype == frames.ETH_P_IPV6 and len(data) >= 57:
             if data[20] == 112:
-                self._on_advert(frames.mac_text(data[6:12]), str(ipaddress.IPv6Address(data[22:38])),
-                                data[55], data[56])
+                self.adverts[data[6:12]] = (data[22:38], data[55], data[56])
+                return
+            if data[62:78] not in self.watched:  # NA target (no extension headers)
                 return
             na = frames.parse_neighbour_advert(data)
             if na is None or not na.checksum_ok:
