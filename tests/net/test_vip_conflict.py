@@ -115,6 +115,11 @@ def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed, famil
     print(f"IPv{family}: client neighbour cache on the remaining Master {switched - healed:.3f} s after the rule "
           "was removed")
     assert switched - healed <= 1.0
+    # and it stays there: nothing (our probes included) moves it back
+    stable_until = time.monotonic() + 1.0
+    while time.monotonic() < stable_until:
+        assert neigh_mac(bed, vip) == macs["b"]
+        time.sleep(0.02)
     assert bed.watch["a"].wait_holds(VIP_IP, False, 3.0)
     assert bed.holders(VIP) == ["b"]
     end = bed.daemon("b").log.wait_line(lambda ln: f"VIP conflict on {vip} " in ln.text and "ended" in ln.text,

@@ -3,9 +3,9 @@
 One AF_PACKET socket (all protocols) on the interface; frames this host sends are skipped.
 IPv4/IPv6 protocol 112 goes to the VRRP codec (TTL not checked there: the core judges it), ARP
 and neighbour advertisements become claims. Every `probe_interval` it probes each VIP it has
-seen advertised: an ARP probe (sender 0.0.0.0, RFC 5227, which pollutes no cache) or a DAD
-neighbour solicitation (from ::), so that every host holding the VIP answers us, unicast
-replies included. Decoding is frames.py's and packet.py's; nothing is judged here.
+seen advertised: an ARP probe (sender 0.0.0.0, RFC 5227, which pollutes no cache) or a neighbour
+solicitation from this host's link-local address, so that every host holding the VIP answers us
+with a unicast reply (no other host's cache moves). Decoding is frames.py's and packet.py's; nothing is judged here.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 
 from vipkeeper.diagnose.lan_watch import LanWatch
 from vipkeeper.net import frames
+from vipkeeper.net.conflict_socket import link_local_address, probe_frame
 from vipkeeper.vrrp import packet
 
 ETH_P_ALL = 0x0003
@@ -39,6 +40,7 @@ class LanCapture:
             self.sock.close()
             raise
         self.probes_sent = 0
+        self.link_local = link_local_address(ifname)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -79,7 +81,8 @@ class LanCapture:
         elif ethertype == frames.ETH_P_IPV6:
             na = frames.parse_neighbour_advert(data)
             if na is not None and na.checksum_ok:
-                self.watch.claim(now, na.target, frames.mac_text(na.target_mac or na.eth_src))
+                answer = na.eth_dst == self.mac and na.solicited
+                self.watch.claim(now, na.target, frames.mac_text(na.target_mac or na.eth_src), probe_answer=answer)
 
     def _vrrp(self, now: float, mac: str, datagram: bytes, source: str, header: int) -> None:
         vrid = datagram[header + 1] if len(datagram) > header + 1 else None
@@ -96,7 +99,7 @@ class LanCapture:
             return
         self.watch.probe_round(now)
         for vip in sorted(self.watch.known_vips(), key=lambda a: (a.version, a)):
-            frame = frames.arp_probe(self.mac, vip) if vip.version == 4 else frames.dad_solicitation(self.mac, vip)
+            frame = probe_frame(self.mac, vip, self.link_local)
             try:
                 self.sock.send(frame)
                 self.probes_sent += 1

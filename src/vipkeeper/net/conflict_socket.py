@@ -4,7 +4,10 @@ Rules
 - One packet socket per interface, bound to it, with a classic BPF filter so the kernel hands us
   only ARP, ICMPv6 neighbour advertisements and VRRP (IPv4 protocol 112 / IPv6 next header 112):
   the daemon never wakes for ordinary traffic. Frames this host sends are skipped.
-- It sends the probes frames.py builds (ARP probe, DAD solicitation), each VIP's frame built once.
+- It sends the probes frames.py builds, each VIP's frame built once: an ARP probe (answered by a
+  unicast reply), an NS from the interface's link-local address (answered by a unicast solicited
+  NA). Neither moves other hosts' caches; a DAD probe, used only when the interface has no
+  link-local address, is answered to all-nodes and would.
 - It parses and reports; the judging is vrrp/vip_conflict.py's. A VRRP frame is reported with
   its source MAC, so the other router's identity is known even when a firewall drops the
   advert before the VRRP socket sees it (a packet socket sees ingress before netfilter).
@@ -25,6 +28,28 @@ PACKET_OUTGOING = 4
 SO_ATTACH_FILTER = 26
 
 Claim = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address, str, "bool | None"], None]
+
+
+def link_local_address(ifname: str) -> ipaddress.IPv6Address | None:
+    """The interface's link-local IPv6 address in this process's network namespace, if any."""
+    try:
+        with open("/proc/self/net/if_inet6") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 6 and fields[5] == ifname and fields[3] == "20":
+                    return ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+    except OSError:
+        return None
+    return None
+
+
+def probe_frame(mac: bytes, vip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                link_local: ipaddress.IPv6Address | None) -> bytes:
+    if vip.version == 4:
+        return frames.arp_probe(mac, vip)
+    if link_local is not None:
+        return frames.neighbour_solicitation(mac, link_local, vip)
+    return frames.dad_solicitation(mac, vip)
 
 
 def bpf_program() -> list[tuple[int, int, int, int]]:
@@ -70,6 +95,7 @@ class ConflictSocket:
             self.sock.close()
             raise
         self.mac_text = frames.mac_text(self.mac)
+        self.link_local = link_local_address(ifname)
         self._frames: dict[object, bytes] = {}
         self.received = 0
         self.sent = 0
@@ -84,7 +110,9 @@ class ConflictSocket:
     def probe(self, vip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
         frame = self._frames.get(vip)
         if frame is None:
-            frame = frames.arp_probe(self.mac, vip) if vip.version == 4 else frames.dad_solicitation(self.mac, vip)
+            if vip.version == 6 and self.link_local is None:
+                self.link_local = link_local_address(self.ifname)
+            frame = probe_frame(self.mac, vip, self.link_local)
             self._frames[vip] = frame
         try:
             self.sock.send(frame)
@@ -141,7 +169,8 @@ class ConflictSocket:
                 return
             mac = na.target_mac or na.eth_src
             if mac != self.mac:
-                self._on_claim(na.target, frames.mac_text(mac), None)
+                answer = True if na.eth_dst == self.mac and na.solicited else None
+                self._on_claim(na.target, frames.mac_text(mac), answer)
 
 
 def _attach(sock: socket.socket) -> None:

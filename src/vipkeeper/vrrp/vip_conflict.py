@@ -2,14 +2,15 @@
 
 Rules
 - Only a Master checks, and only its own VIPs. A check is a probe round: one ARP probe
-  (RFC 5227, sender 0.0.0.0) per IPv4 VIP, one DAD neighbour solicitation per IPv6 VIP; every
-  host that has the address configured answers (ARP reply to our MAC, NA to all-nodes).
+  (RFC 5227, sender 0.0.0.0) per IPv4 VIP, one neighbour solicitation from our link-local
+  address per IPv6 VIP; every host that has the address configured answers, unicast to us, so
+  no client's cache moves (net/conflict_socket.py builds the frames).
 - The first round goes `settle` seconds after becoming Master (long enough for an old Master
   that is being preempted to drop the VIP, short enough to count as "right after taking over"),
   then every `interval` seconds; while a conflict lasts, every `recheck` seconds, so its end is
   seen within a fraction of a second.
-- A conflict is confirmed only by an answer to one of our probes: an ARP reply addressed to us,
-  or an NA for the VIP within `reply_wait` of a probe. Unsolicited claims seen on the wire (a
+- A conflict is confirmed only by an answer to one of our probes: an ARP reply or solicited NA
+  addressed to us (or, for the DAD fallback, an NA for the VIP within `reply_wait` of a probe). Unsolicited claims seen on the wire (a
   GARP, an ARP request from the VIP, an unsolicited NA from another MAC) are suspicions: they
   bring the next round forward, nothing more. So a normal preemption, where the new Master's
   GARPs may arrive a few milliseconds before its advert has made us step down, is never reported.

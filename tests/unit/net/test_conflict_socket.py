@@ -67,3 +67,31 @@ def test_frames_become_claims_and_identities():
                       (ipaddress.ip_address("2001:db8::50"), OTHER, None)]
     assert sock.identity(OTHER) == ("192.0.2.2", 51, 150)
     assert sock.identity("02:00:00:00:00:99") is None
+
+
+def test_ipv6_probe_is_an_ns_from_our_link_local_and_its_unicast_na_is_an_answer():
+    from vipkeeper.net.conflict_socket import probe_frame
+
+    v6 = ipaddress.ip_address("2001:db8::50")
+    ll = ipaddress.ip_address("fe80::1")
+    ns = probe_frame(ME, v6, ll)
+    assert ns[:6] == b"\x33\x33\xff\x00\x00\x50" and ns[54] == 135
+    src, dst = ipaddress.IPv6Address(ns[22:38]), ipaddress.IPv6Address(ns[38:54])
+    assert src == ll and frames.icmpv6_checksum(src, dst, ns[54:]) == 0
+    assert ns[78:80] == b"\x01\x01" and ns[80:86] == ME  # source link-layer address option
+    assert probe_frame(ME, v6, None)[22:38] == bytes(16)  # no link-local: DAD probe from ::
+    # A solicited NA unicast to us (as Linux answers that NS) is an answer.
+    na = bytearray(frames.unsolicited_na(OTHER, v6))
+    na[0:6] = ME
+    msg = bytearray(na[54:])
+    msg[4] = (msg[4] & 0x1F) | 0x60  # solicited + override
+    msg[2:4] = b"\0\0"
+    dst6 = ipaddress.IPv6Address(bytes(na[38:54]))
+    csum = frames.icmpv6_checksum(v6, dst6, bytes(msg))
+    msg[2:4] = csum.to_bytes(2, "big")
+    na[54:] = msg
+    claims = []
+    sock = ConflictSocket.__new__(ConflictSocket)
+    sock.mac, sock._on_claim, sock.adverts, sock.watched = ME, lambda *a: claims.append(a), {}, {v6.packed}
+    sock.frame(bytes(na))
+    assert claims == [(v6, OTHER, True)]
