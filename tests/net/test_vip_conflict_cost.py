@@ -32,8 +32,9 @@ def is_probe(frame) -> bool:
     data = frame.data
     if frame.ethertype == 0x0806:
         return data[28:32] == b"\0\0\0\0"  # ARP probe: sender 0.0.0.0
-    return frame.ethertype == 0x86DD and len(data) > 54 and data[20] == 58 and data[54] == 135 and \
-        data[22:38] == bytes(16)
+    # NS for a VIP of 2001:db8:1::/64 (the kernel's own resolution traffic has other targets)
+    return frame.ethertype == 0x86DD and len(data) > 78 and data[20] == 58 and data[54] == 135 and \
+        data[62:70] == ipaddress.ip_address("2001:db8:1::").packed[:8]
 
 
 def run_once(bed: Testbed, interval: float) -> tuple[float, int]:
