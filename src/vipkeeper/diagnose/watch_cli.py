@@ -163,7 +163,11 @@ def watch(interface: str, duration: float, probe_interval: float, overlap: float
           metrics: str | None) -> None:
     """Listen to VRRP, ARP and ND on INTERFACE and report, per VRID, who advertises and who answers
     for each VIP, and the findings: two Masters, a VIP answered by two MACs, mismatched intervals
-    or VIP sets, a foreign cluster on the same VRID, adverts with a bad TTL or checksum."""
+    or VIP sets, a foreign cluster on the same VRID, adverts with a bad TTL or checksum.
+
+    Exit status: 0 nothing found; 1 warnings only (interval mismatch, bad TTL or checksum); 2 an
+    error finding (two Masters, a VIP conflict, a foreign cluster, a VIP-set, version or auth
+    mismatch); 3 the interface cannot be captured on."""
     if metrics:
         from vipkeeper.control.metrics import ListenError, parse_listen
 
