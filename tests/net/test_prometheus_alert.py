@@ -97,8 +97,8 @@ def test_two_masters_alert_on_a_real_prometheus(topology, tmp_path) -> None:
 
             b_ns = bed.lan["b"].ns
             topology.run(b_ns, ["nft", "add", "table", "inet", "vktest"])
-            topology.run(b_ns, ["nft", "add chain inet vktest in { type filter hook input priority 0; "
-                                "policy accept; }"])
+            chain = "add chain inet vktest in { type filter hook input priority 0; policy accept; }"
+            topology.run(b_ns, ["nft", chain])
             topology.run(b_ns, ["nft", "add rule inet vktest in meta l4proto vrrp drop"])
             assert bed.watch["b"].wait_holds(VIP_IP, True, 8.0), "b never became Master"
             both = bed.added_at("b", VIP, 0)
