@@ -5,7 +5,13 @@ Node a (priority 100) drops incoming VRRP (nft, input hook, IP protocol 112), so
 VIP. Each daemon must report the conflict (log line naming the VIP and the other MAC, a fifo line,
 `status`) within two check intervals of both holding it; `vipkeeper watch` on the client reports
 both Masters and the VIP answered by two MACs. When the rule is removed a steps down, b sees the
-conflict end and re-announces, and the client's ARP cache points at b within one second."""
+conflict end and re-announces, and the client's ARP cache points at b within one second.
+
+Both nodes run with `garp_lower_prio_repeat 0`: otherwise b, hearing a's lower-priority adverts
+during the split, would GARP at each one (keepalived's behaviour) and pull the client back by
+itself; with it off, as after a split where adverts crossed neither way, only the conflict
+detection's re-announcement moves the client. The second test shows the client stays on the
+wrong MAC without it."""
 
 from __future__ import annotations
 
@@ -59,7 +65,8 @@ def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed, famil
     fifos = {}
     for name, prio in (("a", 100), ("b", 150)):
         fifos[name] = bed.nodes[name].workdir / "notify.fifo"
-        conf = vrrp_conf(priority=prio, vips=[VIP], advert_int=ADV, global_defs=[f"notify_fifo {fifos[name]}"])
+        conf = vrrp_conf(priority=prio, vips=[VIP], advert_int=ADV, global_defs=[f"notify_fifo {fifos[name]}"],
+                         extra=["garp_lower_prio_repeat 0"])
         bed.start(name, conf=conf, extra=["--vip-conflict-interval", str(CHECK)])
 
     for name in ("a", "b"):
@@ -126,3 +133,30 @@ def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed, famil
                                         3.0)
     assert "announcing the VIP again" in end.text
     assert status(bed, "b")["instances"][0]["vip_conflicts"] == []
+
+
+def test_without_conflict_detection_the_client_stays_on_the_wrong_mac(bed: Testbed) -> None:
+    """The same split and heal with the checks off (`--vip-conflict-interval 0`): nothing tells the
+    client, whose ARP entry still names the node that stepped down."""
+    vip = "192.0.2.50"
+    a_ns = bed.lan["a"].ns
+    bed.topo.run(a_ns, ["nft", "add", "table", "inet", "vktest"])
+    bed.topo.run(a_ns, ["nft", "add chain inet vktest in { type filter hook input priority 0; policy accept; }"])
+    bed.topo.run(a_ns, ["nft", "add rule inet vktest in meta l4proto vrrp drop"])
+    macs = {n: bed.lan[n].mac.lower() for n in ("a", "b")}
+    for name, prio in (("a", 100), ("b", 150)):
+        bed.start(name, conf=vrrp_conf(priority=prio, vips=[f"{vip}/24"], advert_int=ADV,
+                                       extra=["garp_lower_prio_repeat 0"]),
+                  extra=["--vip-conflict-interval", "0"])
+    for name in ("a", "b"):
+        assert bed.watch[name].wait_holds(ipaddress.ip_address(vip), True, 8.0)
+    bed.topo.run(bed.lan.client.ns, ["ip", "neigh", "replace", vip, "lladdr", macs["a"], "dev", "eth0",
+                                     "nud", "stale"])
+    bed.topo.run(a_ns, ["nft", "delete", "table", "inet", "vktest"])
+    assert bed.watch["a"].wait_holds(ipaddress.ip_address(vip), False, 3.0)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        assert neigh_mac(bed, vip) == macs["a"]
+        time.sleep(0.05)
+    assert bed.holders(f"{vip}/24") == ["b"]
+    assert "VIP conflict" not in bed.log_text("a") + bed.log_text("b")

@@ -49,7 +49,9 @@ def test_vipkeeper_detects_a_keepalived_holding_its_vip(bed: Testbed, deaf: str)
     macs = {n: bed.lan[n].mac.lower() for n in ("a", "b")}
     for name, prio in (("a", 100), ("b", 150)):
         extra = ["--vip-conflict-interval", str(CHECK)] if kinds[name] == "vipkeeper" else []
-        bed.start(name, kind=kinds[name], conf=vrrp_conf(priority=prio, vips=[VIP], advert_int=0.5), extra=extra)
+        # no GARPs on lower-priority adverts: only the conflict detection may move the client
+        conf = vrrp_conf(priority=prio, vips=[VIP], advert_int=0.5, extra=["garp_lower_prio_repeat 0"])
+        bed.start(name, kind=kinds[name], conf=conf, extra=extra)
     for name in ("a", "b"):
         assert bed.watch[name].wait_holds(VIP_IP, True, 10.0), f"{name} ({kinds[name]}) never took the VIP"
     both = max(bed.added_at(n, VIP, 0) for n in ("a", "b"))
