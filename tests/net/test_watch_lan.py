@@ -76,7 +76,7 @@ def test_watch_healthy_pair_foreign_cluster_and_vip_set_mismatch(bed: Testbed) -
     assert status == 2
 
 
-RELAY = Path(__file__).resolve().parents[2] / "src" / "vipkeeper" / "lab" / "configs"
+SEED = Path(__file__).resolve().parents[2] / "tests" / "data" / "seed"
 
 
 def scrape(ns: str, url: str) -> dict[tuple[str, frozenset], float]:
@@ -93,16 +93,17 @@ def scrape(ns: str, url: str) -> dict[tuple[str, frozenset], float]:
     return out
 
 
-def test_watch_continuous_on_the_relay_pair_with_metrics(topology) -> None:
-    """The lab's SMTP relay pair (haproxy + postfix tracked on each node): `watch --duration 0
+def test_watch_continuous_on_the_seed_relay_pair_with_metrics(topology) -> None:
+    """The seed SMTP relay pair, its two files unmodified (haproxy + postfix tracked on each node,
+    each in its own PID namespace with a real haproxy and postfix): `watch --duration 0
     --metrics` on the client serves one Master for VRID 25 and no findings, follows the VIP to the
     Backup when the Master's haproxy stops, and exits 0 with its report on SIGTERM."""
     with Testbed(topology, ("a", "b"), ipv6=False) as bed:
-        for name, conf in (("a", "relay-node1.conf"), ("b", "relay-node2.conf")):
+        for name in ("a", "b"):
             labnodes.start_haproxy(bed.nodes[name])
             labnodes.start_postfix(bed.nodes[name])
-        for name, conf in (("a", "relay-node1.conf"), ("b", "relay-node2.conf")):
-            bed.start(name, conf=RELAY / conf)
+        for name, conf in (("a", "smtp-relay-node1.conf"), ("b", "smtp-relay-node2.conf")):
+            bed.start(name, conf=SEED / conf)
         bed.wait_sole("a", "192.0.2.25/24", 8.0)
         client = bed.lan.client.ns
         proc = topology.popen(client, [sys.executable, "-m", "vipkeeper", "watch", "eth0", "--duration", "0",
