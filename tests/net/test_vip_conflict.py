@@ -134,6 +134,17 @@ def test_split_by_nftables_detected_on_both_nodes_and_healed(bed: Testbed, famil
     assert "announcing the VIP again" in end.text
     assert status(bed, "b")["instances"][0]["vip_conflicts"] == []
 
+    # `vipkeeper doctor` over the two daemons' own logs: the split brain and both conflicts.
+    logs = []
+    for name in ("a", "b"):
+        path = bed.nodes[name].workdir / f"{name}.log"
+        path.write_text(bed.log_text(name) + "\n")
+        logs.append(str(path))
+    out = subprocess.run([sys.executable, "-m", "vipkeeper", "doctor", "--format", "json", *logs],
+                         capture_output=True, text=True, timeout=30, check=False)
+    found = {(f["rule"], f["file"]) for f in json.loads(out.stdout)["findings"]}
+    assert {("VK517", logs[0]), ("VK517", logs[1])} <= found and any(r == "VK501" for r, _ in found), found
+
 
 def test_without_conflict_detection_the_client_stays_on_the_wrong_mac(bed: Testbed) -> None:
     """The same split and heal with the checks off (`--vip-conflict-interval 0`): nothing tells the
