@@ -34,7 +34,8 @@ vrrp_instance VI_1 {
   }
 }
 """
-HAPROXY = "frontend smtp\n    mode tcp\n    bind 192.0.2.50:25\n    default_backend b\nbackend b\n    server s 127.0.0.1:2525\n"
+HAPROXY = ("frontend smtp\n    mode tcp\n    bind 192.0.2.50:25\n    default_backend b\n"
+           "backend b\n    server s 127.0.0.1:2525\n")
 
 
 @pytest.fixture

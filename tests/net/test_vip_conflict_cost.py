@@ -64,7 +64,8 @@ def test_conflict_check_cost_at_1000_vips(topology) -> None:
         on, probes_on = run_once(bed, 1.0)
     print(f"\n1,000 VIPs, Master, {WINDOW:g} s window: CPU {off * 100:.2f}% with checks off, "
           f"{on * 100:.2f}% with a check every second ({probes_on} probes on the wire, "
-          f"{(on - off) * WINDOW / max(probes_on, 1) * 1e6:.1f} us CPU per probe, sent and answered-or-not); at the default 10 s interval "
+          f"{(on - off) * WINDOW / max(probes_on, 1) * 1e6:.1f} us CPU per probe, sent and answered-or-not); "
+          "at the default 10 s interval "
           f"the checks cost about {(on - off) * 10:.2f}% of a core")
     assert probes_off == 0
     # one probe per VIP per round: ~10 rounds in the window (the round boundaries may cut one)

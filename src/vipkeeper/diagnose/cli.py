@@ -73,7 +73,8 @@ def lint(files: tuple[str, ...], root: str | None, fmt: str, strict: bool, show_
               help="Preflight this machine against -f CONFIG: firewall, interfaces, sysctls, services, privileges.")
 @click.option("-f", "--use-file", "config_file", type=click.Path(dir_okay=False), default=None,
               help="With --host: the keepalived.conf to check the host against.")
-@click.option("--haproxy-config", multiple=True, help="With --host: haproxy config file(s) (default /etc/haproxy/haproxy.cfg).")
+@click.option("--haproxy-config", multiple=True,
+              help="With --host: haproxy config file(s) (default /etc/haproxy/haproxy.cfg).")
 @click.option("--postfix-config", multiple=True, help="With --host: postfix main.cf (default /etc/postfix/main.cf).")
 @click.option("--nginx-config", multiple=True, help="With --host: nginx config file(s) (default /etc/nginx/...).")
 @click.option("--pid", type=int, default=None, help="With --host: judge this running daemon's capabilities.")
@@ -140,7 +141,8 @@ def _doctor_host(config_file: str, fmt: str, paths: dict[str, list[str]], pid: i
     service_paths = {k: (v or DEFAULT_SERVICE_CONFIGS[k]) for k, v in paths.items()}
     facts = gather(config, service_paths, pid)
     findings = sorted(check_host(config, facts), key=lambda f: (f.rule, str(f.where)))
-    status = 2 if any(f.severity == "error" for f in findings) else 1 if any(f.severity == "warning" for f in findings) else 0
+    severities = {f.severity for f in findings}
+    status = 2 if "error" in severities else 1 if "warning" in severities else 0
     notes = []
     if facts.nft is None:
         notes.append(f"nftables ruleset not evaluated: {facts.nft_error}")

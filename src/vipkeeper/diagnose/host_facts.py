@@ -64,7 +64,8 @@ def interface(name: str) -> Interface:
 def _addresses(name: str) -> tuple:
     """The interface's addresses with prefix (from `ip -j addr`, in this network namespace)."""
     try:
-        out = subprocess.run(["ip", "-j", "addr", "show", "dev", name], capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(["ip", "-j", "addr", "show", "dev", name], capture_output=True, text=True,
+                             timeout=10, check=False)
         links = json.loads(out.stdout or "[]")
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return ()

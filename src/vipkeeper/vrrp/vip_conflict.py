@@ -10,10 +10,11 @@ Rules
   then every `interval` seconds; while a conflict lasts, every `recheck` seconds, so its end is
   seen within a fraction of a second.
 - A conflict is confirmed only by an answer to one of our probes: an ARP reply or solicited NA
-  addressed to us (or, for the DAD fallback, an NA for the VIP within `reply_wait` of a probe). Unsolicited claims seen on the wire (a
-  GARP, an ARP request from the VIP, an unsolicited NA from another MAC) are suspicions: they
-  bring the next round forward, nothing more. So a normal preemption, where the new Master's
-  GARPs may arrive a few milliseconds before its advert has made us step down, is never reported.
+  addressed to us (or, for the DAD fallback, an NA for the VIP within `reply_wait` of a probe).
+  Unsolicited claims seen on the wire (a GARP, an ARP request from the VIP, an unsolicited NA
+  from another MAC) are suspicions: they bring the next round forward, nothing more. So a normal
+  preemption, where the new Master's GARPs may arrive a few milliseconds before its advert has
+  made us step down, is never reported.
 - A conflict ends when a round sent after that MAC's last answer got no answer from it within
   `reply_wait`. Ending while still Master asks for a re-announcement (GARP/NA burst), so clients
   that followed the other MAC come back; ending because we left MASTER does not.
