@@ -149,6 +149,11 @@ def _render_instance(inst: dict, now: float) -> list[str]:
     for n, vip in enumerate(vips):
         present = "present" if vip.get("present") else "absent"
         rows.append(["VIPs" if n == 0 else "", f"{vip.get('address', '?')} on {vip.get('dev', '?')}  {present}"])
+    for n, c in enumerate(inst.get("vip_conflicts") or []):
+        peer = f" (VRRP router {c['peer']})" if c.get("peer") else ""
+        since = f" for {format_duration(now - c['since'])}" if c.get("since") else ""
+        text = f"{c.get('address', '?')} also answered by {c.get('mac', '?')}{peer}{since}"
+        rows.append(["CONFLICT" if n == 0 else "", text])
     counters = inst.get("counters") or {}
     sent_received = (
         f"adverts sent {counters.get('adverts_sent', 0)} received {counters.get('adverts_received', 0)}, "

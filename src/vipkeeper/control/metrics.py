@@ -121,6 +121,9 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
                                     "Priority of the master as last heard", labels=INSTANCE_LABELS)
     vip = GaugeMetricFamily("vipkeeper_vip_present", "1 when the virtual address is on the interface",
                             labels=INSTANCE_LABELS + ["ip_address", "dev"])
+    conflict = GaugeMetricFamily("vipkeeper_vip_conflict",
+                                 "1 while another MAC answers for a VIP this Master holds",
+                                 labels=INSTANCE_LABELS + ["ip_address", "mac"])
     counters = {
         key: CounterMetricFamily(name, doc, labels=INSTANCE_LABELS)
         for key, name, doc in (
@@ -130,6 +133,7 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
             ("priority_zero_received", "vipkeeper_priority_zero_received", "Priority 0 advertisements received"),
             ("transitions", "vipkeeper_vrrp_transitions", "State transitions"),
             ("became_master", "vipkeeper_become_master", "Times the instance became master"),
+            ("vip_conflicts", "vipkeeper_vip_conflicts", "VIP conflicts detected (another MAC answering for a VIP)"),
         )
     }
     drops = CounterMetricFamily(
@@ -163,6 +167,8 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
         for v in inst.get("vips") or []:
             vip.add_metric(labels + [str(v.get("address", "")), str(v.get("dev", ""))],
                            1 if v.get("present") else 0)
+        for v in inst.get("vip_conflicts") or []:
+            conflict.add_metric(labels + [str(v.get("address", "")), str(v.get("mac", ""))], 1)
         c = inst.get("counters") or {}
         for key, family in counters.items():
             if _num(c.get(key)) is not None:
@@ -188,7 +194,7 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
     for reason, count in sorted(global_drops.items()):
         if _num(count) is not None:
             drops.add_metric(["", "", "", str(reason)], count)
-    yield from (state, prio, base, since, master_prio, vip, *counters.values(), drops,
+    yield from (state, prio, base, since, master_prio, vip, conflict, *counters.values(), drops,
                 t_status, t_contrib, t_fault, sock_errors, sock_reopens, sock_open)
 
 

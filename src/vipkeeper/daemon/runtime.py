@@ -55,6 +55,7 @@ from vipkeeper.daemon.router import (
 )
 from vipkeeper.daemon.tracking import TrackingHub
 from vipkeeper.daemon.tuning import ProcessTuner, Tuning
+from vipkeeper.daemon.vip_conflicts import VipConflicts
 from vipkeeper.net.addresses import (
     AddressChange,
     AddressError,
@@ -106,6 +107,7 @@ class RunOptions:
     # keepalived -V: leave VIPs in place and send no priority 0 at stop
     release_on_stop: bool = True
     process_rescan_interval: float = 0.2
+    vip_conflict_interval: float = 10.0  # s between a Master's VIP conflict checks; 0: off
 
 
 class StartupError(Exception):
@@ -236,6 +238,7 @@ class Runtime:
         self.tuner: ProcessTuner | None = None
         self.mailer: Mailer | None = None
         self.firewall: Firewall | None = None
+        self.conflicts: VipConflicts | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -273,6 +276,8 @@ class Runtime:
         for _, name in socket.if_nameindex():  # what is there now is not news to report
             self._link_up[name] = link_state(name).up
         self.mailer = Mailer(config.global_defs)
+        if self.options.vip_conflict_interval > 0:
+            self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event)
         for model in config.instances:
             state = link_state(model.interface)
             self._link_up[model.interface] = state.up
@@ -373,6 +378,8 @@ class Runtime:
         if self.firewall is not None:  # after every VIP went; the tables go with their elements
             self.firewall.close()
             self.firewall = None
+        if self.conflicts is not None:
+            self.conflicts.close()
         if self.tracking is not None:
             await self.tracking.close()
         for ep in self.endpoints.values():
@@ -835,7 +842,12 @@ class Runtime:
 
 
     def _on_state(self, router: Router, before: State, after: State) -> None:
-        pass
+        if self.conflicts is not None:
+            self.conflicts.state_changed(router, before, after)
+
+    def _fifo_event(self, router: Router, event: str) -> None:
+        for fifo in self.fifos:
+            fifo.write("INSTANCE", router.name, event, router.core.effective_priority)
 
     def _on_notify(self, router: Router, action: Notify) -> None:
         assert self.notifier is not None
@@ -950,6 +962,8 @@ class Runtime:
                         guard.block(router.name, params.vips)
                 except NftError as exc:
                     log.error("(%s) cannot set firewall drop rule: %s", name, exc)
+                if self.conflicts is not None and router.state == State.MASTER:
+                    self.conflicts.became_master(router)  # its VIP set may have changed
                 for event in self.tracking.current(router.model):
                     router.feed(event)
             for name in unchanged:
@@ -1092,7 +1106,9 @@ class Runtime:
                 "counters": {**router.counters.as_dict(),
                              # what the core left out under a flood (vrrp/log_limit.py)
                              "log_lines_suppressed": core.log_limiter.suppressed_total,
-                             "reactions_skipped": core.reactions_skipped},
+                             "reactions_skipped": core.reactions_skipped,
+                             "vip_conflicts": self.conflicts.counts.get(router.name, 0) if self.conflicts else 0},
+                "vip_conflicts": self.conflicts.conflicts_of(router.name) if self.conflicts else [],
                 "sync_group": m.sync_group,
                 # what keepalived's dumps show (daemon/keepalived_dump.py)
                 "source_address": str(router.params.source_address or ""),

@@ -91,11 +91,15 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("quorum_gained", re.compile(r"Quorum gained for tracked process (?P<proc>\S+)")),
     ("thread_late", re.compile(r"VRRP thread timer expired")),
     ("priority_change", re.compile(_I + r" Changing effective priority from (?P<a>\d+) to (?P<b>\d+)")),
+    # vipkeeper's VIP conflict detection (daemon/vip_conflicts.py)
+    ("vip_conflict", re.compile(_I + r" VIP conflict: (?P<vip>\S+) is also answered by (?P<mac>\S+)")),
+    ("vip_conflict_end", re.compile(_I + r" VIP conflict on (?P<vip>\S+) with (?P<mac>\S+) ended")),
 ]
 _TIMELINE_KINDS = frozenset({
     "state", "stopping", "starting", "sent_prio0", "rx_prio0", "lower_prio", "higher_prio", "script_failed",
     "script_ok", "script_stuck", "pidof_race", "connector", "quorum_lost", "quorum_gained", "priority_change",
     "thread_late", "owner_conflict", "interval_mismatch", "auth_mismatch", "script_disabled",
+    "vip_conflict", "vip_conflict_end",
 })
 
 
@@ -396,6 +400,13 @@ def diagnose(lines: list[LogLine], th: Thresholds = Thresholds()) -> Report:
         "two nodes configured as address owner (priority 255) on {node}", "only one node may use priority 255",
     )
     findings += _quorum_bounce(events)
+    findings += _grouped(
+        events, "vip_conflict", "VK517", "error",
+        "({subject}) on {node}: another MAC answered for a VIP this MASTER held ({n} time(s)): a second "
+        "MASTER (split brain) or a host configured with the VIP", per_subject=True,
+        fix="run `vipkeeper watch IFACE` on the LAN to see who advertises and answers, and "
+            "`vipkeeper doctor --host -f CONF` on each node (a firewall dropping IP protocol 112?)",
+    )
     findings += _grouped(
         events, "unknown_keyword", "VK514", "warning",
         "keepalived on {node} ignored keyword '{subject}': the line has no effect", per_subject=True,

@@ -190,3 +190,15 @@ def test_render_survives_a_sparse_snapshot():
     assert "master none heard" in flat
     assert "priority base ? effective ?" in flat
     assert render({}).endswith("no VRRP instances")
+
+
+def test_render_shows_vip_conflicts(snapshot):
+    snapshot["instances"][0]["vip_conflicts"] = [
+        {"address": "192.0.2.50", "mac": "02:00:00:00:00:0b", "since": snapshot["daemon"]["now"] - 4,
+         "peer": "192.0.2.2 (VRID 51, priority 150)"}]
+    text = render(snapshot)
+    (line,) = [ln for ln in text.splitlines() if "CONFLICT" in ln]
+    assert "192.0.2.50 also answered by 02:00:00:00:00:0b (VRRP router 192.0.2.2 (VRID 51, priority 150))" in line
+    assert "for 4" in line
+    snapshot["instances"][0]["vip_conflicts"] = []
+    assert "CONFLICT" not in render(snapshot)

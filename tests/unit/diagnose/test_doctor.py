@@ -155,3 +155,20 @@ def test_cli_exit_status_and_json(tmp_path):
 def test_garbage_input_is_not_an_error():
     report = diagnose(lines("\x00\x01binary\n{not json\nNov 99 99:99:99 x y: z\n"))
     assert report.findings == []
+
+
+def test_vip_conflict_lines_from_vipkeeper():
+    """vipkeeper's conflict detection lines (as the daemon writes them) become VK517 and timeline events."""
+    t = "2026-11-25T14:00:0{}+00:00 vipkeeper[7]: (VI_1) "
+    report = diagnose(lines("\n".join([
+        t.format("1.000") + "Entering MASTER STATE",
+        t.format("1.500") + "VIP conflict: 192.0.2.50 is also answered by 02:00:00:00:00:0b, VRRP router 192.0.2.2 "
+                            "(VRID 51, priority 150)",
+        t.format("9.000") + "VIP conflict on 192.0.2.50 with 02:00:00:00:00:0b ended after 7.5 s; announcing the "
+                            "VIP again",
+    ]), "a.log"))
+    (f,) = [f for f in report.findings if f.rule == "VK517"]
+    assert f.severity == "error" and "(VI_1) on a" in f.message and str(f.where) == "a.log:2"
+    assert [e.kind for e in report.timeline] == ["state", "vip_conflict", "vip_conflict_end"]
+    quiet = diagnose(lines("2026-11-25T14:00:01.000+00:00 vipkeeper[7]: (VI_1) Entering MASTER STATE\n"))
+    assert "VK517" not in rules(quiet)
