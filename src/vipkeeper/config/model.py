@@ -104,13 +104,64 @@ class VirtualAddress:
         return self.address.version
 
 
+_DEFAULT_ROUTE = ipaddress.IPv4Network("0.0.0.0/0")
+
+
 @dataclass(frozen=True)
 class VirtualRoute:
-    """A `virtual_routes`/`static_routes` entry, kept as its words: vipkeeper does not install
-    routes yet, but `check` and `lint` must see them and say so."""
+    """A `virtual_routes`/`static_routes` entry (config/routes.py reads the words).
+
+    `type` is unicast, blackhole, unreachable or prohibit; `table` 254 is main; `scope` 0 is
+    global (keepalived's default, measured); `words` are kept for messages and dumps."""
 
     words: tuple[str, ...]
     where: Where = NOWHERE
+    dst: ipaddress.IPv4Network | ipaddress.IPv6Network = _DEFAULT_ROUTE
+    type: str = "unicast"
+    src: IPAddress | None = None
+    via: IPAddress | None = None
+    dev: str | None = None
+    table: int = 254
+    metric: int | None = None
+    scope: int = 0
+    onlink: bool = False
+    no_track: bool = False
+
+    @property
+    def family(self) -> int:
+        return self.dst.version
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass(frozen=True)
+class VirtualRule:
+    """A `virtual_rules`/`static_rules` entry (config/routes.py reads the words).
+
+    `action` is "table" (then `table` is set), blackhole, unreachable or prohibit; `priority`
+    is 16384 when the line gives none (`priority_defaulted`), as keepalived sets it."""
+
+    words: tuple[str, ...]
+    where: Where = NOWHERE
+    family: int = 4
+    action: str = "table"
+    table: int | None = None
+    src: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    dst: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    priority: int = 16384
+    priority_defaulted: bool = False
+    fwmark: int | None = None
+    fwmask: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    invert: bool = False
+    no_track: bool = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
 
 
 @dataclass(frozen=True)
@@ -254,6 +305,7 @@ class Instance:
     virtual_ipaddress: tuple[VirtualAddress, ...] = ()
     virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
     virtual_routes: tuple[VirtualRoute, ...] = ()
+    virtual_rules: tuple[VirtualRule, ...] = ()
     track_interface: tuple[TrackRef, ...] = ()
     track_script: tuple[TrackRef, ...] = ()
     track_process: tuple[TrackRef, ...] = ()
@@ -267,11 +319,24 @@ class Instance:
     strict_mode: bool = False
     accept: bool | None = None  # accept / no_accept; None: keepalived's default for the mode
     use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
+    vmac_address: str | None = None  # use_vmac's MAC as written (5 or 6 octets); None: 00:00:5e:00:0X:VRID
     vmac_xmit_base: bool = False
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
     smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
     sync_group: str | None = None  # filled in from vrrp_sync_group membership
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def vmac_interface(self) -> str | None:
+        """The VMAC this instance's VIPs live on (`use_vmac`), None without one."""
+        if self.use_vmac is None:
+            return None
+        return self.use_vmac or f"vrrp.{self.virtual_router_id}"
+
+    @property
+    def socket_interface(self) -> str:
+        """Where adverts are sent and received: the VMAC, unless vmac_xmit_base (or no VMAC)."""
+        return self.vmac_interface if self.vmac_interface and not self.vmac_xmit_base else self.interface
 
     @property
     def is_unicast(self) -> bool:
@@ -356,6 +421,7 @@ class GlobalDefs:
     log_unknown_vrids: bool = False  # log adverts for VRIDs without an instance (keepalived's line)
     umask: int | None = None  # the daemon's umask (files it creates: dumps, fifos)
     # vipkeeper's own (keepalived would warn about them as unknown; `check` says they are ours)
+    default_interface: str = "eth0"  # where static_ipaddress entries without `dev` go (keepalived's default)
     control_socket: str | None = None
     metrics_listen: str | None = None
     # `vipkeeper_run_without FEATURE...`: features vipkeeper lacks that the admin accepts running
@@ -383,6 +449,7 @@ class Config:
     static_routes: tuple[VirtualRoute, ...] = ()
     # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
     interface_up_down_delays: tuple[tuple[str, float, float], ...] = ()
+    static_rules: tuple[VirtualRule, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
 
     def instance(self, name: str) -> Instance | None:

@@ -42,6 +42,7 @@ from .model import (
     TrackRef,
     VirtualAddress,
     VirtualRoute,
+    VirtualRule,
     VrrpScript,
     Where,
 )
@@ -146,6 +147,7 @@ class _Raw:
     files: list[Block] = field(default_factory=list)
     static_addresses: list[VirtualAddress] = field(default_factory=list)
     static_routes: list[VirtualRoute] = field(default_factory=list)
+    static_rules: list[VirtualRule] = field(default_factory=list)
     top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     link_delays: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -216,8 +218,12 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                     raw.link_delays.extend(kw.link_delays(node, sink))
             elif key == "static_ipaddress" and node.children is not None:
                 raw.static_addresses.extend(kw.vip_block(node, sink))
-            elif key == "static_routes" and node.children is not None:
+            elif key in ("static_routes", "static_rules") and node.children is None:
+                sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
+            elif key == "static_routes":
                 raw.static_routes.extend(kw.route_block(node, sink))
+            elif key == "static_rules":
+                raw.static_rules.extend(kw.rule_block(node, sink))
             elif kw.TOP[key].status == "ignored":
                 raw.top_extras.append((key, node.args))
         else:
@@ -275,6 +281,7 @@ class _Resolver:
             static_addresses=tuple(self.raw.static_addresses),
             static_routes=tuple(self.raw.static_routes),
             interface_up_down_delays=tuple(self.raw.link_delays),
+            static_rules=tuple(self.raw.static_rules),
             diagnostics=tuple(_in_file_order(self.sink.diagnostics, files)),
         )
 
@@ -546,7 +553,23 @@ class _Resolver:
             garp = self.instance_garp(g.garp, values, strict_mode)
 
         extras = list(block.extras)
-        for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if", "vmac_address"):
+        use_vmac = values.get("use_vmac")
+        vmac_address = values.get("vmac_address")
+        xmit_base = values.get("vmac_xmit_base", False)
+        if use_vmac is not None:  # keepalived 2.2.7 -t's warnings and resets, word for word
+            if peers and not xmit_base and not strict_mode:
+                sink.warning(block.where("use_vmac"), f"({name}) unicast with use_vmac requires vmac_xmit_base "
+                                                      "- setting")
+                xmit_base = True
+            if strict_mode and vmac_address:
+                sink.warning(block.where("use_vmac"), f"({name}): cannot specify MAC address with strict mode "
+                                                      "- clearing")
+                vmac_address = None
+        if strict_mode and xmit_base:
+            sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else block.where("use_vmac"),
+                         f"({name}) xmit_base is incompatible with strict mode - resetting")
+            xmit_base = False
+        for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if"):
             if key in values:
                 value = values[key]
                 extras.append((key, () if value is True else (str(value),)))
@@ -572,6 +595,7 @@ class _Resolver:
             virtual_ipaddress=tuple(vips),
             virtual_ipaddress_excluded=values.get("virtual_ipaddress_excluded", ()),
             virtual_routes=values.get("virtual_routes", ()),
+            virtual_rules=values.get("virtual_rules", ()),
             track_interface=tuple(track_interface),
             track_script=self.refs(name, values.get("track_script", ()), "script", known["script"]),
             track_process=self.refs(name, values.get("track_process", ()), "process", known["process"]),
@@ -583,7 +607,7 @@ class _Resolver:
             dont_track_primary=values.get("dont_track_primary", False),
             skip_check_adv_addr=values.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
             strict_mode=strict_mode, accept=accept,
-            use_vmac=values.get("use_vmac"), vmac_xmit_base=values.get("vmac_xmit_base", False),
+            use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
             fast_handover=values.get("fast_handover", False),
             smtp_alert=_smtp_alert(values, g),
             extras=tuple(extras),

@@ -62,12 +62,20 @@ from vipkeeper.net.addresses import (
     AddressOwner,
     LinkState,
     LinkWatcher,
+    Vip,
     link_state,
 )
 from vipkeeper.net.announce import AnnounceError, Announcer
 from vipkeeper.net.firewall import Firewall
 from vipkeeper.net.libnftables import NftError
-from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
+from vipkeeper.net.routes import RouteOwner, RouteWatch
+from vipkeeper.net.vmac import VmacError, VmacOwner, VmacSpec, vmac_mac
+from vipkeeper.net.vrrp_socket import (
+    RawReceived,
+    VrrpSocket,
+    VrrpSocketError,
+    interface_source,
+)
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
@@ -83,6 +91,7 @@ from vipkeeper.vrrp.instance import (
     SocketState,
     Startup,
     State,
+    TrackedEntryLost,
     TrackerChanged,
 )
 
@@ -139,16 +148,18 @@ class Endpoint:
 
     @property
     def ifname(self) -> str:
-        return self.model.interface
+        """The interface the socket is bound to: the instance's, or its VMAC (endpoint_key)."""
+        return self.key[0]
 
 
 def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
     unicast = bool(model.unicast_peers)
     family = socket.AF_INET6 if model.family == 6 else socket.AF_INET
+    ifname = model.socket_interface  # the VMAC unless vmac_xmit_base
     if unicast:
-        return (model.interface, family, "unicast", model.unicast_src_ip)
+        return (ifname, family, "unicast", model.unicast_src_ip)
     group = model.mcast_dst_ip or (group6 if model.family == 6 else group4)
-    return (model.interface, family, str(group), model.mcast_src_ip)
+    return (ifname, family, str(group), model.mcast_src_ip)
 
 
 def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) -> InstanceParams:
@@ -239,6 +250,10 @@ class Runtime:
         self.mailer: Mailer | None = None
         self.firewall: Firewall | None = None
         self.conflicts: VipConflicts | None = None
+        self.static_routes: RouteOwner | None = None  # static_routes / static_rules
+        self.route_watch: RouteWatch | None = None  # deletions of tracked virtual routes/rules
+        self.vmacs = VmacOwner()  # use_vmac interfaces
+        self.static_addresses: dict[Any, Vip] = {}  # static_ipaddress entries vipkeeper added
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -294,6 +309,8 @@ class Runtime:
                 self.addresses.remove_now(vip)
             except AddressError as exc:  # still owned: the maintenance tick retries it
                 log.error("(%s) cannot remove leftover VIP %s: %s", owner_of[vip.key], vip, exc.strerror or exc)
+        await self._sync_static(config)
+        self._watch_routes(config)
         await tracking.start(self._on_tracker)
         self._make_groups(config, built)
         for router in built.values():
@@ -301,6 +318,66 @@ class Runtime:
         task = asyncio.get_running_loop().create_task(self._maintain(), name="maintenance")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _watch_routes(self, config: Config) -> None:
+        """Listen for route/rule deletions once any instance has virtual routes or rules."""
+        if self.route_watch is None and any(m.virtual_routes or m.virtual_rules for m in config.instances):
+            try:
+                self.route_watch = RouteWatch()
+                self.route_watch.start(self._on_route_deleted)
+            except OSError as exc:
+                log.warning("cannot watch route deletions (virtual routes are not tracked): %s", exc)
+                self.route_watch = None
+
+    def _on_route_deleted(self, kind: str, fields: dict[str, Any]) -> None:
+        for router in self.routers.values():
+            entry = router.route_owner.take_lost(kind, fields) if router.route_owner is not None else None
+            if entry is not None:
+                router.feed(TrackedEntryLost(f"{kind} '{entry.text}'"))
+                return
+
+    async def _sync_static(self, config: Config) -> None:
+        """static_ipaddress, static_routes, static_rules: installed at start (addresses first, so
+        a route may use one as `src`), kept while running, changed by a reload entry by entry,
+        removed at exit (as keepalived 2.2.7, measured). An address that was there before is
+        never ours (AddressOwner), so it stays at exit."""
+        wanted = {}
+        for entry in config.static_addresses:
+            try:
+                vip = Vip.make(entry.dev or config.global_defs.default_interface, entry.address,
+                               broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
+                               scope=entry.scope or "global", label=entry.label)
+            except AddressError as exc:
+                log.error("%s: static address %s: %s", entry.where, entry.address, exc.strerror or exc)
+                continue
+            wanted[vip.key] = vip
+        for key in [k for k in self.static_addresses if k not in wanted]:
+            self._static_change(self.addresses.remove_now, self.static_addresses.pop(key), "remove")
+        for key, vip in wanted.items():
+            if key in self.static_addresses:
+                continue
+            try:
+                there = await self.addresses.present(vip)
+            except AddressError:
+                there = False
+            if there:  # an admin's (AddressOwner would take an address it finds present as its own)
+                log.warning("static address %s is there already and is not vipkeeper's: leaving it alone", vip)
+                continue
+            if self._static_change(self.addresses.add_now, vip, "add"):
+                self.static_addresses[key] = vip
+        if self.static_routes is None:
+            if not (config.static_routes or config.static_rules):
+                return
+            self.static_routes = RouteOwner("static")
+        self.static_routes.sync(config.static_routes, config.static_rules)
+
+    @staticmethod
+    def _static_change(change: Any, vip: Vip, verb: str) -> bool:
+        try:
+            return bool(change(vip))
+        except AddressError as exc:
+            log.error("cannot %s static address %s: %s", verb, vip, exc.strerror or exc)
+            return False
 
     def _make_groups(self, config: Config, built: dict[str, Router]) -> None:
         """Bind sync-group members (all freshly built: a group is rebuilt as a whole)."""
@@ -394,8 +471,19 @@ class Runtime:
         for pending in self._link_pending.values():
             pending.cancel()
         self._link_pending.clear()
+        if self.route_watch is not None:
+            self.route_watch.close()
+            self.route_watch = None
+        if self.static_routes is not None:
+            if self.options.release_on_stop:
+                self.static_routes.release_all()
+            self.static_routes.close()
+            self.static_routes = None
         if self.options.release_on_stop:
             await self.addresses.release_all()
+            # VMACs after the VIPs on them; with --dont-release-vrrp they stay with their VIPs
+            self.vmacs.release_all()
+        self.vmacs.close()
         await self.addresses.close()
         if self.timers is not None:
             self.timers.close()
@@ -411,10 +499,13 @@ class Runtime:
         g = config.global_defs
         new_endpoints: dict[tuple, Endpoint] = {}
         planned: list[tuple[InstanceModel, tuple]] = []
+        new_vmacs: list[str] = []
         try:
             for model in config.instances:
                 if model.name in keep:
                     continue
+                if self._ensure_vmac(model):  # before the socket, which may bind to it
+                    new_vmacs.append(model.vmac_interface or "")
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
                 if key not in self.endpoints and key not in new_endpoints:
                     ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key)
@@ -432,13 +523,15 @@ class Runtime:
             for ep in new_endpoints.values():  # a failed reload leaves no socket behind
                 if ep.socket is not None:
                     ep.socket.close()
+            for name in new_vmacs:  # nor a VMAC
+                self.vmacs.remove(name)
             raise
         built: dict[str, Router] = {}
         for model, key in planned:
             ep = self.endpoints.get(key) or new_endpoints[key]
             params = params_of(model, config, _source(ep, model))
             router = Router(model, params, ep.socket, self.addresses,
-                            self._announcer(model.interface) if ep.socket is not None else None,
+                            self._announcer(model.vmac_interface or model.interface) if ep.socket is not None else None,
                             self._on_notify, self._on_state, timers=self.timers,
                             on_send_failed=self._on_send_failed)
             router.firewall = self._firewall_for(model)
@@ -477,13 +570,55 @@ class Runtime:
     def _guarded(model: InstanceModel) -> bool:
         accept = model.accept if model.accept is not None else not model.strict_mode
         return model.priority != 255 and not accept
+    def _ensure_vmac(self, model: InstanceModel) -> bool:
+        """Create (or take over) the instance's VMAC; True when this call created it."""
+        if model.vmac_interface is None or model.vmac_interface in self.vmacs.owned:
+            return False
+        spec = VmacSpec(model.vmac_interface, model.interface,
+                        vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family)
+        try:
+            created = self.vmacs.ensure(spec)
+        except VmacError as exc:
+            if exc.errno != errno.ENODEV:
+                raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+            # the parent is missing: the instance waits in FAULT (its socket cannot open), and the
+            # VMAC is made when the parent appears (_remake_vmacs)
+            self.vmacs.owned[spec.name] = spec
+            log.warning("(%s) %s: it is made when %s appears", model.name, exc.strerror or exc, model.interface)
+            return False
+        self._ifindex[spec.name] = link_state(spec.name).index  # so its deletion is reported
+        return created
+
+    def _remake_vmacs(self, state: LinkState) -> None:
+        """A VMAC of ours that is gone (deleted by someone, or with its parent) is made again as
+        soon as its parent exists, as keepalived 2.2.7 does (measured: FAULT, "Interface vrrp.71
+        deleted", the VMAC created again, BACKUP, election). Its socket follows by itself: the
+        new link's event reopens it (_on_link)."""
+        if state.ifname not in self.vmacs.owned and not any(s.parent == state.ifname
+                                                            for s in self.vmacs.owned.values()):
+            return
+        for name in self.vmacs.missing():
+            spec = self.vmacs.owned[name]
+            if not any(r.model.vmac_interface == name for r in self.routers.values()):
+                continue
+            try:
+                self.vmacs.ensure(spec, again=True)
+            except VmacError as exc:
+                log.debug("%s: not yet: %s", name, exc.strerror or exc)
+                continue
+            self._on_link(link_state(name))
 
     def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
         family = key[1]
+        ifname = key[0]  # the VMAC unless vmac_xmit_base (endpoint_key)
+        src = model.unicast_src_ip if model.unicast_peers else model.mcast_src_ip
+        if src is None and ifname != model.interface and family == socket.AF_INET:
+            # a VMAC has no IPv4 address: adverts leave from the parent's (keepalived, measured)
+            src = interface_source(model.interface, family)
         if model.unicast_peers:
-            return VrrpSocket.open(model.interface, family, src=model.unicast_src_ip, unicast=True)
+            return VrrpSocket.open(ifname, family, src=src, unicast=True)
         group = key[2]
-        return VrrpSocket.open(model.interface, family, group=group, src=model.mcast_src_ip)
+        return VrrpSocket.open(ifname, family, group=group, src=src)
 
     def _log_missing(self, model: InstanceModel, exc: VrrpSocketError, config: Config) -> None:
         if exc.errno != errno.ENODEV:
@@ -758,6 +893,7 @@ class Runtime:
             for ep in mine:
                 if ep.socket is not None:
                     self._lose(ep, f"interface {state.ifname} down")
+            self._remake_vmacs(state)
             return
         if self._ifindex.get(state.ifname) != state.index:
             if state.ifname in self._ifindex:
@@ -766,6 +902,7 @@ class Runtime:
         stale = [ep for ep in mine if ep.socket is None or ep.socket.ifindex != state.index]
         for ep in stale:
             self._reopen_or_lose(ep, f"{state.ifname} is ifindex {state.index}")
+        self._remake_vmacs(state)
 
     def _on_address(self, change: AddressChange | None) -> None:
         if change is None:  # events were lost: every Master puts back what is missing
@@ -931,6 +1068,8 @@ class Runtime:
                 self._refirewall(old_firewall)
             if self.mailer is not None:
                 self.mailer.global_defs = config.global_defs
+            await self._sync_static(config)
+            self._watch_routes(config)
             # Stop what is gone or replaced (priority 0 and VIPs released first).
             for name in list(self.routers):
                 if name in unchanged or name in reconfigure:
@@ -1030,6 +1169,10 @@ class Runtime:
             ep = self.endpoints.pop(key)
             if ep.socket is not None:
                 ep.socket.close()
+        # a VMAC whose socket is gone and no running instance names: a reload dropped it
+        wanted = {r.model.vmac_interface for r in self.routers.values()}
+        for name in [n for n in self.vmacs.owned if n not in wanted]:
+            self.vmacs.remove(name)
 
     def write_dump(self, kind: str) -> None:
         """One of keepalived's dump signals: kind is "data" (SIGUSR1), "stats" (SIGUSR2), "json"
@@ -1102,6 +1245,11 @@ class Runtime:
                 "master": master,
                 "vips": [{"address": v.address.with_prefixlen, "dev": v.ifname, "present": v.key in owned}
                          for v in router.params.vips],
+                "vmac": None if m.vmac_interface is None else {
+                    "interface": m.vmac_interface, "xmit_base": m.vmac_xmit_base,
+                    "present": m.vmac_interface in self.vmacs.owned},
+                "virtual_routes": router.route_entries("routes"),
+                "virtual_rules": router.route_entries("rules"),
                 "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],
                 "counters": {**router.counters.as_dict(),
                              # what the core left out under a flood (vrrp/log_limit.py)

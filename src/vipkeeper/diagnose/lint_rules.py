@@ -650,6 +650,63 @@ def link_delay_too_long(nodes: list[Node]) -> Iterator[Finding]:
 
 # ---------------------------------------------------------------- VK3xx: across nodes
 
+@rule("VK215", "warning", "use_vmac (IPv4) relies on arp_announce=2 on the parent, which keepalived does not set")
+def vmac_arp_announce(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        for inst in node.config.instances:
+            if inst.vmac_interface and inst.family == 4:
+                yield _f("VK215", inst.where,
+                         f"({inst.name}) use_vmac: keepalived sets arp_ignore and arp_filter on {inst.interface} but "
+                         f"not arp_announce, so the Master's own ARP requests (sent from {inst.interface} with "
+                         "the VIP as sender) teach clients the parent's MAC for the VIP, undoing the VMAC "
+                         "(measured with keepalived 2.2.7; vipkeeper sets it itself)",
+                         f"set net.ipv4.conf.{inst.interface}.arp_announce=2 (and keep arp_ignore=1, "
+                         f"arp_filter=1) in /etc/sysctl.d on every node")
+
+
+def _shared_tables(config: Config) -> dict[int, int]:
+    """How many places (instances, static_routes) put routes into each table."""
+    users: dict[int, int] = {}
+    for inst in config.instances:
+        for table in {r.table for r in inst.virtual_routes}:
+            users[table] = users.get(table, 0) + 1
+    for table in {r.table for r in config.static_routes}:
+        users[table] = users.get(table, 0) + 1
+    return users
+
+
+@rule("VK216", "warning", "tracked virtual route in a shared table (no no_track)")
+def tracked_route_shared_table(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        users = _shared_tables(node.config)
+        for inst in node.config.instances:
+            for route in inst.virtual_routes:
+                if route.no_track or route.dev is None:
+                    continue  # keepalived tracks only routes with a device
+                if route.table != 254 and users.get(route.table, 0) < 2:
+                    continue
+                table = "main" if route.table == 254 else f"{route.table}, which other entries also use"
+                yield _f("VK216", route.where,
+                         f"({inst.name}) route '{route.text}' goes into table {table} without no_track: "
+                         "keepalived (and vipkeeper, which tracks as it does) takes the instance out of MASTER "
+                         "when anything else (DHCP client, NetworkManager, another instance, an admin) deletes "
+                         "or replaces it",
+                         "add no_track, or give the instance's routes a table of their own")
+
+
+@rule("VK312", "error", "use_vmac on one node of a pair only", "cluster")
+def vmac_mismatch(nodes: list[Node]) -> Iterator[Finding]:
+    for a, ia, b, ib in _pairs(nodes):
+        if bool(ia.vmac_interface) != bool(ib.vmac_interface):
+            with_vmac, node = (ia, a) if ia.vmac_interface else (ib, b)
+            other = ib if with_vmac is ia else ia
+            yield _f("VK312", other.where,
+                     f"({other.name}) uses no VMAC while its peer in {node.label} does: at every failover the "
+                     "VIP's MAC changes between the virtual one and this node's own, which is what use_vmac is "
+                     "there to prevent", "use use_vmac on every node of the instance, or on none",
+                     related=(with_vmac.where,))
+
+
 def _pairs(nodes: list[Node]) -> Iterator[tuple[Node, Instance, Node, Instance]]:
     """Same instance on two nodes: by name, else by (VRID, interface, family)."""
     for a, b in combinations(nodes, 2):
