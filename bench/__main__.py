@@ -1,6 +1,7 @@
 """`python3 -m bench FIGURE... [--quick] [--runs N]`: vipkeeper against keepalived 2.2.7.
 
-Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), realtime (7), or all.
+Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), realtime (7),
+witness (8: vipkeeper with and without the etcd quorum witness; needs etcd-server), or all.
 --quick runs few repetitions to check the harness; the default (full) mode runs at least 20 per
 row. Tables go to stdout, progress to stderr, JSON to bench/results/. Needs root (namespaces).
 """
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 
-FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime"]
+FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime", "witness"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             elif figure == "churn":
                 table = churn.figure4(args.runs or (2 if args.quick else 20), workdir, programs,
                                       processes=2000 if args.quick else 20000)
+            elif figure == "witness":
+                table = failover.figure7(args.runs or (3 if args.quick else 20), workdir)
             elif figure == "scale":
                 table = scale.figure5(workdir, quick=args.quick)
             elif figure == "realtime":

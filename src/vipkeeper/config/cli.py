@@ -108,5 +108,10 @@ def check(path: str, config_id: str | None, no_host: bool, as_json: bool) -> Non
     else:
         for diagnostic in config.diagnostics:
             click.echo(str(diagnostic))
+        if config.witnesses:
+            from vipkeeper.witness.explain import explain
+
+            for line in explain(config):
+                click.echo(line)
         click.echo(f"{path}: {summary(config)}")
     sys.exit(exit_status(config))

@@ -2,7 +2,7 @@
 
 Rules
 - One table per block (`GLOBAL_DEFS`, `INSTANCE`, `SYNC_GROUP`, `SCRIPT`, `TRACK_PROCESS`,
-  `TRACK_FILE`, `AUTHENTICATION`, `TOP`). A row says: the model field the value goes to (None:
+  `TRACK_FILE`, `AUTHENTICATION`, `WITNESS` (vipkeeper's own `vipkeeper_witness`), `TOP`). A row says: the model field the value goes to (None:
   understood, kept in `extras`), how the words are read (`Reader`), and whether keepalived's
   keyword is supported at all (`status`).
 - A value that does not read (wrong type, out of range) is a warning naming the keyword and the
@@ -839,6 +839,7 @@ INSTANCE: dict[str, Keyword] = {
     "lvs_sync_daemon_interface": unsupported(LVS),
     # vipkeeper's own
     "fast_handover": ok("fast_handover", boolean),
+    "witness": ok("witness", word),
 }
 
 SYNC_GROUP: dict[str, Keyword] = {
@@ -847,6 +848,8 @@ SYNC_GROUP: dict[str, Keyword] = {
     **_TRACKERS,
     "global_tracking": ok("global_tracking", flag),
     "sync_group_tracking_weight": ok("sync_group_tracking_weight", flag),
+    # vipkeeper's own
+    "witness": ok("witness", word),
 }
 
 SCRIPT: dict[str, Keyword] = {
@@ -923,6 +926,46 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
             "lvs_netlink_monitor_rcv_bufs_force nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark "
             "net_namespace_ipvs namespace_with_ipsets", unsupported(LVS)),
     "net_namespace": unsupported(WHERE_VIPS, refuse=True),
+}
+
+
+def endpoint(node: Node, sink: Sink) -> tuple[str, ...]:
+    """`endpoints URL...`: http:// or https://, host and port."""
+    urls = list(node.args)
+    if not urls:
+        raise Invalid(f"'{node.keyword}' needs at least one URL")
+    for url in urls:
+        scheme, _, rest = url.partition("://")
+        if scheme not in ("http", "https") or not rest or "/" in rest.rstrip("/"):
+            raise Invalid(f"etcd endpoint '{url}' is not http(s)://HOST:PORT")
+    return tuple(urls)
+
+
+def policy(node: Node) -> str:
+    value = _one(node).lower()
+    if value not in ("fail_closed", "fail_open"):
+        raise Invalid(f"'policy' must be fail_closed or fail_open, not '{node.args[0]}'")
+    return value
+
+
+def key_prefix(node: Node, sink: Sink) -> str:
+    text = _one(node)
+    if not text.startswith("/"):
+        raise Invalid(f"witness prefix '{text}' must start with '/'")
+    return text.rstrip("/") or "/"
+
+
+# vipkeeper's own top-level block `vipkeeper_witness NAME { ... }` (keepalived -t calls it unknown).
+WITNESS: dict[str, Keyword] = {
+    "endpoints": ok("endpoints", endpoint, fatal=True),
+    "cacert": ok("cacert", quoted_path, fatal=True),
+    "cert": ok("cert", quoted_path, fatal=True),
+    "key": ok("key", quoted_path, fatal=True),
+    "prefix": ok("prefix", key_prefix, fatal=True),
+    "lease_ttl": ok("lease_ttl", integer(1, 3600), fatal=True),
+    "lease_margin": ok("lease_margin", timer(0.01, 60), fatal=True),
+    "timeout": ok("timeout", timer(0.01, 60), fatal=True),
+    "policy": ok("policy", lambda node, sink: policy(node), fatal=True),
 }
 
 GLOBAL_DEFS: dict[str, Keyword] = {
@@ -1018,7 +1061,7 @@ TOP: dict[str, Keyword] = {
 TABLES: dict[str, dict[str, Keyword]] = {
     "top level": TOP, "global_defs": GLOBAL_DEFS, "vrrp_instance": INSTANCE, "vrrp_sync_group": SYNC_GROUP,
     "vrrp_script": SCRIPT, "vrrp_track_process": TRACK_PROCESS, "track_file": TRACK_FILE,
-    "authentication": AUTHENTICATION,
+    "authentication": AUTHENTICATION, "vipkeeper_witness": WITNESS,
 }
 
 # auth_type AH cannot be opted out of: an AH peer rejects every advert vipkeeper sends (both

@@ -323,6 +323,7 @@ class Instance:
     vmac_xmit_base: bool = False
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
     smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
+    witness: str | None = None  # vipkeeper extension: the vipkeeper_witness guarding the VIPs
     sync_group: str | None = None  # filled in from vrrp_sync_group membership
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -362,6 +363,29 @@ class SyncGroup:
     track_file: tuple[TrackRef, ...] = ()
     sync_group_tracking_weight: bool = False
     smtp_alert: bool = False
+    witness: str | None = None  # vipkeeper extension: one witness key for the whole group
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A `vipkeeper_witness` block (vipkeeper extension): an etcd cluster whose key a router
+    must hold, under a lease of its own, to hold its VIPs (witness/claim.py says how)."""
+
+    name: str
+    endpoints: tuple[str, ...]
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    prefix: str = "/vipkeeper"
+    lease_ttl: int = 3  # seconds (etcd leases are whole seconds)
+    lease_margin: float = 0.2  # seconds the VIPs go before the earliest possible expiry in etcd
+    policy: str = "fail_closed"  # or fail_open: plain VRRP, reported degraded, without etcd
+    timeout: float = 0.0  # one request's answer; 0: a third of lease_ttl, at most 1 s
+    where: Where = NOWHERE
+
+    @property
+    def request_timeout(self) -> float:
+        return self.timeout or min(1.0, self.lease_ttl / 3)
 
 
 @dataclass(frozen=True)
@@ -445,6 +469,7 @@ class Config:
     scripts: tuple[VrrpScript, ...] = ()
     track_processes: tuple[TrackProcess, ...] = ()
     track_files: tuple[TrackFile, ...] = ()
+    witnesses: tuple[Witness, ...] = ()
     static_addresses: tuple[VirtualAddress, ...] = ()
     static_routes: tuple[VirtualRoute, ...] = ()
     # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
@@ -463,6 +488,9 @@ class Config:
 
     def track_file(self, name: str) -> TrackFile | None:
         return next((f for f in self.track_files if f.name == name), None)
+
+    def witness(self, name: str) -> Witness | None:
+        return next((w for w in self.witnesses if w.name == name), None)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

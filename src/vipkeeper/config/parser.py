@@ -45,6 +45,7 @@ from .model import (
     VirtualRule,
     VrrpScript,
     Where,
+    Witness,
 )
 from .tree import Node, build_tree
 
@@ -145,6 +146,7 @@ class _Raw:
     scripts: list[Block] = field(default_factory=list)
     processes: list[Block] = field(default_factory=list)
     files: list[Block] = field(default_factory=list)
+    witnesses: list[Block] = field(default_factory=list)
     static_addresses: list[VirtualAddress] = field(default_factory=list)
     static_routes: list[VirtualRoute] = field(default_factory=list)
     static_rules: list[VirtualRule] = field(default_factory=list)
@@ -161,6 +163,7 @@ _TOP_BLOCKS: dict[str, tuple[dict[str, Keyword], str, bool]] = {
     "vrrp_track_process": (kw.TRACK_PROCESS, "processes", True),
     "track_file": (kw.TRACK_FILE, "files", True),
     "vrrp_track_file": (kw.TRACK_FILE, "files", True),
+    "vipkeeper_witness": (kw.WITNESS, "witnesses", True),
 }
 
 
@@ -270,6 +273,8 @@ class _Resolver:
         instances = [_replace(i, sync_group=membership[i.name]) if i.name in membership else i
                      for i in instances]
         self.member_weights(instances, groups)
+        witnesses = self.named(self.raw.witnesses, self.witness, "vipkeeper_witness")
+        self.witness_refs(instances, groups, {w.name for w in witnesses})
         return Config(
             files=files,
             global_defs=globals_,
@@ -278,6 +283,7 @@ class _Resolver:
             scripts=tuple(scripts),
             track_processes=tuple(processes),
             track_files=tuple(files_),
+            witnesses=tuple(witnesses),
             static_addresses=tuple(self.raw.static_addresses),
             static_routes=tuple(self.raw.static_routes),
             interface_up_down_delays=tuple(self.raw.link_delays),
@@ -610,6 +616,7 @@ class _Resolver:
             use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
             fast_handover=values.get("fast_handover", False),
             smtp_alert=_smtp_alert(values, g),
+            witness=values.get("witness"),
             extras=tuple(extras),
         )
 
@@ -710,8 +717,47 @@ class _Resolver:
                 sync_group_tracking_weight=values.get("sync_group_tracking_weight", False)
                 or values.get("global_tracking", False),
                 smtp_alert=_smtp_alert(values, g),
+                witness=values.get("witness"),
             ))
         return groups, membership
+
+    # -- the witness (vipkeeper extension) ---------------------------------------------------
+
+    def witness(self, block: Block) -> Witness | None:
+        values = block.values
+        if "endpoints" not in values:
+            self.sink.error(block.node, f"vipkeeper_witness {block.name} has no endpoints")
+            return None
+        if ("cert" in values) != ("key" in values):
+            self.sink.error(block.node, f"vipkeeper_witness {block.name}: cert and key go together")
+            return None
+        ttl = values.get("lease_ttl", 3)
+        margin = values.get("lease_margin", 0.2)
+        if ttl * (1 - 1e-3) - margin <= ttl / 3:
+            self.sink.error(block.where("lease_margin"), f"vipkeeper_witness {block.name}: lease_margin "
+                            f"{margin} s leaves no time to renew a {ttl} s lease (need margin < 2/3 TTL)")
+            return None
+        return Witness(
+            name=block.name, endpoints=values["endpoints"], cacert=values.get("cacert"),
+            cert=values.get("cert"), key=values.get("key"), prefix=values.get("prefix", "/vipkeeper"),
+            lease_ttl=ttl, lease_margin=margin, policy=values.get("policy", "fail_closed"),
+            timeout=values.get("timeout", 0.0), where=block.node.where,
+        )
+
+    def witness_refs(self, instances: list[Instance], groups: list[SyncGroup], known: set[str]) -> None:
+        """A witness that does not exist is an error: the admin asked for a guarantee."""
+        grouped = {name: g for g in groups for name in g.group}
+        for owner in [*instances, *groups]:
+            if owner.witness is not None and owner.witness not in known:
+                what = "vrrp_instance" if isinstance(owner, Instance) else "vrrp_sync_group"
+                self.sink.error(owner.where, f"{what} {owner.name}: witness {owner.witness} is not a "
+                                             "defined vipkeeper_witness")
+        for instance in instances:
+            group = grouped.get(instance.name)
+            if group is not None and instance.witness is not None and instance.witness != group.witness:
+                self.sink.error(instance.where, f"({instance.name}) witness {instance.witness}: the "
+                                f"instance is in sync group {group.name}, whose members share one "
+                                "witness key - set 'witness' on the sync group")
 
     def member_weights(self, instances: list[Instance], groups: list[SyncGroup]) -> None:
         """keepalived forces the tracker weights of sync group members to 0; say so where set."""

@@ -111,6 +111,21 @@ def render(snapshot: dict) -> str:
         rows += [[str(t.get("name")), str(t.get("count", 0)), "yes" if t.get("quorum") else "NO"]
                  for t in tracked]
         lines.extend(_table(rows, "  "))
+    witnesses = snapshot.get("witnesses") or []
+    if witnesses:
+        lines.append("")
+        lines.append("quorum witness (etcd)")
+        rows = [["FOR", "KEY", "HOLDER", "US", "LEASE LEFT", "POLICY", "ETCD"]]
+        for w in witnesses:
+            left = w.get("lease_remaining")
+            etcd = "DEGRADED" if w.get("degraded") else ("ok" if w.get("reachable") else "UNREACHABLE")
+            rows.append([
+                str(w.get("name", "?")), str(w.get("key", "?")), str(w.get("holder") or "-"),
+                "holding" if w.get("holding") else ("waiting" if w.get("wanted") else "-"),
+                f"{left:.2f}s" if isinstance(left, (int, float)) else "-",
+                str(w.get("policy", "?")), f"{etcd} {w.get('endpoint', '')}".strip(),
+            ])
+        lines.extend(_table(rows, "  "))
     drops = _counts(snapshot.get("drops"))
     if drops:
         lines.append("")

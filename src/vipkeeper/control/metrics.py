@@ -71,6 +71,7 @@ class SnapshotCollector:
         yield from _instance_metrics(snap.get("instances") or [], snap.get("drops") or {})
         yield from _script_metrics(snap.get("scripts") or [])
         yield from _process_metrics(snap.get("process_tracker") or {})
+        yield from _witness_metrics(snap.get("witnesses") or [])
 
 
 def _num(value: object) -> float | None:
@@ -239,6 +240,34 @@ def _process_metrics(tracker: dict) -> Iterator[Metric]:
             count.add_metric(name, t["count"])
         quorum.add_metric(name, 1 if t.get("quorum") else 0)
     yield from (count, quorum)
+
+
+def _witness_metrics(witnesses: list[dict]) -> Iterator[Metric]:
+    labels = ["name", "witness"]
+    gauges = {
+        "holding": GaugeMetricFamily("vipkeeper_witness_holding",
+                                     "1 when this router holds the witness key under a live lease", labels=labels),
+        "reachable": GaugeMetricFamily("vipkeeper_witness_reachable", "1 when etcd answers (a lease is live)",
+                                       labels=labels),
+        "degraded": GaugeMetricFamily("vipkeeper_witness_degraded",
+                                      "1 under fail_open while etcd cannot be reached (plain VRRP)", labels=labels),
+        "lease_remaining": GaugeMetricFamily("vipkeeper_witness_lease_remaining_seconds",
+                                             "Seconds until the local lease deadline", labels=labels),
+    }
+    counters = {
+        "acquisitions": CounterMetricFamily("vipkeeper_witness_acquisitions", "Witness key acquisitions",
+                                            labels=labels),
+        "leases_lost": CounterMetricFamily("vipkeeper_witness_leases_lost",
+                                           "Leases lost while holding the key", labels=labels),
+        "io_failures": CounterMetricFamily("vipkeeper_witness_io_failures",
+                                           "etcd requests that no endpoint answered in time", labels=labels),
+    }
+    for w in witnesses:
+        values = [str(w.get("name", "")), str(w.get("witness", ""))]
+        for key, family in {**gauges, **counters}.items():
+            if _num(w.get(key)) is not None:
+                family.add_metric(values, float(w[key]))
+    yield from (*gauges.values(), *counters.values())
 
 
 def make_registry(snapshot: Callable[[], dict], *, process_metrics: bool = True) -> CollectorRegistry:

@@ -126,6 +126,9 @@ class Router:
         # virtual_routes / virtual_rules: opened on first use (most instances have none)
         self.route_owner: RouteOwner | None = None
         self._routes_synced: tuple[Any, bool] | None = None  # (model object, master) last synced
+        # A quorum witness (witness/driver.py) that must admit every AddVips/Announce: VRRP
+        # decides who wants the VIPs, the witness whether it may have them now.
+        self.witness: Any = None
 
     @property
     def name(self) -> str:
@@ -169,6 +172,8 @@ class Router:
                 self.counters.released_master += 1
             if self._on_state is not None:
                 self._on_state(self, before, after)
+            if self.witness is not None:
+                self.witness.state_changed(self)
         self.sync_routes()
         self._rearm()
 
@@ -276,15 +281,17 @@ class Router:
         if isinstance(action, SendAdvert):
             self.send_advert(action.priority)
         elif isinstance(action, AddVips):
-            self._firewall(True, action.vips)  # drop rule first, then the VIPs (keepalived's order)
-            self._change_vips(action.vips, self.addresses.add_now, "add")
-            self.sync_routes()  # routes after the VIPs (a route's `src` may be a VIP)
+            if self.witness is None or self.witness.admit(self):
+                self._firewall(True, action.vips)  # drop rule first, then the VIPs (keepalived's order)
+                self._change_vips(action.vips, self.addresses.add_now, "add")
+                self.sync_routes()  # routes after the VIPs (a route's `src` may be a VIP)
         elif isinstance(action, DelVips):
             self.sync_routes()  # rules and routes before the VIPs, as keepalived
             self._change_vips(action.vips, self.addresses.remove_now, "remove")
             self._firewall(False, action.vips)
         elif isinstance(action, Announce):
-            self._announce(action)
+            if self.witness is None or self.witness.admit(self):
+                self._announce(action)
         elif isinstance(action, Notify):
             self._on_notify(self, action)
         elif isinstance(action, Log):
@@ -303,6 +310,21 @@ class Router:
                 self.firewall.unblock(self.name, vips)
         except NftError as exc:
             log.error("(%s) cannot %s firewall drop rule: %s", self.name, "set" if block else "remove", exc)
+
+    @property
+    def vips_wanted(self) -> bool:
+        """Should this router's VIPs be on their interfaces now: MASTER, and admitted by the
+        quorum witness when one guards it. The runtime's safety nets (a VIP deleted under a
+        Master, lost address events, the maintenance pass) put back only what this says."""
+        return self.core.state == State.MASTER and (self.witness is None or self.witness.gate_open)
+
+    def hold_vips(self, on: bool) -> None:
+        """The witness opened (on) or closed its gate: add and announce, or remove, the VIPs."""
+        if on:
+            self._change_vips(self.params.vips, self.addresses.add_now, "add")
+            self._announce(Announce(max(1, self.params.garp_master_repeat), self.params.vips))
+        else:
+            self._change_vips(self.params.vips, self.addresses.remove_now, "remove")
 
     def _change_vips(self, vips: tuple[Any, ...], change: Callable[[Vip], bool], verb: str) -> None:
         for vip in vips:

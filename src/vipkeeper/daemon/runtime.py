@@ -254,6 +254,7 @@ class Runtime:
         self.route_watch: RouteWatch | None = None  # deletions of tracked virtual routes/rules
         self.vmacs = VmacOwner()  # use_vmac interfaces
         self.static_addresses: dict[Any, Vip] = {}  # static_ipaddress entries vipkeeper added
+        self.witnesses: dict[str, Any] = {}  # key name -> witness.driver.ClaimDriver
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -269,6 +270,12 @@ class Runtime:
             log.log(level, "%s", diag)
         if not config.usable:
             raise StartupError(f"{self.options.config_file}: configuration has errors, not starting")
+        if config.witnesses:  # checked here, before a reload touches anything running
+            try:
+                import vipkeeper.witness.driver
+            except ImportError as exc:
+                raise StartupError(f"{self.options.config_file}: vipkeeper_witness needs the 'witness' extra "
+                                   f"(pip install 'vipkeeper[witness]'; Debian: python3-aiohttp): {exc}") from None
         return config
 
     async def start(self, config: Config, tracking: TrackingHub) -> None:
@@ -313,6 +320,7 @@ class Runtime:
         self._watch_routes(config)
         await tracking.start(self._on_tracker)
         self._make_groups(config, built)
+        self._attach_witnesses(config, built)
         for router in built.values():
             self._activate(router)
         task = asyncio.get_running_loop().create_task(self._maintain(), name="maintenance")
@@ -386,6 +394,57 @@ class Runtime:
             if members and len(members) == len(group.group):
                 self.groups[group.name] = GroupDriver(group.name, members, self._on_group_notify)
 
+    def _attach_witnesses(self, config: Config, built: dict[str, Router]) -> None:
+        """One witness claim per guarded sync group or lone instance (witness/driver.py); made
+        before the routers start, so no VIP is ever added without it. Claims whose key or block
+        changed on reload are released and made anew."""
+        if not config.witnesses and not self.witnesses:
+            return
+        from vipkeeper.witness.explain import guarded, key_for
+
+        wanted = {key_for(w, kind, name): (kind, name, w) for kind, name, w in guarded(config)}
+        for key in list(self.witnesses):
+            driver = self.witnesses[key]
+            if key not in wanted or wanted[key][2] != driver.model:
+                self.witnesses.pop(key)
+                for router in driver.detach():
+                    if router.state == State.MASTER and key not in wanted:
+                        router.hold_vips(True)  # no witness any more: plain VRRP
+                self._spawn(driver.close(), f"witness {key} close")
+        if not wanted:
+            return
+        from vipkeeper.witness.claim import (  # importable: read_config checked
+            Claim,
+            Policy,
+        )
+        from vipkeeper.witness.driver import ClaimDriver
+        from vipkeeper.witness.etcd_gateway import EtcdGateway
+
+        owner = config.global_defs.router_id or socket.gethostname()
+        now = asyncio.get_running_loop().time()
+        for key, (kind, name, w) in wanted.items():
+            driver = self.witnesses.get(key)
+            if driver is None:
+                gateway = EtcdGateway(w.endpoints, w.request_timeout, w.cacert, w.cert, w.key)
+                claim = Claim(key, owner, w.lease_ttl, Policy(w.policy), now, margin=w.lease_margin)
+                driver = ClaimDriver(name, w.name, claim, gateway, model=w)
+                self.witnesses[key] = driver
+                driver.start()
+            routers = {**self.routers, **built}
+            driver.set_routers([routers[m] for m in self.config_members(config, kind, name) if m in routers])
+
+    @staticmethod
+    def config_members(config: Config, kind: str, name: str) -> tuple[str, ...]:
+        if kind == "instance":
+            return (name,)
+        group = next((g for g in config.sync_groups if g.name == name), None)
+        return group.group if group is not None else ()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _on_group_notify(self, group: str, state: str) -> None:
         assert self.notifier is not None and self.config is not None
         model = next((g for g in self.config.sync_groups if g.name == group), None)
@@ -440,6 +499,11 @@ class Runtime:
             log.info("Leaving VIPs in place at stop (--dont-release-vrrp)")
         for router in list(self.routers.values()):
             await router.settle()
+        # The VIPs are gone: delete the witness keys so that the next Master acquires at once.
+        # With the VIPs left in place (-V), the keys stay too, until their leases expire.
+        await asyncio.gather(*(driver.close(release=self.options.release_on_stop)
+                               for driver in self.witnesses.values()))
+        self.witnesses.clear()
         # The STOP lines are in the fifos: close them now, so that a fifo script reads them and
         # then end-of-file, and exits by itself within the drain below instead of being killed
         # with lines unread.
@@ -771,7 +835,7 @@ class Runtime:
                             MAINTENANCE_INTERVAL)
         # A Master lacking one of its VIPs (an add the kernel refused, an event lost) adds it.
         for router in list(self.routers.values()):
-            if router.core.state != State.MASTER:
+            if not router.vips_wanted:
                 continue
             for vip in router.params.vips:
                 if self.addresses.owns(vip.key):
@@ -907,7 +971,7 @@ class Runtime:
     def _on_address(self, change: AddressChange | None) -> None:
         if change is None:  # events were lost: every Master puts back what is missing
             for router in list(self.routers.values()):
-                if router.core.state == State.MASTER:
+                if router.vips_wanted:
                     router._change_vips(router.params.vips, self.addresses.add_now, "add")
             return
         if change.added:
@@ -923,7 +987,7 @@ class Runtime:
                 for v in r.params.vips:
                     self._vip_routers.setdefault(v.key, []).append(r)
         for router in self._vip_routers.get(change.key, ()):
-            if router.core.state != State.MASTER or self.routers.get(router.name) is not router:
+            if not router.vips_wanted or self.routers.get(router.name) is not router:
                 continue
             for vip in router.params.vips:
                 if vip.key != change.key:
@@ -1110,6 +1174,7 @@ class Runtime:
             for gname in [g for g, d in self.groups.items() if any(r.name not in self.routers for r in d.routers.values())]:
                 self.groups.pop(gname).detach()
             self._make_groups(config, built)
+            self._attach_witnesses(config, built)
             for router in built.values():
                 self._activate(router)
             self._close_idle_endpoints()
@@ -1275,6 +1340,7 @@ class Runtime:
                 "skip_check_adv_addr": m.skip_check_adv_addr,
                 "strict_mode": m.strict_mode,
                 "socket": self._socket_snapshot(ep),
+                "witness": router.witness.claim.key if router.witness is not None else None,
                 "next_deadline_in": (core.next_deadline() - now_mono) if core.next_deadline() else None,
             })
         return {
@@ -1295,6 +1361,7 @@ class Runtime:
             "process_tracker": tracking.get("process_tracker", {}),
             "scripts": tracking.get("scripts", []),
             "drops": dict(self.drops),
+            "witnesses": [driver.snapshot() for driver in self.witnesses.values()],
         }
 
 

@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
-from vipkeeper.config.model import Config, Diagnostic, Instance, TrackProcess, VrrpScript, Where
+from vipkeeper.config.model import (
+    Config,
+    Diagnostic,
+    Instance,
+    TrackProcess,
+    VrrpScript,
+    Where,
+)
+from vipkeeper.witness.explain import key_for
 
 from .findings import Finding, Level
 from .lint_input import Node, ScriptFacts, tracked
@@ -876,6 +884,42 @@ def mcast_group_mismatch(nodes: list[Node]) -> Iterator[Finding]:
                      f"({ib.name}) adverts go to {gb} here but to {ga} on {a.label}: the nodes do not hear "
                      "each other",
                      "use the same vrrp_mcast_group4/6 (or mcast_dst_ip) on every node", related=(ia.where,))
+
+
+def _witness_key(node: Node, inst: Instance) -> str | None:
+    """The etcd key the quorum witness makes this instance claim (its sync group's), or None."""
+    config = node.config
+    group = next((g for g in config.sync_groups if g.name == inst.sync_group), None)
+    kind, name, witness = (("sync_group", group.name, group.witness) if group is not None
+                           else ("instance", inst.name, inst.witness))
+    block = config.witness(witness) if witness else None
+    return key_for(block, kind, name) if block is not None else None
+
+
+@rule("VK317", "error", "quorum witness on one node only, or on different keys", "cluster")
+def witness_mismatch(nodes: list[Node]) -> Iterator[Finding]:
+    for a, ia, b, ib in _pairs(nodes):
+        ka, kb = _witness_key(a, ia), _witness_key(b, ib)
+        if ka != kb:
+            yield _f("VK317", ib.where,
+                     f"({ib.name}) witness key {kb or 'none'} here but {ka or 'none'} on {a.label}: "
+                     + ("a node without the witness takes the VIP whenever VRRP says so, the witness "
+                        "cannot keep the pair from a split brain" if not (ka and kb) else
+                        "the nodes claim different keys, so both may hold the VIP at once"),
+                     "give the instance (or its sync group) the same `witness` and prefix on every node",
+                     related=(ia.where,))
+
+
+@rule("VK318", "error", "nodes sharing a witness key with the same router_id", "cluster")
+def witness_same_owner(nodes: list[Node]) -> Iterator[Finding]:
+    for a, ia, b, ib in _pairs(nodes):
+        key = _witness_key(a, ia)
+        ra, rb = a.config.global_defs.router_id, b.config.global_defs.router_id
+        if key and key == _witness_key(b, ib) and ra and ra == rb:
+            yield _f("VK318", ib.where,
+                     f"({ib.name}) router_id {rb} on {a.label} too: both write it as the owner of witness key "
+                     f"{key}, so each takes the other's key for its own",
+                     "give every node its own router_id in global_defs", related=(ia.where,))
 
 
 def run(nodes: list[Node]) -> list[Finding]:

@@ -53,6 +53,11 @@ SAMPLE = {
     "scripts": [{"name": "chk_dns", "state": "down", "runs": 10, "failures": 4, "timeouts": 1,
                  "last_duration": 0.25, "last_exit": 1}],
     "drops": {"checksum": 2, "no_instance": 9},
+    "witnesses": [{"name": "VI_1", "witness": "etcd", "key": "/vipkeeper/instance/VI_1", "owner": "lb1",
+                   "holder": "lb1", "holding": True, "wanted": True, "lease": "694d8a1c2b3e4f10",
+                   "lease_remaining": 1.4, "lease_ttl": 2, "policy": "fail_closed", "reachable": True,
+                   "degraded": False, "endpoint": "http://192.0.2.11:2379", "acquisitions": 3,
+                   "leases_lost": 1, "io_failures": 2, "watch_events": 7, "last_acquire_seconds": 0.004}],
 }
 
 

@@ -205,6 +205,7 @@ def test_writable_directory_counts_under_root(tmp_path):
 # ---- several nodes ----------------------------------------------------------------------
 
 UNI = "unicast_src_ip {src}\nunicast_peer {{\n  {peer}\n}}\n"
+WITNESS = "vipkeeper_witness etcd {\n  endpoints http://192.0.2.11:2379\n  prefix /vipkeeper\n}\n"
 
 CLUSTER = [
     ("VK301", instance(state="MASTER", priority=150), instance(vrid=52), True),
@@ -228,6 +229,15 @@ CLUSTER = [
     ("VK311", instance(state="MASTER", priority=150, body="mcast_dst_ip 224.0.0.19\n"), instance(), True),
     ("VK312", instance(state="MASTER", priority=150, body="use_vmac\n"), instance(), True),
     ("VK312", instance(state="MASTER", priority=150, body="use_vmac\n"), instance(body="use_vmac\n"), False),
+    ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"), instance(), True),
+    ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     WITNESS.replace("/vipkeeper", "/other") + instance(body="witness etcd\n"), True),
+    ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     WITNESS + instance(body="witness etcd\n"), False),
+    ("VK318", "global_defs {\n  router_id lb\n}\n" + WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     "global_defs {\n  router_id lb\n}\n" + WITNESS + instance(body="witness etcd\n"), True),
+    ("VK318", "global_defs {\n  router_id lb1\n}\n" + WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     "global_defs {\n  router_id lb2\n}\n" + WITNESS + instance(body="witness etcd\n"), False),
 ]
 
 
