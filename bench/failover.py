@@ -111,13 +111,13 @@ WITNESS_VARIANTS = [("vipkeeper fast", "vipkeeper", True, False), ("fast + witne
                     ("vipkeeper rfc", "vipkeeper", False, False), ("rfc + witness", "vipkeeper", False, True)]
 
 
-def figure7(runs: int, workdir: str) -> Table:
+def figure_witness(runs: int, workdir: str) -> Table:
     """vipkeeper with and without the quorum witness (three etcd members beside the pair, lease
     TTL 2 s): what the witness adds to each kind of failover."""
-    table = Table("fig8-witness", "failover with and without the etcd quorum witness -> VIP on the Backup / GARP at client", "ms")
+    table = Table("fig10-witness", "failover with and without the etcd quorum witness -> VIP on the Backup / GARP at client", "ms")
     tables = {"process": table, "node": table}
     for version, adv in ((3, 0.1), (2, 1.0)):
-        print(f"fig8: v{version} advert_int {adv:g}", file=sys.stderr, flush=True)
+        print(f"fig10: v{version} advert_int {adv:g}", file=sys.stderr, flush=True)
         measure(PairSettings(adv, version, "fault"), ["process", "sigterm", "sigkill"], runs, workdir, tables,
                 variants=WITNESS_VARIANTS)
     table.notes.append("witness: the Backup acquires the etcd key after the old Master deleted it (fault, SIGTERM: "
