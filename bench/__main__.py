@@ -1,6 +1,9 @@
 """`python3 -m bench FIGURE... [--quick] [--runs N]`: vipkeeper against keepalived 2.2.7.
 
-Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), realtime (7), or all.
+Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), realtime (7),
+client (8: SMTP sessions through the VIP while the Master fails), seed (9: the seed configuration
+under mail load), witness (10: vipkeeper with and without the etcd quorum witness; needs etcd-server),
+or all.
 --quick runs few repetitions to check the harness; the default (full) mode runs at least 20 per
 row. Tables go to stdout, progress to stderr, JSON to bench/results/. Needs root (namespaces).
 """
@@ -14,7 +17,7 @@ import sys
 import tempfile
 import time
 
-FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime"]
+FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime", "client", "seed", "witness"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("figures", nargs="*", default=["all"], help=f"{', '.join(FIGURES)} or all")
     ap.add_argument("--quick", action="store_true", help="few runs: check the harness, not the numbers")
     ap.add_argument("--runs", type=int, default=None, help="runs per row (overrides the mode's default)")
+    ap.add_argument("--minutes", type=float, default=None, help="seed: minutes of mail load (default 2 quick, 60 full)")
+    ap.add_argument("--rate", type=float, default=None, help="client, seed: SMTP sessions started per second per pair (20, 10)")
+    ap.add_argument("--failures", default=None, help="client: comma-separated subset of haproxy,postfix,sigkill,sigterm,link,reload")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
     args = ap.parse_args(argv)
     wanted = FIGURES if "all" in args.figures else args.figures
@@ -34,11 +40,19 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             ap.error(f"{tool} is not installed")
 
-    from bench import churn, detect, failover, realtime, scale, startup
+    if {"client", "seed"} & set(wanted):
+        from bench.relay import prerequisites
+
+        missing = prerequisites()
+        if missing:
+            ap.error(f"figures client and seed need {', '.join(missing)}")
+
+    from bench import churn, client, detect, failover, realtime, scale, startup
     from bench.native import Programs
 
     mode = "quick" if args.quick else "full"
     workdir = tempfile.mkdtemp(prefix="vkbench-")
+    os.chmod(workdir, 0o755)  # postfix (user postfix) must reach the relay nodes' spools below it
     started = time.monotonic()
     try:
         programs = Programs(workdir)
@@ -52,10 +66,17 @@ def main(argv: list[str] | None = None) -> int:
             elif figure == "churn":
                 table = churn.figure4(args.runs or (2 if args.quick else 20), workdir, programs,
                                       processes=2000 if args.quick else 20000)
+            elif figure == "witness":
+                table = failover.figure_witness(args.runs or (3 if args.quick else 20), workdir)
             elif figure == "scale":
                 table = scale.figure5(workdir, quick=args.quick)
             elif figure == "realtime":
                 table = realtime.figure7(workdir, quick=args.quick)
+            elif figure == "client":
+                table = client.figure8(args.runs or (2 if args.quick else 20), workdir, rate=args.rate or 20.0,
+                                       failures=args.failures.split(",") if args.failures else None)
+            elif figure == "seed":
+                table = client.figure9(60 * (args.minutes or (2 if args.quick else 60)), workdir, rate=args.rate or 10.0)
             else:
                 table = startup.figure6(args.runs or (3 if args.quick else 20), workdir)
             table.show()

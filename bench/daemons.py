@@ -7,7 +7,8 @@ of the initial PID namespace -- the only fair side by side, since keepalived's t
 nowhere else. Starting, signalling, stopping and reading the log are the lab's
 (`vipkeeper.lab.nodes.HostDaemon`, shared with the fault campaign); this module adds what only
 the bench needs: one configuration text for both (`fast_handover` is written for vipkeeper
-only; keepalived would warn about an unknown keyword) and CPU and memory readings.
+only; keepalived would warn about an unknown keyword; so is the quorum witness) and CPU and
+memory readings.
 
 CPU time is read from /proc/PID/stat (utime+stime, clock ticks) of every process of the daemon:
 vipkeeper is one process; keepalived is a parent plus its VRRP child.
@@ -49,9 +50,16 @@ class Config:
     notify_fifo: str | None = None
     router_id: str = "bench"
     globals_extra: list[str] = field(default_factory=list)  # further global_defs lines, both daemons
+    witness_endpoints: tuple[str, ...] = ()  # vipkeeper's quorum witness on these etcd members
+    witness_ttl: int = 2
 
     def text(self, impl: str) -> str:
-        out = ["global_defs {", f"  router_id {self.router_id}", *(f"  {line}" for line in self.globals_extra)]
+        witness = bool(self.witness_endpoints) and impl == "vipkeeper"
+        out = []
+        if witness:
+            out += ["vipkeeper_witness etcd {", f"  endpoints {' '.join(self.witness_endpoints)}",
+                    f"  lease_ttl {self.witness_ttl}", "  timeout 0.3", "}"]
+        out += ["global_defs {", f"  router_id {self.router_id}", *(f"  {line}" for line in self.globals_extra)]
         if self.notify_fifo:
             out.append(f"  notify_fifo {self.notify_fifo}")
         out.append("}")
@@ -72,6 +80,8 @@ class Config:
                 out += ["  track_process {", f"    {inst.track}", "  }"]
             if inst.fast_handover and impl == "vipkeeper":
                 out.append("  fast_handover")
+            if witness:
+                out.append("  witness etcd")
             out.append("  virtual_ipaddress {")
             out += [f"    {vip}" for vip in inst.vips]
             out += ["  }", "}"]

@@ -39,15 +39,19 @@ def bound_ms(how: str, tracking: str, advert_int: float) -> float:
 
 
 def measure(settings: PairSettings, hows: list[str], runs: int, workdir: str,
-            tables: dict[str, Table], log=print) -> None:
+            tables: dict[str, Table], log=print, variants=None) -> None:
     pairs: list[tuple[str, Pair]] = []
     try:
-        for label, impl, fast in VARIANTS:
-            s = PairSettings(settings.advert_int, settings.version, settings.tracking, fast_handover=fast)
-            tag = f"{impl[:2]}{'f' if fast else ''}-v{s.version}-{s.advert_int:g}-{s.tracking}"
+        for label, impl, fast, *rest in variants or VARIANTS:
+            witness = bool(rest and rest[0])
+            s = PairSettings(settings.advert_int, settings.version, settings.tracking, fast_handover=fast,
+                             witness=witness)
+            tag = f"{impl[:2]}{'f' if fast else ''}{'w' if witness else ''}-v{s.version}-{s.advert_int:g}-{s.tracking}"
             pairs.append((label, Pair(impl, s, workdir, tag)))
         adv = settings.advert_int
         ready = 4 * adv + 10
+        # with the witness a SIGKILLed Master's key lives until its lease (2 s) expires in etcd
+        extra = 3.0 if any(p.settings.witness for _, p in pairs) else 0.0
         for _, pair in pairs:
             if not pair.steady(ready):
                 log(f"  warning: {pair.label} never reached a steady state (a Master, b Backup)")
@@ -56,7 +60,7 @@ def measure(settings: PairSettings, hows: list[str], runs: int, workdir: str,
             for run in range(runs):
                 order = pairs[run % len(pairs):] + pairs[: run % len(pairs)]
                 for label, pair in order:
-                    vip, garp = pair.failover(how, timeout=3 * adv + skew(adv) + 3)
+                    vip, garp = pair.failover(how, timeout=3 * adv + skew(adv) + 3 + extra)
                     results[label][0].append(vip)
                     results[label][1].append(garp)
                     pair.restore(how)
@@ -100,4 +104,23 @@ def figure2(runs: int, workdir: str) -> Table:
         print(f"fig2: v{version} advert_int {adv:g}", file=sys.stderr, flush=True)
         measure(PairSettings(adv, version, "fault"), ["sigkill", "sigterm"], runs, workdir, tables)
     table.notes.append("bound: SIGKILL -> 3 x advert_int + Skew_Time; SIGTERM (priority 0 advert) -> Skew_Time")
+    return table
+
+
+WITNESS_VARIANTS = [("vipkeeper fast", "vipkeeper", True, False), ("fast + witness", "vipkeeper", True, True),
+                    ("vipkeeper rfc", "vipkeeper", False, False), ("rfc + witness", "vipkeeper", False, True)]
+
+
+def figure_witness(runs: int, workdir: str) -> Table:
+    """vipkeeper with and without the quorum witness (three etcd members beside the pair, lease
+    TTL 2 s): what the witness adds to each kind of failover."""
+    table = Table("fig10-witness", "failover with and without the etcd quorum witness -> VIP on the Backup / GARP at client", "ms")
+    tables = {"process": table, "node": table}
+    for version, adv in ((3, 0.1), (2, 1.0)):
+        print(f"fig10: v{version} advert_int {adv:g}", file=sys.stderr, flush=True)
+        measure(PairSettings(adv, version, "fault"), ["process", "sigterm", "sigkill"], runs, workdir, tables,
+                variants=WITNESS_VARIANTS)
+    table.notes.append("witness: the Backup acquires the etcd key after the old Master deleted it (fault, SIGTERM: "
+                       "delete + watch event + one transaction); after SIGKILL only once the old lease expired in "
+                       "etcd (up to lease_ttl 2 s after its last renewal), so that row's bound is the lease, not VRRP's")
     return table

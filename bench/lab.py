@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.daemons import IMPLS, Config, Daemon, Instance
 from bench.native import named_copy
@@ -67,6 +68,7 @@ class PairSettings:
     version: int
     tracking: str  # "fault" (weight 0) or "weight"
     fast_handover: bool = False
+    witness: bool = False  # three etcd members beside the pair, vipkeeper's quorum witness on them
 
     @property
     def weight(self) -> int:
@@ -91,6 +93,7 @@ class Pair:
         self.topo = Topology()
         self.daemons: dict[str, Daemon] = {}
         self.tracked: dict[str, Tracked] = {}
+        self.etcd = None
         try:
             self._build()
         except BaseException:
@@ -98,21 +101,30 @@ class Pair:
             raise
 
     def _build(self) -> None:
-        lan = self.topo.add_bridge_lan(nodes=("a", "b"), client="client", ipv6=False)
+        s = self.settings
+        members = ("e1", "e2", "e3") if s.witness else ()
+        lan = self.topo.add_bridge_lan(nodes=("a", "b") + members, client="client", ipv6=False)
         self.lan = lan
+        endpoints: tuple[str, ...] = ()
+        if members:
+            from vipkeeper.lab.etcd import EtcdCluster
+
+            self.etcd = EtcdCluster(self.topo, [lan[m] for m in members], Path(self.workdir))
+            self.etcd.start()
+            endpoints = tuple(self.etcd.endpoints)
         self.a, self.b, self.client = lan["a"], lan["b"], lan["client"]
         for node in ("a", "b"):
             self.tracked[node] = Tracked(self.workdir, f"{self.topo.prefix}{node}")
             self.tracked[node].start()
         self.watch_b = AddressWatch(self.b.ns)
         self.watch_client = FrameCapture(self.client.ns, self.client.ifname, keep=is_vrrp_or_arp)
-        s = self.settings
         for node, prio in (("a", self.PRIO_A), ("b", self.PRIO_B)):
             config = Config(
                 instances=[Instance("VI_1", "eth0", 51, prio, s.advert_int, s.version, [f"{VIP}/24"],
                                     track="trk", fast_handover=s.fast_handover)],
                 tracked={"trk": (self.tracked[node].name, s.weight)},
                 router_id=f"{self.label}_{node}",
+                witness_endpoints=endpoints,
             )
             ns = self.a.ns if node == "a" else self.b.ns
             self.daemons[node] = IMPLS[self.impl](ns, config, self.workdir, node)
@@ -183,4 +195,6 @@ class Pair:
         for watch in (getattr(self, "watch_b", None), getattr(self, "watch_client", None)):
             if watch is not None:
                 watch.close()
+        if self.etcd is not None:
+            self.etcd.stop()
         self.topo.close()

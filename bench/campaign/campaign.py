@@ -61,10 +61,23 @@ Verdicts, per schedule:
   node's transition counter (vipkeeper).
 - checker_gap: the checker's own failure (no sample for over 0.5 s): the schedule's verdicts
   are incomplete and it should be replayed; not a daemon fault.
+
+Witness mode (schedules made with `witness=True`, played by keepalived, vipkeeper and
+`vipkeeper+witness` alike): three etcd members (e1..e3, lab/etcd.py) join the LAN, started only
+for the witness flavour; two more fault kinds are drawn: `vrrp_split` (the node's adverts are
+dropped at every other router and theirs at it, on the receiving side, so that every send still
+succeeds as behind a faulty switch: the routers cannot hear each other, yet all reach etcd and
+the client; counted as isolated for the split_brain verdicts) and `etcd_cut` (the node's packets to and from the etcd members are
+dropped; a network disturbance for not_one_holder). One more verdict:
+- dual_holder: at some 10 ms sample two nodes whose daemons run hold the VIP, whatever the
+  network -- the witness's promise; plain VRRP breaks it by design whenever routers cannot hear
+  each other. For the witness flavour not_one_holder waits a lease TTL and WITNESS_SLACK longer
+  (a Master that died without deleting its key is replaced once its lease expired in etcd).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -112,6 +125,17 @@ FAULT_WEIGHTS = {
 # advert interval (see "Verdicts" above for why).
 DELAYS_MS = (20, 50, 100, 250)
 OWNER_FILE = "owner.json"  # in a runner's workdir: whose it is, for reap_stale()
+# Witness mode (schedules made with witness=True): three etcd members beside the routers, and two
+# more fault kinds: `vrrp_split` (the node sends and hears no VRRP, yet reaches etcd and the
+# client: the routers cannot hear each other) and `etcd_cut` (the node reaches no etcd member).
+ETCD_NODES = ("e1", "e2", "e3")
+WITNESS_FLAVOUR = "vipkeeper+witness"
+WITNESS_TTL = 2
+# etcd revokes expired leases from a loop that runs every 0.5 s, then the watch, a transaction and
+# the new Master's netlink follow: what a takeover after a lease expiry adds beyond the TTL
+WITNESS_SLACK = 1.0
+WITNESS_KINDS = ("vrrp_split", "etcd_cut")
+WITNESS_WEIGHTS = {"vrrp_split": 4, "etcd_cut": 3}
 
 
 # --- schedules (pure) -----------------------------------------------------------------------
@@ -140,6 +164,7 @@ class Schedule:
     duration: float
     advert_int: float
     faults: tuple[Fault, ...]
+    witness: bool = False  # etcd members on the LAN, vrrp_split/etcd_cut faults, dual_holder judged
 
     @property
     def master_down(self) -> float:
@@ -147,10 +172,13 @@ class Schedule:
         return 3 * self.advert_int + (256 - min(PRIORITIES.values())) / 256 * self.advert_int
 
 
-def make_schedule(seed: int, duration: float | None = None, advert_int: float | None = None) -> Schedule:
+def make_schedule(seed: int, duration: float | None = None, advert_int: float | None = None,
+                  witness: bool = False) -> Schedule:
     """A random but replayable schedule: faults start after a settling time, may overlap on
     different nodes (one network fault and one process fault per node at a time), and all end
-    `tail` seconds before the end so that every schedule finishes with a quiet network."""
+    `tail` seconds before the end so that every schedule finishes with a quiet network.
+    `witness`: the witness mode's schedule for the same seed (its two extra fault kinds drawn
+    too), played alike by every daemon."""
     rng = random.Random(seed)
     if duration is None:
         duration = float(rng.randint(30, 60))
@@ -159,8 +187,9 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
     settle, tail = 4.0, 4.0
     busy: dict[tuple[str, str], float] = {}
     faults: list[Fault] = []
-    kinds = list(FAULT_WEIGHTS)
-    weights = [FAULT_WEIGHTS[k] for k in kinds]
+    table = {**FAULT_WEIGHTS, **(WITNESS_WEIGHTS if witness else {})}
+    kinds = list(table)
+    weights = [table[k] for k in kinds]
     t = settle
     while True:
         t += rng.uniform(0.3, 3.0)
@@ -168,7 +197,7 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
         length = 0.0
         node: str | None = rng.choice(NODES)
         arg: Any = None
-        if kind in NET_KINDS or kind in ("proc_kill", "daemon_kill"):
+        if kind in NET_KINDS or kind in WITNESS_KINDS or kind in ("proc_kill", "daemon_kill"):
             length = round(rng.uniform(0.5, 6.0), 2)
         if kind == "loss":
             arg = rng.choice((5, 10, 20, 30))
@@ -182,7 +211,7 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
             node, arg = None, rng.choice(BURST_KINDS)
         if t + length > duration - tail:
             break
-        category = "net" if kind in NET_KINDS else "proc" if kind in ("proc_kill", "daemon_kill", "reload_priority", "reload_broken") else "client"
+        category = "net" if kind in NET_KINDS or kind in WITNESS_KINDS else "proc" if kind in ("proc_kill", "daemon_kill", "reload_priority", "reload_broken") else "client"
         key = (node or "client", category)
         if busy.get(key, 0.0) > t:
             continue
@@ -190,7 +219,7 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
         # while Python is still importing, or a broken file read at start-up, is not a reload test
         busy[key] = t + length + (STARTUP_GRACE if kind == "daemon_kill" else 0.2)
         faults.append(Fault(round(t, 2), kind, node, length, arg))
-    return Schedule(seed, duration, advert_int, tuple(faults))
+    return Schedule(seed, duration, advert_int, tuple(faults), witness)
 
 
 # --- the record of one run, and the verdicts (pure) ----------------------------------------
@@ -213,6 +242,8 @@ class Record:
     daemon_down: dict[str, list[list[float]]] = field(default_factory=dict)
     proc_down: dict[str, list[list[float]]] = field(default_factory=dict)
     crashed: dict[str, list[list[float]]] = field(default_factory=dict)  # exited on its own .. restarted
+    etcd_cut: dict[str, list[list[float]]] = field(default_factory=dict)  # the node reached no etcd member
+    witness_ttl: float = 0.0  # the daemon waited on a witness lease of this TTL (witness flavour)
     bursts: list[dict[str, Any]] = field(default_factory=list)
     health: list[dict[str, Any]] = field(default_factory=list)  # crash/leak observations
     frames: Counter[str] = field(default_factory=Counter)  # captured VRRP frames by source
@@ -310,11 +341,14 @@ def judge(rec: Record) -> list[Violation]:
     event_times = sorted([t for t, *_ in rec.events] + [
         x for table in (rec.daemon_down, rec.crashed) for spans in table.values() for span in spans
         for x in span if x != float("inf")])
-    net_spans = [s[:2] for table in (rec.isolated, rec.lossy, rec.delayed) for spans in table.values() for s in spans]
+    net_spans = [s[:2] for table in (rec.isolated, rec.lossy, rec.delayed, rec.etcd_cut)
+                 for spans in table.values() for s in spans]
     # ... and a (re)starting daemon disturbs it for its whole grace time (Python starts slowly)
     net_spans += [[b - STARTUP_GRACE, b] for table in (rec.daemon_down, rec.crashed) for spans in table.values()
                   for _a, b in spans if b != float("inf")]
-    window = mdi + adv + SLACK
+    # with a witness, a Master that vanished without deleting its key is replaced once its lease
+    # expired in etcd: up to a TTL more
+    window = mdi + adv + SLACK + rec.witness_ttl
     bad_start: float | None = None
     for t, holders in rec.samples:
         recent = any(t - window <= e <= t for e in event_times)
@@ -346,6 +380,20 @@ def judge(rec: Record) -> list[Violation]:
             if grew < burst["sent"]:
                 out.append(Violation("drop_not_counted", sch.seed, round(burst["t0"], 2),
                                      f"{burst['kind']}: {node} counted {grew} of {burst['sent']} ({'/'.join(sorted(BURST_REASONS[burst['kind']]))})"))
+    # witness schedules: the VIP on two live nodes at any moment, whatever the network (the
+    # witness's promise; plain VRRP breaks it by design when the routers cannot hear each other)
+    if sch.witness:
+        start = None
+        for t, holders in rec.samples:
+            live = [n for n in holders if up[n](t)]
+            if len(live) < 2:
+                start = None
+                continue
+            rec.stats["dual_samples"] += 1
+            if start is None:
+                start = t
+                out.append(Violation("dual_holder", sch.seed, round(t, 2), f"{'+'.join(live)} hold the VIP"))
+
     # the checker itself: a gap in the samples means the verdicts above saw less than they claim
     last = 0.0
     for t, _holders in rec.samples:
@@ -398,9 +446,16 @@ def _ipv4(payload: bytes, src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address
 # --- configuration --------------------------------------------------------------------------
 
 
-def config_text(node: str, priority: int, advert_int: float, process: str) -> str:
-    """One node's keepalived.conf; read alike by vipkeeper and keepalived 2.2.7."""
-    return f"""global_defs {{
+def config_text(node: str, priority: int, advert_int: float, process: str,
+                witness_endpoints: Sequence[str] = ()) -> str:
+    """One node's keepalived.conf; read alike by vipkeeper and keepalived 2.2.7 (with
+    `witness_endpoints`, vipkeeper's quorum witness on them: vipkeeper only)."""
+    witness = witness_block = ""
+    if witness_endpoints:
+        witness = "\n  witness etcd"
+        witness_block = (f"vipkeeper_witness etcd {{\n  endpoints {' '.join(witness_endpoints)}\n"
+                         f"  lease_ttl {WITNESS_TTL}\n  timeout 0.3\n  policy fail_closed\n}}\n")
+    return witness_block + f"""global_defs {{
   router_id node-{node}
   vrrp_garp_master_delay 0
   vrrp_garp_master_repeat 1
@@ -421,7 +476,7 @@ vrrp_instance VI_CAMPAIGN {{
   }}
   track_process {{
     track_{node}
-  }}
+  }}{witness}
 }}
 """
 
@@ -499,7 +554,10 @@ class _Daemon:
     def start(self) -> None:
         self.incarnation += 1
         self.started_at = _now()
-        if self.flavour == "vipkeeper":
+        if self.flavour.startswith("vipkeeper"):
+            # a SIGKILLed incarnation leaves its socket file: `ready` means the new one made it
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.sock)
             argv = ["vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(self.conf),
                     "-p", str(self.workdir / f"{self.node}.pid"), "--control-socket", self.sock,
                     "--netns", self.ns, "--data-file", str(self.workdir / f"{self.node}.data"),
@@ -520,6 +578,11 @@ class _Daemon:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def ready(self) -> bool:
+        """Done starting: vipkeeper's control socket exists (keepalived: always, after the grace)."""
+        return not self.flavour.startswith("vipkeeper") or os.path.exists(self.sock)
 
     def signal(self, sig: int) -> None:
         if self.alive:
@@ -575,7 +638,7 @@ class _Daemon:
         return pids
 
     def status(self) -> dict[str, Any] | None:
-        if self.flavour != "vipkeeper" or not self.alive:
+        if not self.flavour.startswith("vipkeeper") or not self.alive:
             return None
         from vipkeeper.control.client import ControlError, request
 
@@ -747,13 +810,14 @@ def _transitions(snapshot: dict[str, Any] | None) -> int | None:
 
 def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None, verbose: bool = False) -> Record:
     """Build the LAN, start three daemons, play the schedule in real time, tear everything down."""
+    from bench.campaign.nfqueue_delay import IPTABLES_RESTORE, NfqueueDelay, ruleset
     from vipkeeper.lab.topology import Topology
     from vipkeeper.net.netns import call_in
 
-    from bench.campaign.nfqueue_delay import IPTABLES_RESTORE, NfqueueDelay, ruleset
-
+    if flavour == WITNESS_FLAVOUR and not schedule.witness:
+        raise ValueError(f"{WITNESS_FLAVOUR} plays witness schedules only (make_schedule(..., witness=True))")
     reaped = reap_stale()
-    rec = Record(flavour, schedule)
+    rec = Record(flavour, schedule, witness_ttl=WITNESS_TTL + WITNESS_SLACK if flavour == WITNESS_FLAVOUR else 0.0)
     if reaped and verbose:
         print(f"  cleaned up after a dead runner: {', '.join(reaped)}", flush=True)
     _become_subreaper()
@@ -766,6 +830,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
     netlinks: dict[str, _Netlink] = {}
     stop = threading.Event()
     lock = threading.Lock()  # a daemon's kill/start against the watcher's crash detection
+    starting: set[str] = set()  # nodes whose daemon was (re)started and is not up yet
     threads: list[threading.Thread] = []
     t_zero = _now()
 
@@ -777,9 +842,18 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         if verbose:
             print(f"  {rel():6.2f} {flavour} {kind} {node or ''} {what}", flush=True)
 
+    etcd = None
     try:
-        lan = topo.add_bridge_lan(NODES, client="client", ipv6=False)
+        lan = topo.add_bridge_lan(NODES + (ETCD_NODES if schedule.witness else ()), client="client", ipv6=False)
         nodes = {n.name: n for n in lan.nodes}
+        etcd_ips = ", ".join(str(nodes[e].ipv4.ip) for e in ETCD_NODES) if schedule.witness else ""
+        endpoints: tuple[str, ...] = ()
+        if flavour == WITNESS_FLAVOUR:
+            from vipkeeper.lab.etcd import EtcdCluster
+
+            etcd = EtcdCluster(topo, [nodes[e] for e in ETCD_NODES], workdir)
+            etcd.start()
+            endpoints = tuple(etcd.endpoints)
         client = lan.client
         assert client is not None
         # the process connector is global: parallel runners must never track each other's
@@ -817,7 +891,8 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
 
         def write_conf(n: str, text: str | None = None) -> None:
             d = daemons[n]
-            d.conf.write_text(text if text is not None else config_text(n, priority[n], schedule.advert_int, procname[n]))
+            d.conf.write_text(text if text is not None else
+                              config_text(n, priority[n], schedule.advert_int, procname[n], endpoints))
 
         for n in NODES:
             nft_apply(n)
@@ -870,6 +945,16 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
             while not stop.wait(0.1):
                 t = rel()
                 rounds += 1
+                # a (re)started daemon counts as down until its grace time is over and it is
+                # ready (vipkeeper: its control socket exists), whichever comes later: under load
+                # a start can outlast the grace, and a VIP left by the killed incarnation is
+                # removed only once the new one runs
+                for n in list(starting):
+                    d = daemons[n]
+                    if _now() - d.started_at > STARTUP_GRACE and d.ready:
+                        rec.close_interval(rec.daemon_down, n, t)
+                        rec.close_interval(rec.crashed, n, t)
+                        starting.discard(n)
                 for n, d in daemons.items():
                     key = (n, d.incarnation)
                     with lock:
@@ -886,7 +971,11 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                         fds, rss, zombies = stats
                         k = (n, d.incarnation, pid)
                         if k not in base:
-                            if _now() - d.started_at > STARTUP_GRACE:
+                            # the baseline once started: after the grace time and, for vipkeeper,
+                            # once its control socket exists (it is opened after every start-up
+                            # step; with the witness, importing aiohttp and the first etcd
+                            # connections can outlast the grace time on a loaded machine)
+                            if _now() - d.started_at > STARTUP_GRACE and d.ready:
                                 base[k] = (fds, rss)
                             continue
                         fd0, rss0 = base[k]
@@ -913,7 +1002,8 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         for n in NODES:
             daemons[n].start()
             note("daemon_start", n, "initial")
-            rec.add_interval(rec.daemon_down, n, 0.0, STARTUP_GRACE)
+            rec.add_interval(rec.daemon_down, n, 0.0)
+            starting.add(n)
 
         # the plan: (time, seq, action, fault)
         plan: list[tuple[float, int, str, Fault]] = []
@@ -957,6 +1047,36 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     nft_rules[n].pop("partition", None)
                     nft_apply(n)
                     rec.close_interval(rec.isolated, n, rel())
+            elif f.kind == "vrrp_split":
+                # Silent, as a switch fault or a firewall between the routers is: dropped on the
+                # receiving side only (the node's own sends succeed, so it does not go to FAULT
+                # for failing sends), its adverts at every other router, theirs at it.
+                split_from = f"{nodes[n].ipv4.ip}"
+                if action == "apply":
+                    nft_rules[n]["vrrp_split"] = 'iifname "eth0" ip protocol 112 drop'
+                    for m in NODES:
+                        if m != n:
+                            nft_rules[m][f"vrrp_split_{n}"] = f'iifname "eth0" ip saddr {split_from} ip protocol 112 drop'
+                    for m in NODES:
+                        nft_apply(m)
+                    rec.add_interval(rec.isolated, n, rel())  # it hears no router, nor they it
+                else:
+                    nft_rules[n].pop("vrrp_split", None)
+                    for m in NODES:
+                        nft_rules[m].pop(f"vrrp_split_{n}", None)
+                    for m in NODES:
+                        nft_apply(m)
+                    rec.close_interval(rec.isolated, n, rel())
+            elif f.kind == "etcd_cut":
+                if action == "apply":
+                    nft_rules[n]["etcd_cut"] = (f'DIR "eth0" ip daddr {{ {etcd_ips} }} drop\n'
+                                                f'  DIR "eth0" ip saddr {{ {etcd_ips} }} drop')
+                    nft_apply(n)
+                    rec.add_interval(rec.etcd_cut, n, rel())
+                else:
+                    nft_rules[n].pop("etcd_cut", None)
+                    nft_apply(n)
+                    rec.close_interval(rec.etcd_cut, n, rel())
             elif f.kind == "link_down":
                 if action == "apply":
                     rec.add_interval(rec.isolated, n, rel())
@@ -981,8 +1101,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     write_conf(n)
                     with lock:
                         daemons[n].start()
-                    rec.close_interval(rec.daemon_down, n, rel() + STARTUP_GRACE)
-                    rec.close_interval(rec.crashed, n, rel() + STARTUP_GRACE)
+                    starting.add(n)  # the watcher closes daemon_down/crashed once it is up
                     note("daemon_start", n, "restart")
             elif f.kind == "reload_priority":
                 priority[n] = f.arg
@@ -1021,6 +1140,8 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                 p.wait(5)
         for nl in netlinks.values():
             nl.close()
+        if etcd is not None:
+            etcd.stop()
         topo.close()
         if keep_dir is not None:
             keep_dir.mkdir(parents=True, exist_ok=True)
@@ -1056,7 +1177,7 @@ def _burst(kind: str, daemons: dict[str, _Daemon], netlinks: dict[str, _Netlink]
     out: dict[str, Any] = {"kind": kind, "t0": t0, "t1": t1, "sent": count,
                            "holders_before": holders_before, "holders_after": holders_after,
                            "counted": {}, "transitions": {}}
-    if any(d.flavour != "vipkeeper" for d in daemons.values()):
+    if any(not d.flavour.startswith("vipkeeper") for d in daemons.values()):
         return out
     for n, d in daemons.items():
         could_hear = (
@@ -1078,6 +1199,7 @@ def record_summary(rec: Record, violations: list[Violation]) -> dict[str, Any]:
     """One JSON line per schedule run, appended to the results file."""
     return {
         "daemon": rec.daemon, "seed": rec.schedule.seed, "duration": rec.schedule.duration,
+        "witness": rec.schedule.witness,
         "advert_int": rec.schedule.advert_int, "faults": len(rec.schedule.faults),
         "fault_kinds": dict(Counter(f.kind for f in rec.schedule.faults)),
         "samples": len(rec.samples), "frames": dict(rec.frames), "checked": dict(rec.stats),
@@ -1100,7 +1222,7 @@ def load_results(path: Path) -> list[dict[str, Any]]:
 
 
 VERDICT_KINDS = ("split_brain", "split_brain_loss", "split_brain_delay", "not_one_holder", "orphan_vip", "crash", "fd_leak", "rss_leak",
-                 "zombie", "drop_not_counted", "bad_packet_changed_state", "checker_gap")
+                 "zombie", "drop_not_counted", "bad_packet_changed_state", "checker_gap", "dual_holder")
 
 
 def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived")) -> str:
@@ -1115,20 +1237,26 @@ def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", 
     lines.append(f"{'schedules with violations':<26}" + "".join(f"{sum(1 for r in runs[d] if r['violations']):>36}" for d in daemons))
     for stat, label in (("quiet_samples", "quiet samples judged"), ("burst_node_checks", "burst counter checks")):
         lines.append(f"{label:<26}" + "".join(f"{sum(r.get('checked', {}).get(stat, 0) for r in runs[d]):>36}" for d in daemons))
-    for kind in VERDICT_KINDS:
+    witness = any(r.get("witness") for r in results)
+    if witness:
+        lines.append(f"{'two-holder samples seen':<26}" + "".join(
+            f"{sum(r.get('checked', {}).get('dual_samples', 0) for r in runs[d]):>36}" for d in daemons))
+    kinds = [k for k in VERDICT_KINDS if witness or k != "dual_holder"]
+    for kind in kinds:
         cells = []
         for d in daemons:
             seeds = sorted({v["seed"] for r in runs[d] for v in r["violations"] if v["kind"] == kind})
             count = sum(1 for r in runs[d] for v in r["violations"] if v["kind"] == kind)
-            if kind == "drop_not_counted" and d != "vipkeeper":
+            if kind == "drop_not_counted" and not d.startswith("vipkeeper"):
                 cells.append("n/a")
                 continue
             shown = ",".join(map(str, seeds[:4])) + ("…" if len(seeds) > 4 else "")
             cells.append(f"{count}" + (f" (seeds {shown})" if seeds else ""))
         lines.append(f"{kind:<26}" + "".join(f"{c:>36}" for c in cells))
     replay = [f"  {d} {kind}: seeds {' '.join(map(str, seeds))}"
-              for d in daemons for kind in VERDICT_KINDS
+              for d in daemons for kind in kinds
               if (seeds := sorted({v['seed'] for r in runs[d] for v in r['violations'] if v['kind'] == kind}))]
     if replay:
-        lines += ["", "replay with: python bench/campaign/run.py --replay SEED --daemon DAEMON -v", *replay]
+        lines += ["", "replay with: python bench/campaign/run.py --replay SEED --daemon DAEMON -v"
+                  + (" --witness" if witness else ""), *replay]
     return "\n".join(lines)

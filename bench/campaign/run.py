@@ -8,6 +8,12 @@ are skipped). Logs of runs with violations are kept under RESULTS_DIR/logs/DAEMO
     python bench/campaign/run.py --schedules 200 --jobs 2                           # 2 at a time
     python bench/campaign/run.py --table                                            # print the table
     python bench/campaign/run.py --replay SEED --daemon vipkeeper -v                # one schedule
+    python bench/campaign/run.py --witness --schedules 50                          # witness mode
+
+Witness mode (--witness) plays the witness schedules (three etcd members on the LAN; faults
+`vrrp_split`, the routers cannot hear each other, and `etcd_cut` besides the others) against
+keepalived, plain vipkeeper and vipkeeper with the quorum witness, into results-witness.jsonl,
+and judges `dual_holder`: the VIP on two live nodes at any 10 ms sample.
 
 With --jobs N, N worker processes run at once, each playing one (seed, daemon) pair in its own
 process (own child-subreaper flag, own signal handling, own namespaces) and appending its line
@@ -47,8 +53,12 @@ def append_line(path: Path, summary: dict) -> None:
         os.close(fd)
 
 
-def play(seed: int, daemon: str, results: Path, verbose: bool = False) -> dict:
-    schedule = campaign.make_schedule(seed)
+def results_file(results: Path, witness: bool) -> Path:
+    return results / ("results-witness.jsonl" if witness else "results.jsonl")
+
+
+def play(seed: int, daemon: str, results: Path, verbose: bool = False, witness: bool = False) -> dict:
+    schedule = campaign.make_schedule(seed, witness=witness)
     logs = results / "logs" / f"{daemon}-{seed}"
     rec = campaign.run_schedule(schedule, daemon, keep_dir=logs, verbose=verbose)
     violations = campaign.judge(rec)
@@ -60,16 +70,16 @@ def play(seed: int, daemon: str, results: Path, verbose: bool = False) -> dict:
             "schedule": [f.__dict__ for f in schedule.faults], "events": rec.events,
             "bursts": rec.bursts, "health": rec.health, "frames": rec.frame_log,
             "samples": rec.samples}, default=str))
-    append_line(results / "results.jsonl", summary)
+    append_line(results_file(results, witness), summary)
     return summary
 
 
-def play_and_report(seed: int, daemon: str, results: Path, verbose: bool) -> bool:
+def play_and_report(seed: int, daemon: str, results: Path, verbose: bool, witness: bool = False) -> bool:
     """play() with retries of a failed lab build; prints one line. False if it never ran."""
     started = time.monotonic()
     for attempt in range(3):
         try:
-            summary = play(seed, daemon, results, verbose)
+            summary = play(seed, daemon, results, verbose, witness)
             break
         except LabError as exc:  # building the LAN failed: not a verdict
             print(f"seed {seed} {daemon}: lab setup failed ({exc}); retry {attempt + 1}", flush=True)
@@ -82,7 +92,7 @@ def play_and_report(seed: int, daemon: str, results: Path, verbose: bool) -> boo
     return True
 
 
-def run_parallel(pairs: list[tuple[int, str]], jobs: int, results: Path, verbose: bool) -> None:
+def run_parallel(pairs: list[tuple[int, str]], jobs: int, results: Path, verbose: bool, witness: bool = False) -> None:
     """Keep `jobs` worker processes busy, one (seed, daemon) pair each, until all are played.
 
     An exception here (SIGTERM's SystemExit, Ctrl-C's KeyboardInterrupt) stops the workers: each
@@ -95,7 +105,7 @@ def run_parallel(pairs: list[tuple[int, str]], jobs: int, results: Path, verbose
             while todo and len(running) < jobs:
                 seed, daemon = todo.pop(0)
                 argv = [sys.executable, os.path.abspath(__file__), "--play", str(seed), "--daemon", daemon,
-                        "--results", str(results)] + (["-v"] if verbose else [])
+                        "--results", str(results)] + (["-v"] if verbose else []) + (["--witness"] if witness else [])
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
                 running[proc.pid] = (proc, seed, daemon)
             pid, status = os.wait()  # the driver has no other children
@@ -131,7 +141,9 @@ def main() -> int:
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     ap.add_argument("--schedules", type=int, default=200, help="seeds to play (each against both daemons)")
     ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--daemon", choices=("vipkeeper", "keepalived", "both"), default="both")
+    ap.add_argument("--daemon", choices=("vipkeeper", "keepalived", campaign.WITNESS_FLAVOUR, "both"), default="both",
+                    help="both: vipkeeper and keepalived (with --witness also vipkeeper+witness)")
+    ap.add_argument("--witness", action="store_true", help="witness mode (see above)")
     ap.add_argument("--replay", type=int, metavar="SEED", help="play one seed and print its violations")
     ap.add_argument("--jobs", type=int, default=1, metavar="N", help="schedules played at once, one worker process each")
     ap.add_argument("--play", type=int, metavar="SEED", help=argparse.SUPPRESS)  # a --jobs worker
@@ -162,16 +174,18 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_int)
     args.results.mkdir(parents=True, exist_ok=True)
-    daemons = ("vipkeeper", "keepalived") if args.daemon == "both" else (args.daemon,)
+    both = ("vipkeeper", "keepalived") + ((campaign.WITNESS_FLAVOUR,) if args.witness else ())
+    daemons = both if args.daemon == "both" else (args.daemon,)
+    results_path = results_file(args.results, args.witness)
     if args.table:
-        print(campaign.table(campaign.load_results(args.results / "results.jsonl")))
+        print(campaign.table(campaign.load_results(results_path), both))
         return 0
     if args.play is not None:
-        return 0 if play_and_report(args.play, args.daemon, args.results, args.verbose) else 1
+        return 0 if play_and_report(args.play, args.daemon, args.results, args.verbose, args.witness) else 1
     for what in campaign.reap_stale():  # what a killed runner left (its PID is dead)
         print(f"removed stale {what}", flush=True)
     if args.replay is not None:
-        schedule = campaign.make_schedule(args.replay)
+        schedule = campaign.make_schedule(args.replay, witness=args.witness)
         print(f"seed {args.replay}: {schedule.duration:g}s, advert_int {schedule.advert_int}")
         for fault in schedule.faults:
             print(f"  {fault}")
@@ -180,15 +194,15 @@ def main() -> int:
             for v in campaign.judge(rec):
                 print(f"  {d}: {v.kind} at {v.at}s: {v.detail}")
         return 0
-    done = {(r["daemon"], r["seed"]) for r in campaign.load_results(args.results / "results.jsonl")}
+    done = {(r["daemon"], r["seed"]) for r in campaign.load_results(results_path)}
     pairs = [(seed, d) for seed in range(args.first_seed, args.first_seed + args.schedules) for d in daemons
              if (d, seed) not in done]
     if args.jobs > 1:
-        run_parallel(pairs, args.jobs, args.results, args.verbose)
+        run_parallel(pairs, args.jobs, args.results, args.verbose, args.witness)
     else:
         for seed, d in pairs:
-            play_and_report(seed, d, args.results, args.verbose)
-    print(campaign.table(campaign.load_results(args.results / "results.jsonl")))
+            play_and_report(seed, d, args.results, args.verbose, args.witness)
+    print(campaign.table(campaign.load_results(results_path), both))
     return 0
 
 

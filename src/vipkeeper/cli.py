@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pidcheck": ("vipkeeper.track.pidcheck", "pidcheck", "Race-free `pidof -q`: exit 0 if every named process runs."),
     "decode": ("vipkeeper.vrrp.cli", "decode", "Decode VRRP frames from a pcap file or hex."),
     "status": ("vipkeeper.control.cli", "status", "Show the running daemon's instances, trackers and counters."),
+    "watch": ("vipkeeper.diagnose.watch_cli", "watch",
+              "Watch a LAN's VRRP, ARP and ND: two Masters, VIP conflicts, VRID collisions."),
     "lab": ("vipkeeper.lab.cli", "lab", "Build a two-node lab in network namespaces and show a live failover."),
 }
 

@@ -40,7 +40,8 @@ EXIT_STATUS: dict[str, str] = {
     "lint": "0 clean (or warnings without --strict); 1 warnings with --strict; 2 any error, "
             "including a file that cannot be read as a configuration.",
     "doctor": "0 nothing found (info findings alone); 1 problems found (error or warning "
-              "findings); 2 a log file could not be read.",
+              "findings); 2 a log file could not be read. With --host: 0 nothing found (info alone), "
+              "1 warnings, 2 errors, 3 the configuration cannot be read.",
     "pidcheck": "0 when every NAME has a running process; 1 otherwise.",
     "decode": "0 after decoding; 1 when the file or the hex cannot be read; 2 on a usage error.",
     "status": "0 when the daemon answered; 1 when it could not be reached.",

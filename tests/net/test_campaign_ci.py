@@ -73,3 +73,29 @@ def test_a_generated_schedule_has_no_violation():
     assert len(schedule.faults) >= 6
     rec = _play(schedule)
     assert campaign.judge(rec) == []
+
+
+# Witness mode: etcd members beside the routers; the routers cannot hear each other (vrrp_split),
+# the Master loses etcd (etcd_cut), the Master's daemon is SIGKILLed (its key expires with its
+# lease), a backup is partitioned. With the witness: no verdict at all, dual_holder included;
+# plain vipkeeper on the same schedule: two live holders while the routers could not hear each
+# other (the negative control: the split was real).
+WITNESS_KINDS = Schedule(seed=-2, duration=29.0, advert_int=0.2, witness=True, faults=(
+    Fault(4.5, "vrrp_split", "a", 3.0),
+    Fault(9.0, "etcd_cut", "a", 3.0),
+    Fault(15.0, "daemon_kill", "a", 1.5),
+    Fault(21.0, "partition", "b", 1.5),
+))
+
+
+def test_witness_mode_never_two_holders_where_plain_vrrp_has_them():
+    rec = campaign.run_schedule(WITNESS_KINDS, campaign.WITNESS_FLAVOUR)
+    assert len(rec.samples) > WITNESS_KINDS.duration * 30, "the 10 ms sampler fell far behind"
+    assert campaign.judge(rec) == []
+    assert rec.stats["dual_samples"] == 0
+    assert rec.samples[-1][1] == ("a",), rec.samples[-1]
+    # the Master lost etcd: someone else held the VIP during the cut
+    assert any(holders == ("b",) for t, holders in rec.samples if 9.0 < t < 12.0)
+    plain = campaign.run_schedule(WITNESS_KINDS, "vipkeeper")
+    assert "dual_holder" in {v.kind for v in campaign.judge(plain)}
+    assert any(len(holders) >= 2 for t, holders in plain.samples if 4.5 < t < 7.5)

@@ -95,8 +95,8 @@ def test_security_exit_mirrored(verdicts):
 def test_every_broken_file_fails_or_names_what_vipkeeper_does_not_do(verdicts):
     for path in BROKEN:
         verdict = verdicts[f"check-broken/{path.name}"]
-        if path.name == "opt-out-use-vmac.conf":
-            assert verdict.v_exit == 0 and f"{path}:12: unsupported: 'use_vmac'" in verdict.v_output
+        if path.name == "opt-out-use-ipvlan.conf":
+            assert verdict.v_exit == 0 and f"{path}:12: unsupported: 'use_ipvlan'" in verdict.v_output
             assert "running without it as vipkeeper_run_without at" in verdict.v_output
             continue
         if path.name in ACTS:
@@ -123,12 +123,13 @@ def test_the_issue_cases_fail(verdicts):
         "missing-interface.conf": (5, 5, 7),
         "track-script-file-missing.conf": (5, 5, 6),
         "auth-ah.conf": (0, 1, 12),
-        "use-vmac.conf": (0, 1, 11),
-        "virtual-routes.conf": (0, 1, 11),
+        "use-ipvlan.conf": (0, 1, 11),
+        "virtual-route-option.conf": (0, 1, 12),
+        "virtual-rule-option.conf": (0, 1, 12),
         # keepalived 2.2.7 (Debian, nftables build) warns and uses nftables; so does vipkeeper
         "vrrp-iptables.conf": (5, 5, 3),
         # the opt-out: vipkeeper runs without VMAC and says so; keepalived calls the keyword unknown
-        "opt-out-use-vmac.conf": (5, 0, 12),
+        "opt-out-use-ipvlan.conf": (5, 0, 12),
     }
     for name, (k_exit, v_exit, line) in expected.items():
         verdict = verdicts[f"check-broken/{name}"]

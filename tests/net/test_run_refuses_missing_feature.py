@@ -1,6 +1,6 @@
 """`run` refuses a configuration using a feature vipkeeper lacks whose absence would change the wire
-(here use_vmac: adverts from the interface's MAC instead of the virtual one), with the reason at
-its line; with `vipkeeper_run_without use_vmac` it runs and takes the VIP."""
+(here use_ipvlan: the VIP on the interface itself instead of an ipvlan one), with the reason at
+its line; with `vipkeeper_run_without use_ipvlan` it runs and takes the VIP."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ vrrp_instance VI_1 {{
   priority 150
   advert_int 0.5
   version 3
-  use_vmac
+  use_ipvlan
   virtual_ipaddress {{
     192.0.2.71/24
   }}
@@ -30,7 +30,7 @@ vrrp_instance VI_1 {{
 """
 
 
-def test_run_refuses_use_vmac_unless_opted_out(topology: Topology, lan, tmp_path: Path) -> None:
+def test_run_refuses_use_ipvlan_unless_opted_out(topology: Topology, lan, tmp_path: Path) -> None:
     node = lan["a"]
     conf = tmp_path / "vmac.conf"
     conf.write_text(CONF.format(opt_out=""))
@@ -38,15 +38,15 @@ def test_run_refuses_use_vmac_unless_opted_out(topology: Topology, lan, tmp_path
     refused = topology.run(node.ns, argv, check=False, timeout=30)
     assert refused.returncode != 0
     output = refused.stdout + refused.stderr
-    assert f"{conf}:10: error: 'use_vmac' is not supported by vipkeeper" in output
-    assert "'vipkeeper_run_without use_vmac' in global_defs" in output
+    assert f"{conf}:10: error: 'use_ipvlan' is not supported by vipkeeper" in output
+    assert "'vipkeeper_run_without use_ipvlan' in global_defs" in output
     assert "Traceback" not in output
     assert not any(str(a) == "192.0.2.71/24" for a in topology.addresses(node.ns))
 
-    conf.write_text(CONF.format(opt_out="  vipkeeper_run_without use_vmac\n"))
+    conf.write_text(CONF.format(opt_out="  vipkeeper_run_without use_ipvlan\n"))
     log = tmp_path / "a.log"
     with open(log, "w") as stderr:  # the daemon holds its own copy of the descriptor
         topology.popen(node.ns, argv, stderr=stderr)
     wait_for(lambda: any(str(a) == "192.0.2.71/24" for a in topology.addresses(node.ns)), 15,
              what="VIP on a with the opt-out")
-    assert f"{conf}:11: unsupported: 'use_vmac'" in log.read_text()
+    assert f"{conf}:11: unsupported: 'use_ipvlan'" in log.read_text()

@@ -1,9 +1,10 @@
 """docs/status.schema.json against the output of real daemons.
 
 Two vipkeeper daemons (a Master and a Backup) run in namespaces with every kind of tracker (a
-tracked process, a vrrp_script, an interface and a file), so every part of the snapshot is
-filled in; `vipkeeper status --json` of each must validate against the schema, and renaming any
-one field of that real output (at any depth) must make validation fail. The daemons and the
+tracked process, a vrrp_script, an interface and a file), a VMAC, a virtual route and a virtual
+rule, so every part of the snapshot is filled in; `vipkeeper status --json` of each must
+validate against the schema, and renaming any one field of that real output (at any depth) must
+make validation fail. The daemons and the
 `status` command run with pyroute2 made unimportable: the daemon never needs it.
 """
 
@@ -67,6 +68,13 @@ vrrp_instance VI_1 {{
   }}
   track_file {{
     tf
+  }}
+  use_vmac
+  virtual_routes {{
+    198.51.100.0/24 via 192.0.2.254 dev eth0 no_track
+  }}
+  virtual_rules {{
+    from 198.51.100.0/24 table 100 priority 100
   }}
   virtual_ipaddress {{
     {vip}
@@ -145,6 +153,11 @@ def test_real_status_output_follows_the_schema(topology: Topology, lan, tmp_path
         assert {t["kind"] for t in inst["trackers"]} == {"process", "script", "interface", "file"}
         assert node_status["process_tracker"]["tracked"][0]["name"] == "trk"
     assert found[1]["instances"][0]["master"]["address"] == "192.0.2.1"
+    ia, ib = found[0]["instances"][0], found[1]["instances"][0]
+    assert ia["vmac"] == {"interface": "vrrp.51", "xmit_base": False, "present": True}
+    assert ia["vips"][0]["dev"] == "vrrp.51"
+    assert [r["installed"] for r in ia["virtual_routes"] + ia["virtual_rules"]] == [True, True]
+    assert [r["installed"] for r in ib["virtual_routes"] + ib["virtual_rules"]] == [False, False]
     assert all("pyroute2" not in text for text in logs.values()), logs
 
     # Renaming any field of the real output makes it invalid.

@@ -57,6 +57,7 @@ def test_the_wheel_holds_the_product_and_not_the_campaign(built: tuple[Path, Pat
     hard = [line for line in requires if "extra ==" not in line]
     assert sorted(r.split()[1].split(">")[0].split("=")[0] for r in hard) == ["click", "prometheus-client"]
     assert any("pyroute2" in line and 'extra == "lab"' in line for line in requires), requires
+    assert any("aiohttp" in line and 'extra == "witness"' in line for line in requires), requires
 
 
 def test_the_installed_wheel_alone_checks_lints_and_runs(built: tuple[Path, Path], tmp_path: Path) -> None:
@@ -82,6 +83,15 @@ def test_the_installed_wheel_alone_checks_lints_and_runs(built: tuple[Path, Path
                               " from vipkeeper.cli import entry; entry()", "check", "-f",
                               str(SEED / "smtp-relay-node2.conf")], capture_output=True, text=True, env=env)
     assert blocked.returncode == 0, blocked.stderr
+
+    # a quorum-witness configuration is checked and explained without aiohttp (the 'witness' extra)
+    witnessed = tmp_path / "witness.conf"
+    witnessed.write_text("vipkeeper_witness etcd {\n endpoints http://192.0.2.11:2379\n}\n"
+                         "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n witness etcd\n"
+                         " virtual_ipaddress {\n 192.0.2.51/24\n }\n}\n")
+    explained = run("check", "-f", str(witnessed))
+    assert explained.returncode == 0, explained.stdout + explained.stderr
+    assert "etcd key /vipkeeper/instance/VI_1" in explained.stdout
 
     lint = run("lint", str(SEED / "smtp-relay-antipattern.conf"))
     assert "VK102" in lint.stdout and "Traceback" not in lint.stderr, lint.stdout + lint.stderr

@@ -31,6 +31,7 @@ from .model import (
     TrackRef,
     VirtualAddress,
     VirtualRoute,
+    VirtualRule,
     VrrpScript,
     Where,
 )
@@ -39,7 +40,7 @@ from .parser import parse
 __all__ = [
     "NOWHERE", "Authentication", "Config", "ConfigError", "Diagnostic", "Garp", "GlobalDefs",
     "Host", "Instance", "LocalHost", "Notifies", "ScriptCommand", "Severity", "SyncGroup", "TrackFile", "TrackProcess",
-    "TrackRef", "VirtualAddress", "VirtualRoute", "VrrpScript", "Where", "load", "loads",
+    "TrackRef", "VirtualAddress", "VirtualRoute", "VirtualRule", "VrrpScript", "Where", "load", "loads",
 ]
 
 

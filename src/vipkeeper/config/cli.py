@@ -79,8 +79,8 @@ def check(path: str, config_id: str | None, no_host: bool, as_json: bool) -> Non
     files are checked on this host (in the current network namespace), as keepalived -t does.
 
     A feature vipkeeper lacks whose absence changes what goes on the wire or who holds a VIP
-    (use_vmac, virtual_routes, virtual_rules, static_*, vrrp_iptables/nftables, virtual_server,
-    net_namespace, track_bfd, vrf, ...) is an error unless global_defs has
+    (use_vmac_addr, use_ipvlan, vrf, vrrp_iptables/nftables, virtual_server, net_namespace,
+    track_bfd, ...) is an error unless global_defs has
     `vipkeeper_run_without FEATURE ...`; auth_type AH is always an error.
 
     Exit status: 0 clean (unsupported/ignored keywords only); 1 errors, or the file cannot be
@@ -108,5 +108,10 @@ def check(path: str, config_id: str | None, no_host: bool, as_json: bool) -> Non
     else:
         for diagnostic in config.diagnostics:
             click.echo(str(diagnostic))
+        if config.witnesses:
+            from vipkeeper.witness.explain import explain
+
+            for line in explain(config):
+                click.echo(line)
         click.echo(f"{path}: {summary(config)}")
     sys.exit(exit_status(config))

@@ -2,7 +2,7 @@
 
 Rules
 - One table per block (`GLOBAL_DEFS`, `INSTANCE`, `SYNC_GROUP`, `SCRIPT`, `TRACK_PROCESS`,
-  `TRACK_FILE`, `AUTHENTICATION`, `TOP`). A row says: the model field the value goes to (None:
+  `TRACK_FILE`, `AUTHENTICATION`, `WITNESS` (vipkeeper's own `vipkeeper_witness`), `TOP`). A row says: the model field the value goes to (None:
   understood, kept in `extras`), how the words are read (`Reader`), and whether keepalived's
   keyword is supported at all (`status`).
 - A value that does not read (wrong type, out of range) is a warning naming the keyword and the
@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import routes
 from .listen import ListenError, parse_listen
 from .model import (
     Diagnostic,
@@ -36,6 +37,7 @@ from .model import (
     TrackRef,
     VirtualAddress,
     VirtualRoute,
+    VirtualRule,
 )
 from .tree import Node
 
@@ -377,6 +379,9 @@ def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
             options.append(option)
         else:
             sink.warning(child, f"Unknown configuration entry '{option}' for ip address - ignoring")
+    if "use_vmac" in options and fields.get("dev"):
+        sink.refuse(child, "use_vmac_addr", f"'use_vmac' on VIP {text} is not supported by vipkeeper "
+                                            f"(keepalived would {NO_VMAC_ADDR})")
     return VirtualAddress(interface, where=child.where, options=tuple(options), **fields)
 
 
@@ -391,7 +396,39 @@ def vip_block(node: Node, sink: Sink) -> tuple[VirtualAddress, ...]:
 
 
 def route_block(node: Node, sink: Sink) -> tuple[VirtualRoute, ...]:
-    return tuple(VirtualRoute(child.words, child.where) for child in _words_entries(node, sink))
+    """`virtual_routes { ... }` / `static_routes { ... }`: a line vipkeeper cannot install as
+    written is an error at its line (config/routes.py has the supported words)."""
+    out = []
+    for child in _words_entries(node, sink):
+        try:
+            route = routes.route_of(child.words, child.where)
+        except routes.Invalid as exc:
+            sink.error(child, f"{node.keyword}: {exc}: '{' '.join(child.words)}'")
+            continue
+        # keepalived 2.2.7's warnings, word for word
+        if "gw" in child.words:
+            sink.warning(child, '"gw" for routes is deprecated. Please use "via"')
+        if route.dev is None and not route.no_track:
+            sink.warning(child, f"Warning - cannot track route {route.dst} with no interface specified, "
+                                "not tracking")
+        out.append(route)
+    return tuple(out)
+
+
+def rule_block(node: Node, sink: Sink) -> tuple[VirtualRule, ...]:
+    """`virtual_rules { ... }` / `static_rules { ... }`, as route_block."""
+    out = []
+    for child in _words_entries(node, sink):
+        try:
+            rule = routes.rule_of(child.words, child.where)
+        except routes.Invalid as exc:
+            sink.error(child, f"{node.keyword}: {exc}: '{' '.join(child.words)}'")
+            continue
+        if rule.priority_defaulted:  # keepalived 2.2.7's words
+            sink.warning(child, f"Rule has no preference specified - setting to {rule.priority}. "
+                                "This is probably not what you want.")
+        out.append(rule)
+    return tuple(out)
 
 
 def track_block(low: int, high: int, *, what: str) -> Reader:
@@ -474,11 +511,20 @@ def peer_block(node: Node, sink: Sink) -> dict[str, Any]:
 
 
 def use_vmac(node: Node, sink: Sink) -> dict[str, Any]:
+    """`use_vmac [NAME] [MAC]`: MAC has 5 or 6 octets (5: the VRID is the sixth, as keepalived)."""
     name = ""
     mac = None
     for arg in node.args:
-        if arg.count(":") >= 4 and all(len(p) <= 2 for p in arg.split(":")):
-            mac = arg
+        if arg.count(":") >= 4:
+            parts = arg.split(":")
+            if len(parts) not in (5, 6) or not all(len(p) in (1, 2) and all(c in "0123456789abcdefABCDEF" for c in p)
+                                                  for p in parts):
+                raise Invalid(f"use_vmac: invalid MAC address '{arg}'")
+            if int(parts[0], 16) & 1:
+                raise Invalid(f"use_vmac: '{arg}' is a multicast MAC address")
+            mac = arg.lower()
+        elif len(arg) > LABEL_MAX or "/" in arg or " " in arg:
+            raise Invalid(f"use_vmac: '{arg}' is not a valid interface name (at most {LABEL_MAX} characters)")
         else:
             name = arg
     result: dict[str, Any] = {"use_vmac": name}
@@ -707,8 +753,8 @@ TUNING = "tune its checker/BFD processes, automatic priorities or spawning this 
          "such process and does not need it"
 BUFFERS = "size its netlink or socket receive buffers this way; vipkeeper sizes its own"
 NAMING = "name its processes or files this way; vipkeeper does not"
-NO_VMAC = "create a macvlan (VMAC) interface so adverts and the VIPs use the virtual MAC 00:00:5e:00:01:VRID; " \
-          "vipkeeper would use the interface's own MAC"
+NO_VMAC_ADDR = "create a VMAC on every other interface a VIP or eVIP names; vipkeeper makes only the " \
+               "instance's own VMAC, so those VIPs would answer from their interface's own MAC"
 WHERE_VIPS = "start VRRP inside this network namespace; vipkeeper would hold the VIPs in the namespace " \
              "it was started in; start it with `ip netns exec NAME vipkeeper ...`"
 
@@ -740,13 +786,13 @@ INSTANCE: dict[str, Keyword] = {
     "state": ok("state", choice("MASTER", "BACKUP", unknown="unknown state '{}', defaulting to BACKUP")),
     "interface": ok("interface", word),
     "vrf": unsupported("bind the instance's sockets and VIPs to this VRF; vipkeeper would use the default "
-                       "routing table", refuse=True),
-    "use_vmac": unsupported(NO_VMAC, refuse=True, read=use_vmac, multi=True),
-    "use_vmac_addr": unsupported(NO_VMAC, refuse=True, feature="use_vmac"),
-    "vmac_xmit_base": unsupported("send adverts from the base interface of the VMAC", field="vmac_xmit_base",
-                                  read=flag),
+                       "routing table (VRF devices need the kernel's vrf module, which vipkeeper's test "
+                       "kernels lack, so VRF support is not built)", refuse=True),
+    "use_vmac": ok(None, use_vmac, multi=True),
+    "use_vmac_addr": unsupported(NO_VMAC_ADDR, refuse=True),
+    "vmac_xmit_base": ok("vmac_xmit_base", flag),
     "use_ipvlan": unsupported("create an ipvlan interface for the VIPs; vipkeeper would put them on the "
-                              "interface", refuse=True),
+                              "interface (ipvlan is not built: use use_vmac)", refuse=True),
     "native_ipv6": ok("native_ipv6", flag),
     "dont_track_primary": ok("dont_track_primary", flag),
     **_TRACKERS,
@@ -772,8 +818,9 @@ INSTANCE: dict[str, Keyword] = {
     "garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
     "garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds",
                                  field="garp_extra_if", read=garp_extra_if),
-    "garp_extra_if_vmac": unsupported("send gratuitous ARPs/NAs on every interface every N seconds",
-                                      field="garp_extra_if", read=garp_extra_if),
+    "garp_extra_if_vmac": unsupported("send gratuitous ARPs/NAs every N seconds for VIPs on VMACs of interfaces "
+                                      "other than the instance's (with all VIPs on the instance's own VMAC it "
+                                      "sends none: measured)", field="garp_extra_if", read=garp_extra_if),
     "down_timer_adverts": ok("down_timer_adverts", integer(1, 100)),
     "lower_prio_no_advert": ok("lower_prio_no_advert", boolean),
     "higher_prio_send_advert": ok("higher_prio_send_advert", boolean),
@@ -785,11 +832,8 @@ INSTANCE: dict[str, Keyword] = {
     "virtual_ipaddress_excluded": ok("virtual_ipaddress_excluded", vip_block, block=True),
     "promote_secondaries": unsupported("set promote_secondaries on the interface so removing one address "
                                        "keeps the others of its subnet", field="promote_secondaries", read=flag),
-    "virtual_routes": unsupported("add these routes while Master and remove them otherwise; vipkeeper "
-                                  "installs no routes", refuse=True, field="virtual_routes", read=route_block,
-                                  block=True),
-    "virtual_rules": unsupported("add these policy routing rules while Master; vipkeeper installs no rules",
-                                 refuse=True, block=True),
+    "virtual_routes": ok("virtual_routes", route_block, block=True),
+    "virtual_rules": ok("virtual_rules", rule_block, block=True),
     "accept": ok(None, accept(True), multi=True),
     "no_accept": ok(None, accept(False), multi=True),
     "nopreempt": ok("nopreempt", flag),
@@ -806,6 +850,7 @@ INSTANCE: dict[str, Keyword] = {
     "lvs_sync_daemon_interface": unsupported(LVS),
     # vipkeeper's own
     "fast_handover": ok("fast_handover", boolean),
+    "witness": ok("witness", word),
 }
 
 SYNC_GROUP: dict[str, Keyword] = {
@@ -814,6 +859,8 @@ SYNC_GROUP: dict[str, Keyword] = {
     **_TRACKERS,
     "global_tracking": ok("global_tracking", flag),
     "sync_group_tracking_weight": ok("sync_group_tracking_weight", flag),
+    # vipkeeper's own
+    "witness": ok("witness", word),
 }
 
 SCRIPT: dict[str, Keyword] = {
@@ -872,7 +919,7 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
     "umask": ok("umask", umask),
     "fifo_write_vrrp_states_on_reload": unsupported("write every instance's state to the notify FIFO "
                                                     "after a reload"),
-    "default_interface": unsupported("put static addresses without `dev` on this interface"),
+    "default_interface": ok("default_interface", word),
     **_each("vmac_prefix vmac_addr_prefix", unsupported("name VMAC interfaces this way; vipkeeper creates none")),
     "disable_local_igmp": unsupported("stop the kernel sending IGMP reports for the VRRP group"),
     "vrrp_garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds"),
@@ -890,6 +937,46 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
             "lvs_netlink_monitor_rcv_bufs_force nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark "
             "net_namespace_ipvs namespace_with_ipsets", unsupported(LVS)),
     "net_namespace": unsupported(WHERE_VIPS, refuse=True),
+}
+
+
+def endpoint(node: Node, sink: Sink) -> tuple[str, ...]:
+    """`endpoints URL...`: http:// or https://, host and port."""
+    urls = list(node.args)
+    if not urls:
+        raise Invalid(f"'{node.keyword}' needs at least one URL")
+    for url in urls:
+        scheme, _, rest = url.partition("://")
+        if scheme not in ("http", "https") or not rest or "/" in rest.rstrip("/"):
+            raise Invalid(f"etcd endpoint '{url}' is not http(s)://HOST:PORT")
+    return tuple(urls)
+
+
+def policy(node: Node) -> str:
+    value = _one(node).lower()
+    if value not in ("fail_closed", "fail_open"):
+        raise Invalid(f"'policy' must be fail_closed or fail_open, not '{node.args[0]}'")
+    return value
+
+
+def key_prefix(node: Node, sink: Sink) -> str:
+    text = _one(node)
+    if not text.startswith("/"):
+        raise Invalid(f"witness prefix '{text}' must start with '/'")
+    return text.rstrip("/") or "/"
+
+
+# vipkeeper's own top-level block `vipkeeper_witness NAME { ... }` (keepalived -t calls it unknown).
+WITNESS: dict[str, Keyword] = {
+    "endpoints": ok("endpoints", endpoint, fatal=True),
+    "cacert": ok("cacert", quoted_path, fatal=True),
+    "cert": ok("cert", quoted_path, fatal=True),
+    "key": ok("key", quoted_path, fatal=True),
+    "prefix": ok("prefix", key_prefix, fatal=True),
+    "lease_ttl": ok("lease_ttl", integer(1, 3600), fatal=True),
+    "lease_margin": ok("lease_margin", timer(0.01, 60), fatal=True),
+    "timeout": ok("timeout", timer(0.01, 60), fatal=True),
+    "policy": ok("policy", lambda node, sink: policy(node), fatal=True),
 }
 
 GLOBAL_DEFS: dict[str, Keyword] = {
@@ -963,12 +1050,9 @@ GLOBAL_DEFS: dict[str, Keyword] = {
 
 # Top-level keywords other than the blocks parser.py walks with the tables above.
 TOP: dict[str, Keyword] = {
-    "static_ipaddress": unsupported("add these addresses at start-up and keep them; vipkeeper would not add "
-                                    "them", refuse=True, block=True),
-    "static_routes": unsupported("add these routes at start-up; vipkeeper installs no routes", refuse=True,
-                                 block=True),
-    "static_rules": unsupported("add these policy routing rules at start-up; vipkeeper installs no rules",
-                                refuse=True, block=True),
+    "static_ipaddress": ok("static_ipaddress", vip_block, block=True),
+    "static_routes": ok("static_routes", route_block, block=True),
+    "static_rules": ok("static_rules", rule_block, block=True),
     "virtual_server": unsupported(LVS, refuse=True, block=True),
     "virtual_server_group": unsupported(LVS, refuse=True, block=True, feature="virtual_server"),
     "SSL": unsupported(LVS, block=True),
@@ -988,7 +1072,7 @@ TOP: dict[str, Keyword] = {
 TABLES: dict[str, dict[str, Keyword]] = {
     "top level": TOP, "global_defs": GLOBAL_DEFS, "vrrp_instance": INSTANCE, "vrrp_sync_group": SYNC_GROUP,
     "vrrp_script": SCRIPT, "vrrp_track_process": TRACK_PROCESS, "track_file": TRACK_FILE,
-    "authentication": AUTHENTICATION,
+    "authentication": AUTHENTICATION, "vipkeeper_witness": WITNESS,
 }
 
 # auth_type AH cannot be opted out of: an AH peer rejects every advert vipkeeper sends (both

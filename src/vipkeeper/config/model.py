@@ -104,13 +104,64 @@ class VirtualAddress:
         return self.address.version
 
 
+_DEFAULT_ROUTE = ipaddress.IPv4Network("0.0.0.0/0")
+
+
 @dataclass(frozen=True)
 class VirtualRoute:
-    """A `virtual_routes`/`static_routes` entry, kept as its words: vipkeeper does not install
-    routes yet, but `check` and `lint` must see them and say so."""
+    """A `virtual_routes`/`static_routes` entry (config/routes.py reads the words).
+
+    `type` is unicast, blackhole, unreachable or prohibit; `table` 254 is main; `scope` 0 is
+    global (keepalived's default, measured); `words` are kept for messages and dumps."""
 
     words: tuple[str, ...]
     where: Where = NOWHERE
+    dst: ipaddress.IPv4Network | ipaddress.IPv6Network = _DEFAULT_ROUTE
+    type: str = "unicast"
+    src: IPAddress | None = None
+    via: IPAddress | None = None
+    dev: str | None = None
+    table: int = 254
+    metric: int | None = None
+    scope: int = 0
+    onlink: bool = False
+    no_track: bool = False
+
+    @property
+    def family(self) -> int:
+        return self.dst.version
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass(frozen=True)
+class VirtualRule:
+    """A `virtual_rules`/`static_rules` entry (config/routes.py reads the words).
+
+    `action` is "table" (then `table` is set), blackhole, unreachable or prohibit; `priority`
+    is 16384 when the line gives none (`priority_defaulted`), as keepalived sets it."""
+
+    words: tuple[str, ...]
+    where: Where = NOWHERE
+    family: int = 4
+    action: str = "table"
+    table: int | None = None
+    src: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    dst: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    priority: int = 16384
+    priority_defaulted: bool = False
+    fwmark: int | None = None
+    fwmask: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    invert: bool = False
+    no_track: bool = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
 
 
 @dataclass(frozen=True)
@@ -254,6 +305,7 @@ class Instance:
     virtual_ipaddress: tuple[VirtualAddress, ...] = ()
     virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
     virtual_routes: tuple[VirtualRoute, ...] = ()
+    virtual_rules: tuple[VirtualRule, ...] = ()
     track_interface: tuple[TrackRef, ...] = ()
     track_script: tuple[TrackRef, ...] = ()
     track_process: tuple[TrackRef, ...] = ()
@@ -267,11 +319,25 @@ class Instance:
     strict_mode: bool = False
     accept: bool | None = None  # accept / no_accept; None: keepalived's default for the mode
     use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
+    vmac_address: str | None = None  # use_vmac's MAC as written (5 or 6 octets); None: 00:00:5e:00:0X:VRID
     vmac_xmit_base: bool = False
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
     smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
+    witness: str | None = None  # vipkeeper extension: the vipkeeper_witness guarding the VIPs
     sync_group: str | None = None  # filled in from vrrp_sync_group membership
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def vmac_interface(self) -> str | None:
+        """The VMAC this instance's VIPs live on (`use_vmac`), None without one."""
+        if self.use_vmac is None:
+            return None
+        return self.use_vmac or f"vrrp.{self.virtual_router_id}"
+
+    @property
+    def socket_interface(self) -> str:
+        """Where adverts are sent and received: the VMAC, unless vmac_xmit_base (or no VMAC)."""
+        return self.vmac_interface if self.vmac_interface and not self.vmac_xmit_base else self.interface
 
     @property
     def is_unicast(self) -> bool:
@@ -297,6 +363,29 @@ class SyncGroup:
     track_file: tuple[TrackRef, ...] = ()
     sync_group_tracking_weight: bool = False
     smtp_alert: bool = False
+    witness: str | None = None  # vipkeeper extension: one witness key for the whole group
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A `vipkeeper_witness` block (vipkeeper extension): an etcd cluster whose key a router
+    must hold, under a lease of its own, to hold its VIPs (witness/claim.py says how)."""
+
+    name: str
+    endpoints: tuple[str, ...]
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    prefix: str = "/vipkeeper"
+    lease_ttl: int = 3  # seconds (etcd leases are whole seconds)
+    lease_margin: float = 0.2  # seconds the VIPs go before the earliest possible expiry in etcd
+    policy: str = "fail_closed"  # or fail_open: plain VRRP, reported degraded, without etcd
+    timeout: float = 0.0  # one request's answer; 0: a third of lease_ttl, at most 1 s
+    where: Where = NOWHERE
+
+    @property
+    def request_timeout(self) -> float:
+        return self.timeout or min(1.0, self.lease_ttl / 3)
 
 
 @dataclass(frozen=True)
@@ -356,6 +445,7 @@ class GlobalDefs:
     log_unknown_vrids: bool = False  # log adverts for VRIDs without an instance (keepalived's line)
     umask: int | None = None  # the daemon's umask (files it creates: dumps, fifos)
     # vipkeeper's own (keepalived would warn about them as unknown; `check` says they are ours)
+    default_interface: str = "eth0"  # where static_ipaddress entries without `dev` go (keepalived's default)
     control_socket: str | None = None
     metrics_listen: str | None = None
     # `vipkeeper_run_without FEATURE...`: features vipkeeper lacks that the admin accepts running
@@ -379,10 +469,12 @@ class Config:
     scripts: tuple[VrrpScript, ...] = ()
     track_processes: tuple[TrackProcess, ...] = ()
     track_files: tuple[TrackFile, ...] = ()
+    witnesses: tuple[Witness, ...] = ()
     static_addresses: tuple[VirtualAddress, ...] = ()
     static_routes: tuple[VirtualRoute, ...] = ()
     # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
     interface_up_down_delays: tuple[tuple[str, float, float], ...] = ()
+    static_rules: tuple[VirtualRule, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
 
     def instance(self, name: str) -> Instance | None:
@@ -396,6 +488,9 @@ class Config:
 
     def track_file(self, name: str) -> TrackFile | None:
         return next((f for f in self.track_files if f.name == name), None)
+
+    def witness(self, name: str) -> Witness | None:
+        return next((w for w in self.witnesses if w.name == name), None)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

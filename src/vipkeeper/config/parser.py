@@ -43,8 +43,10 @@ from .model import (
     TrackRef,
     VirtualAddress,
     VirtualRoute,
+    VirtualRule,
     VrrpScript,
     Where,
+    Witness,
 )
 from .tree import Node, build_tree
 
@@ -145,8 +147,10 @@ class _Raw:
     scripts: list[Block] = field(default_factory=list)
     processes: list[Block] = field(default_factory=list)
     files: list[Block] = field(default_factory=list)
+    witnesses: list[Block] = field(default_factory=list)
     static_addresses: list[VirtualAddress] = field(default_factory=list)
     static_routes: list[VirtualRoute] = field(default_factory=list)
+    static_rules: list[VirtualRule] = field(default_factory=list)
     top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     link_delays: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -160,6 +164,7 @@ _TOP_BLOCKS: dict[str, tuple[dict[str, Keyword], str, bool]] = {
     "vrrp_track_process": (kw.TRACK_PROCESS, "processes", True),
     "track_file": (kw.TRACK_FILE, "files", True),
     "vrrp_track_file": (kw.TRACK_FILE, "files", True),
+    "vipkeeper_witness": (kw.WITNESS, "witnesses", True),
 }
 
 
@@ -217,8 +222,12 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                     raw.link_delays.extend(kw.link_delays(node, sink))
             elif key == "static_ipaddress" and node.children is not None:
                 raw.static_addresses.extend(kw.vip_block(node, sink))
-            elif key == "static_routes" and node.children is not None:
+            elif key in ("static_routes", "static_rules") and node.children is None:
+                sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
+            elif key == "static_routes":
                 raw.static_routes.extend(kw.route_block(node, sink))
+            elif key == "static_rules":
+                raw.static_rules.extend(kw.rule_block(node, sink))
             elif kw.TOP[key].status == "ignored":
                 raw.top_extras.append((key, node.args))
         else:
@@ -265,6 +274,8 @@ class _Resolver:
         instances = [_replace(i, sync_group=membership[i.name]) if i.name in membership else i
                      for i in instances]
         self.member_weights(instances, groups)
+        witnesses = self.named(self.raw.witnesses, self.witness, "vipkeeper_witness")
+        self.witness_refs(instances, groups, {w.name for w in witnesses})
         return Config(
             files=files,
             global_defs=globals_,
@@ -273,9 +284,11 @@ class _Resolver:
             scripts=tuple(scripts),
             track_processes=tuple(processes),
             track_files=tuple(files_),
+            witnesses=tuple(witnesses),
             static_addresses=tuple(self.raw.static_addresses),
             static_routes=tuple(self.raw.static_routes),
             interface_up_down_delays=tuple(self.raw.link_delays),
+            static_rules=tuple(self.raw.static_rules),
             diagnostics=tuple(_in_file_order(self.sink.diagnostics, files)),
         )
 
@@ -547,7 +560,23 @@ class _Resolver:
             garp = self.instance_garp(g.garp, values, strict_mode)
 
         extras = list(block.extras)
-        for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if", "vmac_address"):
+        use_vmac = values.get("use_vmac")
+        vmac_address = values.get("vmac_address")
+        xmit_base = values.get("vmac_xmit_base", False)
+        if use_vmac is not None:  # keepalived 2.2.7 -t's warnings and resets, word for word
+            if peers and not xmit_base and not strict_mode:
+                sink.warning(block.where("use_vmac"), f"({name}) unicast with use_vmac requires vmac_xmit_base "
+                                                      "- setting")
+                xmit_base = True
+            if strict_mode and vmac_address:
+                sink.warning(block.where("use_vmac"), f"({name}): cannot specify MAC address with strict mode "
+                                                      "- clearing")
+                vmac_address = None
+        if strict_mode and xmit_base:
+            sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else block.where("use_vmac"),
+                         f"({name}) xmit_base is incompatible with strict mode - resetting")
+            xmit_base = False
+        for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if"):
             if key in values:
                 value = values[key]
                 extras.append((key, () if value is True else (str(value),)))
@@ -573,6 +602,7 @@ class _Resolver:
             virtual_ipaddress=tuple(vips),
             virtual_ipaddress_excluded=values.get("virtual_ipaddress_excluded", ()),
             virtual_routes=values.get("virtual_routes", ()),
+            virtual_rules=values.get("virtual_rules", ()),
             track_interface=tuple(track_interface),
             track_script=self.refs(name, values.get("track_script", ()), "script", known["script"]),
             track_process=self.refs(name, values.get("track_process", ()), "process", known["process"]),
@@ -584,9 +614,10 @@ class _Resolver:
             dont_track_primary=values.get("dont_track_primary", False),
             skip_check_adv_addr=values.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
             strict_mode=strict_mode, accept=accept,
-            use_vmac=values.get("use_vmac"), vmac_xmit_base=values.get("vmac_xmit_base", False),
+            use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
             fast_handover=values.get("fast_handover", False),
             smtp_alert=_smtp_alert(values, g),
+            witness=values.get("witness"),
             extras=tuple(extras),
         )
 
@@ -698,8 +729,47 @@ class _Resolver:
                 sync_group_tracking_weight=values.get("sync_group_tracking_weight", False)
                 or values.get("global_tracking", False),
                 smtp_alert=_smtp_alert(values, g),
+                witness=values.get("witness"),
             ))
         return groups, membership
+
+    # -- the witness (vipkeeper extension) ---------------------------------------------------
+
+    def witness(self, block: Block) -> Witness | None:
+        values = block.values
+        if "endpoints" not in values:
+            self.sink.error(block.node, f"vipkeeper_witness {block.name} has no endpoints")
+            return None
+        if ("cert" in values) != ("key" in values):
+            self.sink.error(block.node, f"vipkeeper_witness {block.name}: cert and key go together")
+            return None
+        ttl = values.get("lease_ttl", 3)
+        margin = values.get("lease_margin", 0.2)
+        if ttl * (1 - 1e-3) - margin <= ttl / 3:
+            self.sink.error(block.where("lease_margin"), f"vipkeeper_witness {block.name}: lease_margin "
+                            f"{margin} s leaves no time to renew a {ttl} s lease (need margin < 2/3 TTL)")
+            return None
+        return Witness(
+            name=block.name, endpoints=values["endpoints"], cacert=values.get("cacert"),
+            cert=values.get("cert"), key=values.get("key"), prefix=values.get("prefix", "/vipkeeper"),
+            lease_ttl=ttl, lease_margin=margin, policy=values.get("policy", "fail_closed"),
+            timeout=values.get("timeout", 0.0), where=block.node.where,
+        )
+
+    def witness_refs(self, instances: list[Instance], groups: list[SyncGroup], known: set[str]) -> None:
+        """A witness that does not exist is an error: the admin asked for a guarantee."""
+        grouped = {name: g for g in groups for name in g.group}
+        for owner in [*instances, *groups]:
+            if owner.witness is not None and owner.witness not in known:
+                what = "vrrp_instance" if isinstance(owner, Instance) else "vrrp_sync_group"
+                self.sink.error(owner.where, f"{what} {owner.name}: witness {owner.witness} is not a "
+                                             "defined vipkeeper_witness")
+        for instance in instances:
+            group = grouped.get(instance.name)
+            if group is not None and instance.witness is not None and instance.witness != group.witness:
+                self.sink.error(instance.where, f"({instance.name}) witness {instance.witness}: the "
+                                f"instance is in sync group {group.name}, whose members share one "
+                                "witness key - set 'witness' on the sync group")
 
     def member_weights(self, instances: list[Instance], groups: list[SyncGroup]) -> None:
         """keepalived forces the tracker weights of sync group members to 0; say so where set."""

@@ -111,6 +111,21 @@ def render(snapshot: dict) -> str:
         rows += [[str(t.get("name")), str(t.get("count", 0)), "yes" if t.get("quorum") else "NO"]
                  for t in tracked]
         lines.extend(_table(rows, "  "))
+    witnesses = snapshot.get("witnesses") or []
+    if witnesses:
+        lines.append("")
+        lines.append("quorum witness (etcd)")
+        rows = [["FOR", "KEY", "HOLDER", "US", "LEASE LEFT", "POLICY", "ETCD"]]
+        for w in witnesses:
+            left = w.get("lease_remaining")
+            etcd = "DEGRADED" if w.get("degraded") else ("ok" if w.get("reachable") else "UNREACHABLE")
+            rows.append([
+                str(w.get("name", "?")), str(w.get("key", "?")), str(w.get("holder") or "-"),
+                "holding" if w.get("holding") else ("waiting" if w.get("wanted") else "-"),
+                f"{left:.2f}s" if isinstance(left, (int, float)) else "-",
+                str(w.get("policy", "?")), f"{etcd} {w.get('endpoint', '')}".strip(),
+            ])
+        lines.extend(_table(rows, "  "))
     drops = _counts(snapshot.get("drops"))
     if drops:
         lines.append("")
@@ -149,6 +164,11 @@ def _render_instance(inst: dict, now: float) -> list[str]:
     for n, vip in enumerate(vips):
         present = "present" if vip.get("present") else "absent"
         rows.append(["VIPs" if n == 0 else "", f"{vip.get('address', '?')} on {vip.get('dev', '?')}  {present}"])
+    for n, c in enumerate(inst.get("vip_conflicts") or []):
+        peer = f" (VRRP router {c['peer']})" if c.get("peer") else ""
+        since = f" for {format_duration(now - c['since'])}" if c.get("since") else ""
+        text = f"{c.get('address', '?')} also answered by {c.get('mac', '?')}{peer}{since}"
+        rows.append(["CONFLICT" if n == 0 else "", text])
     counters = inst.get("counters") or {}
     sent_received = (
         f"adverts sent {counters.get('adverts_sent', 0)} received {counters.get('adverts_received', 0)}, "

@@ -89,6 +89,7 @@ class SnapshotCollector:
         yield from _instance_metrics(snap.get("instances") or [], snap.get("drops") or {})
         yield from _script_metrics(snap.get("scripts") or [])
         yield from _process_metrics(snap.get("process_tracker") or {})
+        yield from _witness_metrics(snap.get("witnesses") or [])
 
 
 def _num(value: object) -> float | None:
@@ -139,6 +140,9 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
                                     "Priority of the master as last heard", labels=INSTANCE_LABELS)
     vip = GaugeMetricFamily("vipkeeper_vip_present", "1 when the virtual address is on the interface",
                             labels=INSTANCE_LABELS + ["ip_address", "dev"])
+    conflict = GaugeMetricFamily("vipkeeper_vip_conflict",
+                                 "1 while another MAC answers for a VIP this Master holds",
+                                 labels=INSTANCE_LABELS + ["ip_address", "mac"])
     counters = {
         key: CounterMetricFamily(name, doc, labels=INSTANCE_LABELS)
         for key, name, doc in (
@@ -148,6 +152,7 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
             ("priority_zero_received", "vipkeeper_priority_zero_received", "Priority 0 advertisements received"),
             ("transitions", "vipkeeper_vrrp_transitions", "State transitions"),
             ("became_master", "vipkeeper_become_master", "Times the instance became master"),
+            ("vip_conflicts", "vipkeeper_vip_conflicts", "VIP conflicts detected (another MAC answering for a VIP)"),
         )
     }
     drops = CounterMetricFamily(
@@ -181,6 +186,8 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
         for v in inst.get("vips") or []:
             vip.add_metric(labels + [str(v.get("address", "")), str(v.get("dev", ""))],
                            1 if v.get("present") else 0)
+        for v in inst.get("vip_conflicts") or []:
+            conflict.add_metric(labels + [str(v.get("address", "")), str(v.get("mac", ""))], 1)
         c = inst.get("counters") or {}
         for key, family in counters.items():
             if _num(c.get(key)) is not None:
@@ -206,7 +213,7 @@ def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Met
     for reason, count in sorted(global_drops.items()):
         if _num(count) is not None:
             drops.add_metric(["", "", "", str(reason)], count)
-    yield from (state, prio, base, since, master_prio, vip, *counters.values(), drops,
+    yield from (state, prio, base, since, master_prio, vip, conflict, *counters.values(), drops,
                 t_status, t_contrib, t_fault, sock_errors, sock_reopens, sock_open)
 
 
@@ -253,6 +260,34 @@ def _process_metrics(tracker: dict) -> Iterator[Metric]:
             count.add_metric(name, t["count"])
         quorum.add_metric(name, 1 if t.get("quorum") else 0)
     yield from (count, quorum)
+
+
+def _witness_metrics(witnesses: list[dict]) -> Iterator[Metric]:
+    labels = ["name", "witness"]
+    gauges = {
+        "holding": GaugeMetricFamily("vipkeeper_witness_holding",
+                                     "1 when this router holds the witness key under a live lease", labels=labels),
+        "reachable": GaugeMetricFamily("vipkeeper_witness_reachable", "1 when etcd answers (a lease is live)",
+                                       labels=labels),
+        "degraded": GaugeMetricFamily("vipkeeper_witness_degraded",
+                                      "1 under fail_open while etcd cannot be reached (plain VRRP)", labels=labels),
+        "lease_remaining": GaugeMetricFamily("vipkeeper_witness_lease_remaining_seconds",
+                                             "Seconds until the local lease deadline", labels=labels),
+    }
+    counters = {
+        "acquisitions": CounterMetricFamily("vipkeeper_witness_acquisitions", "Witness key acquisitions",
+                                            labels=labels),
+        "leases_lost": CounterMetricFamily("vipkeeper_witness_leases_lost",
+                                           "Leases lost while holding the key", labels=labels),
+        "io_failures": CounterMetricFamily("vipkeeper_witness_io_failures",
+                                           "etcd requests that no endpoint answered in time", labels=labels),
+    }
+    for w in witnesses:
+        values = [str(w.get("name", "")), str(w.get("witness", ""))]
+        for key, family in {**gauges, **counters}.items():
+            if _num(w.get(key)) is not None:
+                family.add_metric(values, float(w[key]))
+    yield from (*gauges.values(), *counters.values())
 
 
 def make_registry(snapshot: Callable[[], dict], *, process_metrics: bool = True) -> CollectorRegistry:

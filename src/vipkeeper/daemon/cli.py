@@ -55,12 +55,14 @@ log = logging.getLogger("vipkeeper.daemon")
 @click.option("--log-ident", default=None, metavar="NAME",
               help="Syslog/journal identifier [vipkeeper; Keepalived_vrrp under keepalived's command line].")
 @click.option("--process-rescan-interval", default=0.2, show_default=True, type=float, hidden=True)
+@click.option("--vip-conflict-interval", default=10.0, show_default=True, type=float, metavar="SECONDS",
+              help="How often a Master checks that no other MAC answers for its VIPs (0: never).")
 @click.option("-P", "--vrrp", is_flag=True, hidden=True, help="Accepted for keepalived compatibility.")
 def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, log_facility: str,
         log_json: bool, no_syslog: bool, pid_file: str, config_id: str | None, netns: str | None,
         control_socket: str | None, metrics_listen: str | None, data_file: str, stats_file: str,
         json_file: str, snapshot_file: str, dump_dir: str | None, log_ident: str | None,
-        process_rescan_interval: float, vrrp: bool) -> None:
+        process_rescan_interval: float, vip_conflict_interval: float, vrrp: bool) -> None:
     """Run the VRRP daemon on a keepalived.conf (the VRRP side of keepalived)."""
     from vipkeeper.daemon.runtime import RunOptions
 
@@ -74,7 +76,8 @@ def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, 
     options = RunOptions(config_file=config_file, config_id=config_id, netns=netns, pid_file=pid_file,
                          control_socket=control_socket, metrics_listen=metrics_listen,
                          data_file=data_file, stats_file=stats_file, json_file=json_file,
-                         snapshot_file=snapshot_file, process_rescan_interval=process_rescan_interval)
+                         snapshot_file=snapshot_file, process_rescan_interval=process_rescan_interval,
+                         vip_conflict_interval=vip_conflict_interval)
     launch(options, dont_fork=dont_fork)
 
 

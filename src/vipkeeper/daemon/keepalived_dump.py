@@ -218,7 +218,7 @@ def json_records(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
             "dont_track_primary": int(inst.get("dont_track_primary", False)),
             "skip_check_adv_addr": int(inst.get("skip_check_adv_addr", False)),
             "strict_mode": int(inst.get("strict_mode", False)),
-            "vmac_ifname": "",
+            "vmac_ifname": (inst.get("vmac") or {}).get("interface", ""),
             "ifp_ifname": inst["interface"],
             "master_priority": 0 if inst["state"] == "MASTER" else max(master.get("priority", 0), 0),
             "last_transition": round(inst["since"], 6),

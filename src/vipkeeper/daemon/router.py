@@ -29,6 +29,7 @@ from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
 from vipkeeper.net.firewall import Firewall
 from vipkeeper.net.libnftables import NftError
+from vipkeeper.net.routes import RouteOwner
 from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
@@ -122,6 +123,12 @@ class Router:
         # keepalived's firewall drop rules for a Master without accept mode (net/firewall.py):
         # set by the runtime when `nftables`/`vrrp_iptables` applies to this instance
         self.firewall: Firewall | None = None
+        # virtual_routes / virtual_rules: opened on first use (most instances have none)
+        self.route_owner: RouteOwner | None = None
+        self._routes_synced: tuple[Any, bool] | None = None  # (model object, master) last synced
+        # A quorum witness (witness/driver.py) that must admit every AddVips/Announce: VRRP
+        # decides who wants the VIPs, the witness whether it may have them now.
+        self.witness: Any = None
 
     @property
     def name(self) -> str:
@@ -165,7 +172,39 @@ class Router:
                 self.counters.released_master += 1
             if self._on_state is not None:
                 self._on_state(self, before, after)
+            if self.witness is not None:
+                self.witness.state_changed(self)
+        self.sync_routes()
         self._rearm()
+
+    def route_entries(self, kind: str) -> list[dict[str, Any]]:
+        """virtual_routes ("routes") or virtual_rules ("rules") for the snapshot: each line as
+        written and whether vipkeeper has it installed now."""
+        from vipkeeper.net.routes import key_of
+
+        owner = self.route_owner
+        installed = (owner.routes if kind == "routes" else owner.rules) if owner is not None else {}
+        entries = self.model.virtual_routes if kind == "routes" else self.model.virtual_rules
+        return [{"entry": e.text, "installed": key_of(e) in installed} for e in entries]
+
+    def sync_routes(self) -> None:
+        """virtual_routes and virtual_rules are installed exactly while Master (net/routes.py
+        keeps keepalived's order and leaves unchanged entries alone). Runs right after the VIPs
+        come and right before they go, and after every event so a reload's new lists apply."""
+        model = self.model
+        master = self.core.state == State.MASTER
+        synced = self._routes_synced
+        if synced is not None and synced[0] is model and synced[1] == master:
+            return  # the common case (an advert, a timer): nothing changed, no work
+        if self.route_owner is None:
+            if not (model.virtual_routes or model.virtual_rules) or not master:
+                return
+            self.route_owner = RouteOwner(f"({self.name})")
+        self._routes_synced = (model, master)
+        if master:
+            self.route_owner.sync(model.virtual_routes, model.virtual_rules)
+        else:
+            self.route_owner.sync((), ())
 
     def received(self, got: packet.Received) -> None:
         adv = got.advertisement
@@ -188,6 +227,9 @@ class Router:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self.route_owner is not None:
+            # Routes were removed with the VIPs (Shutdown); with --dont-release-vrrp they stay.
+            self.route_owner.close()
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -239,13 +281,17 @@ class Router:
         if isinstance(action, SendAdvert):
             self.send_advert(action.priority)
         elif isinstance(action, AddVips):
-            self._firewall(True, action.vips)  # drop rule first, then the VIPs (keepalived's order)
-            self._change_vips(action.vips, self.addresses.add_now, "add")
+            if self.witness is None or self.witness.admit(self):
+                self._firewall(True, action.vips)  # drop rule first, then the VIPs (keepalived's order)
+                self._change_vips(action.vips, self.addresses.add_now, "add")
+                self.sync_routes()  # routes after the VIPs (a route's `src` may be a VIP)
         elif isinstance(action, DelVips):
+            self.sync_routes()  # rules and routes before the VIPs, as keepalived
             self._change_vips(action.vips, self.addresses.remove_now, "remove")
             self._firewall(False, action.vips)
         elif isinstance(action, Announce):
-            self._announce(action)
+            if self.witness is None or self.witness.admit(self):
+                self._announce(action)
         elif isinstance(action, Notify):
             self._on_notify(self, action)
         elif isinstance(action, Log):
@@ -264,6 +310,21 @@ class Router:
                 self.firewall.unblock(self.name, vips)
         except NftError as exc:
             log.error("(%s) cannot %s firewall drop rule: %s", self.name, "set" if block else "remove", exc)
+
+    @property
+    def vips_wanted(self) -> bool:
+        """Should this router's VIPs be on their interfaces now: MASTER, and admitted by the
+        quorum witness when one guards it. The runtime's safety nets (a VIP deleted under a
+        Master, lost address events, the maintenance pass) put back only what this says."""
+        return self.core.state == State.MASTER and (self.witness is None or self.witness.gate_open)
+
+    def hold_vips(self, on: bool) -> None:
+        """The witness opened (on) or closed its gate: add and announce, or remove, the VIPs."""
+        if on:
+            self._change_vips(self.params.vips, self.addresses.add_now, "add")
+            self._announce(Announce(max(1, self.params.garp_master_repeat), self.params.vips))
+        else:
+            self._change_vips(self.params.vips, self.addresses.remove_now, "remove")
 
     def _change_vips(self, vips: tuple[Any, ...], change: Callable[[Vip], bool], verb: str) -> None:
         for vip in vips:
@@ -369,12 +430,18 @@ def advert_for(p: InstanceParams, priority: int) -> packet.Advertisement:
 
 
 def vips_of(model: InstanceModel) -> tuple[Vip, ...]:
-    """The addresses a Master holds: VIPs then excluded VIPs, each on its own device."""
+    """The addresses a Master holds: VIPs then excluded VIPs, each on its own device. With
+    use_vmac, those of the instance's family whose `dev` is absent or the instance's interface
+    go on the VMAC (keepalived 2.2.7, measured: `dev eth0` on an eth0 instance lands on vrrp.VRID)."""
     out = []
+    vmac = model.vmac_interface
     for entry in model.virtual_ipaddress + model.virtual_ipaddress_excluded:
+        dev = entry.dev or model.interface
+        if vmac and entry.family == model.family and dev == model.interface:
+            dev = vmac
         out.append(
             Vip.make(
-                entry.dev or model.interface,
+                dev,
                 entry.address,
                 broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
                 scope=entry.scope or "global",

@@ -8,13 +8,14 @@ Rules
   that cannot be tied to a router is counted under the runtime's own drops.
 - A reload never leaves a half-applied state. The new file is read and validated in a thread of
   its own, with a deadline (the event loop keeps its timers meanwhile); then everything is
-  staged without touching what runs: a changed nftables table made, new sockets and
+  staged without touching what runs: a changed nftables table made, new VMACs, sockets and
   announcers opened (an instance on a missing interface gets none and waits in FAULT), routers
   built, new trackers started with their reports held back. Any failure (or exception) up to
   there undoes the stage (the running table put back) and counts a reload failure. Then one
   synchronous commit swaps it all in (the configuration, process tuning, firewall, mail
-  settings, trackers, endpoints and VRID mappings, routers taken out of service); only after
-  it are the fifos reopened, removed routers awaited while their VIPs go, and new ones started.
+  settings, trackers, endpoints and VRID mappings, VIP-conflict and witness bindings, routers
+  taken out of service); only after it are static addresses/routes synced, the fifos reopened,
+  removed routers awaited while their VIPs go, and new ones started.
   An instance whose configuration did not change keeps its state, timers and VIPs; one that
   changed in a compatible way gets `Reconfigure`; one that changed VRID, interface, family or
   version, or was removed, is stopped (priority 0, VIPs released) and the new one started.
@@ -64,18 +65,27 @@ from vipkeeper.daemon.router import (
 )
 from vipkeeper.daemon.tracking import TrackingHub
 from vipkeeper.daemon.tuning import ProcessTuner, Tuning
+from vipkeeper.daemon.vip_conflicts import VipConflicts
 from vipkeeper.net.addresses import (
     AddressChange,
     AddressError,
     AddressOwner,
     LinkState,
     LinkWatcher,
+    Vip,
     link_state,
 )
 from vipkeeper.net.announce import AnnounceError, Announcer
 from vipkeeper.net.firewall import Firewall
 from vipkeeper.net.libnftables import NftError
-from vipkeeper.net.vrrp_socket import RawReceived, VrrpSocket, VrrpSocketError
+from vipkeeper.net.routes import RouteOwner, RouteWatch
+from vipkeeper.net.vmac import VmacError, VmacOwner, VmacSpec, vmac_mac
+from vipkeeper.net.vrrp_socket import (
+    RawReceived,
+    VrrpSocket,
+    VrrpSocketError,
+    interface_source,
+)
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
@@ -93,6 +103,7 @@ from vipkeeper.vrrp.instance import (
     SocketState,
     Startup,
     State,
+    TrackedEntryLost,
     TrackerChanged,
 )
 
@@ -118,6 +129,7 @@ class RunOptions:
     release_on_stop: bool = True
     process_rescan_interval: float = 0.2
     reload_parse_deadline: float = 30.0  # s a reload's parse may take before it is given up
+    vip_conflict_interval: float = 10.0  # s between a Master's VIP conflict checks; 0: off
 
 
 class StartupError(Exception):
@@ -149,7 +161,8 @@ class Endpoint:
 
     @property
     def ifname(self) -> str:
-        return self.model.interface
+        """The interface the socket is bound to: the instance's, or its VMAC (endpoint_key)."""
+        return self.key[0]
 
 
 @dataclass
@@ -160,15 +173,17 @@ class StagedBuild:
     announcers: dict[str, Announcer] = field(default_factory=dict)
     planned: list[tuple[InstanceModel, tuple]] = field(default_factory=list)
     routers: dict[str, Router] = field(default_factory=dict)
+    vmacs: list[str] = field(default_factory=list)  # VMAC interfaces the stage created
 
 
 def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
     unicast = bool(model.unicast_peers)
     family = socket.AF_INET6 if model.family == 6 else socket.AF_INET
+    ifname = model.socket_interface  # the VMAC unless vmac_xmit_base
     if unicast:
-        return (model.interface, family, "unicast", model.unicast_src_ip)
+        return (ifname, family, "unicast", model.unicast_src_ip)
     group = model.mcast_dst_ip or (group6 if model.family == 6 else group4)
-    return (model.interface, family, str(group), model.mcast_src_ip)
+    return (ifname, family, str(group), model.mcast_src_ip)
 
 
 def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) -> InstanceParams:
@@ -263,6 +278,12 @@ class Runtime:
         self._accept_logged = -1e9
         self._parse_executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._parse_future: asyncio.Future[Any] | None = None
+        self.conflicts: VipConflicts | None = None
+        self.static_routes: RouteOwner | None = None  # static_routes / static_rules
+        self.route_watch: RouteWatch | None = None  # deletions of tracked virtual routes/rules
+        self.vmacs = VmacOwner()  # use_vmac interfaces
+        self.static_addresses: dict[Any, Vip] = {}  # static_ipaddress entries vipkeeper added
+        self.witnesses: dict[str, Any] = {}  # key name -> witness.driver.ClaimDriver
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -278,6 +299,12 @@ class Runtime:
             log.log(level, "%s", diag)
         if not config.usable:
             raise StartupError(f"{self.options.config_file}: configuration has errors, not starting")
+        if config.witnesses:  # checked here, before a reload touches anything running
+            try:
+                import vipkeeper.witness.driver
+            except ImportError as exc:
+                raise StartupError(f"{self.options.config_file}: vipkeeper_witness needs the 'witness' extra "
+                                   f"(pip install 'vipkeeper[witness]'; Debian: python3-aiohttp): {exc}") from None
         return config
 
     async def start(self, config: Config, tracking: TrackingHub) -> None:
@@ -307,6 +334,8 @@ class Runtime:
         for _, name in socket.if_nameindex():  # what is there now is not news to report
             self._link_up[name] = link_state(name).up
         self.mailer = Mailer(config.global_defs)
+        if self.options.vip_conflict_interval > 0:
+            self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event)
         for model in config.instances:
             state = link_state(model.interface)
             self._link_up[model.interface] = state.up
@@ -323,16 +352,79 @@ class Runtime:
                 self.addresses.remove_now(vip)
             except AddressError as exc:  # still owned: the maintenance tick retries it
                 log.error("(%s) cannot remove leftover VIP %s: %s", owner_of[vip.key], vip, exc.strerror or exc)
+        await self._sync_static(config)
+        self._watch_routes(config)
         try:
             await tracking.start(self._on_tracker)
         except (OSError, ConnectorUnavailable) as exc:
             raise StartupError(f"trackers cannot start: {getattr(exc, 'strerror', None) or exc}") from None
         self._make_groups(config, built)
+        self._attach_witnesses(config, built)
         for router in built.values():
             self._activate(router)
         task = asyncio.get_running_loop().create_task(self._maintain(), name="maintenance")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _watch_routes(self, config: Config) -> None:
+        """Listen for route/rule deletions once any instance has virtual routes or rules."""
+        if self.route_watch is None and any(m.virtual_routes or m.virtual_rules for m in config.instances):
+            try:
+                self.route_watch = RouteWatch()
+                self.route_watch.start(self._on_route_deleted)
+            except OSError as exc:
+                log.warning("cannot watch route deletions (virtual routes are not tracked): %s", exc)
+                self.route_watch = None
+
+    def _on_route_deleted(self, kind: str, fields: dict[str, Any]) -> None:
+        for router in self.routers.values():
+            entry = router.route_owner.take_lost(kind, fields) if router.route_owner is not None else None
+            if entry is not None:
+                router.feed(TrackedEntryLost(f"{kind} '{entry.text}'"))
+                return
+
+    async def _sync_static(self, config: Config) -> None:
+        """static_ipaddress, static_routes, static_rules: installed at start (addresses first, so
+        a route may use one as `src`), kept while running, changed by a reload entry by entry,
+        removed at exit (as keepalived 2.2.7, measured). An address that was there before is
+        never ours (AddressOwner), so it stays at exit."""
+        wanted = {}
+        for entry in config.static_addresses:
+            try:
+                vip = Vip.make(entry.dev or config.global_defs.default_interface, entry.address,
+                               broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
+                               scope=entry.scope or "global", label=entry.label)
+            except AddressError as exc:
+                log.error("%s: static address %s: %s", entry.where, entry.address, exc.strerror or exc)
+                continue
+            wanted[vip.key] = vip
+        for key in [k for k in self.static_addresses if k not in wanted]:
+            self._static_change(self.addresses.remove_now, self.static_addresses.pop(key), "remove")
+        for key, vip in wanted.items():
+            if key in self.static_addresses:
+                continue
+            try:
+                there = await self.addresses.present(vip)
+            except AddressError:
+                there = False
+            if there:  # an admin's (AddressOwner would take an address it finds present as its own)
+                log.warning("static address %s is there already and is not vipkeeper's: leaving it alone", vip)
+                continue
+            if self._static_change(self.addresses.add_now, vip, "add"):
+                self.static_addresses[key] = vip
+        if self.static_routes is None:
+            if not (config.static_routes or config.static_rules):
+                return
+            self.static_routes = RouteOwner("static")
+        self.static_routes.sync(config.static_routes, config.static_rules)
+
+    @staticmethod
+    def _static_change(change: Any, vip: Vip, verb: str) -> bool:
+        try:
+            return bool(change(vip))
+        except AddressError as exc:
+            log.error("cannot %s static address %s: %s", verb, vip, exc.strerror or exc)
+            return False
 
     def _make_groups(self, config: Config, built: dict[str, Router]) -> None:
         """Bind sync-group members (all freshly built: a group is rebuilt as a whole)."""
@@ -340,6 +432,57 @@ class Runtime:
             members = [built[name] for name in group.group if name in built]
             if members and len(members) == len(group.group):
                 self.groups[group.name] = GroupDriver(group.name, members, self._on_group_notify)
+
+    def _attach_witnesses(self, config: Config, built: dict[str, Router]) -> None:
+        """One witness claim per guarded sync group or lone instance (witness/driver.py); made
+        before the routers start, so no VIP is ever added without it. Claims whose key or block
+        changed on reload are released and made anew."""
+        if not config.witnesses and not self.witnesses:
+            return
+        from vipkeeper.witness.explain import guarded, key_for
+
+        wanted = {key_for(w, kind, name): (kind, name, w) for kind, name, w in guarded(config)}
+        for key in list(self.witnesses):
+            driver = self.witnesses[key]
+            if key not in wanted or wanted[key][2] != driver.model:
+                self.witnesses.pop(key)
+                for router in driver.detach():
+                    if router.state == State.MASTER and key not in wanted:
+                        router.hold_vips(True)  # no witness any more: plain VRRP
+                self._spawn(driver.close(), f"witness {key} close")
+        if not wanted:
+            return
+        from vipkeeper.witness.claim import (  # importable: read_config checked
+            Claim,
+            Policy,
+        )
+        from vipkeeper.witness.driver import ClaimDriver
+        from vipkeeper.witness.etcd_gateway import EtcdGateway
+
+        owner = config.global_defs.router_id or socket.gethostname()
+        now = asyncio.get_running_loop().time()
+        for key, (kind, name, w) in wanted.items():
+            driver = self.witnesses.get(key)
+            if driver is None:
+                gateway = EtcdGateway(w.endpoints, w.request_timeout, w.cacert, w.cert, w.key)
+                claim = Claim(key, owner, w.lease_ttl, Policy(w.policy), now, margin=w.lease_margin)
+                driver = ClaimDriver(name, w.name, claim, gateway, model=w)
+                self.witnesses[key] = driver
+                driver.start()
+            routers = {**self.routers, **built}
+            driver.set_routers([routers[m] for m in self.config_members(config, kind, name) if m in routers])
+
+    @staticmethod
+    def config_members(config: Config, kind: str, name: str) -> tuple[str, ...]:
+        if kind == "instance":
+            return (name,)
+        group = next((g for g in config.sync_groups if g.name == name), None)
+        return group.group if group is not None else ()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _on_group_notify(self, group: str, state: str) -> None:
         assert self.notifier is not None and self.config is not None
@@ -416,6 +559,11 @@ class Runtime:
             log.info("Leaving VIPs in place at stop (--dont-release-vrrp)")
         for router in list(self.routers.values()):
             await router.settle()
+        # The VIPs are gone: delete the witness keys so that the next Master acquires at once.
+        # With the VIPs left in place (-V), the keys stay too, until their leases expire.
+        await asyncio.gather(*(driver.close(release=self.options.release_on_stop)
+                               for driver in self.witnesses.values()))
+        self.witnesses.clear()
         # The STOP lines are in the fifos: close them now, so that a fifo script reads them and
         # then end-of-file, and exits by itself within the drain below instead of being killed
         # with lines unread.
@@ -431,6 +579,8 @@ class Runtime:
         if self.firewall is not None:  # after every VIP went; the tables go with their elements
             self.firewall.close()
             self.firewall = None
+        if self.conflicts is not None:
+            self.conflicts.close()
         if self.tracking is not None:
             await self.tracking.close()
         for ep in self.endpoints.values():
@@ -445,8 +595,19 @@ class Runtime:
         for pending in self._link_pending.values():
             pending.cancel()
         self._link_pending.clear()
+        if self.route_watch is not None:
+            self.route_watch.close()
+            self.route_watch = None
+        if self.static_routes is not None:
+            if self.options.release_on_stop:
+                self.static_routes.release_all()
+            self.static_routes.close()
+            self.static_routes = None
         if self.options.release_on_stop:
             await self.addresses.release_all()
+            # VMACs after the VIPs on them; with --dont-release-vrrp they stay with their VIPs
+            self.vmacs.release_all()
+        self.vmacs.close()
         await self.addresses.close()
         if self.timers is not None:
             self.timers.close()
@@ -470,6 +631,8 @@ class Runtime:
             for model in config.instances:
                 if model.name in keep:
                     continue
+                if self._ensure_vmac(model):  # before the socket, which may bind to it
+                    staged.vmacs.append(model.vmac_interface or "")
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
                 if key not in self.endpoints and key not in staged.endpoints:
                     ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key)
@@ -487,7 +650,8 @@ class Runtime:
             for model, key in staged.planned:
                 ep = self.endpoints.get(key) or staged.endpoints[key]
                 params = params_of(model, config, _source(ep, model))
-                announcer = self._staged_announcer(model.interface, staged) if ep.socket is not None else None
+                announcer = (self._staged_announcer(model.vmac_interface or model.interface, staged)
+                             if ep.socket is not None else None)
                 router = Router(model, params, ep.socket, self.addresses, announcer,
                                 self._on_notify, self._on_state, timers=self.timers,
                                 on_send_failed=self._on_send_failed)
@@ -498,15 +662,17 @@ class Runtime:
             raise
         return staged
 
-    @staticmethod
-    def _abort_build(staged: StagedBuild) -> None:
+    def _abort_build(self, staged: StagedBuild) -> None:
         for ep in staged.endpoints.values():  # a failed reload leaves no socket behind
             if ep.socket is not None:
                 ep.socket.close()
         for announcer in staged.announcers.values():
             announcer.close()
+        for name in staged.vmacs:  # nor a VMAC
+            self.vmacs.remove(name)
         staged.endpoints.clear()
         staged.announcers.clear()
+        staged.vmacs.clear()
 
     def _build(self, config: Config, keep: set[str]) -> dict[str, Router]:
         """At start: stage and take into service at once."""
@@ -554,13 +720,55 @@ class Runtime:
     def _guarded(model: InstanceModel) -> bool:
         accept = model.accept if model.accept is not None else not model.strict_mode
         return model.priority != 255 and not accept
+    def _ensure_vmac(self, model: InstanceModel) -> bool:
+        """Create (or take over) the instance's VMAC; True when this call created it."""
+        if model.vmac_interface is None or model.vmac_interface in self.vmacs.owned:
+            return False
+        spec = VmacSpec(model.vmac_interface, model.interface,
+                        vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family)
+        try:
+            created = self.vmacs.ensure(spec)
+        except VmacError as exc:
+            if exc.errno != errno.ENODEV:
+                raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+            # the parent is missing: the instance waits in FAULT (its socket cannot open), and the
+            # VMAC is made when the parent appears (_remake_vmacs)
+            self.vmacs.owned[spec.name] = spec
+            log.warning("(%s) %s: it is made when %s appears", model.name, exc.strerror or exc, model.interface)
+            return False
+        self._ifindex[spec.name] = link_state(spec.name).index  # so its deletion is reported
+        return created
+
+    def _remake_vmacs(self, state: LinkState) -> None:
+        """A VMAC of ours that is gone (deleted by someone, or with its parent) is made again as
+        soon as its parent exists, as keepalived 2.2.7 does (measured: FAULT, "Interface vrrp.71
+        deleted", the VMAC created again, BACKUP, election). Its socket follows by itself: the
+        new link's event reopens it (_on_link)."""
+        if state.ifname not in self.vmacs.owned and not any(s.parent == state.ifname
+                                                            for s in self.vmacs.owned.values()):
+            return
+        for name in self.vmacs.missing():
+            spec = self.vmacs.owned[name]
+            if not any(r.model.vmac_interface == name for r in self.routers.values()):
+                continue
+            try:
+                self.vmacs.ensure(spec, again=True)
+            except VmacError as exc:
+                log.debug("%s: not yet: %s", name, exc.strerror or exc)
+                continue
+            self._on_link(link_state(name))
 
     def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
         family = key[1]
+        ifname = key[0]  # the VMAC unless vmac_xmit_base (endpoint_key)
+        src = model.unicast_src_ip if model.unicast_peers else model.mcast_src_ip
+        if src is None and ifname != model.interface and family == socket.AF_INET:
+            # a VMAC has no IPv4 address: adverts leave from the parent's (keepalived, measured)
+            src = interface_source(model.interface, family)
         if model.unicast_peers:
-            return VrrpSocket.open(model.interface, family, src=model.unicast_src_ip, unicast=True)
+            return VrrpSocket.open(ifname, family, src=src, unicast=True)
         group = key[2]
-        return VrrpSocket.open(model.interface, family, group=group, src=model.mcast_src_ip)
+        return VrrpSocket.open(ifname, family, group=group, src=src)
 
     def _log_missing(self, model: InstanceModel, exc: VrrpSocketError, config: Config) -> None:
         if exc.errno != errno.ENODEV:
@@ -728,7 +936,7 @@ class Runtime:
                             MAINTENANCE_INTERVAL)
         # A Master lacking one of its VIPs (an add the kernel refused, an event lost) adds it.
         for router in list(self.routers.values()):
-            if router.core.state != State.MASTER:
+            if not router.vips_wanted:
                 continue
             for vip in router.params.vips:
                 if self.addresses.owns(vip.key):
@@ -850,6 +1058,7 @@ class Runtime:
             for ep in mine:
                 if ep.socket is not None:
                     self._lose(ep, f"interface {state.ifname} down")
+            self._remake_vmacs(state)
             return
         if self._ifindex.get(state.ifname) != state.index:
             if state.ifname in self._ifindex:
@@ -858,11 +1067,12 @@ class Runtime:
         stale = [ep for ep in mine if ep.socket is None or ep.socket.ifindex != state.index]
         for ep in stale:
             self._reopen_or_lose(ep, f"{state.ifname} is ifindex {state.index}")
+        self._remake_vmacs(state)
 
     def _on_address(self, change: AddressChange | None) -> None:
         if change is None:  # events were lost: every Master puts back what is missing
             for router in list(self.routers.values()):
-                if router.core.state == State.MASTER:
+                if router.vips_wanted:
                     router._change_vips(router.params.vips, self.addresses.add_now, "add")
             return
         if change.added:
@@ -878,7 +1088,7 @@ class Runtime:
                 for v in r.params.vips:
                     self._vip_routers.setdefault(v.key, []).append(r)
         for router in self._vip_routers.get(change.key, ()):
-            if router.core.state != State.MASTER or self.routers.get(router.name) is not router:
+            if not router.vips_wanted or self.routers.get(router.name) is not router:
                 continue
             for vip in router.params.vips:
                 if vip.key != change.key:
@@ -934,7 +1144,12 @@ class Runtime:
 
 
     def _on_state(self, router: Router, before: State, after: State) -> None:
-        pass
+        if self.conflicts is not None:
+            self.conflicts.state_changed(router, before, after)
+
+    def _fifo_event(self, router: Router, event: str) -> None:
+        for fifo in self.fifos:
+            fifo.write("INSTANCE", router.name, event, router.core.effective_priority)
 
     def _on_notify(self, router: Router, action: Notify) -> None:
         assert self.notifier is not None
@@ -1058,6 +1273,13 @@ class Runtime:
             raise
         # Commit: one synchronous step.
         removed = self._commit(config, users, unchanged, reconfigure, staged_build, staged_tracking, firewall)
+        # After the commit: static addresses/routes/rules changed entry by entry (failures are
+        # logged, never a reload failure), the route watch started if now needed.
+        try:
+            await self._sync_static(config)
+            self._watch_routes(config)
+        except Exception as exc:  # noqa: BLE001 - the reload is done; say what did not apply
+            log.error("Static addresses/routes after reload: %s", exc)
         # After the commit: the fifos reopened from the new configuration (their scripts first
         # read what was written, the STOP lines of removed instances included).
         try:
@@ -1126,6 +1348,8 @@ class Runtime:
                     guard.block(router.name, params.vips)
             except NftError as exc:
                 log.error("(%s) cannot set firewall drop rule: %s", name, exc)
+            if self.conflicts is not None and router.state == State.MASTER:
+                self.conflicts.became_master(router)  # its VIP set may have changed
             for event in self.tracking.current(router.model):
                 router.feed(event)
         for name in unchanged:
@@ -1133,6 +1357,7 @@ class Runtime:
         for gname in [g for g, d in self.groups.items() if any(r.name not in self.routers for r in d.routers.values())]:
             self.groups.pop(gname).detach()
         self._make_groups(config, staged.routers)
+        self._attach_witnesses(config, staged.routers)  # before the new routers start
         self.reloads += 1
         self.last_reload_error = None
         return removed
@@ -1184,6 +1409,10 @@ class Runtime:
             ep = self.endpoints.pop(key)
             if ep.socket is not None:
                 ep.socket.close()
+        # a VMAC whose socket is gone and no running instance names: a reload dropped it
+        wanted = {r.model.vmac_interface for r in self.routers.values()}
+        for name in [n for n in self.vmacs.owned if n not in wanted]:
+            self.vmacs.remove(name)
 
     def write_dump(self, kind: str) -> None:
         """One of keepalived's dump signals: kind is "data" (SIGUSR1), "stats" (SIGUSR2), "json"
@@ -1256,11 +1485,18 @@ class Runtime:
                 "master": master,
                 "vips": [{"address": v.address.with_prefixlen, "dev": v.ifname, "present": v.key in owned}
                          for v in router.params.vips],
+                "vmac": None if m.vmac_interface is None else {
+                    "interface": m.vmac_interface, "xmit_base": m.vmac_xmit_base,
+                    "present": m.vmac_interface in self.vmacs.owned},
+                "virtual_routes": router.route_entries("routes"),
+                "virtual_rules": router.route_entries("rules"),
                 "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],
                 "counters": {**router.counters.as_dict(),
                              # what the core left out under a flood (vrrp/log_limit.py)
                              "log_lines_suppressed": core.log_limiter.suppressed_total,
-                             "reactions_skipped": core.reactions_skipped},
+                             "reactions_skipped": core.reactions_skipped,
+                             "vip_conflicts": self.conflicts.counts.get(router.name, 0) if self.conflicts else 0},
+                "vip_conflicts": self.conflicts.conflicts_of(router.name) if self.conflicts else [],
                 "sync_group": m.sync_group,
                 # what keepalived's dumps show (daemon/keepalived_dump.py)
                 "source_address": str(router.params.source_address or ""),
@@ -1279,6 +1515,7 @@ class Runtime:
                 "skip_check_adv_addr": m.skip_check_adv_addr,
                 "strict_mode": m.strict_mode,
                 "socket": self._socket_snapshot(ep),
+                "witness": router.witness.claim.key if router.witness is not None else None,
                 "next_deadline_in": (core.next_deadline() - now_mono) if core.next_deadline() else None,
             })
         return {
@@ -1299,6 +1536,7 @@ class Runtime:
             "process_tracker": tracking.get("process_tracker", {}),
             "scripts": tracking.get("scripts", []),
             "drops": dict(self.drops),
+            "witnesses": [driver.snapshot() for driver in self.witnesses.values()],
         }
 
 

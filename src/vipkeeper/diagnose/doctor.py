@@ -91,11 +91,23 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("quorum_gained", re.compile(r"Quorum gained for tracked process (?P<proc>\S+)")),
     ("thread_late", re.compile(r"VRRP thread timer expired")),
     ("priority_change", re.compile(_I + r" Changing effective priority from (?P<a>\d+) to (?P<b>\d+)")),
+    # vipkeeper's VIP conflict detection (daemon/vip_conflicts.py)
+    ("vip_conflict", re.compile(_I + r" VIP conflict: (?P<vip>\S+) is also answered by (?P<mac>\S+)")),
+    ("vip_conflict_end", re.compile(_I + r" VIP conflict on (?P<vip>\S+) with (?P<mac>\S+) ended")),
+    # vipkeeper's quorum witness (witness/driver.py)
+    ("witness_acquired", re.compile(_I + r" witness key (?P<key>\S+) acquired")),
+    ("witness_waiting", re.compile(_I + r" witness key (?P<key>\S+) is held by (?P<holder>\S+) - waiting")),
+    ("witness_lost", re.compile(_I + r" witness key (?P<key>\S+) not held - VIPs removed")),
+    ("witness_released", re.compile(_I + r" witness key (?P<key>\S+) released")),
+    ("witness_degraded", re.compile(_I + r" witness (?P<w>\S+) unreachable - DEGRADED")),
+    ("witness_fault", re.compile(_I + r" witness (?P<w>\S+) unreachable - FAULT")),
 ]
 _TIMELINE_KINDS = frozenset({
     "state", "stopping", "starting", "sent_prio0", "rx_prio0", "lower_prio", "higher_prio", "script_failed",
     "script_ok", "script_stuck", "pidof_race", "connector", "quorum_lost", "quorum_gained", "priority_change",
     "thread_late", "owner_conflict", "interval_mismatch", "auth_mismatch", "script_disabled",
+    "vip_conflict", "vip_conflict_end",
+    "witness_acquired", "witness_waiting", "witness_lost", "witness_degraded", "witness_fault",
 })
 
 
@@ -107,7 +119,7 @@ def classify(line: LogLine) -> Event | None:
         groups = {k: v for k, v in m.groupdict().items() if v}
         subject = (groups.get("inst") or groups.get("script") or groups.get("s1") or groups.get("s2")
                    or groups.get("s3") or groups.get("proc") or groups.get("kw") or "")
-        detail = groups.get("state", "")
+        detail = groups.get("state", "") or groups.get("holder", "")
         if kind == "script_failed" and "timed_out" in line.message:
             kind = "script_timeout"
         return Event(kind, line, subject, detail)
@@ -165,11 +177,21 @@ def _periods(events: list[Event], last_ts: dict[str, float]) -> list[_Period]:
     return out
 
 
-def _split_brain(periods: list[_Period], th: Thresholds) -> list[Finding]:
+def _without_key(p: _Period, events: list[Event]) -> bool:
+    """A MASTER period in which the quorum witness kept the VIPs off: the node logged that
+    another held the key and never that it acquired it."""
+    def inside(e: Event) -> bool:
+        return (e.line.node == p.node and e.subject == p.instance and e.ts >= p.start
+                and (p.end is None or e.ts <= p.end))
+    waited = any(e.kind == "witness_waiting" and inside(e) for e in events)
+    return waited and not any(e.kind == "witness_acquired" and inside(e) for e in events)
+
+
+def _split_brain(periods: list[_Period], th: Thresholds, events: list[Event] = ()) -> list[Finding]:  # type: ignore[assignment]
     findings = []
     masters: dict[str, list[_Period]] = defaultdict(list)
     for p in periods:
-        if p.state == "MASTER":
+        if p.state == "MASTER" and not _without_key(p, list(events)):
             masters[p.instance].append(p)
     for inst, ps in sorted(masters.items()):
         ps.sort(key=lambda p: p.start)
@@ -337,7 +359,7 @@ def diagnose(lines: list[LogLine], th: Thresholds = Thresholds()) -> Report:
         if l.ts is not None:
             last_ts[l.node] = max(last_ts.get(l.node, l.ts), l.ts)
     findings: list[Finding] = []
-    findings += _split_brain(_periods(events, last_ts), th)
+    findings += _split_brain(_periods(events, last_ts), th, events)
     findings += _flapping(events, th)
     findings += _scripts(events, th)
     findings += _grouped(
@@ -397,6 +419,13 @@ def diagnose(lines: list[LogLine], th: Thresholds = Thresholds()) -> Report:
     )
     findings += _quorum_bounce(events)
     findings += _grouped(
+        events, "vip_conflict", "VK517", "error",
+        "({subject}) on {node}: another MAC answered for a VIP this MASTER held ({n} time(s)): a second "
+        "MASTER (split brain) or a host configured with the VIP", per_subject=True,
+        fix="run `vipkeeper watch IFACE` on the LAN to see who advertises and answers, and "
+            "`vipkeeper doctor --host -f CONF` on each node (a firewall dropping IP protocol 112?)",
+    )
+    findings += _grouped(
         events, "unknown_keyword", "VK514", "warning",
         "keepalived on {node} ignored keyword '{subject}': the line has no effect", per_subject=True,
         fix="fix the spelling or move it to the right block (`vrrp_version` belongs in global_defs; use "
@@ -411,6 +440,29 @@ def diagnose(lines: list[LogLine], th: Thresholds = Thresholds()) -> Report:
         events, "thread_late", "VK516", "warning",
         "keepalived's VRRP thread ran late on {node} ({n} time(s)) and a MASTER stepped down: the machine "
         "was too busy to send adverts", "find the load (check scripts forking too often?), raise advert_int",
+    )
+    findings += _grouped(
+        events, "witness_waiting", "VK520", "info",
+        "({subject}) on {node}: VRRP MASTER {n} time(s) while another router held the witness key: the "
+        "routers did not hear each other and the quorum witness kept the VIP on one of them",
+        "check why VRRP adverts did not pass between the routers (timeline); the witness did its job",
+        per_subject=True,
+    )
+    findings += _grouped(
+        events, "witness_lost", "VK521", "warning",
+        "({subject}) on {node}: the witness key was lost while MASTER ({n} time(s)): its VIPs were removed "
+        "(etcd majority unreachable from this node, or the lease expired)",
+        "check this node's path to the etcd members and the etcd cluster's health", per_subject=True,
+    )
+    findings += _grouped(
+        events, "witness_degraded", "VK522", "warning",
+        "({subject}) on {node}: etcd unreachable, running as plain VRRP (fail_open) {n} time(s): no split-brain "
+        "protection meanwhile", "restore the etcd quorum or the path to it", per_subject=True,
+    )
+    findings += _grouped(
+        events, "witness_fault", "VK522", "error",
+        "({subject}) on {node}: etcd unreachable, instance in FAULT (fail_closed) {n} time(s): no VIP on "
+        "this node meanwhile", "restore the etcd quorum or the path to it", per_subject=True,
     )
     timeline = [e for e in events if e.kind in _TIMELINE_KINDS]
     nodes = tuple(sorted({l.node for l in lines}))

@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import combinations
 
-from vipkeeper.config.model import Config, Diagnostic, Instance, TrackProcess, VrrpScript, Where
+from vipkeeper.config.model import (
+    Config,
+    Diagnostic,
+    Instance,
+    TrackProcess,
+    VrrpScript,
+    Where,
+)
+from vipkeeper.witness.explain import key_for
 
 from .findings import Finding, Level
 from .lint_input import Node, ScriptFacts, tracked
@@ -650,6 +658,63 @@ def link_delay_too_long(nodes: list[Node]) -> Iterator[Finding]:
 
 # ---------------------------------------------------------------- VK3xx: across nodes
 
+@rule("VK215", "warning", "use_vmac (IPv4) relies on arp_announce=2 on the parent, which keepalived does not set")
+def vmac_arp_announce(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        for inst in node.config.instances:
+            if inst.vmac_interface and inst.family == 4:
+                yield _f("VK215", inst.where,
+                         f"({inst.name}) use_vmac: keepalived sets arp_ignore and arp_filter on {inst.interface} but "
+                         f"not arp_announce, so the Master's own ARP requests (sent from {inst.interface} with "
+                         "the VIP as sender) teach clients the parent's MAC for the VIP, undoing the VMAC "
+                         "(measured with keepalived 2.2.7; vipkeeper sets it itself)",
+                         f"set net.ipv4.conf.{inst.interface}.arp_announce=2 (and keep arp_ignore=1, "
+                         f"arp_filter=1) in /etc/sysctl.d on every node")
+
+
+def _shared_tables(config: Config) -> dict[int, int]:
+    """How many places (instances, static_routes) put routes into each table."""
+    users: dict[int, int] = {}
+    for inst in config.instances:
+        for table in {r.table for r in inst.virtual_routes}:
+            users[table] = users.get(table, 0) + 1
+    for table in {r.table for r in config.static_routes}:
+        users[table] = users.get(table, 0) + 1
+    return users
+
+
+@rule("VK216", "warning", "tracked virtual route in a shared table (no no_track)")
+def tracked_route_shared_table(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        users = _shared_tables(node.config)
+        for inst in node.config.instances:
+            for route in inst.virtual_routes:
+                if route.no_track or route.dev is None:
+                    continue  # keepalived tracks only routes with a device
+                if route.table != 254 and users.get(route.table, 0) < 2:
+                    continue
+                table = "main" if route.table == 254 else f"{route.table}, which other entries also use"
+                yield _f("VK216", route.where,
+                         f"({inst.name}) route '{route.text}' goes into table {table} without no_track: "
+                         "keepalived (and vipkeeper, which tracks as it does) takes the instance out of MASTER "
+                         "when anything else (DHCP client, NetworkManager, another instance, an admin) deletes "
+                         "or replaces it",
+                         "add no_track, or give the instance's routes a table of their own")
+
+
+@rule("VK312", "error", "use_vmac on one node of a pair only", "cluster")
+def vmac_mismatch(nodes: list[Node]) -> Iterator[Finding]:
+    for a, ia, b, ib in _pairs(nodes):
+        if bool(ia.vmac_interface) != bool(ib.vmac_interface):
+            with_vmac, node = (ia, a) if ia.vmac_interface else (ib, b)
+            other = ib if with_vmac is ia else ia
+            yield _f("VK312", other.where,
+                     f"({other.name}) uses no VMAC while its peer in {node.label} does: at every failover the "
+                     "VIP's MAC changes between the virtual one and this node's own, which is what use_vmac is "
+                     "there to prevent", "use use_vmac on every node of the instance, or on none",
+                     related=(with_vmac.where,))
+
+
 def _pairs(nodes: list[Node]) -> Iterator[tuple[Node, Instance, Node, Instance]]:
     """Same instance on two nodes: by name, else by (VRID, interface, family)."""
     for a, b in combinations(nodes, 2):
@@ -819,6 +884,42 @@ def mcast_group_mismatch(nodes: list[Node]) -> Iterator[Finding]:
                      f"({ib.name}) adverts go to {gb} here but to {ga} on {a.label}: the nodes do not hear "
                      "each other",
                      "use the same vrrp_mcast_group4/6 (or mcast_dst_ip) on every node", related=(ia.where,))
+
+
+def _witness_key(node: Node, inst: Instance) -> str | None:
+    """The etcd key the quorum witness makes this instance claim (its sync group's), or None."""
+    config = node.config
+    group = next((g for g in config.sync_groups if g.name == inst.sync_group), None)
+    kind, name, witness = (("sync_group", group.name, group.witness) if group is not None
+                           else ("instance", inst.name, inst.witness))
+    block = config.witness(witness) if witness else None
+    return key_for(block, kind, name) if block is not None else None
+
+
+@rule("VK317", "error", "quorum witness on one node only, or on different keys", "cluster")
+def witness_mismatch(nodes: list[Node]) -> Iterator[Finding]:
+    for a, ia, b, ib in _pairs(nodes):
+        ka, kb = _witness_key(a, ia), _witness_key(b, ib)
+        if ka != kb:
+            yield _f("VK317", ib.where,
+                     f"({ib.name}) witness key {kb or 'none'} here but {ka or 'none'} on {a.label}: "
+                     + ("a node without the witness takes the VIP whenever VRRP says so, the witness "
+                        "cannot keep the pair from a split brain" if not (ka and kb) else
+                        "the nodes claim different keys, so both may hold the VIP at once"),
+                     "give the instance (or its sync group) the same `witness` and prefix on every node",
+                     related=(ia.where,))
+
+
+@rule("VK318", "error", "nodes sharing a witness key with the same router_id", "cluster")
+def witness_same_owner(nodes: list[Node]) -> Iterator[Finding]:
+    for a, ia, b, ib in _pairs(nodes):
+        key = _witness_key(a, ia)
+        ra, rb = a.config.global_defs.router_id, b.config.global_defs.router_id
+        if key and key == _witness_key(b, ib) and ra and ra == rb:
+            yield _f("VK318", ib.where,
+                     f"({ib.name}) router_id {rb} on {a.label} too: both write it as the owner of witness key "
+                     f"{key}, so each takes the other's key for its own",
+                     "give every node its own router_id in global_defs", related=(ia.where,))
 
 
 def run(nodes: list[Node]) -> list[Finding]:

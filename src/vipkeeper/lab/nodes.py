@@ -289,12 +289,14 @@ def write_haproxy_config(node: LabNode) -> Path:
     return path
 
 
-def start_haproxy(node: LabNode, name: str = "haproxy") -> NodeProc:
-    """haproxy in the foreground (-db) on the node's address; its comm is `haproxy`."""
+def start_haproxy(node: LabNode, name: str = "haproxy", binary: str = "/usr/sbin/haproxy") -> NodeProc:
+    """haproxy in the foreground (-db) on the node's address; its comm is `haproxy` (the basename
+    of `binary`: a renamed copy gives each node's haproxy a name of its own, for daemons that
+    track processes from the initial PID namespace, where every node's processes are seen)."""
     cfg = node.workdir / "haproxy.cfg"
     if not cfg.exists():
         write_haproxy_config(node)
-    return node.spawn(name, ["/usr/sbin/haproxy", "-db", "-f", str(cfg)])
+    return node.spawn(name, [binary, "-db", "-f", str(cfg)])
 
 
 def prepare_postfix(node: LabNode) -> Path:
@@ -331,12 +333,13 @@ def prepare_postfix(node: LabNode) -> Path:
     return etc
 
 
-def start_postfix(node: LabNode, name: str = "postfix") -> NodeProc:
-    """postfix's `master` in the foreground (-d) with the node's private config."""
+def start_postfix(node: LabNode, name: str = "postfix", binary: str = "/usr/lib/postfix/sbin/master") -> NodeProc:
+    """postfix's `master` in the foreground (-d) with the node's private config; its comm is the
+    basename of `binary` (`master`, or a renamed copy's name as for haproxy)."""
     etc = node.workdir / "postfix" / "etc"
     if not (etc / "main.cf").exists():
         etc = prepare_postfix(node)
-    return node.spawn(name, ["/usr/lib/postfix/sbin/master", "-c", str(etc), "-d"])
+    return node.spawn(name, [binary, "-c", str(etc), "-d"])
 
 
 def process_visible(node: LabNode, comm: str) -> bool:

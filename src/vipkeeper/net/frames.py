@@ -27,10 +27,12 @@ ETH_P_IPV6 = 0x86DD
 BROADCAST_MAC = b"\xff" * 6
 ARP_REQUEST = 1
 ARP_REPLY = 2
+ICMPV6_NEIGHBOUR_SOLICIT = 135
 ICMPV6_NEIGHBOUR_ADVERT = 136
 NA_FLAG_ROUTER = 0x80000000
 NA_FLAG_SOLICITED = 0x40000000
 NA_FLAG_OVERRIDE = 0x20000000
+ND_OPT_SOURCE_LL_ADDR = 1
 ND_OPT_TARGET_LL_ADDR = 2
 ALL_NODES = ipaddress.IPv6Address("ff02::1")
 _IPPROTO_ICMPV6 = 58
@@ -112,6 +114,42 @@ def unsolicited_na(mac: str | bytes, vip: str | ipaddress.IPv6Address, router: b
     return ethernet_header(ipv6_multicast_mac(ALL_NODES), smac, ETH_P_IPV6) + ip6 + message
 
 
+def arp_probe(mac: str | bytes, target: str | ipaddress.IPv4Address) -> bytes:
+    """An RFC 5227 ARP probe for `target`: sender IP 0.0.0.0, so no cache learns from it; every
+    host with `target` configured answers with a reply addressed to `mac`."""
+    return arp_frame(ARP_REQUEST, mac, "0.0.0.0", bytes(6), target, BROADCAST_MAC)
+
+
+def dad_solicitation(mac: str | bytes, target: str | ipaddress.IPv6Address) -> bytes:
+    """A duplicate-address-detection NS for `target` (source ::, to its solicited-node group):
+    a host with `target` configured answers with an NA to all-nodes."""
+    t = _v6(target)
+    group = ipaddress.IPv6Address(b"\xff\x02" + bytes(9) + b"\x01\xff" + t.packed[13:])
+    src = ipaddress.IPv6Address("::")
+    message = struct.pack("!BBHI", ICMPV6_NEIGHBOUR_SOLICIT, 0, 0, 0) + t.packed
+    checksum = icmpv6_checksum(src, group, message)
+    message = message[:2] + struct.pack("!H", checksum) + message[4:]
+    ip6 = struct.pack("!IHBB", 6 << 28, len(message), _IPPROTO_ICMPV6, 255) + src.packed + group.packed
+    return ethernet_header(ipv6_multicast_mac(group), mac_bytes(mac), ETH_P_IPV6) + ip6 + message
+
+
+def neighbour_solicitation(mac: str | bytes, source: str | ipaddress.IPv6Address,
+                           target: str | ipaddress.IPv6Address) -> bytes:
+    """An address-resolution NS for `target` from `source` (our link-local address) with our MAC
+    as source link-layer option, to the target's solicited-node group: a host with `target`
+    configured answers with a solicited NA unicast to us, which no other host sees (a DAD probe
+    is answered to all-nodes, and would move every client's neighbour entry)."""
+    t, src = _v6(target), _v6(source)
+    smac = mac_bytes(mac)
+    group = ipaddress.IPv6Address(b"\xff\x02" + bytes(9) + b"\x01\xff" + t.packed[13:])
+    option = struct.pack("!BB", ND_OPT_SOURCE_LL_ADDR, 1) + smac
+    message = struct.pack("!BBHI", ICMPV6_NEIGHBOUR_SOLICIT, 0, 0, 0) + t.packed + option
+    checksum = icmpv6_checksum(src, group, message)
+    message = message[:2] + struct.pack("!H", checksum) + message[4:]
+    ip6 = struct.pack("!IHBB", 6 << 28, len(message), _IPPROTO_ICMPV6, 255) + src.packed + group.packed
+    return ethernet_header(ipv6_multicast_mac(group), smac, ETH_P_IPV6) + ip6 + message
+
+
 @dataclass(frozen=True)
 class ArpFrame:
     eth_dst: bytes
@@ -146,6 +184,10 @@ class NeighbourAdvert:
     @property
     def router(self) -> bool:
         return bool(self.flags & NA_FLAG_ROUTER)
+
+    @property
+    def solicited(self) -> bool:
+        return bool(self.flags & NA_FLAG_SOLICITED)
 
 
 def parse_arp(frame: bytes) -> ArpFrame | None:

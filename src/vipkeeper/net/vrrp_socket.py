@@ -406,3 +406,13 @@ def _interface_source(ifname: str, ifindex: int, family: int) -> IPAddress:
     if best is None:
         raise VrrpSocketError(errno.EADDRNOTAVAIL, f"{ifname}: no IPv6 link-local address to send VRRP from")
     return best
+
+
+def interface_source(ifname: str, family: int) -> IPAddress:
+    """The address VRRP is sent from on `ifname` (its primary IPv4 / IPv6 link-local address):
+    a VMAC has none of its own, so its adverts take the parent interface's (net/vmac.py)."""
+    try:
+        ifindex = socket.if_nametoindex(ifname)
+    except OSError:
+        raise VrrpSocketError(errno.ENODEV, f"{ifname}: no such interface") from None
+    return _interface_source(ifname, ifindex, family)

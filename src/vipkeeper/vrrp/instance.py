@@ -234,9 +234,18 @@ class ForceBackup:
     """Sync group: another member yielded; a MASTER member follows to BACKUP."""
 
 
+@dataclass(frozen=True)
+class TrackedEntryLost:
+    """A virtual route or rule vipkeeper installed (tracked: with a device, no `no_track`) was
+    deleted by someone else: keepalived 2.2.7 leaves MASTER for BACKUP, priority 0 first
+    (measured), and puts it back only when it is Master again."""
+
+    what: str  # for the log line: "route 198.51.100.0/24 via ..."
+
+
 Event = Union[
     Startup, Shutdown, AdvertReceived, TimerFired, TrackerChanged, InterfaceDown, InterfaceUp,
-    SocketState, Reconfigure, ForceMaster, ForceBackup,
+    SocketState, Reconfigure, ForceMaster, ForceBackup, TrackedEntryLost,
 ]
 
 # --- actions ----------------------------------------------------------------------------------
@@ -388,6 +397,12 @@ class Instance:
         elif isinstance(event, ForceBackup):
             if self.state == State.MASTER:
                 self._become_backup(now, out)
+        elif isinstance(event, TrackedEntryLost):
+            if self.state == State.MASTER:
+                self._log(out, f"{event.what} deleted - leaving MASTER", "warning")
+                self._become_backup(now, out)
+                # keepalived: "Entering BACKUP STATE", "sent 0 priority", then the VIPs go
+                out.insert(next(i for i, a in enumerate(out) if isinstance(a, DelVips)), SendAdvert(0))
         else:  # pragma: no cover - typing guards this
             raise TypeError(f"unknown event {event!r}")
         return out

@@ -21,7 +21,12 @@ def test_table_covers_every_keyword_and_the_issue_19_features():
                  "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "startup_script", "shutdown_script"):
         assert rows[("global_defs", name)] == "acts", name
     assert rows[("vrrp_instance", "smtp_alert")] == "acts"
-    assert rows[("vrrp_instance", "use_vmac")] == "refused"
+    for name in ("use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules"):
+        assert rows[("vrrp_instance", name)] == "acts", name
+    for name in ("static_ipaddress", "static_routes", "static_rules"):
+        assert rows[("top level", name)] == "acts", name
+    for name in ("use_ipvlan", "vrf", "use_vmac_addr"):
+        assert rows[("vrrp_instance", name)] == "refused", name
     assert rows[("top level", "virtual_server")] == "refused"
     assert rows[("global_defs", "control_socket")] == "vipkeeper's own"
 

@@ -212,19 +212,44 @@ def test_examples_are_a_clean_pair():
         assert address in ipaddress.ip_network("192.0.2.0/24")
 
 
-def test_use_vmac_is_refused_unless_opted_out():
-    # The daemon does not create VMAC interfaces: its adverts would carry the interface's MAC, not
-    # the virtual one, so the configuration is refused until the admin says to run without it.
-    text = ("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n priority 100\n use_vmac\n"
+def test_use_ipvlan_is_refused_unless_opted_out():
+    # The daemon does not create ipvlan interfaces: the VIPs would sit on the interface itself,
+    # so the configuration is refused until the admin says to run without it.
+    text = ("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n priority 100\n use_ipvlan\n"
             " virtual_ipaddress { 192.0.2.9/24 }\n}\n")
     config = loads(text)
-    [found] = [d for d in config.diagnostics if "use_vmac" in d.message]
+    [found] = [d for d in config.diagnostics if "use_ipvlan" in d.message]
     assert found.severity == "error" and found.where.line == 5 and not config.usable
-    assert "'vipkeeper_run_without use_vmac' in global_defs" in found.message
-    config = loads("global_defs {\n vipkeeper_run_without use_vmac\n}\n" + text)
-    [found] = [d for d in config.diagnostics if "use_vmac" in d.message]
+    assert "'vipkeeper_run_without use_ipvlan' in global_defs" in found.message
+    config = loads("global_defs {\n vipkeeper_run_without use_ipvlan\n}\n" + text)
+    [found] = [d for d in config.diagnostics if "use_ipvlan" in d.message]
     assert found.severity == "unsupported" and found.where.line == 8 and config.usable
-    assert config.global_defs.run_without == ("use_vmac",)
+    assert config.global_defs.run_without == ("use_ipvlan",)
+
+
+def test_use_vmac_is_read_as_keepalived_reads_it():
+    base = ("{g}vrrp_instance V {{\n interface eth0\n virtual_router_id 9\n priority 100\n{extra}"
+            " virtual_ipaddress {{ 192.0.2.9/24 }}\n}}\n")
+    config = loads(base.format(g="", extra=" use_vmac\n"))
+    i = config.instances[0]
+    assert config.usable and (i.vmac_interface, i.socket_interface, i.vmac_address) == ("vrrp.9", "vrrp.9", None)
+    i = loads(base.format(g="", extra=" use_vmac vm9 02:00:5E:00:01\n vmac_xmit_base\n")).instances[0]
+    assert (i.vmac_interface, i.socket_interface, i.vmac_address) == ("vm9", "eth0", "02:00:5e:00:01")
+    config = loads(base.format(g="", extra=" use_vmac 01:00:5e:00:01:09\n"))
+    assert any("multicast MAC" in d.message for d in config.diagnostics)
+    # keepalived 2.2.7 -t's resets, measured
+    config = loads(base.format(g="", extra=" use_vmac\n unicast_peer {\n 192.0.2.8\n }\n"))
+    assert config.instances[0].vmac_xmit_base
+    assert any("unicast with use_vmac requires vmac_xmit_base - setting" in d.message for d in config.diagnostics)
+    config = loads(base.format(g="global_defs {\n vrrp_strict\n}\n", extra=" use_vmac vm 02:00:5e:00:01\n"
+                                                                         " vmac_xmit_base\n"))
+    i = config.instances[0]
+    assert not i.vmac_xmit_base and i.vmac_address is None
+    assert any("xmit_base is incompatible with strict mode - resetting" in d.message for d in config.diagnostics)
+    # a VIP on another interface with its own use_vmac (keepalived's use_vmac_addr) is refused
+    config = loads(base.format(g="", extra=" use_vmac\n virtual_ipaddress_excluded {\n 198.51.100.9/24 dev eth1 "
+                                           "use_vmac\n }\n"))
+    assert not config.usable and "use_vmac_addr" in config.errors[0].message
 
 
 def test_values_read_as_keepalived_2_2_7_reads_them():

@@ -31,7 +31,9 @@ SAMPLE = {
          ],
          "counters": {"adverts_sent": 1234, "adverts_received": 7, "priority_zero_sent": 0,
                       "priority_zero_received": 1, "transitions": 3, "became_master": 2,
-                      "drops": {"ttl": 3, "auth": 0, "vrid": 5}},
+                      "vip_conflicts": 1, "drops": {"ttl": 3, "auth": 0, "vrid": 5}},
+         "vip_conflicts": [{"address": "192.0.2.25", "mac": "02:00:00:00:00:0b", "since": NOW - 3.0,
+                            "peer": "192.0.2.2 (VRID 51, priority 150)"}],
          "sync_group": None},
         {"name": "VI_6", "state": "BACKUP", "since": NOW - 4.5, "interface": "eth1", "vrid": 52,
          "version": 3, "family": 6, "unicast": True, "base_priority": 90,
@@ -51,6 +53,11 @@ SAMPLE = {
     "scripts": [{"name": "chk_dns", "state": "down", "runs": 10, "failures": 4, "timeouts": 1,
                  "last_duration": 0.25, "last_exit": 1}],
     "drops": {"checksum": 2, "no_instance": 9},
+    "witnesses": [{"name": "VI_1", "witness": "etcd", "key": "/vipkeeper/instance/VI_1", "owner": "lb1",
+                   "holder": "lb1", "holding": True, "wanted": True, "lease": "694d8a1c2b3e4f10",
+                   "lease_remaining": 1.4, "lease_ttl": 2, "policy": "fail_closed", "reachable": True,
+                   "degraded": False, "endpoint": "http://192.0.2.11:2379", "acquisitions": 3,
+                   "leases_lost": 1, "io_failures": 2, "watch_events": 7, "last_acquire_seconds": 0.004}],
 }
 
 

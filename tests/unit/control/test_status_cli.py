@@ -87,6 +87,8 @@ def test_status_table(sockpath, snapshot):
     assert "chk_dns down 10 4 1 0.250s 1" in flat
     assert "haproxy 4 yes" in flat
     assert "dropped before matching an instance: checksum 2, no_instance 9" in flat
+    assert "quorum witness (etcd)" in flat
+    assert "VI_1 /vipkeeper/instance/VI_1 lb1 holding 1.40s fail_closed ok http://192.0.2.11:2379" in flat
     # labels and values line up in columns within an instance block
     block = lines[lines.index("VI_1  MASTER for 3m12s") + 1:]
     assert len({line.index(line.split()[1]) for line in block[:3]}) == 1
@@ -190,3 +192,24 @@ def test_render_survives_a_sparse_snapshot():
     assert "master none heard" in flat
     assert "priority base ? effective ?" in flat
     assert render({}).endswith("no VRRP instances")
+
+
+def test_render_shows_vip_conflicts(snapshot):
+    snapshot["instances"][0]["vip_conflicts"] = [
+        {"address": "192.0.2.50", "mac": "02:00:00:00:00:0b", "since": snapshot["daemon"]["now"] - 4,
+         "peer": "192.0.2.2 (VRID 51, priority 150)"}]
+    text = render(snapshot)
+    (line,) = [ln for ln in text.splitlines() if "CONFLICT" in ln]
+    assert "192.0.2.50 also answered by 02:00:00:00:00:0b (VRRP router 192.0.2.2 (VRID 51, priority 150))" in line
+    assert "for 4" in line
+    snapshot["instances"][0]["vip_conflicts"] = []
+    assert "CONFLICT" not in render(snapshot)
+
+
+def test_status_table_says_degraded_and_waiting(sockpath, snapshot):
+    snapshot["witnesses"][0].update(holder="lb2", holding=False, degraded=True, reachable=False,
+                                    policy="fail_open", lease_remaining=None)
+    with ServerThread(sockpath, snapshot):
+        result = CliRunner().invoke(status, ["--socket", sockpath])
+    flat = " ".join(result.output.split())
+    assert "VI_1 /vipkeeper/instance/VI_1 lb2 waiting - fail_open DEGRADED http://192.0.2.11:2379" in flat

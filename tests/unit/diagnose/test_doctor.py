@@ -155,3 +155,55 @@ def test_cli_exit_status_and_json(tmp_path):
 def test_garbage_input_is_not_an_error():
     report = diagnose(lines("\x00\x01binary\n{not json\nNov 99 99:99:99 x y: z\n"))
     assert report.findings == []
+
+
+def test_vip_conflict_lines_from_vipkeeper():
+    """vipkeeper's conflict detection lines (as the daemon writes them) become VK517 and timeline events."""
+    t = "2026-11-25T14:00:0{}+00:00 vipkeeper[7]: (VI_1) "
+    report = diagnose(lines("\n".join([
+        t.format("1.000") + "Entering MASTER STATE",
+        t.format("1.500") + "VIP conflict: 192.0.2.50 is also answered by 02:00:00:00:00:0b, VRRP router 192.0.2.2 "
+                            "(VRID 51, priority 150)",
+        t.format("9.000") + "VIP conflict on 192.0.2.50 with 02:00:00:00:00:0b ended after 7.5 s; announcing the "
+                            "VIP again",
+    ]), "a.log"))
+    (f,) = [f for f in report.findings if f.rule == "VK517"]
+    assert f.severity == "error" and "(VI_1) on a" in f.message and str(f.where) == "a.log:2"
+    assert [e.kind for e in report.timeline] == ["state", "vip_conflict", "vip_conflict_end"]
+    quiet = diagnose(lines("2026-11-25T14:00:01.000+00:00 vipkeeper[7]: (VI_1) Entering MASTER STATE\n"))
+    assert "VK517" not in rules(quiet)
+
+
+WITNESS_A = """
+    2026-11-30T11:28:51.444+00:00 vipkeeper[4]: (VI_1) Entering MASTER STATE
+    2026-11-30T11:28:51.459+00:00 vipkeeper[4]: (VI_1) witness key /vipkeeper/instance/VI_1 acquired
+    2026-11-30T11:29:30.000+00:00 vipkeeper[4]: (VI_1) Received advert from 192.0.2.2 with lower priority 100, ours 200, forcing new election
+    """
+WITNESS_B = """
+    2026-11-30T11:28:51.000+00:00 vipkeeper[5]: (VI_1) Entering BACKUP STATE (init)
+    2026-11-30T11:29:00.169+00:00 vipkeeper[5]: (VI_1) Entering MASTER STATE
+    2026-11-30T11:29:00.170+00:00 vipkeeper[5]: (VI_1) witness key /vipkeeper/instance/VI_1 is held by a - waiting
+    2026-11-30T11:29:30.001+00:00 vipkeeper[5]: (VI_1) Master received advert from 192.0.2.1 with higher priority 200, ours 100
+    2026-11-30T11:29:30.001+00:00 vipkeeper[5]: (VI_1) Entering BACKUP STATE
+    """
+
+
+def test_a_master_kept_off_the_vip_by_the_witness_is_not_split_brain():
+    report = diagnose(lines(WITNESS_A, "a.log") + lines(WITNESS_B, "b.log"))
+    assert "VK501" not in rules(report)
+    waiting = [f for f in report.findings if f.rule == "VK520"]
+    assert len(waiting) == 1 and "(VI_1) on b" in waiting[0].message
+    assert any(e.kind == "witness_acquired" and e.line.node == "a" for e in report.timeline)
+    # the same two MASTER periods without the witness lines are a split brain
+    plain = [l for l in lines(WITNESS_A, "a.log") + lines(WITNESS_B, "b.log") if "witness" not in l.message]
+    assert "VK501" in rules(diagnose(plain))
+
+
+def test_witness_lost_degraded_and_fault_are_findings():
+    report = diagnose(lines("""
+        2026-11-30T11:30:00.000+00:00 vipkeeper[4]: (VI_1) witness key /vipkeeper/instance/VI_1 not held - VIPs removed
+        2026-11-30T11:30:00.001+00:00 vipkeeper[4]: (VI_1) witness closed unreachable - FAULT (policy fail_closed)
+        2026-11-30T11:30:00.002+00:00 vipkeeper[4]: (VI_2) witness open unreachable - DEGRADED: plain VRRP (policy fail_open)
+        """, "a.log"))
+    found = {(f.rule, f.severity) for f in report.findings}
+    assert {("VK521", "warning"), ("VK522", "error"), ("VK522", "warning")} <= found

@@ -137,6 +137,11 @@ CASES = [
     ("VK213", "global_defs {\n  vrrp_rt_priority 50\n  vrrp_no_swap\n}\n" + instance(), {}, False),
     ("VK214", "interface_up_down_delays {\n  eth0 2\n}\n" + instance(), {}, True),
     ("VK214", "interface_up_down_delays {\n  eth0 1.5\n}\n" + instance(), {}, False),
+    ("VK215", instance(body="use_vmac\n"), {}, True),
+    ("VK215", instance(body="use_vmac\n", vips=("2001:db8::10/64",)), {}, False),
+    ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0\n}\n"), {}, True),
+    ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 no_track\n}\n"), {}, False),
+    ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 table 7\n}\n"), {}, False),
 ]
 
 
@@ -200,6 +205,7 @@ def test_writable_directory_counts_under_root(tmp_path):
 # ---- several nodes ----------------------------------------------------------------------
 
 UNI = "unicast_src_ip {src}\nunicast_peer {{\n  {peer}\n}}\n"
+WITNESS = "vipkeeper_witness etcd {\n  endpoints http://192.0.2.11:2379\n  prefix /vipkeeper\n}\n"
 
 CLUSTER = [
     ("VK301", instance(state="MASTER", priority=150), instance(vrid=52), True),
@@ -221,6 +227,17 @@ CLUSTER = [
     ("VK309", instance(state="MASTER", priority=255), instance(priority=255), True),
     ("VK310", instance(state="MASTER", priority=150, body="down_timer_adverts 5\n"), instance(), True),
     ("VK311", instance(state="MASTER", priority=150, body="mcast_dst_ip 224.0.0.19\n"), instance(), True),
+    ("VK312", instance(state="MASTER", priority=150, body="use_vmac\n"), instance(), True),
+    ("VK312", instance(state="MASTER", priority=150, body="use_vmac\n"), instance(body="use_vmac\n"), False),
+    ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"), instance(), True),
+    ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     WITNESS.replace("/vipkeeper", "/other") + instance(body="witness etcd\n"), True),
+    ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     WITNESS + instance(body="witness etcd\n"), False),
+    ("VK318", "global_defs {\n  router_id lb\n}\n" + WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     "global_defs {\n  router_id lb\n}\n" + WITNESS + instance(body="witness etcd\n"), True),
+    ("VK318", "global_defs {\n  router_id lb1\n}\n" + WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
+     "global_defs {\n  router_id lb2\n}\n" + WITNESS + instance(body="witness etcd\n"), False),
 ]
 
 

@@ -217,3 +217,52 @@ def test_delay_spans_are_not_quiet_for_not_one_holder_and_bursts():
 
 def test_the_table_has_a_delay_row():
     assert "split_brain_delay" in campaign.table([])
+
+
+WITNESS_SCHEDULE = Schedule(seed=9, duration=20.0, advert_int=0.2, faults=(), witness=True)
+
+
+def test_witness_schedules_judge_two_live_holders_whatever_the_network():
+    # the routers could not hear each other (a vrrp_split): allowed by split_brain, not by dual_holder
+    rec = Record("vipkeeper", WITNESS_SCHEDULE, samples=timeline((0, 10, "a"), (10, 12, "ab"), (12, 20, "a")),
+                 isolated={"b": [[9.0, 12.0]]}, events=[(9.0, "vrrp_split", "b", "apply"), (12.0, "vrrp_split", "b", "revert")])
+    assert kinds(rec) == ["dual_holder"]
+    assert campaign.judge(rec)[-1].at == 10.0
+    # the same samples in a plain schedule: no verdict (VRRP gives two holders there by design)
+    plain = record(rec.samples, isolated=rec.isolated, events=rec.events)
+    assert kinds(plain) == []
+    # a dead daemon's leftover VIP is not a live holder
+    rec.daemon_down = {"b": [[9.0, 13.0]]}
+    assert kinds(rec) == []
+
+
+def test_with_a_witness_the_quiet_window_grows_by_a_lease():
+    samples = timeline((0, 10, "a"), (10, 11.5, ""), (11.5, 20, "b"))
+    down = {"a": [[10.0, 20.0]]}
+    assert "not_one_holder" in kinds(record(samples, daemon_down=down, events=[(10.0, "daemon_kill", "a", "apply")]))
+    rec = record(samples, daemon_down=down, events=[(10.0, "daemon_kill", "a", "apply")])
+    rec.witness_ttl = 2.0
+    assert kinds(rec) == []
+
+
+def test_witness_schedules_replay_and_keep_the_plain_ones_as_they_were():
+    plain = campaign.make_schedule(5, duration=60.0, advert_int=0.2)
+    assert not plain.witness and not any(f.kind in campaign.WITNESS_KINDS for f in plain.faults)
+    many = [campaign.make_schedule(seed, duration=60.0, advert_int=0.2, witness=True) for seed in range(1, 6)]
+    assert many[0] == campaign.make_schedule(1, duration=60.0, advert_int=0.2, witness=True)
+    drawn = {f.kind for s in many for f in s.faults}
+    assert set(campaign.WITNESS_KINDS) <= drawn
+    assert all(f.node in campaign.NODES for s in many for f in s.faults if f.kind in campaign.WITNESS_KINDS)
+
+
+def test_the_witness_table_has_three_daemons_and_the_dual_holder_row():
+    results = [{"daemon": d, "seed": 1, "duration": 30.0, "witness": True, "violations": violations,
+                "checked": {"dual_samples": n}}
+               for d, violations, n in (("vipkeeper", [{"kind": "dual_holder", "seed": 1, "at": 5.0, "detail": ""}], 40),
+                                        ("keepalived", [{"kind": "dual_holder", "seed": 1, "at": 5.0, "detail": ""}], 45),
+                                        (campaign.WITNESS_FLAVOUR, [], 0))]
+    text = campaign.table(results, ("vipkeeper", "keepalived", campaign.WITNESS_FLAVOUR))
+    row = next(line for line in text.splitlines() if line.startswith("dual_holder"))
+    assert row.split()[1:] == ["1", "(seeds", "1)", "1", "(seeds", "1)", "0"]
+    assert "two-holder samples seen" in text and "--witness" in text
+    assert "dual_holder" not in campaign.table([dict(r, witness=False) for r in results])

@@ -353,3 +353,18 @@ def test_reconfigure_changes_vips_and_priority() -> None:
     assert AddVips(("vip2",)) in acts and inst.effective_priority == 120
     with pytest.raises(ValueError):
         inst.handle(Reconfigure(params(vrid=9)), 11.0)
+
+
+def test_a_tracked_route_lost_makes_the_master_let_go_with_priority_zero() -> None:
+    # keepalived 2.2.7 (measured): "Entering BACKUP STATE", "sent 0 priority", then the VIPs go
+    from vipkeeper.vrrp.instance import TrackedEntryLost
+
+    inst = make_master(params())
+    now = inst.next_deadline() or 10.0
+    out = inst.handle(TrackedEntryLost("route '198.51.100.0/24 via 192.0.2.254 dev eth0'"), now)
+    assert inst.state == State.BACKUP
+    assert messages(out) == ["(VI_1) route '198.51.100.0/24 via 192.0.2.254 dev eth0' deleted - leaving MASTER",
+                             "(VI_1) Entering BACKUP STATE"]
+    assert kinds(out) == [SendAdvert, DelVips, Notify] and non_log(out)[0].priority == 0
+    assert inst.next_deadline() is not None  # the master-down timer runs: Master again if nobody else is
+    assert inst.handle(TrackedEntryLost("rule 'x'"), now) == []  # only a Master reacts

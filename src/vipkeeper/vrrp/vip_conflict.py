@@ -1,0 +1,193 @@
+"""VIP conflict detection for a Master: does any other MAC answer for the VIPs it holds?
+
+Rules
+- Only a Master checks, and only its own VIPs. A check is a probe round: one ARP probe
+  (RFC 5227, sender 0.0.0.0) per IPv4 VIP, one neighbour solicitation from our link-local
+  address per IPv6 VIP; every host that has the address configured answers, unicast to us, so
+  no client's cache moves (net/conflict_socket.py builds the frames).
+- The first round goes `settle` seconds after becoming Master (long enough for an old Master
+  that is being preempted to drop the VIP, short enough to count as "right after taking over"),
+  then every `interval` seconds; while a conflict lasts, every `recheck` seconds, so its end is
+  seen within a fraction of a second.
+- A conflict is confirmed only by an answer to one of our probes: an ARP reply or solicited NA
+  addressed to us (or, for the DAD fallback, an NA for the VIP within `reply_wait` of a probe).
+  Unsolicited claims seen on the wire (a GARP, an ARP request from the VIP, an unsolicited NA
+  from another MAC) are suspicions: they bring the next round forward, nothing more. So a normal
+  preemption, where the new Master's GARPs may arrive a few milliseconds before its advert has
+  made us step down, is never reported.
+- A conflict ends when a round sent after that MAC's last answer got no answer from it within
+  `reply_wait`. Ending while still Master asks for a re-announcement (GARP/NA burst), so clients
+  that followed the other MAC come back; ending because we left MASTER does not.
+- Cheap and bounded: probes are rate-limited to `max_rate` per second across all instances (a
+  token bucket; what does not fit waits for the next tick), claims cost one dictionary lookup.
+- The other router's identity (VRRP source, VRID, priority) is remembered from adverts seen on
+  the wire with the claiming MAC, even ones a firewall later drops.
+- Pure: events in with `now`, events and probe lists out; no sockets, no clock.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import dataclass, field
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class ConflictStarted:
+    instance: str
+    vip: IPAddress
+    mac: str
+    peer: str | None  # "192.0.2.2 (VRID 51, priority 100)" when its adverts were seen
+
+
+@dataclass(frozen=True)
+class ConflictEnded:
+    instance: str
+    vip: IPAddress
+    mac: str
+    duration: float
+    reannounce: bool  # still Master: announce the VIP again
+
+
+@dataclass
+class Conflict:
+    mac: str
+    since: float
+    peer: str | None
+
+
+@dataclass
+class _Vip:
+    owner: str
+    last_probe: float | None = None
+    answers: dict[str, float] = field(default_factory=dict)  # mac -> last answer time
+    conflicts: dict[str, Conflict] = field(default_factory=dict)
+
+
+@dataclass
+class _Master:
+    vips: tuple[IPAddress, ...]
+    since: float
+    next_round: float
+
+
+class ConflictCore:
+    def __init__(self, interval: float = 10.0, settle: float = 0.25, recheck: float = 0.1,
+                 reply_wait: float = 0.1, max_rate: float = 1000.0) -> None:
+        self.interval = interval
+        self.settle = settle
+        self.recheck = recheck
+        self.reply_wait = reply_wait
+        self.max_rate = max_rate
+        self.masters: dict[str, _Master] = {}
+        self.vips: dict[IPAddress, _Vip] = {}
+        self.identity: dict[str, str] = {}  # mac -> "source (VRID n, priority p)"
+        self._queue: deque[IPAddress] = deque()
+        self._queued: set[IPAddress] = set()
+        self._tokens = max_rate
+        self._tokens_at: float | None = None
+        self.probes_sent = 0
+        self.conflicts_seen = 0
+
+    # -- state of the instances -----------------------------------------------------------
+
+    def became_master(self, instance: str, vips: tuple[IPAddress, ...], now: float) -> None:
+        self.left_master(instance, now)  # a reconfigured Master starts over with its new VIP set
+        self.masters[instance] = _Master(tuple(vips), now, now + self.settle)
+        for vip in vips:
+            self.vips[vip] = _Vip(instance)
+
+    def left_master(self, instance: str, now: float) -> list[ConflictEnded]:
+        m = self.masters.pop(instance, None)
+        if m is None:
+            return []
+        out = []
+        for vip in m.vips:
+            state = self.vips.get(vip)
+            if state is None or state.owner != instance:
+                continue
+            del self.vips[vip]
+            out += [ConflictEnded(instance, vip, c.mac, now - c.since, False) for c in state.conflicts.values()]
+        return out
+
+    # -- the wire ---------------------------------------------------------------------------
+
+    def advert_seen(self, mac: str, source: str, vrid: int, priority: int) -> None:
+        self.identity[mac] = f"{source} (VRID {vrid}, priority {priority})"
+
+    def claim(self, now: float, vip: IPAddress, mac: str, answer: bool | None) -> list[ConflictStarted]:
+        """`mac` answered for `vip`: answer True (a reply to our probe), False (unsolicited), None
+        (an NA: an answer if a probe of ours is outstanding)."""
+        state = self.vips.get(vip)
+        if state is None:
+            return []
+        m = self.masters[state.owner]
+        if answer is None:
+            answer = state.last_probe is not None and now - state.last_probe <= self.reply_wait
+        if not answer or state.last_probe is None or state.last_probe < m.since + self.settle - 1e-9:
+            if mac not in state.conflicts:  # a suspicion: check soon
+                m.next_round = min(m.next_round, max(now, m.since + self.settle))
+            return []
+        state.answers[mac] = now
+        if mac in state.conflicts:
+            return []
+        peer = self.identity.get(mac)
+        state.conflicts[mac] = Conflict(mac, now, peer)
+        self.conflicts_seen += 1
+        m.next_round = min(m.next_round, now + self.recheck)
+        return [ConflictStarted(state.owner, vip, mac, peer)]
+
+    # -- time -------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> tuple[list[IPAddress], list[ConflictEnded]]:
+        """Probes to send now, and conflicts that ended."""
+        ended: list[ConflictEnded] = []
+        for vip, state in self.vips.items():
+            if not state.conflicts or state.last_probe is None or now < state.last_probe + self.reply_wait:
+                continue
+            for mac in [m for m in state.conflicts if state.answers.get(m, 0.0) < state.last_probe]:
+                c = state.conflicts.pop(mac)
+                ended.append(ConflictEnded(state.owner, vip, mac, now - c.since, True))
+        for name, m in self.masters.items():
+            if now >= m.next_round:
+                busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
+                m.next_round = now + (self.recheck if busy else self.interval)
+                for vip in m.vips:
+                    if vip not in self._queued and self.vips.get(vip) is not None and self.vips[vip].owner == name:
+                        self._queue.append(vip)
+                        self._queued.add(vip)
+        return self._take(now), ended
+
+    def _take(self, now: float) -> list[IPAddress]:
+        if self._tokens_at is not None:
+            self._tokens = min(self.max_rate, self._tokens + (now - self._tokens_at) * self.max_rate)
+        self._tokens_at = now
+        out = []
+        while self._queue and self._tokens >= 1:
+            vip = self._queue.popleft()
+            self._queued.discard(vip)
+            state = self.vips.get(vip)
+            if state is None:
+                continue
+            state.last_probe = now
+            self._tokens -= 1
+            out.append(vip)
+        self.probes_sent += len(out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        times = [m.next_round for m in self.masters.values()]
+        for state in self.vips.values():
+            if state.conflicts and state.last_probe is not None:
+                times.append(state.last_probe + self.reply_wait)
+        if self._queue:
+            times.append((self._tokens_at or 0.0) + 1.0 / self.max_rate)
+        return min(times) if times else None
+
+    def conflicts(self, instance: str) -> list[tuple[IPAddress, Conflict]]:
+        m = self.masters.get(instance)
+        if m is None:
+            return []
+        return [(vip, c) for vip in m.vips if vip in self.vips for c in self.vips[vip].conflicts.values()]
