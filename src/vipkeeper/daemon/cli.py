@@ -188,6 +188,8 @@ async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: 
             log.error("metrics listener %s: %s", listen, exc)
             metrics = None
     sd_notify("READY=1\nSTATUS=vipkeeper running")
+    if runtime.timers is not None:
+        runtime.loop_watch.start_watchdog(runtime.timers)
     await runtime.run_until_stopped()
     sd_notify("STOPPING=1")
     log.info("Stopping vipkeeper")

@@ -46,6 +46,7 @@ from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
 from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
+from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.router import (
     GroupDriver,
     Router,
@@ -255,6 +256,7 @@ class Runtime:
         self.vmacs = VmacOwner()  # use_vmac interfaces
         self.static_addresses: dict[Any, Vip] = {}  # static_ipaddress entries vipkeeper added
         self.witnesses: dict[str, Any] = {}  # key name -> witness.driver.ClaimDriver
+        self.loop_watch = LoopWatch()  # lag record, late-run line, systemd watchdog
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -291,7 +293,8 @@ class Runtime:
         await run_lifecycle_script("startup", config.global_defs)
         self.firewall = self._open_firewall(config)
         await self.addresses.__aenter__()
-        self.timers = PreciseTimers(asyncio.get_running_loop())
+        self.timers = PreciseTimers(asyncio.get_running_loop(), on_lag=self.loop_watch.on_lag)
+        self.loop_watch.lag.set_advert_interval(min((m.advert_int for m in config.instances), default=None))
         self.notifier = NotifyRunner(asyncio.get_running_loop())
         self._prepare_scripts(config)
         self._open_fifos(config)
@@ -549,6 +552,7 @@ class Runtime:
             self.vmacs.release_all()
         self.vmacs.close()
         await self.addresses.close()
+        self.loop_watch.close()
         if self.timers is not None:
             self.timers.close()
             self.timers = None
@@ -1181,6 +1185,7 @@ class Runtime:
             self._vip_routers = None
             self.reloads += 1
             self.last_reload_error = None
+            self.loop_watch.lag.set_advert_interval(min((m.advert_int for m in config.instances), default=None))
             log.info("Reload finished: %d unchanged, %d reconfigured, %d started",
                      len(unchanged), len(reconfigure), len(built))
             return True
@@ -1355,6 +1360,7 @@ class Runtime:
                 "mail": self.mailer.snapshot() if self.mailer is not None else Mailer(GlobalDefs()).snapshot(),
                 "firewall": {"table": self.firewall.table if self.firewall is not None else None,
                              "blocked": self.firewall.blocked() if self.firewall is not None else {}},
+                "loop": self.loop_watch.as_dict(),
             },
             "global_defs": self._global_defs(),
             "instances": instances,
