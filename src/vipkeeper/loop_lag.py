@@ -7,8 +7,10 @@ Rule
   it ran it (actual − scheduled, never negative) is recorded: last, max, sum and count, and a
   cumulative histogram on fixed buckets (Prometheus `le` semantics).
 - A run later than `threshold` (a tenth of the shortest advert interval) is *late*: counted, and
-  worth a log line; the line is rate limited (vrrp/log_limit.py) and says how many late runs it
-  stands for, so a loaded host does not flood its log.
+  worth a log line; the line is rate limited (vrrp/log_limit.py) per order of magnitude of the
+  lag (10 ms, 100 ms, 1 s, ...): at most one line per `log_interval` for each, saying how many
+  late runs of that size it stands for. A loaded host that runs timers 20 ms late all the time
+  does not flood its log, and a 300 ms stall in the middle of that still gets its line at once.
 
 How it works: `record(lag, now)` is called by the timer path once per wake-up (precise_timers.py
 measures it against the deadline the timerfd was armed for). It returns None, or the text of the
@@ -18,6 +20,7 @@ log line to write. Time is passed in; nothing here reads a clock.
 from __future__ import annotations
 
 import bisect
+import math
 from typing import Any
 
 from vipkeeper.vrrp.log_limit import LogLimiter
@@ -56,10 +59,10 @@ class LoopLag:
         if lag <= self.threshold:
             return None
         self.late += 1
-        write, skipped = self._limiter.allow("late", now)
+        write, skipped = self._limiter.allow(math.floor(math.log10(lag)), now)
         if not write:
             return None
-        more = f"; {skipped} more late run{'s' if skipped != 1 else ''} since the last such line" if skipped else ""
+        more = f"; {skipped} more late run{'s' if skipped != 1 else ''} of this size since the last such line" if skipped else ""
         return (f"event loop ran its timers {lag * 1000:.1f} ms late (more than {self.threshold * 1000:.1f} ms, "
                 f"a tenth of the shortest advert interval){more}")
 

@@ -46,17 +46,21 @@ def test_threshold_is_a_tenth_of_the_shortest_advert_interval() -> None:
     assert lag.threshold == pytest.approx(0.1)
 
 
-def test_late_runs_give_a_rate_limited_line_that_counts_what_it_left_out() -> None:
+def test_late_runs_give_a_line_rate_limited_per_order_of_magnitude() -> None:
     lag = LoopLag(threshold=0.01, log_interval=10.0)
     assert lag.record(0.005, 0.0) is None  # on time enough
-    first = lag.record(0.3, 1.0)
-    assert first is not None and "300.0 ms late" in first and "10.0 ms" in first
-    assert lag.record(0.02, 2.0) is None
+    first = lag.record(0.02, 1.0)
+    assert first is not None and "20.0 ms late" in first and "10.0 ms" in first
+    assert lag.record(0.03, 2.0) is None  # same size, within 10 s
     assert lag.record(0.05, 10.9) is None
+    # a stall ten times worse is not hidden behind the limit of the small ones
+    stall = lag.record(0.3, 3.0)
+    assert stall is not None and "300.0 ms late" in stall and "more late" not in stall
+    assert lag.record(0.4, 4.0) is None
     again = lag.record(0.04, 11.0)
-    assert again is not None and "40.0 ms late" in again and "2 more late runs" in again
-    assert lag.late == 4
-    assert lag.as_dict()["log_lines_suppressed"] == 2
+    assert again is not None and "40.0 ms late" in again and "2 more late runs of this size" in again
+    assert lag.late == 6
+    assert lag.as_dict()["log_lines_suppressed"] == 3
 
 
 def test_timers_report_how_late_a_blocked_loop_ran_them() -> None:
