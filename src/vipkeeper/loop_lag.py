@@ -62,7 +62,8 @@ class LoopLag:
         write, skipped = self._limiter.allow(math.floor(math.log10(lag)), now)
         if not write:
             return None
-        more = f"; {skipped} more late run{'s' if skipped != 1 else ''} of this size since the last such line" if skipped else ""
+        plural = "s" if skipped != 1 else ""
+        more = f"; {skipped} more late run{plural} of this size since the last such line" if skipped else ""
         return (f"event loop ran its timers {lag * 1000:.1f} ms late (more than {self.threshold * 1000:.1f} ms, "
                 f"a tenth of the shortest advert interval){more}")
 
