@@ -82,14 +82,16 @@ def one(impl: str, n: int, interval: float, window: float, workdir: str) -> dict
         if not daemon.running:
             tail = " | ".join(daemon.log_lines()[-3:])
             return {"error": f"daemon exited: {tail}"}
-        time.sleep(2 * interval + 0.5)
+        # vipkeeper's lag record before the settling time: a status request runs on the daemon's
+        # loop, so it must not fall into the window
         loop0 = loop_of(daemon)
+        time.sleep(2 * interval + 0.5)
         cpu0, w0 = daemon.cpu(), time.monotonic()
         with FrameCapture(p, None, keep=is_vrrp_or_arp, rcvbuf=8 << 20) as capture:
             time.sleep(window)  # the measurement window itself, not a wait for an event
         cpu1, w1 = daemon.cpu(), time.monotonic()
-        loop1 = loop_of(daemon)
         rss = daemon.rss()
+        loop1 = loop_of(daemon)
         captured: dict[str, list[float]] = {}
         for frame, adv in capture.adverts():
             captured.setdefault(f"{adv.source} {adv.advertisement.vrid}", []).append(frame.time)
@@ -110,7 +112,7 @@ def loop_of(daemon) -> dict | None:  # type: ignore[no-untyped-def]
 
 
 def lag_over(before: dict | None, after: dict | None) -> dict | None:
-    """Timer lag over the window from two cumulative histograms: p99 as the upper bound of the
+    """Timer lag over settling time and window from two cumulative histograms: p99 as the upper bound of the
     bucket that holds it, and the largest lag if it grew in the window (else "<= " the old one)."""
     if not before or not after:
         return None

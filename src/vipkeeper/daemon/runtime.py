@@ -1286,6 +1286,9 @@ class Runtime:
         now_mono = asyncio.get_running_loop().time()
         tracking = self.tracking.snapshot() if self.tracking is not None else {}
         instances = []
+        # once, not per instance: with 1,000 instances per instance it was a million set inserts
+        # on the loop for every `status` or scrape
+        owned = {v.key for v in self.addresses.owned}
         for router in self.routers.values():
             core = router.core
             m = router.model
@@ -1297,7 +1300,6 @@ class Runtime:
                 master = {"address": str(core.master_source),
                           "priority": core.master_priority if core.master_priority is not None else -1,
                           "last_heard": router.master_heard}
-            owned = {v.key for v in self.addresses.owned}
             ep = self._endpoint_of(router)
             instances.append({
                 "name": router.name,
