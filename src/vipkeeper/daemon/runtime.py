@@ -43,8 +43,8 @@ from typing import Any
 from vipkeeper import __version__
 from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
-from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.config.model import Instance as InstanceModel
+from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
 from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.router import (
