@@ -325,7 +325,9 @@ def _signals() -> list[str]:
     out += [".PP", ("After SIGKILL nothing is released: a Backup takes over when the Master's adverts stop "
                    "(the master\\-down interval), and the VIPs stay on the killed node until vipkeeper "
                    "starts there again and removes them. SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT keep "
-                   "their default action: they report a fault in the daemon itself.")]
+                   "their default action: they report a fault in the daemon itself (the Python stack "
+                   "of each thread is written to standard error first). The unit's WatchdogSec= "
+                   "sends SIGABRT when the event loop stopped running its timers.")]
     return out
 
 

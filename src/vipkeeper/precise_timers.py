@@ -14,6 +14,9 @@ Rules:
 - Cancelled handles stay in the heap until their time (as in asyncio) and are skipped.
 - Where no timerfd can be had (not Linux, no libc), `PreciseTimers` hands everything to
   `loop.call_at`: less precise, same behaviour.
+- `on_lag(lag, now)`, when given, hears once per wake-up how late the loop ran the timers:
+  now − the deadline the timerfd was armed for (loop_lag.py keeps the record). A stalled loop
+  shows here first: the kernel's timer expired on time, the loop read it late.
 """
 
 from __future__ import annotations
@@ -82,8 +85,10 @@ def _noop(*_: Any) -> None:
 class PreciseTimers:
     """A heap of deadlines behind one timerfd on `loop`."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 on_lag: Callable[[float, float], None] | None = None) -> None:
         self._loop = loop
+        self.on_lag = on_lag
         self._heap: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
         self._armed: float | None = None
@@ -134,9 +139,12 @@ class PreciseTimers:
             os.read(self.fd, 8)
         except BlockingIOError:
             pass
+        armed = self._armed
         self._armed = None
         heap = self._heap
         now = self._loop.time()
+        if armed is not None and self.on_lag is not None:
+            self.on_lag(now - armed, now)
         self._expiring = True
         try:
             while heap and (heap[0][0] <= now or heap[0][0] - heap[0][2].early <= now):

@@ -31,7 +31,6 @@ import os
 import pwd
 import shlex
 import stat
-import subprocess
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -233,6 +232,8 @@ def script_env() -> dict[str, str]:
 
 def spawn_options(identity: Identity) -> dict[str, Any]:
     """Keyword arguments for subprocess.Popen / asyncio.create_subprocess_exec."""
+    import subprocess  # here: `check` reads this module's rules and never starts a script
+
     options: dict[str, Any] = {
         "stdin": subprocess.DEVNULL,
         "stdout": subprocess.DEVNULL,

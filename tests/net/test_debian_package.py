@@ -23,6 +23,7 @@ less once the dependencies are in the archive cache; the failover 10 s; systemd 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -542,6 +543,10 @@ def test_installed_unit_under_systemd(installed, root: Root, tmp_path) -> None:
         assert int(capbnd, 16).bit_count() == len(unit_caps), capbnd
         status = box.run("vipkeeper status").stdout
         assert re.search(r"^VI_1\s+MASTER", status, re.MULTILINE) and "track_vk" in status, status
+        # WatchdogSec=10: the loop's own timers ping systemd every 5 s (daemon/loop_watch.py).
+        loop = json.loads(box.run("vipkeeper status --json").stdout)["daemon"]["loop"]
+        assert loop["watchdog_interval"] == 5.0 and loop["watchdog_pings"] >= 1, loop
+        assert box.run("systemctl show -p WatchdogUSec --value vipkeeper").stdout.strip() == "10s"
 
         # keepalived's dump signals inside the sandbox: /tmp is the host's (no PrivateTmp), the
         # snapshot goes to the root-only runtime directory.

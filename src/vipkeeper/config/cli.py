@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import sys
 from typing import Any
 
@@ -94,6 +93,8 @@ def check(path: str, config_id: str | None, no_host: bool, as_json: bool) -> Non
             config = with_host_checks(config)  # the script user keepalived would need (config/scripts.py)
     except ConfigError as exc:
         if as_json:
+            import json
+
             click.echo(json.dumps({"usable": False, "error": {"file": exc.where.file,
                                    "line": exc.where.line, "message": exc.message}}, indent=2))
         else:
@@ -104,6 +105,8 @@ def check(path: str, config_id: str | None, no_host: bool, as_json: bool) -> Non
         sys.exit(EXIT_ERRORS)
     if as_json:
         document = {"usable": config.usable, "config": to_jsonable(config)}
+        import json
+
         click.echo(json.dumps(document, indent=2))
     else:
         for diagnostic in config.diagnostics:

@@ -15,8 +15,6 @@ Rules
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,14 +43,20 @@ class LocalHost:
     path: str = os.environ.get("PATH") or DEFAULT_PATH
 
     def interface_exists(self, name: str) -> bool:
+        # The C module, not socket.py: socket.py turns its constants into enums at import, a good
+        # share of what `vipkeeper check` costs, for one lookup that needs none of it.
+        import _socket
+
         try:
-            socket.if_nametoindex(name)
+            _socket.if_nametoindex(name)
         except OSError:
             return False
         return True
 
     def script_file(self, command: str) -> tuple[str, bool] | None:
         if "/" not in command:
+            import shutil
+
             found = shutil.which(command, mode=os.F_OK, path=self.path)
             if found is None:
                 return None

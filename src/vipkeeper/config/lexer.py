@@ -37,13 +37,11 @@ fails at once instead of hanging the reader.
 
 from __future__ import annotations
 
-import glob
 import os
-import random
 import re
 import stat
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .model import ConfigError, Diagnostic, Where
 
@@ -113,7 +111,7 @@ class _Reader:
         self.stack: list[str] = []  # real paths of the files being read, for loop detection
         self.total_bytes = 0
         self.pwd = os.getcwd()
-        self.rng = random.Random()
+        self._rng: Any = None  # random.Random, made on first ~SEQ/~RAND use (import cost)
         self.expansions = 0
         self.logical = 0
         self.opens = 0
@@ -230,6 +228,8 @@ class _Reader:
                 raise ConfigError(where, f"cannot open include file '{pattern}': no such file")
             self.read_file(full, full, where)
             return
+        import glob  # here: only a wildcard include needs it
+
         matches: list[str] = []
         for expanded in expand_braces(full):
             matches.extend(glob.glob(expanded))
@@ -319,7 +319,11 @@ class _Reader:
             except ValueError:
                 self.warn(where, f"invalid ${{_RANDOM}} arguments '{' '.join(args)}'")
                 return None
-            return str(self.rng.randint(min(low, high), max(low, high)))
+            if self._rng is None:
+                import random
+
+                self._rng = random.Random()
+            return str(self._rng.randint(min(low, high), max(low, high)))
         return None
 
     def _sequence(self, kind: str, text: str, start: int, where: Where, depth: int) -> None:

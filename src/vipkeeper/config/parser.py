@@ -20,7 +20,6 @@ Rules
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +82,8 @@ class _Walker:
             raise ConfigError(node.where, f"more than {MAX_UNKNOWN} unknown keywords: "
                                           "this does not look like a keepalived configuration")
         message = f"Unknown keyword '{node.keyword}'"
+        import difflib  # only for a misspelt keyword: not paid by every `check`
+
         close = difflib.get_close_matches(node.keyword, list(known), n=1, cutoff=SPELLING_CUTOFF)
         if close:  # a misspelt keyword is the typo that goes live: say which one was meant
             message += f" (did you mean '{close[0]}'?)"

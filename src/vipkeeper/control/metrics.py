@@ -41,6 +41,7 @@ from prometheus_client.core import (
     CollectorRegistry,
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
 )
 from prometheus_client.process_collector import ProcessCollector
@@ -114,6 +115,7 @@ def _daemon_metrics(daemon: dict) -> Iterator[Metric]:
     ):
         if _num(daemon.get(key)) is not None:
             yield CounterMetricFamily(name, doc, value=daemon[key])
+    yield from _loop_metrics(daemon.get("loop") or {})
     failed = daemon.get("last_reload_error")
     yield GaugeMetricFamily("vipkeeper_config_last_reload_successful",
                             "0 when the last reload was refused", value=0 if failed else 1)
@@ -124,6 +126,33 @@ def _daemon_metrics(daemon: dict) -> Iterator[Metric]:
     ):
         if _num(mail.get(key)) is not None:
             yield CounterMetricFamily(name, doc, value=mail[key])
+
+
+def _loop_metrics(loop: dict) -> Iterator[Metric]:
+    """How late the event loop ran its timers (loop_lag.py), and the watchdog pings."""
+    if _num(loop.get("last")) is not None:
+        yield GaugeMetricFamily("vipkeeper_loop_lag_seconds",
+                                "How late the event loop ran its last timers", value=loop["last"])
+    if _num(loop.get("max")) is not None:
+        yield GaugeMetricFamily("vipkeeper_loop_lag_max_seconds",
+                                "The largest event loop lag since the daemon started", value=loop["max"])
+    buckets = loop.get("buckets")
+    if isinstance(buckets, list) and _num(loop.get("count")) is not None and _num(loop.get("sum")) is not None:
+        hist = HistogramMetricFamily("vipkeeper_loop_lag_histogram_seconds",
+                                     "How late the event loop ran its timers, per wake-up")
+        hist.add_metric([], [(_le(le), n) for le, n in buckets] + [("+Inf", loop["count"])], loop["sum"])
+        yield hist
+    if _num(loop.get("late")) is not None:
+        yield CounterMetricFamily("vipkeeper_loop_late_runs",
+                                  "Timer wake-ups later than a tenth of the shortest advert interval",
+                                  value=loop["late"])
+    if _num(loop.get("watchdog_pings")) is not None:
+        yield CounterMetricFamily("vipkeeper_watchdog_pings", "systemd WATCHDOG=1 pings sent",
+                                  value=loop["watchdog_pings"])
+
+
+def _le(value: float) -> str:
+    return repr(float(value))
 
 
 def _instance_metrics(instances: list[dict], global_drops: dict) -> Iterator[Metric]:

@@ -1,1 +1,1 @@
-
+"""The daemon: runtime, routers, tracking, process life; see docs/architecture.md."""

@@ -11,6 +11,7 @@ Order matters and is the point of this module:
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
 import sys
@@ -122,6 +123,9 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
             raise click.ClickException(f"cannot enter network namespace {options.netns}: {exc}") from None
     if not dont_fork:
         detach()
+    # A fatal signal (the systemd watchdog's SIGABRT above all) writes the Python stack of every
+    # thread to stderr (the journal under systemd) before its default action: where it stalled.
+    faulthandler.enable(all_threads=True)
     set_umask()
     # each path once: a second lock on the same file from this process would be refused
     pids = [PidFile(path) for path in dict.fromkeys((options.pid_file, *extra_pid_files)) if path]
@@ -199,6 +203,8 @@ async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: 
         log.error("control socket %s: %s", control_path, exc)
         control = None
     sd_notify("READY=1\nSTATUS=vipkeeper running")
+    if runtime.timers is not None:
+        runtime.loop_watch.start_watchdog(runtime.timers)
     await runtime.run_until_stopped()
     sd_notify("STOPPING=1")
     log.info("Stopping vipkeeper")

@@ -184,3 +184,44 @@ def raise_fd_limit() -> tuple[int, int] | None:
     except (ValueError, OSError):
         return None
     return soft, target
+
+
+def watchdog_interval(environ: dict[str, str] | None = None, pid: int | None = None) -> float | None:
+    """How often to send WATCHDOG=1: half of systemd's WATCHDOG_USEC (sd_watchdog_enabled's
+    advice), or None when the unit has no WatchdogSec= or the watchdog is meant for another PID."""
+    env = os.environ if environ is None else environ
+    try:
+        usec = int(env.get("WATCHDOG_USEC", ""))
+    except ValueError:
+        return None
+    if usec <= 0 or not env.get("NOTIFY_SOCKET"):
+        return None
+    owner = env.get("WATCHDOG_PID")
+    if owner and owner != str(os.getpid() if pid is None else pid):
+        return None
+    return usec / 1e6 / 2
+
+
+class NotifySocket:
+    """A connected datagram socket to NOTIFY_SOCKET for messages sent again and again (the
+    watchdog pings): one send each, no socket per message."""
+
+    def __init__(self, address: str) -> None:
+        if address.startswith("@"):
+            address = "\0" + address[1:]
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+        try:
+            self._sock.connect(address)
+        except OSError:
+            self._sock.close()
+            raise
+
+    def send(self, message: bytes) -> bool:
+        try:
+            self._sock.send(message)
+        except OSError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._sock.close()

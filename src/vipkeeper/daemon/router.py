@@ -36,6 +36,7 @@ from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import (
     Action,
     AddVips,
+    AdvertReceived,
     Announce,
     DelVips,
     Drop,
@@ -46,11 +47,14 @@ from vipkeeper.vrrp.instance import (
     Notify,
     SendAdvert,
     State,
+    TimerFired,
 )
 from vipkeeper.vrrp.sync_group import GroupNotify, SyncGroup
 
 log = logging.getLogger("vipkeeper.vrrp")
 
+# One event object for every timer (it carries nothing): not one allocation per advert.
+TIMER_FIRED = TimerFired()
 MASTER_EARLY = 0.004  # s, at most 1 % of the advert interval: see Router._rearm
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -211,8 +215,6 @@ class Router:
         self.counters.adverts_received += 1
         if adv.priority == 0:
             self.counters.priority_zero_received += 1
-        from vipkeeper.vrrp.instance import AdvertReceived
-
         before_master = self.core.master_source
         self.feed(AdvertReceived(adv, got.source))
         if self.core.master_source is not None and (
@@ -254,14 +256,12 @@ class Router:
                 self._timer = self._timers.call_at(deadline, self._fire, early=early)
 
     def _fire(self) -> None:
-        from vipkeeper.vrrp.instance import TimerFired
-
         at = self._timer_at
         self._timer = None
         self._timer_at = None
         now = self._loop.time()
         # Fired early (see _rearm): the core sees its deadline, so the next one keeps the phase.
-        self.feed(TimerFired(), now if at is None else max(at, now))
+        self.feed(TIMER_FIRED, now if at is None else max(at, now))
 
     # -- actions out -------------------------------------------------------------------------
 

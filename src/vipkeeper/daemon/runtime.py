@@ -55,6 +55,7 @@ from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.config.scripts import notify_commands, with_host_checks
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
+from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.process import raise_fd_limit
 from vipkeeper.daemon.router import (
     GroupDriver,
@@ -284,6 +285,7 @@ class Runtime:
         self.vmacs = VmacOwner()  # use_vmac interfaces
         self.static_addresses: dict[Any, Vip] = {}  # static_ipaddress entries vipkeeper added
         self.witnesses: dict[str, Any] = {}  # key name -> witness.driver.ClaimDriver
+        self.loop_watch = LoopWatch()  # lag record, late-run line, systemd watchdog
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -324,7 +326,8 @@ class Runtime:
         await run_lifecycle_script("startup", config.global_defs)
         self.firewall = self._open_firewall(config)
         await self.addresses.__aenter__()
-        self.timers = PreciseTimers(asyncio.get_running_loop())
+        self.timers = PreciseTimers(asyncio.get_running_loop(), on_lag=self.loop_watch.on_lag)
+        self.loop_watch.lag.set_advert_interval(min((m.advert_int for m in config.instances), default=None))
         self.notifier = NotifyRunner(asyncio.get_running_loop())
         # Script users are looked up now, not at the first failover (script_users.py).
         self.script_users = ScriptUsers.of_config(config)
@@ -609,6 +612,7 @@ class Runtime:
             self.vmacs.release_all()
         self.vmacs.close()
         await self.addresses.close()
+        self.loop_watch.close()
         if self.timers is not None:
             self.timers.close()
             self.timers = None
@@ -1360,6 +1364,7 @@ class Runtime:
         self._attach_witnesses(config, staged.routers)  # before the new routers start
         self.reloads += 1
         self.last_reload_error = None
+        self.loop_watch.lag.set_advert_interval(min((m.advert_int for m in config.instances), default=None))
         return removed
 
     def _refirewall(self, old: Firewall | None) -> None:
@@ -1456,6 +1461,9 @@ class Runtime:
         now_mono = asyncio.get_running_loop().time()
         tracking = self.tracking.snapshot() if self.tracking is not None else {}
         instances = []
+        # once, not per instance: with 1,000 instances per instance it was a million set inserts
+        # on the loop for every `status` or scrape
+        owned = {v.key for v in self.addresses.owned}
         for router in self.routers.values():
             core = router.core
             m = router.model
@@ -1467,7 +1475,6 @@ class Runtime:
                 master = {"address": str(core.master_source),
                           "priority": core.master_priority if core.master_priority is not None else -1,
                           "last_heard": router.master_heard}
-            owned = {v.key for v in self.addresses.owned}
             ep = self._endpoint_of(router)
             instances.append({
                 "name": router.name,
@@ -1530,6 +1537,7 @@ class Runtime:
                 "mail": self.mailer.snapshot() if self.mailer is not None else Mailer(GlobalDefs()).snapshot(),
                 "firewall": {"table": self.firewall.table if self.firewall is not None else None,
                              "blocked": self.firewall.blocked() if self.firewall is not None else {}},
+                "loop": self.loop_watch.as_dict(),
             },
             "global_defs": self._global_defs(),
             "instances": instances,

@@ -15,7 +15,11 @@ SAMPLE = {
                "last_reload_error": "keepalived.conf:12: unknown keyword",
                "mail": {"configured": True, "sent": 3, "failed": 1, "in_flight": 0,
                         "last_error": "Timeout opening connection to remote SMTP server [192.0.2.9]:25."},
-               "firewall": {"table": "keepalived", "blocked": {"VI_1": ["192.0.2.10"]}}},
+               "firewall": {"table": "keepalived", "blocked": {"VI_1": ["192.0.2.10"]}},
+               "loop": {"last": 0.0002, "max": 0.31, "sum": 1.5, "count": 1000, "late": 2,
+                        "late_threshold": 0.1, "log_lines_suppressed": 1,
+                        "buckets": [[0.0001, 400], [0.00025, 900], [0.1, 998], [0.25, 999], [0.5, 1000]],
+                        "watchdog_interval": 2.5, "watchdog_pings": 7}},
     "instances": [
         {"name": "VI_1", "state": "MASTER", "since": NOW - 192.0, "interface": "eth0", "vrid": 51,
          "version": 3, "family": 4, "unicast": False, "base_priority": 100,

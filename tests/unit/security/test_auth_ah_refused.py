@@ -90,4 +90,8 @@ def test_pass_compare_is_constant_time():
 
     from vipkeeper.vrrp import instance
 
-    assert "hmac.compare_digest(adv.auth_data, pad_auth(p.auth_data))" in inspect.getsource(instance.Instance._check)
+    assert "not compare_digest(adv.auth_data, pad_auth(p.auth_data))" in inspect.getsource(instance.Instance._check)
+    # hmac.compare_digest's C fallback (what hmac uses without OpenSSL), not a plain ==
+    import _operator
+
+    assert instance.compare_digest is _operator._compare_digest

@@ -1,0 +1,51 @@
+"""What a command imports is kept to what it needs (start-up time and RSS, issue 18).
+
+Each check runs a fresh interpreter, so nothing imported by the test runner counts.
+- `vipkeeper check` does not import socket.py, subprocess, json or asyncio;
+- the daemon's modules leave out hashlib's OpenSSL module (_hashlib): advert auth is compared
+  without hmac;
+- asyncio keeps TLS: the etcd witness talks to etcd over TLS through aiohttp, which needs
+  asyncio's ssl support (hiding ssl while asyncio is first imported saved 4.6 MiB of RSS, and
+  broke exactly that, so it is not done).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "tests" / "data" / "keepalived-samples" / "keepalived.conf.vrrp.localcheck"
+
+
+def run_python(code: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_check_imports_no_socket_subprocess_json_or_asyncio() -> None:
+    out = run_python(
+        "import sys, json as _j\n"
+        "before = set(sys.modules)\n"  # json for the report itself: dropped below
+        "sys.argv = ['vipkeeper', 'check', '-f', %r]\n"
+        "from vipkeeper.cli import entry\n"
+        "try:\n    entry()\nexcept SystemExit:\n    pass\n"
+        "print(_j.dumps(sorted(set(sys.modules) - before)))" % str(SAMPLE))
+    assert "vipkeeper.config.parser" in out  # it did check the file
+    assert not {"socket", "subprocess", "asyncio"} & set(out), out
+    assert "json.decoder" not in out and "json.encoder" not in out
+
+
+def test_daemon_modules_leave_out_libcrypto_hashes_and_keep_asyncio_tls() -> None:
+    out = run_python(
+        "import sys, json\n"
+        "import vipkeeper.cli, vipkeeper.daemon.cli, vipkeeper.daemon.runtime, vipkeeper.control.server\n"
+        "import asyncio.base_events as b\n"
+        "print(json.dumps({'hashlib': '_hashlib' in sys.modules, 'asyncio_ssl': b.ssl is not None}))")
+    assert out == {"hashlib": False, "asyncio_ssl": True}
