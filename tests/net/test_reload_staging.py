@@ -61,7 +61,7 @@ FAILING = {
     "trackers": CHANGED_SCRIPT + "vrrp_track_process tp {\n  process vktrk_none\n}\n"
                 + SECOND % ("eth0", "track_process { tp }"),
 }
-VOLATILE_DAEMON = {"now", "reload_failures", "last_reload_error", "reloads"}
+VOLATILE_DAEMON = {"now", "reload_failures", "last_reload_error", "reloads", "loop"}  # loop: lag record
 VOLATILE_INSTANCE = {"counters", "next_deadline_in"}
 
 
