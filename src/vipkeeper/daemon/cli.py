@@ -11,7 +11,6 @@ Order matters and is the point of this module:
 from __future__ import annotations
 
 import asyncio
-import faulthandler
 import logging
 import os
 import sys
@@ -123,9 +122,9 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
             raise click.ClickException(f"cannot enter network namespace {options.netns}: {exc}") from None
     if not dont_fork:
         detach()
-    # A fatal signal (the systemd watchdog's SIGABRT above all) writes the Python stack of every
-    # thread to stderr (the journal under systemd) before its default action: where it stalled.
-    faulthandler.enable(all_threads=True)
+    # No faulthandler: it gives the process an alternate signal stack, on which CPython then runs
+    # every signal handler (SA_ONSTACK); a burst of different signals nests there and overflowed
+    # it (SIGSEGV, VIPs left behind: tests/net/test_daemon_signals.py caught it).
     set_umask()
     # each path once: a second lock on the same file from this process would be refused
     pids = [PidFile(path) for path in dict.fromkeys((options.pid_file, *extra_pid_files)) if path]
