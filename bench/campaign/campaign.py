@@ -24,7 +24,9 @@ keepalived `--namespace`), so the process connector works. Faults: random loss (
 `numgen random` on the node's eth0, both ways), delay (every IPv4 packet through the node's eth0,
 both ways, is queued by iptables NFQUEUE and accepted `arg` ms later by a reader thread:
 `nfqueue_delay`, since this kernel has no sch_netem), link down/up (the node's eth0), a partition that
-isolates one node (nftables drops every IP packet through its eth0), the tracked process killed
+isolates one node (nftables drops every IP packet arriving on its eth0, and on the others' every
+packet from its MAC; its own output is never dropped, so no send fails: a partition is silence,
+not a local error), the tracked process killed
 and restarted, the daemon SIGKILLed and restarted, SIGHUP with a changed priority or a broken
 file, and bursts of mutated VRRP frames from the client (wrong TTL, checksum, VRID, auth,
 truncated), injected on the client's eth0 with AF_PACKET.
@@ -45,6 +47,9 @@ Verdicts, per schedule:
   (advert_int + d <= 2 advert_int) stays below the master-down interval (> 3 advert_int), so a
   steady master is never timed out by delay alone; larger delays would only test that timers
   fire, which link_down and partition test already.
+- not_best_holder: in the same quiet samples, the one holder is not a healthy node of the
+  highest configured priority among the healthy nodes (all preempt; an equal priority may keep
+  the VIP). A node left in FAULT with its tracked process running shows up here.
 - not_one_holder: the network has been quiet (no fault active, no fault event) for a master-down
   interval plus slack (a delay span is a fault like loss: not quiet, nor is a burst overlapping
   it), a healthy node exists, and the number of holders among nodes whose
@@ -73,6 +78,31 @@ dropped; a network disturbance for not_one_holder). One more verdict:
   network -- the witness's promise; plain VRRP breaks it by design whenever routers cannot hear
   each other. For the witness flavour not_one_holder waits a lease TTL and WITNESS_SLACK longer
   (a Master that died without deleting its key is replaced once its lease expired in etcd).
+
+Modes
+-----
+A schedule has a mode (`MODES`); lan4 is the LAN above, and the others change one thing:
+- ipv6: the LAN has IPv6 and the VIP is VIP6 (VRRPv3 over IPv6 multicast); no delay (the NFQUEUE
+  rules are IPv4 iptables) and no bursts (IPv4 frames).
+- unicast: each node has unicast_src_ip and the other two as unicast_peer; no bursts (multicast
+  frames, which a unicast instance drops before any check a burst kind is about).
+- sync: a second instance (VRID2, VIP2) and a vrrp_sync_group of both. Verdict sync_apart: on a
+  running node one instance holds its VIP and the other not, for over an advert interval + slack.
+- mixed: in vipkeeper's runs node b runs keepalived (one VRID, both daemons, the same faults);
+  keepalived's runs are all keepalived, the baseline. Burst counters are not checked.
+- flush: fault addr_flush, an admin's `ip -4 addr flush dev eth0` (the node's own address and the
+  VIP); at revert the node's address is added back. The node counts as isolated meanwhile.
+- fd: fault fd_pressure, the daemon's RLIMIT_NOFILE soft limit set to its open fds (for
+  keepalived both processes), restored at revert; proc_kill is drawn as often, so tracked
+  processes restart under pressure (issue 20, finding 3).
+- reload: the second instance without a sync group; fault reload_remove, SIGHUP with VI_SECOND
+  left out, and SIGHUP with it back at revert. Verdicts removed_vip_kept (a node still holds
+  VIP2 an advert interval + slack after its reload removed VI_SECOND) and reload_touched_other
+  (a reload in a quiet network changed whether that node holds VI_CAMPAIGN's VIP within a
+  master-down window).
+- ifrecreate: fault if_recreate, the node's eth0 deleted and, at revert, re-created with the
+  same name on the bridge (a new ifindex). The node counts as isolated meanwhile.
+Every verdict above applies to VI_CAMPAIGN's VIP in every mode.
 """
 
 from __future__ import annotations
@@ -82,6 +112,7 @@ import ipaddress
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -107,6 +138,9 @@ SLACK = 0.3  # seconds: sampling, netlink latency, a loaded shared machine
 STARTUP_GRACE = 3.0  # a (re)started daemon counts as up this long after its start
 FD_GROWTH = 8  # open fds one incarnation may gain after its start-up grace
 RSS_GROWTH_KB = 10_000  # resident memory one incarnation may gain after its start-up grace
+# fds/RSS are measured from this long after a start: on a loaded machine Python may still be
+# importing after STARTUP_GRACE (seen: 3 fds at 4 s, 15 once running)
+FD_BASELINE_GRACE = 10.0
 BURST_KINDS = ("bad_ttl", "bad_checksum", "truncated", "wrong_vrid", "wrong_auth")
 # Which drop counters a burst kind must grow (any of the set; their sum >= frames sent).
 BURST_REASONS = {
@@ -137,6 +171,18 @@ WITNESS_SLACK = 1.0
 WITNESS_KINDS = ("vrrp_split", "etcd_cut")
 WITNESS_WEIGHTS = {"vrrp_split": 4, "etcd_cut": 3}
 
+# Modes: the LAN, the configuration and the faults a schedule plays (see "Modes" above).
+MODES = ("lan4", "ipv6", "unicast", "sync", "mixed", "flush", "fd", "reload", "ifrecreate")
+VIP6 = ipaddress.IPv6Interface("2001:db8::100/64")
+VIP2 = ipaddress.IPv4Interface("192.0.2.101/24")  # the second instance's (sync, reload)
+VRID2 = 61  # away from the wrong_vrid bursts' VRIDs (52..54)
+# kinds a mode cannot play: delay is iptables (IPv4) NFQUEUE; the bursts are IPv4 multicast
+# frames (a unicast instance drops them before any check that a burst kind is about)
+MODE_DROPS = {"ipv6": ("delay", "bad_burst"), "unicast": ("bad_burst",)}
+MODE_EXTRA = {"flush": {"addr_flush": 4}, "fd": {"fd_pressure": 4, "proc_kill": 3},
+              "reload": {"reload_remove": 4}, "ifrecreate": {"if_recreate": 4}}
+TWO_INSTANCES = ("sync", "reload")
+
 
 # --- schedules (pure) -----------------------------------------------------------------------
 
@@ -165,6 +211,7 @@ class Schedule:
     advert_int: float
     faults: tuple[Fault, ...]
     witness: bool = False  # etcd members on the LAN, vrrp_split/etcd_cut faults, dual_holder judged
+    mode: str = "lan4"
 
     @property
     def master_down(self) -> float:
@@ -172,14 +219,25 @@ class Schedule:
         return 3 * self.advert_int + (256 - min(PRIORITIES.values())) / 256 * self.advert_int
 
 
+def mode_weights(mode: str) -> dict[str, int]:
+    """The fault kinds a mode plays, with their weights (lan4: FAULT_WEIGHTS, in its order)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    weights = {k: w for k, w in FAULT_WEIGHTS.items() if k not in MODE_DROPS.get(mode, ())}
+    weights.update(MODE_EXTRA.get(mode, {}))
+    return weights
+
+
 def make_schedule(seed: int, duration: float | None = None, advert_int: float | None = None,
-                  witness: bool = False) -> Schedule:
+                  witness: bool = False, mode: str = "lan4") -> Schedule:
     """A random but replayable schedule: faults start after a settling time, may overlap on
     different nodes (one network fault and one process fault per node at a time), and all end
     `tail` seconds before the end so that every schedule finishes with a quiet network.
     `witness`: the witness mode's schedule for the same seed (its two extra fault kinds drawn
-    too), played alike by every daemon."""
-    rng = random.Random(seed)
+    too), played alike by every daemon. lan4 draws from Random(seed) as it always did; other
+    modes from Random("MODE:SEED")."""
+    weights_by_kind = {**mode_weights(mode), **(WITNESS_WEIGHTS if witness else {})}
+    rng = random.Random(seed if mode == "lan4" else f"{mode}:{seed}")
     if duration is None:
         duration = float(rng.randint(30, 60))
     if advert_int is None:
@@ -187,9 +245,8 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
     settle, tail = 4.0, 4.0
     busy: dict[tuple[str, str], float] = {}
     faults: list[Fault] = []
-    table = {**FAULT_WEIGHTS, **(WITNESS_WEIGHTS if witness else {})}
-    kinds = list(table)
-    weights = [table[k] for k in kinds]
+    kinds = list(weights_by_kind)
+    weights = [weights_by_kind[k] for k in kinds]
     t = settle
     while True:
         t += rng.uniform(0.3, 3.0)
@@ -197,7 +254,8 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
         length = 0.0
         node: str | None = rng.choice(NODES)
         arg: Any = None
-        if kind in NET_KINDS or kind in WITNESS_KINDS or kind in ("proc_kill", "daemon_kill"):
+        if kind in NET_KINDS or kind in WITNESS_KINDS or kind in ("proc_kill", "daemon_kill", "addr_flush", "if_recreate",
+                                                                 "fd_pressure", "reload_remove"):
             length = round(rng.uniform(0.5, 6.0), 2)
         if kind == "loss":
             arg = rng.choice((5, 10, 20, 30))
@@ -211,7 +269,9 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
             node, arg = None, rng.choice(BURST_KINDS)
         if t + length > duration - tail:
             break
-        category = "net" if kind in NET_KINDS or kind in WITNESS_KINDS else "proc" if kind in ("proc_kill", "daemon_kill", "reload_priority", "reload_broken") else "client"
+        category = ("net" if kind in NET_KINDS or kind in WITNESS_KINDS or kind in ("addr_flush", "if_recreate")
+                    else "proc" if kind in ("proc_kill", "daemon_kill", "reload_priority", "reload_broken",
+                                            "fd_pressure", "reload_remove") else "client")
         key = (node or "client", category)
         if busy.get(key, 0.0) > t:
             continue
@@ -219,7 +279,7 @@ def make_schedule(seed: int, duration: float | None = None, advert_int: float | 
         # while Python is still importing, or a broken file read at start-up, is not a reload test
         busy[key] = t + length + (STARTUP_GRACE if kind == "daemon_kill" else 0.2)
         faults.append(Fault(round(t, 2), kind, node, length, arg))
-    return Schedule(seed, duration, advert_int, tuple(faults), witness)
+    return Schedule(seed, duration, advert_int, tuple(faults), witness, mode)
 
 
 # --- the record of one run, and the verdicts (pure) ----------------------------------------
@@ -251,6 +311,8 @@ class Record:
     frame_log: list[tuple[float, str, int, int, int]] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)  # filled by judge()
     delay_stats: list[dict[str, Any]] = field(default_factory=list)  # per delay fault: packets held, lateness
+    samples2: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)  # VIP2's holders (sync, reload)
+    removed: dict[str, list[list[float]]] = field(default_factory=dict)  # reload mode: VI_SECOND not configured
 
     def add_interval(self, table: dict[str, list[list[float]]], node: str, start: float, end: float | None = None) -> None:
         table.setdefault(node, []).append([start, end if end is not None else float("inf")])
@@ -280,6 +342,17 @@ def _overlaps(spans: Iterable[Sequence[float]], a: float, b: float) -> bool:
 def _delay_at(rec: Record, node: str, t: float) -> float:
     """The delay (s, each way) on the node's link at t; 0 when none."""
     return max((s[2] for s in rec.delayed.get(node, []) if s[0] <= t < s[1]), default=0.0)
+
+
+def _priority_at(rec: Record, node: str, t: float) -> int:
+    """The node's configured priority at t: the last reload_priority before t, else its own."""
+    prio = PRIORITIES[node]
+    for at, kind, n, what in rec.events:
+        if at > t:
+            break
+        if kind == "reload_priority" and n == node and what.split() and what.split()[-1].isdigit():
+            prio = int(what.split()[-1])
+    return prio
 
 
 def judge(rec: Record) -> list[Violation]:
@@ -350,6 +423,7 @@ def judge(rec: Record) -> list[Violation]:
     # expired in etcd: up to a TTL more
     window = mdi + adv + SLACK + rec.witness_ttl
     bad_start: float | None = None
+    worse_start: float | None = None
     for t, holders in rec.samples:
         recent = any(t - window <= e <= t for e in event_times)
         quiet = not recent and not _inside(net_spans, t) and t >= 2 * window + 1.0
@@ -363,6 +437,18 @@ def judge(rec: Record) -> list[Violation]:
             out.append(Violation("not_one_holder", sch.seed, round(t, 2), f"holders {sorted(counted) or 'none'}, healthy {healthy}"))
         elif not wrong:
             bad_start = None
+        # ... and that one is a healthy node of the highest priority (preempt; ties may keep either)
+        worse = False
+        if quiet and healthy and len(counted) == 1:
+            best = max(_priority_at(rec, n, t) for n in healthy)
+            worse = counted[0] not in healthy or _priority_at(rec, counted[0], t) < best
+        if worse and worse_start is None:
+            worse_start = t
+            out.append(Violation("not_best_holder", sch.seed, round(t, 2),
+                                 f"{counted[0]} (priority {_priority_at(rec, counted[0], t)}) holds the VIP, healthy "
+                                 + ", ".join(f"{n} {_priority_at(rec, n, t)}" for n in healthy)))
+        elif not worse:
+            worse_start = None
 
     for burst in rec.bursts:
         quiet = not any(burst["t0"] - window <= e <= burst["t1"] for e in event_times if e != burst["t0"]) and not _overlaps(net_spans, burst["t0"] - window, burst["t1"])
@@ -394,6 +480,10 @@ def judge(rec: Record) -> list[Violation]:
                 start = t
                 out.append(Violation("dual_holder", sch.seed, round(t, 2), f"{'+'.join(live)} hold the VIP"))
 
+    if sch.mode == "sync":
+        out += _sync_apart(rec, up, adv)
+    if sch.mode == "reload":
+        out += _reload_verdicts(rec, up, adv, event_times, net_spans, window)
     # the checker itself: a gap in the samples means the verdicts above saw less than they claim
     last = 0.0
     for t, _holders in rec.samples:
@@ -402,6 +492,71 @@ def judge(rec: Record) -> list[Violation]:
         last = t
     for h in rec.health:
         out.append(Violation(h["kind"], sch.seed, round(h["t"], 2), h["detail"]))
+    return out
+
+
+def _sync_apart(rec: Record, up: dict, adv: float) -> list[Violation]:
+    """sync_apart: on a running node, one instance of the sync group holds its VIP and the other
+    does not, for longer than one advert interval + slack (a sync group moves as one: both
+    instances change state in the same step)."""
+    out: list[Violation] = []
+    for n in NODES:
+        start: float | None = None
+        reported = False
+        for (t, h1), (_t2, h2) in zip(rec.samples, rec.samples2):
+            if not up[n](t):
+                start, reported = None, False
+                continue
+            rec.stats["sync_samples"] += 1
+            if (n in h1) == (n in h2):
+                start, reported = None, False
+                continue
+            if start is None:
+                start = t
+            if not reported and t - start > adv + SLACK:
+                reported = True
+                out.append(Violation("sync_apart", rec.schedule.seed, round(start, 2),
+                                     f"{n}: VI_CAMPAIGN {'holds' if n in h1 else 'lacks'} its VIP, VI_SECOND "
+                                     f"{'holds' if n in h2 else 'lacks'} its VIP, for > {adv + SLACK:.2f}s"))
+    return out
+
+
+def _reload_verdicts(rec: Record, up: dict, adv: float, event_times: list[float], net_spans: list,
+                     window: float) -> list[Violation]:
+    """removed_vip_kept: a node whose reload removed VI_SECOND still holds VI_SECOND's VIP an
+    advert interval + slack after the reload (while its daemon runs).
+    reload_touched_other: a reload that removed or re-added VI_SECOND on a node, in a quiet
+    network, changed whether that node holds VI_CAMPAIGN's VIP within a master-down window."""
+    out: list[Violation] = []
+    for n, spans in rec.removed.items():
+        for a, b in spans:
+            for t, h2 in rec.samples2:
+                if a + adv + SLACK <= t < b and up[n](t):
+                    rec.stats["removed_samples"] += 1
+                    if n in h2:
+                        out.append(Violation("removed_vip_kept", rec.schedule.seed, round(a, 2),
+                                             f"{n} still holds {VIP2.ip} at {t:.2f}s, VI_SECOND removed at {a:.2f}s"))
+                        break
+    for t_e, kind, n, what in rec.events:
+        if kind != "reload_remove" or n is None:
+            continue
+        quiet = (not any(t_e - window <= e <= t_e + window for e in event_times if e != t_e)
+                 and not _overlaps(net_spans, t_e - window, t_e + window)
+                 and not _overlaps(rec.proc_down.get(n, []), t_e - window, t_e + window)
+                 and all(up[n](t) for t in (t_e - window, t_e, t_e + window)))
+        if not quiet:
+            continue
+        before = [h for t, h in rec.samples if t_e - window <= t < t_e - 0.2]
+        after = [h for t, h in rec.samples if t_e - 0.2 <= t <= t_e + window]
+        if not before or not after:
+            continue
+        rec.stats["quiet_reloads"] += 1
+        held = n in before[-1]
+        changed = [h for h in after if (n in h) != held]
+        if changed:
+            out.append(Violation("reload_touched_other", rec.schedule.seed, round(t_e, 2),
+                                 f"{n} reload ({what}) of VI_SECOND: VI_CAMPAIGN's VIP {'held' if held else 'absent'} "
+                                 f"before, {'absent' if held else 'held'} after"))
     return out
 
 
@@ -447,15 +602,41 @@ def _ipv4(payload: bytes, src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address
 
 
 def config_text(node: str, priority: int, advert_int: float, process: str,
-                witness_endpoints: Sequence[str] = ()) -> str:
+                witness_endpoints: Sequence[str] = (), mode: str = "lan4",
+                src: str | None = None, peers: Sequence[str] = (), second: bool = True) -> str:
     """One node's keepalived.conf; read alike by vipkeeper and keepalived 2.2.7 (with
-    `witness_endpoints`, vipkeeper's quorum witness on them: vipkeeper only)."""
+    `witness_endpoints`, vipkeeper's quorum witness on them: vipkeeper only).
+
+    ipv6: the VIP is VIP6. unicast: unicast_src_ip SRC and the PEERS. sync: a second instance
+    (VRID2, VIP2) and a sync group of both. reload: the second instance, without a sync group,
+    left out when `second` is False."""
     witness = witness_block = ""
     if witness_endpoints:
         witness = "\n  witness etcd"
         witness_block = (f"vipkeeper_witness etcd {{\n  endpoints {' '.join(witness_endpoints)}\n"
                          f"  lease_ttl {WITNESS_TTL}\n  timeout 0.3\n  policy fail_closed\n}}\n")
-    return witness_block + f"""global_defs {{
+
+    def instance(name: str, vrid: int, vip: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> str:
+        unicast = ""
+        if mode == "unicast":
+            unicast = f"  unicast_src_ip {src}\n  unicast_peer {{\n" + "".join(f"    {p}\n" for p in peers) + "  }\n"
+        return f"""vrrp_instance {name} {{
+  state BACKUP
+  interface eth0
+  virtual_router_id {vrid}
+  version 3
+  priority {priority}
+  advert_int {advert_int:g}
+{unicast}  virtual_ipaddress {{
+    {vip} dev eth0
+  }}
+  track_process {{
+    track_{node}
+  }}{witness}
+}}
+"""
+
+    text = witness_block + f"""global_defs {{
   router_id node-{node}
   vrrp_garp_master_delay 0
   vrrp_garp_master_repeat 1
@@ -464,21 +645,13 @@ vrrp_track_process track_{node} {{
   process {process}
   quorum 1
 }}
-vrrp_instance VI_CAMPAIGN {{
-  state BACKUP
-  interface eth0
-  virtual_router_id {VRID}
-  version 3
-  priority {priority}
-  advert_int {advert_int:g}
-  virtual_ipaddress {{
-    {VIP} dev eth0
-  }}
-  track_process {{
-    track_{node}
-  }}{witness}
-}}
 """
+    text += instance("VI_CAMPAIGN", VRID, VIP6 if mode == "ipv6" else VIP)
+    if mode in TWO_INSTANCES and (second or mode == "sync"):
+        text += instance("VI_SECOND", VRID2, VIP2)
+    if mode == "sync":
+        text += "vrrp_sync_group SG_CAMPAIGN {\n  group {\n    VI_CAMPAIGN\n    VI_SECOND\n  }\n}\n"
+    return text
 
 
 BROKEN_CONFIG = "vrrp_instance VI_CAMPAIGN {\n  interface eth0\n  virtual_router_id {{{\n"
@@ -494,8 +667,10 @@ def _now() -> float:
 class _Netlink:
     """A NETLINK_ROUTE socket made inside one namespace; dumps IPv4 addresses quickly."""
 
-    def __init__(self, ns: str) -> None:
+    def __init__(self, ns: str, family: int = socket.AF_INET) -> None:
         from vipkeeper.net.netns import call_in
+
+        self.family = family
 
         self.sock: socket.socket = call_in(ns, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
         self.sock.bind((0, 0))
@@ -503,16 +678,17 @@ class _Netlink:
         self.seq = 0
         self.lock = threading.Lock()  # the sampler and a burst both ask; one dump at a time
 
-    def ipv4(self) -> set[ipaddress.IPv4Address]:
+    def ipv4(self) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        """The addresses of the socket's family (IPv4 unless made for AF_INET6)."""
         with self.lock:
             return self._dump()
 
-    def _dump(self) -> set[ipaddress.IPv4Address]:
+    def _dump(self) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         self.seq += 1
         # nlmsghdr + ifaddrmsg (family AF_INET), RTM_GETADDR=22, NLM_F_REQUEST|NLM_F_DUMP
-        msg = struct.pack("=LHHLL", 16 + 8, 22, 0x301, self.seq, 0) + struct.pack("=BBBBL", socket.AF_INET, 0, 0, 0, 0)
+        msg = struct.pack("=LHHLL", 16 + 8, 22, 0x301, self.seq, 0) + struct.pack("=BBBBL", self.family, 0, 0, 0, 0)
         self.sock.send(msg)
-        found: set[ipaddress.IPv4Address] = set()
+        found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
         while True:
             data = self.sock.recv(65536)
             off = 0
@@ -528,8 +704,10 @@ class _Netlink:
                         alen, atype = struct.unpack_from("=HH", data, attr)
                         if alen < 4:
                             break
-                        if atype == 2:  # IFA_LOCAL
+                        if atype == 2 and self.family == socket.AF_INET:  # IFA_LOCAL
                             found.add(ipaddress.IPv4Address(data[attr + 4 : attr + 8]))
+                        elif atype == 1 and self.family == socket.AF_INET6 and alen >= 20:  # IFA_ADDRESS
+                            found.add(ipaddress.IPv6Address(data[attr + 4 : attr + 20]))
                         attr += (alen + 3) & ~3
                 off += (length + 3) & ~3
 
@@ -550,6 +728,8 @@ class _Daemon:
         self.incarnation = 0
         self.expected_exit = False
         self.started_at = 0.0
+        self.log_mark: int | None = None  # log size after this start's marker, until it grows
+        self.first_output: list[tuple[float, float]] = []  # (start, first log output), monotonic
 
     def start(self) -> None:
         self.incarnation += 1
@@ -569,6 +749,7 @@ class _Daemon:
         with open(self.workdir / f"{self.node}.log", "ab") as errlog:
             errlog.write(f"=== start {self.incarnation} at {time.time():.3f}\n".encode())
             errlog.flush()
+            self.log_mark = errlog.tell()
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog,
                                          start_new_session=True)
         if self.owner is not None:
@@ -844,7 +1025,14 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
 
     etcd = None
     try:
-        lan = topo.add_bridge_lan(NODES + (ETCD_NODES if schedule.witness else ()), client="client", ipv6=False)
+        mode = schedule.mode
+        lan = topo.add_bridge_lan(NODES + (ETCD_NODES if schedule.witness else ()), client="client", ipv6=mode == "ipv6")
+        main_ip = VIP6.ip if mode == "ipv6" else VIP.ip
+        # mixed: node b runs keepalived in vipkeeper's runs (one VRID, both daemons, same faults);
+        # keepalived's runs are keepalived throughout, the baseline beside it
+        flavours = {n: "keepalived" if mode == "mixed" and n == "b" else flavour for n in NODES}
+        removed_now: set[str] = set()  # reload mode: nodes whose configuration lacks VI_SECOND
+        limits: dict[str, list[tuple[int, tuple[int, int]]]] = {}  # fd mode: RLIMIT_NOFILE to restore
         nodes = {n.name: n for n in lan.nodes}
         etcd_ips = ", ".join(str(nodes[e].ipv4.ip) for e in ETCD_NODES) if schedule.witness else ""
         endpoints: tuple[str, ...] = ()
@@ -866,12 +1054,14 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
             shutil.copy("/bin/sleep", procdir / procname[n])
             sleepers[n] = None
         nft_rules: dict[str, dict[str, str]] = {n: {} for n in NODES}
+        nft_in: dict[str, dict[str, str]] = {n: {} for n in NODES}  # input-only rules
 
         def nft_apply(n: str) -> None:
             body = "".join(f"  {r}\n" for r in nft_rules[n].values())
+            in_only = "".join(f"  {r}\n" for r in nft_in[n].values())
             script = ("table inet vkcamp\nflush table inet vkcamp\ntable inet vkcamp {\n"
                       " chain in { type filter hook input priority 0; policy accept;\n"
-                      + body.replace("DIR", "iifname") + " }\n"
+                      + body.replace("DIR", "iifname") + in_only + " }\n"
                       " chain out { type filter hook output priority 0; policy accept;\n"
                       + body.replace("DIR", "oifname") + " }\n}\n")
             topo.run(nodes[n].ns, ["nft", "-f", "-"], input=script)
@@ -891,27 +1081,31 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
 
         def write_conf(n: str, text: str | None = None) -> None:
             d = daemons[n]
-            d.conf.write_text(text if text is not None else
-                              config_text(n, priority[n], schedule.advert_int, procname[n], endpoints))
+            peers = [str(o.ipv4.ip) for o in lan.nodes if o.name in NODES and o.name != n]
+            d.conf.write_text(text if text is not None else config_text(
+                n, priority[n], schedule.advert_int, procname[n], endpoints, mode=mode, src=str(nodes[n].ipv4.ip),
+                peers=peers, second=n not in removed_now))
 
         for n in NODES:
             nft_apply(n)
             start_sleeper(n)
-            daemons[n] = _Daemon(flavour, n, nodes[n].ns, workdir, None, owner)
+            daemons[n] = _Daemon(flavours[n], n, nodes[n].ns, workdir, None, owner)
             write_conf(n)
-            netlinks[n] = _Netlink(nodes[n].ns)
+            netlinks[n] = _Netlink(nodes[n].ns, socket.AF_INET6 if mode == "ipv6" else socket.AF_INET)
 
         # the sampler: every 10 ms, who holds the VIP
         def sampler() -> None:
             while not stop.is_set():
                 t = rel()
                 try:
-                    holders = tuple(n for n in NODES if VIP.ip in netlinks[n].ipv4())
+                    addrs = {n: netlinks[n].ipv4() for n in NODES}
                 except OSError as exc:  # no sample this round; the record says so
                     rec.checker_errors.append(f"{t:.2f}s sampler: {exc}")
                     time.sleep(0.01)
                     continue
-                rec.samples.append((round(t, 3), holders))
+                rec.samples.append((round(t, 3), tuple(n for n in NODES if main_ip in addrs[n])))
+                if mode in TWO_INSTANCES:  # in step with samples (the sync verdict zips them)
+                    rec.samples2.append((round(t, 3), tuple(n for n in NODES if VIP2.ip in addrs[n])))
                 time.sleep(max(0.0, 0.01 - (rel() - t)))
 
         # the capture: VRRP frames on the bridge, seen from the client
@@ -956,6 +1150,13 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                         rec.close_interval(rec.crashed, n, t)
                         starting.discard(n)
                 for n, d in daemons.items():
+                    if d.log_mark is not None:  # the first line this incarnation logs: it runs its code
+                        try:
+                            if os.path.getsize(d.workdir / f"{n}.log") > d.log_mark:
+                                d.first_output.append((d.started_at, _now()))
+                                d.log_mark = None
+                        except OSError:
+                            pass
                     key = (n, d.incarnation)
                     with lock:
                         if d.proc is not None and not d.alive and not d.expected_exit and key not in crashed:
@@ -975,7 +1176,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                             # once its control socket exists (it is opened after every start-up
                             # step; with the witness, importing aiohttp and the first etcd
                             # connections can outlast the grace time on a loaded machine)
-                            if _now() - d.started_at > STARTUP_GRACE and d.ready:
+                            if _now() - d.started_at > FD_BASELINE_GRACE and d.ready:
                                 base[k] = (fds, rss)
                             continue
                         fd0, rss0 = base[k]
@@ -1040,12 +1241,21 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     rec.close_interval(rec.delayed, n, rel())
             elif f.kind == "partition":
                 if action == "apply":
-                    nft_rules[n]["partition"] = 'DIR "eth0" drop'
-                    nft_apply(n)
+                    # a partition drops what reaches the node and what the others get from it (by its
+                    # MAC: IPv6 adverts come from a link-local address), never the node's own output:
+                    # a local send error is the daemon's business (vipkeeper: FAULT), not a partition's
+                    nft_in[n]["partition"] = 'iifname "eth0" drop'
+                    for m in NODES:
+                        if m != n:
+                            nft_in[m][f"from_{n}"] = f'iifname "eth0" ether saddr {nodes[n].mac} drop'
+                    for m in NODES:
+                        nft_apply(m)
                     rec.add_interval(rec.isolated, n, rel())
                 else:
-                    nft_rules[n].pop("partition", None)
-                    nft_apply(n)
+                    nft_in[n].pop("partition", None)
+                    for m in NODES:
+                        nft_in[m].pop(f"from_{n}", None)
+                        nft_apply(m)
                     rec.close_interval(rec.isolated, n, rel())
             elif f.kind == "vrrp_split":
                 # Silent, as a switch fault or a firewall between the routers is: dropped on the
@@ -1113,6 +1323,49 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     daemons[n].signal(signal.SIGHUP)
                 else:
                     write_conf(n)
+            elif f.kind == "addr_flush":  # an admin's `ip -4 addr flush dev eth0`: VIP and own address go
+                if action == "apply":
+                    rec.add_interval(rec.isolated, n, rel())
+                    topo.run(nodes[n].ns, ["ip", "-4", "addr", "flush", "dev", "eth0"])
+                else:
+                    topo.run(nodes[n].ns, ["ip", "addr", "add", str(nodes[n].ipv4), "dev", "eth0"])
+                    rec.close_interval(rec.isolated, n, rel())
+            elif f.kind == "if_recreate":  # eth0 deleted, later re-created with the same name
+                if action == "apply":
+                    rec.add_interval(rec.isolated, n, rel())
+                    topo.run(nodes[n].ns, ["ip", "link", "del", "eth0"])
+                else:
+                    node_obj = lan[n]
+                    topo._join(node_obj, lan.bridge_ns, lan.bridge)  # the LAN's own way of adding a port
+                    deadline = _now() + 5
+                    while not topo._usable(node_obj) and _now() < deadline:
+                        time.sleep(0.02)
+                    rec.close_interval(rec.isolated, n, rel())
+            elif f.kind == "fd_pressure":  # RLIMIT_NOFILE down to the fds open now: no new fd at all
+                if action == "apply":
+                    limits[n] = []
+                    for pid in daemons[n].measured_pids():
+                        try:
+                            old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+                            resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{pid}/fd")), old[1]))
+                            limits[n].append((pid, old))
+                        except OSError:
+                            pass
+                else:
+                    for pid, old in limits.pop(n, []):
+                        try:
+                            resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+                        except OSError:  # gone
+                            pass
+            elif f.kind == "reload_remove":  # SIGHUP with VI_SECOND left out, later put back
+                if action == "apply":
+                    removed_now.add(n)
+                    rec.add_interval(rec.removed, n, rel())
+                else:
+                    removed_now.discard(n)
+                    rec.close_interval(rec.removed, n, rel())
+                write_conf(n)
+                daemons[n].signal(signal.SIGHUP)
             elif f.kind == "bad_burst":
                 rec.bursts.append(_burst(f.arg, daemons, netlinks, tx, client_mac, client.ipv4.ip, burst_seq, rel, rec))
                 burst_seq += 64
@@ -1121,6 +1374,16 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         if delay > 0:
             time.sleep(delay)
         note("end", None, "")
+        # A daemon counts as up STARTUP_GRACE after its start, or, when the interpreter took
+        # longer than that to get going on a loaded machine, one second after its first log
+        # line: until then it has not run a line of its own code (seen: 3.7 s with six jobs).
+        for n, d in daemons.items():
+            for started, first in d.first_output:
+                began, ready = started - t_zero, first - t_zero + 1.0
+                for table in (rec.daemon_down, rec.crashed):
+                    for span in table.get(n, []):
+                        if abs(span[1] - (began + STARTUP_GRACE)) < 0.5 and ready > span[1]:
+                            span[1] = ready
     finally:
         stop.set()
         for n, delayer in list(delayers.items()):  # an interrupted schedule: unqueue, release
@@ -1198,7 +1461,7 @@ def _burst(kind: str, daemons: dict[str, _Daemon], netlinks: dict[str, _Netlink]
 def record_summary(rec: Record, violations: list[Violation]) -> dict[str, Any]:
     """One JSON line per schedule run, appended to the results file."""
     return {
-        "daemon": rec.daemon, "seed": rec.schedule.seed, "duration": rec.schedule.duration,
+        "daemon": rec.daemon, "mode": rec.schedule.mode, "seed": rec.schedule.seed, "duration": rec.schedule.duration,
         "witness": rec.schedule.witness,
         "advert_int": rec.schedule.advert_int, "faults": len(rec.schedule.faults),
         "fault_kinds": dict(Counter(f.kind for f in rec.schedule.faults)),
@@ -1221,13 +1484,19 @@ def load_results(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-VERDICT_KINDS = ("split_brain", "split_brain_loss", "split_brain_delay", "not_one_holder", "orphan_vip", "crash", "fd_leak", "rss_leak",
-                 "zombie", "drop_not_counted", "bad_packet_changed_state", "checker_gap", "dual_holder")
+VERDICT_KINDS = ("split_brain", "split_brain_loss", "split_brain_delay", "not_one_holder", "not_best_holder", "orphan_vip", "crash", "fd_leak", "rss_leak",
+                 "zombie", "drop_not_counted", "bad_packet_changed_state", "sync_apart", "removed_vip_kept",
+                 "reload_touched_other", "checker_gap", "dual_holder")
 
 
-def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived")) -> str:
-    """The campaign table: schedules run and violations by kind, with seeds to replay."""
+def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived"),
+          mode: str | None = None) -> str:
+    """The campaign table: schedules run and violations by kind, with seeds to replay; with
+    `mode`, of that mode's results only (a line without a mode is lan4's)."""
     lines = []
+    if mode is not None:
+        results = [r for r in results if r.get("mode", "lan4") == mode]
+        lines.append(f"mode {mode}")
     header = f"{'verdict':<26}" + "".join(f"{d:>36}" for d in daemons)
     lines.append(header)
     lines.append("-" * len(header))
@@ -1257,6 +1526,12 @@ def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", 
               for d in daemons for kind in kinds
               if (seeds := sorted({v['seed'] for r in runs[d] for v in r['violations'] if v['kind'] == kind}))]
     if replay:
-        lines += ["", "replay with: python bench/campaign/run.py --replay SEED --daemon DAEMON -v"
+        lines += ["", f"replay with: python bench/campaign/run.py --replay SEED --daemon DAEMON --mode {mode or 'lan4'} -v"
                   + (" --witness" if witness else ""), *replay]
     return "\n".join(lines)
+
+
+def tables(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived")) -> str:
+    """One table per mode that has results, in MODES order."""
+    present = {r.get("mode", "lan4") for r in results}
+    return "\n\n".join(table(results, daemons, mode=m) for m in MODES if m in present)

@@ -57,9 +57,10 @@ def results_file(results: Path, witness: bool) -> Path:
     return results / ("results-witness.jsonl" if witness else "results.jsonl")
 
 
-def play(seed: int, daemon: str, results: Path, verbose: bool = False, witness: bool = False) -> dict:
-    schedule = campaign.make_schedule(seed, witness=witness)
-    logs = results / "logs" / f"{daemon}-{seed}"
+def play(seed: int, daemon: str, results: Path, verbose: bool = False, witness: bool = False,
+         mode: str = "lan4") -> dict:
+    schedule = campaign.make_schedule(seed, witness=witness, mode=mode)
+    logs = results / "logs" / (f"{daemon}-{seed}" if mode == "lan4" else f"{mode}-{daemon}-{seed}")
     rec = campaign.run_schedule(schedule, daemon, keep_dir=logs, verbose=verbose)
     violations = campaign.judge(rec)
     summary = campaign.record_summary(rec, violations)
@@ -74,40 +75,42 @@ def play(seed: int, daemon: str, results: Path, verbose: bool = False, witness: 
     return summary
 
 
-def play_and_report(seed: int, daemon: str, results: Path, verbose: bool, witness: bool = False) -> bool:
+def play_and_report(seed: int, daemon: str, results: Path, verbose: bool, witness: bool = False,
+                    mode: str = "lan4") -> bool:
     """play() with retries of a failed lab build; prints one line. False if it never ran."""
     started = time.monotonic()
     for attempt in range(3):
         try:
-            summary = play(seed, daemon, results, verbose, witness)
+            summary = play(seed, daemon, results, verbose, witness, mode)
             break
         except LabError as exc:  # building the LAN failed: not a verdict
-            print(f"seed {seed} {daemon}: lab setup failed ({exc}); retry {attempt + 1}", flush=True)
+            print(f"{mode} seed {seed} {daemon}: lab setup failed ({exc}); retry {attempt + 1}", flush=True)
             time.sleep(2)
     else:
         return False
     kinds = [v["kind"] for v in summary["violations"]]
-    print(f"seed {seed} {daemon}: {summary['duration']:g}s, {summary['faults']} faults, "
+    print(f"{mode} seed {seed} {daemon}: {summary['duration']:g}s, {summary['faults']} faults, "
           f"{len(kinds)} violations {sorted(set(kinds))} ({time.monotonic() - started:.0f}s wall)", flush=True)
     return True
 
 
-def run_parallel(pairs: list[tuple[int, str]], jobs: int, results: Path, verbose: bool, witness: bool = False) -> None:
+def run_parallel(pairs: list[tuple[str, int, str]], jobs: int, results: Path, verbose: bool,
+                 witness: bool = False) -> None:
     """Keep `jobs` worker processes busy, one (seed, daemon) pair each, until all are played.
 
     An exception here (SIGTERM's SystemExit, Ctrl-C's KeyboardInterrupt) stops the workers: each
     gets SIGTERM (a Ctrl-C at the terminal reached them already; they ignore a second signal
     while they tear down) and the driver waits for them."""
     todo = list(pairs)
-    running: dict[int, tuple[subprocess.Popen, int, str]] = {}
+    running: dict[int, tuple[subprocess.Popen, int, str]] = {}  # pid -> (worker, seed, "MODE DAEMON")
     try:
         while todo or running:
             while todo and len(running) < jobs:
-                seed, daemon = todo.pop(0)
+                mode, seed, daemon = todo.pop(0)
                 argv = [sys.executable, os.path.abspath(__file__), "--play", str(seed), "--daemon", daemon,
-                        "--results", str(results)] + (["-v"] if verbose else []) + (["--witness"] if witness else [])
+                        "--mode", mode, "--results", str(results)] + (["-v"] if verbose else []) + (["--witness"] if witness else [])
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
-                running[proc.pid] = (proc, seed, daemon)
+                running[proc.pid] = (proc, seed, f"{mode} {daemon}")
             pid, status = os.wait()  # the driver has no other children
             if pid in running:
                 proc, seed, daemon = running.pop(pid)
@@ -144,12 +147,20 @@ def main() -> int:
     ap.add_argument("--daemon", choices=("vipkeeper", "keepalived", campaign.WITNESS_FLAVOUR, "both"), default="both",
                     help="both: vipkeeper and keepalived (with --witness also vipkeeper+witness)")
     ap.add_argument("--witness", action="store_true", help="witness mode (see above)")
+    ap.add_argument("--mode", default="lan4",
+                    help=f"comma-separated modes, or all: {', '.join(campaign.MODES)} (default lan4)")
     ap.add_argument("--replay", type=int, metavar="SEED", help="play one seed and print its violations")
     ap.add_argument("--jobs", type=int, default=1, metavar="N", help="schedules played at once, one worker process each")
     ap.add_argument("--play", type=int, metavar="SEED", help=argparse.SUPPRESS)  # a --jobs worker
     ap.add_argument("--table", action="store_true", help="print the table of the results so far")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    modes = list(campaign.MODES) if args.mode == "all" else [m.strip() for m in args.mode.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in campaign.MODES]
+    if unknown or not modes:
+        ap.error(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(campaign.MODES)} or all")
+    if (args.play is not None or args.replay is not None) and len(modes) != 1:
+        ap.error("--play and --replay take one mode")
     # SIGTERM unwinds like Ctrl-C, so the schedule in progress tears its namespaces down.
     # (SIGINT too: a shell's background job starts with SIGINT ignored.) pyroute2 forks helper
     # processes that get this handler too: there SIGTERM keeps its default meaning.
@@ -178,15 +189,15 @@ def main() -> int:
     daemons = both if args.daemon == "both" else (args.daemon,)
     results_path = results_file(args.results, args.witness)
     if args.table:
-        print(campaign.table(campaign.load_results(results_path), both))
+        print(campaign.tables(campaign.load_results(results_path), both))
         return 0
     if args.play is not None:
-        return 0 if play_and_report(args.play, args.daemon, args.results, args.verbose, args.witness) else 1
+        return 0 if play_and_report(args.play, args.daemon, args.results, args.verbose, args.witness, modes[0]) else 1
     for what in campaign.reap_stale():  # what a killed runner left (its PID is dead)
         print(f"removed stale {what}", flush=True)
     if args.replay is not None:
-        schedule = campaign.make_schedule(args.replay, witness=args.witness)
-        print(f"seed {args.replay}: {schedule.duration:g}s, advert_int {schedule.advert_int}")
+        schedule = campaign.make_schedule(args.replay, witness=args.witness, mode=modes[0])
+        print(f"{modes[0]} seed {args.replay}: {schedule.duration:g}s, advert_int {schedule.advert_int}")
         for fault in schedule.faults:
             print(f"  {fault}")
         for d in daemons:
@@ -194,15 +205,16 @@ def main() -> int:
             for v in campaign.judge(rec):
                 print(f"  {d}: {v.kind} at {v.at}s: {v.detail}")
         return 0
-    done = {(r["daemon"], r["seed"]) for r in campaign.load_results(results_path)}
-    pairs = [(seed, d) for seed in range(args.first_seed, args.first_seed + args.schedules) for d in daemons
-             if (d, seed) not in done]
+    done = {(r.get("mode", "lan4"), r["daemon"], r["seed"]) for r in campaign.load_results(results_path)}
+    # seed by seed, each mode and daemon side by side: a run cut short leaves every mode about as far
+    pairs = [(m, seed, d) for seed in range(args.first_seed, args.first_seed + args.schedules) for m in modes
+             for d in daemons if (m, d, seed) not in done]
     if args.jobs > 1:
         run_parallel(pairs, args.jobs, args.results, args.verbose, args.witness)
     else:
-        for seed, d in pairs:
-            play_and_report(seed, d, args.results, args.verbose, args.witness)
-    print(campaign.table(campaign.load_results(results_path), both))
+        for m, seed, d in pairs:
+            play_and_report(seed, d, args.results, args.verbose, args.witness, m)
+    print(campaign.tables(campaign.load_results(results_path), both))
     return 0
 
 

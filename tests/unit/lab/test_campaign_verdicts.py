@@ -76,7 +76,8 @@ def test_no_holder_is_right_when_no_node_is_healthy():
 
 def test_a_stale_vip_on_a_node_whose_daemon_is_dead_is_not_counted():
     rec = record(timeline((0, 10, "a"), (10, 15, "ab"), (15, 20, "b")), daemon_down={"a": [[9.9, 15.0]]},
-                 events=[(9.9, "daemon_kill", "a", "apply"), (12.0, "daemon_start", "a", "restart")])
+                 events=[(9.9, "daemon_kill", "a", "apply"), (9.9, "reload_priority", "a", "apply 90"),
+                         (12.0, "daemon_start", "a", "restart")])  # a restarts below b: b stays
     assert kinds(rec) == []
 
 
@@ -136,12 +137,14 @@ def test_fault_end():
 
 def test_a_vip_left_by_a_daemon_that_exited_on_its_own_is_an_orphan_not_a_split_brain():
     rec = record(timeline((0, 10, "b"), (10, 20, "ab")), crashed={"b": [[9.5, float("inf")]]},
+                 events=[(0.0, "reload_priority", "b", "apply 200")],  # b is the best until it crashes
                  health=[{"kind": "crash", "t": 9.6, "detail": "b daemon exited with 2"}])
     assert sorted(kinds(rec)) == ["crash", "orphan_vip"]
 
 
 def test_after_a_crash_the_others_must_still_agree_on_one_holder():
-    rec = record(timeline((0, 10, "b"), (10, 20, "")), crashed={"b": [[9.5, float("inf")]]})
+    rec = record(timeline((0, 10, "b"), (10, 20, "")), crashed={"b": [[9.5, float("inf")]]},
+                 events=[(0.0, "reload_priority", "b", "apply 200")])
     assert kinds(rec) == ["not_one_holder"]
 
 

@@ -1,0 +1,163 @@
+"""The campaign's modes (issue 20): schedules, configurations and the mode verdicts (pure: no root).
+
+Modes: ipv6, unicast, sync (a sync group of two instances), mixed (vipkeeper and keepalived in one
+VRID), flush (an admin's address flush), fd (RLIMIT_NOFILE pressure), reload (a reload removes and
+re-adds a second instance), ifrecreate (eth0 deleted and re-created)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.campaign import campaign
+from bench.campaign.campaign import Record, Schedule
+from vipkeeper.config import loads
+
+
+def timeline(*spans):
+    """[(from, to, holders)] -> 10 ms samples."""
+    out = []
+    for start, end, holders in spans:
+        t = start
+        while t < end - 1e-9:
+            out.append((round(t, 2), tuple(holders)))
+            t += 0.01
+    return out
+
+
+def kinds(rec):
+    return [v.kind for v in campaign.judge(rec)]
+
+
+@pytest.mark.parametrize("mode", campaign.MODES)
+def test_a_mode_plays_only_its_kinds_and_replays(mode):
+    allowed = set(campaign.mode_weights(mode))
+    seen = set()
+    for seed in range(1, 41):
+        schedule = campaign.make_schedule(seed, mode=mode)
+        assert schedule == campaign.make_schedule(seed, mode=mode)
+        assert schedule.mode == mode
+        seen |= {f.kind for f in schedule.faults}
+        assert all(f.end <= schedule.duration - 4.0 for f in schedule.faults)
+    assert seen <= allowed, seen - allowed
+    # the mode's own kinds are drawn, and what it cannot play never is
+    assert set(campaign.MODE_EXTRA.get(mode, {})) <= seen
+    assert not seen & set(campaign.MODE_DROPS.get(mode, ()))
+
+
+def test_lan4_is_the_default_and_other_modes_draw_other_schedules():
+    for seed in (1, 2, 3):
+        assert campaign.make_schedule(seed) == campaign.make_schedule(seed, mode="lan4")
+        assert campaign.make_schedule(seed).faults != campaign.make_schedule(seed, mode="reload").faults
+    assert list(campaign.mode_weights("lan4")) == list(campaign.FAULT_WEIGHTS)
+    with pytest.raises(ValueError, match="unknown mode"):
+        campaign.make_schedule(1, mode="token-ring")
+
+
+@pytest.mark.parametrize("mode", campaign.MODES)
+def test_each_mode_configuration_is_read_by_vipkeeper(mode):
+    text = campaign.config_text("a", 150, 0.2, "vktest", mode=mode, src="192.0.2.1", peers=["192.0.2.2", "192.0.2.3"])
+    config = loads(text, name=f"{mode}.conf")
+    names = [i.name for i in config.instances]
+    assert names == (["VI_CAMPAIGN", "VI_SECOND"] if mode in campaign.TWO_INSTANCES else ["VI_CAMPAIGN"])
+    first = config.instances[0]
+    assert [str(v.address) for v in first.virtual_ipaddress][0].startswith("2001:db8::100" if mode == "ipv6" else "192.0.2.100")
+    assert first.is_unicast == (mode == "unicast")
+    assert len(config.sync_groups) == (1 if mode == "sync" else 0)
+
+
+def test_reload_mode_leaves_the_second_instance_out_and_sync_never_does():
+    assert "VI_SECOND" not in campaign.config_text("a", 150, 0.2, "p", mode="reload", second=False)
+    assert "VI_SECOND" in campaign.config_text("a", 150, 0.2, "p", mode="reload", second=True)
+    assert "VI_SECOND" in campaign.config_text("a", 150, 0.2, "p", mode="sync", second=False)
+
+
+SYNC = Schedule(seed=9, duration=20.0, advert_int=0.2, faults=(), mode="sync")
+RELOAD = Schedule(seed=10, duration=20.0, advert_int=0.2, faults=(), mode="reload")
+
+
+def test_a_sync_group_moving_together_is_clean():
+    spans = ((0, 8, "a"), (8, 20, "b"))
+    rec = Record("vipkeeper", SYNC, samples=timeline(*spans), samples2=timeline(*spans),
+                 events=[(7.9, "reload_priority", "a", "apply 90")])
+    assert kinds(rec) == []
+    assert rec.stats["sync_samples"] > 0
+
+
+def test_a_sync_group_apart_for_longer_than_an_advert_is_a_violation():
+    rec = Record("vipkeeper", SYNC, samples=timeline((0, 8, "a"), (8, 20, "b")),
+                 samples2=timeline((0, 9, "a"), (9, 20, "b")))  # VI_SECOND follows 1 s late
+    found = [v for v in campaign.judge(rec) if v.kind == "sync_apart"]
+    assert {v.detail.split(":")[0] for v in found} == {"a", "b"}
+    assert all(v.at == 8.0 for v in found)
+    # a lag within one advert interval + slack is one state change, not a violation
+    rec = Record("vipkeeper", SYNC, samples=timeline((0, 8, "a"), (8, 20, "b")),
+                 samples2=timeline((0, 8.3, "a"), (8.3, 20, "b")))
+    assert "sync_apart" not in kinds(rec)
+
+
+def test_a_removed_instance_keeping_its_vip_is_a_violation():
+    rec = Record("vipkeeper", RELOAD, samples=timeline((0, 20, "a")), samples2=timeline((0, 20, "a")),
+                 removed={"a": [[10.0, 14.0]]})
+    assert "removed_vip_kept" in kinds(rec)
+    rec = Record("vipkeeper", RELOAD, samples=timeline((0, 20, "a")),
+                 samples2=timeline((0, 10.1, "a"), (10.1, 14.2, "b"), (14.2, 20, "a")),
+                 removed={"a": [[10.0, 14.0]]})
+    assert kinds(rec) == []
+    assert rec.stats["removed_samples"] > 0
+
+
+def test_a_reload_that_moves_the_other_instance_is_a_violation():
+    events = [(10.0, "reload_remove", "a", "apply")]
+    moved = Record("vipkeeper", RELOAD, samples=timeline((0, 10.2, "a"), (10.2, 10.6, ""), (10.6, 20, "a")),
+                   samples2=timeline((0, 20, "b")), events=events)
+    assert "reload_touched_other" in kinds(moved)
+    still = Record("vipkeeper", RELOAD, samples=timeline((0, 20, "a")), samples2=timeline((0, 20, "b")),
+                   events=list(events))
+    assert "reload_touched_other" not in kinds(still)
+    assert still.stats["quiet_reloads"] == 1
+    # a reload beside another fault is not judged (the other fault may move the VIP)
+    busy = Record("vipkeeper", RELOAD, samples=timeline((0, 10.2, "a"), (10.2, 10.6, ""), (10.6, 20, "a")),
+                  samples2=timeline((0, 20, "b")), events=events + [(10.3, "link_down", "b", "apply")])
+    assert "reload_touched_other" not in kinds(busy)
+
+
+def test_the_table_is_per_mode():
+    results = [
+        {"daemon": "vipkeeper", "seed": 1, "duration": 30, "violations": []},  # before modes: lan4
+        {"daemon": "vipkeeper", "mode": "sync", "seed": 1, "duration": 40,
+         "violations": [{"kind": "sync_apart", "seed": 1, "at": 3.0, "detail": ""}]},
+        {"daemon": "keepalived", "mode": "sync", "seed": 1, "duration": 40, "violations": []},
+    ]
+    text = campaign.tables(results)
+    lan4, sync = text.split("\n\n", 1)
+    assert lan4.startswith("mode lan4") and "sync_apart" in lan4
+    assert [ln.split()[-1] for ln in lan4.splitlines() if ln.startswith("schedules run")] == ["0"]
+    assert "sync_apart" in sync and "(seeds 1)" in sync and "--mode sync" in sync
+    assert [ln.split()[2:] for ln in sync.splitlines() if ln.startswith("schedules run")] == [["1", "1"]]
+
+
+LAN = Schedule(seed=11, duration=20.0, advert_int=0.2, faults=())
+
+
+def test_a_lower_node_holding_in_a_quiet_network_is_not_the_best_holder():
+    # a (150) healthy, yet b (120) holds: e.g. a stuck in FAULT with its process running
+    rec = Record("vipkeeper", LAN, samples=timeline((0, 8, "a"), (8, 20, "b")),
+                 events=[(7.9, "proc_kill", "a", "apply"), (8.5, "proc_kill", "a", "revert")])
+    found = [v for v in campaign.judge(rec) if v.kind == "not_best_holder"]
+    assert len(found) == 1 and found[0].detail.startswith("b (priority 120)"), found
+    assert "not_one_holder" not in kinds(rec)  # one holder: the old verdict saw nothing wrong
+    # while a's process is down, b is the best healthy node
+    rec = Record("vipkeeper", LAN, samples=timeline((0, 8, "a"), (8, 20, "b")),
+                 events=[(7.9, "proc_kill", "a", "apply")], proc_down={"a": [[7.9, 30.0]]})
+    assert kinds(rec) == []
+
+
+def test_a_reloaded_priority_decides_the_best_holder():
+    events = [(7.9, "reload_priority", "a", "apply 90")]
+    rec = Record("vipkeeper", LAN, samples=timeline((0, 8.5, "a"), (8.5, 20, "b")), events=list(events))
+    assert kinds(rec) == []
+    rec = Record("vipkeeper", LAN, samples=timeline((0, 20, "a")), events=list(events))
+    assert kinds(rec) == ["not_best_holder"]
+    # an equal priority may keep the VIP where it is
+    rec = Record("vipkeeper", LAN, samples=timeline((0, 20, "a")), events=[(7.9, "reload_priority", "b", "apply 150")])
+    assert kinds(rec) == []
