@@ -32,13 +32,7 @@ SCHEDULES = {
 }
 
 
-FD_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "issue 20 finding 3, fix landing from another branch: a tracked process restarted while the daemon "
-    "has no fd to spare reads as gone (pidfd_open EMFILE), and a stays FAULT with its process up "
-    "(verdict not_best_holder)"))
-
-
-@pytest.mark.parametrize("mode", [pytest.param(m, marks=FD_XFAIL) if m == "fd" else m for m in sorted(SCHEDULES)])
+@pytest.mark.parametrize("mode", sorted(SCHEDULES))
 def test_mode_schedule_has_no_violation(mode):
     faults = SCHEDULES[mode]
     schedule = Schedule(seed=-1, duration=max(f.end for f in faults) + 5.0, advert_int=ADV, faults=faults, mode=mode)
