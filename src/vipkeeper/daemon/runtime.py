@@ -71,9 +71,11 @@ from vipkeeper.net.addresses import (
     AddressChange,
     AddressError,
     AddressOwner,
+    HostShortage,
     LinkState,
     LinkWatcher,
     Vip,
+    interface_index,
     link_state,
 )
 from vipkeeper.net.announce import AnnounceError, Announcer
@@ -906,8 +908,10 @@ class Runtime:
         if sock is None or ep.fault is not None:
             return
         try:
-            index = socket.if_nametoindex(ep.ifname)
-        except OSError:
+            index = interface_index(ep.ifname)
+        except HostShortage:
+            return  # out of descriptors: that says nothing about the interface (issue 20 #3)
+        if index == 0:
             self._lose(ep, f"interface {ep.ifname} down")
             return
         if index != sock.ifindex:
@@ -965,8 +969,10 @@ class Runtime:
                         self._lose(ep, f"interface {ep.ifname} down")
             else:
                 try:
-                    index = socket.if_nametoindex(ep.ifname)
-                except OSError:
+                    index = interface_index(ep.ifname)
+                except HostShortage:
+                    continue  # out of descriptors: nothing is known about the interface
+                if index == 0:
                     self._lose(ep, f"interface {ep.ifname} down")
                     continue
                 if index != ep.socket.ifindex:

@@ -33,6 +33,7 @@ import asyncio
 import errno
 import fcntl
 import ipaddress
+import os
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -322,11 +323,42 @@ class LinkState:
         return self.exists and self.flags & (IFF_UP | IFF_RUNNING) == (IFF_UP | IFF_RUNNING)
 
 
-def link_state(ifname: str) -> LinkState:
-    """The interface's flags now, from an ioctl in the current namespace (/sys may be another's)."""
+class HostShortage(OSError):
+    """The host could not answer (no descriptor or memory to spare): nothing is known about the
+    interface asked for. Never read as "the interface is gone"."""
+
+
+_SHORTAGE_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS))
+def interface_index(ifname: str) -> int:
+    """The interface's index in the current namespace, 0 when there is no such interface.
+
+    glibc's if_nametoindex opens a socket for its ioctl, so it also fails when the process is
+    out of descriptors, and it reports both failures alike (Python: "no interface with this name";
+    errno is not reliable either: glibc probes /proc/net after a failed socket). So a failed
+    lookup is followed by the same socket() it needed: if that fails for lack of descriptors or
+    memory, HostShortage says the host could not answer; otherwise the lookup is asked again."""
     try:
-        index = socket.if_nametoindex(ifname)
+        return socket.if_nametoindex(ifname)
     except OSError:
+        pass
+    try:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError as exc:
+        if exc.errno in _SHORTAGE_ERRNOS:
+            raise HostShortage(exc.errno, exc.strerror) from None
+        raise
+    probe.close()
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return 0
+
+
+def link_state(ifname: str) -> LinkState:
+    """The interface's flags now, from an ioctl in the current namespace (/sys may be another's).
+    Raises HostShortage (an OSError) when the host cannot answer for lack of descriptors."""
+    index = interface_index(ifname)
+    if index == 0:
         return LinkState(ifname, 0, 0, exists=False)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
