@@ -788,18 +788,25 @@ class Runtime:
             log.warning("(%s) WARNING - interface %s for vrrp_instance %s doesn't exist - running it in FAULT "
                         "until the interface appears", model.where, model.interface, model.name)
 
+    def _open_announcer(self, ifname: str) -> Announcer | None:
+        """A new announcer on the interface, counting into its error counters (which outlive it)."""
+        try:
+            announcer = Announcer(ifname)
+        except (AnnounceError, OSError) as exc:
+            log.warning("%s: cannot send gratuitous ARP/NA: %s", ifname, exc)
+            return None
+        announcer.errors = self.announce_errors.setdefault(ifname, collections.Counter())
+        return announcer
+
     def _staged_announcer(self, ifname: str, staged: StagedBuild) -> Announcer | None:
         """The running announcer of the interface, or one opened for the reload (taken into
         service at its commit, closed if it fails)."""
         if ifname in self.announcers:
             return self.announcers[ifname]
         if ifname not in staged.announcers:
-            try:
-                announcer = Announcer(ifname)
-            except (AnnounceError, OSError) as exc:
-                log.warning("%s: cannot send gratuitous ARP/NA: %s", ifname, exc)
+            announcer = self._open_announcer(ifname)
+            if announcer is None:
                 return None
-            announcer.errors = self.announce_errors.setdefault(ifname, collections.Counter())
             staged.announcers[ifname] = announcer
         return staged.announcers[ifname]
 
@@ -811,12 +818,9 @@ class Runtime:
             old.close()
             del self.announcers[ifname]
         if ifname not in self.announcers:
-            try:
-                announcer = Announcer(ifname)
-            except (AnnounceError, OSError) as exc:
-                log.warning("%s: cannot send gratuitous ARP/NA: %s", ifname, exc)
+            announcer = self._open_announcer(ifname)
+            if announcer is None:
                 return None
-            announcer.errors = self.announce_errors.setdefault(ifname, collections.Counter())
             self.announcers[ifname] = announcer
         return self.announcers[ifname]
 
