@@ -12,9 +12,11 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import vipkeeper
 from vipkeeper.lab.topology import Lan, Topology
 from vipkeeper.net.netns import NETNS_RUN_DIR, call_in
 
@@ -69,14 +71,27 @@ def named_sleep(tmp_path):
             p.wait()
 
 
+# The tree the vipkeeper package is imported from (the clone, for an editable install).
+PROJECT = Path(vipkeeper.__file__).resolve().parents[2]
+
+
 # A shell prologue for `isolated`: fresh /tmp and /run (keepalived's dump and pid paths, so
 # neither keepalived nor vipkeeper touches the host's), the test's directory at /mnt, and a veth
 # eth0 (192.0.2.1/24, peer eth1 in the same namespace) to run a VRRP instance on.
+# A clone under /tmp or /run (CI clones into mktemp -d) holds the editable install's source, so
+# it is bound back at its own path on top of the fresh tmpfs, or `python3 -m vipkeeper` would
+# find no module inside.
 ISOLATE = """\
 set -e
 mount --bind "$VK_WORK" /mnt
+mkdir -p /mnt/.vk-project
+mount --bind "$VK_PROJECT" /mnt/.vk-project
 mount -t tmpfs -o mode=1777 vk-tmp /tmp
 mount -t tmpfs -o mode=0755 vk-run /run
+mkdir -p "$VK_PROJECT"
+mount --bind /mnt/.vk-project "$VK_PROJECT"
+umount /mnt/.vk-project
+rmdir /mnt/.vk-project
 ip link set lo up
 ip link add eth0 type veth peer name eth1
 ip link set eth1 up
@@ -89,7 +104,7 @@ set +e
 
 def _isolated_runner(work):  # type: ignore[no-untyped-def]
     def run(script: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
-        env = {**os.environ, "VK_WORK": str(work)}
+        env = {**os.environ, "VK_WORK": str(work), "VK_PROJECT": str(PROJECT)}
         return subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
                                "--", "sh", "-c", ISOLATE + script], env=env, capture_output=True, text=True,
                               timeout=timeout, check=False)
