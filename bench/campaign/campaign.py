@@ -21,7 +21,8 @@ Nodes a, b, c (priorities 150, 120, 100, VRRPv3, one VIP, preempt) each track th
 (a copy of /bin/sleep with a per-node name; a node without it goes FAULT). The daemons run in
 the initial network namespace and enter their node's namespace themselves (`--netns` /
 keepalived `--namespace`), so the process connector works. Faults: random loss (nftables
-`numgen random` on the node's eth0, both ways), delay (every IPv4 packet through the node's eth0,
+`numgen random` on the node's link, both ways: on its input, and on the others' input for
+frames from its MAC, never on its own output), delay (every IPv4 packet through the node's eth0,
 both ways, is queued by iptables NFQUEUE and accepted `arg` ms later by a reader thread:
 `nfqueue_delay`, since this kernel has no sch_netem), link down/up (the node's eth0), a partition that
 isolates one node (nftables drops every IP packet arriving on its eth0, and on the others' every
@@ -1220,13 +1221,24 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                 time.sleep(delay)
             n = f.node
             if f.kind == "loss":
+                # loss on the node's link, both ways, as a faulty cable or switch port loses frames:
+                # dropped on the node's input and, by its MAC, on the others' input, never on the
+                # node's own output (an nft output drop is a local send error, EPERM, which the
+                # daemon rightly treats as its own fault; a lossy network never says so)
                 if action == "apply":
-                    nft_rules[n]["loss"] = f'DIR "eth0" numgen random mod 100 < {f.arg} drop'
-                    nft_apply(n)
+                    nft_in[n]["loss"] = f'iifname "eth0" numgen random mod 100 < {f.arg} drop'
+                    for m in NODES:
+                        if m != n:
+                            nft_in[m][f"loss_from_{n}"] = (f'iifname "eth0" ether saddr {nodes[n].mac} '
+                                                           f'numgen random mod 100 < {f.arg} drop')
+                    for m in NODES:
+                        nft_apply(m)
                     rec.add_interval(rec.lossy, n, rel())
                 else:
-                    nft_rules[n].pop("loss", None)
-                    nft_apply(n)
+                    nft_in[n].pop("loss", None)
+                    for m in NODES:
+                        nft_in[m].pop(f"loss_from_{n}", None)
+                        nft_apply(m)
                     rec.close_interval(rec.lossy, n, rel())
             elif f.kind == "delay":
                 if action == "apply":
