@@ -114,6 +114,16 @@ def wait_until(predicate, timeout: float, what: str) -> float:  # type: ignore[n
     return time.time()
 
 
+ROUTE = "198.51.100.0/24"
+
+
+def routes(bed: Testbed, name: str) -> list[str]:
+    """The virtual route as `ip route` shows it in node `name` (empty: not installed)."""
+    out = subprocess.run(["ip", "-n", bed.nodes[name].ns, "route", "show", ROUTE], capture_output=True,
+                         text=True, timeout=10, check=True)
+    return out.stdout.splitlines()
+
+
 def status(bed: Testbed, name: str) -> dict:
     ctl = bed.nodes[name].workdir / "vk.ctl"
     done = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(ctl), "--json"],
@@ -136,8 +146,10 @@ def test_router_partition_two_holders_without_witness_one_with(bed: Testbed, etc
     bed.stop("a")
     bed.stop("b")
 
-    # With the witness: the same partition, and exactly one holder at every sample.
-    start_pair(bed, etcd)
+    # With the witness: the same partition, and exactly one holder at every sample; the route
+    # that moves with the Master is gated as the VIP is (b, a VRRP Master refused the key,
+    # installs it no more than it adds the VIP).
+    start_pair(bed, etcd, extra=("virtual_routes {", f"  {ROUTE} via 192.0.2.254 dev eth0", "}"))
     bed.wait_sole("a", VIP, 5.0)
     assert etcd.get(bed.lan["e1"], "/vipkeeper/instance/VI_1") == "a"
     t0 = time.time()
@@ -147,6 +159,8 @@ def test_router_partition_two_holders_without_witness_one_with(bed: Testbed, etc
         # b's master-down timer expires (VRRP Master), it finds the key held and waits
         bed.daemon("b").log.wait_line(lambda line: "is held by a - waiting" in line.text, 3.0, after=t0)
         time.sleep(TTL + 0.5)  # more than a lease: a keeps renewing, b never gets the key
+        assert routes(bed, "b") == [], "b installed the virtual route with the witness gate shut"
+        assert routes(bed, "a") != [], "a, the key holder, lost its virtual route"
     finally:
         samples = sampler.stop()
         bed.topo.heal(a, b)

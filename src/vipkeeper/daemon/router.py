@@ -194,9 +194,10 @@ class Router:
     def sync_routes(self) -> None:
         """virtual_routes and virtual_rules are installed exactly while Master (net/routes.py
         keeps keepalived's order and leaves unchanged entries alone). Runs right after the VIPs
-        come and right before they go, and after every event so a reload's new lists apply."""
+        come and right before they go, and after every event so a reload's new lists apply. A
+        quorum witness gates them as it gates the VIPs: no routes while its gate is shut."""
         model = self.model
-        master = self.core.state == State.MASTER
+        master = self.vips_wanted
         synced = self._routes_synced
         if synced is not None and synced[0] is model and synced[1] == master:
             return  # the common case (an advert, a timer): nothing changed, no work
@@ -322,8 +323,10 @@ class Router:
         """The witness opened (on) or closed its gate: add and announce, or remove, the VIPs."""
         if on:
             self._change_vips(self.params.vips, self.addresses.add_now, "add")
+            self.sync_routes()  # routes after the VIPs, as on becoming Master
             self._announce(Announce(max(1, self.params.garp_master_repeat), self.params.vips))
         else:
+            self.sync_routes()  # rules and routes before the VIPs
             self._change_vips(self.params.vips, self.addresses.remove_now, "remove")
 
     def _change_vips(self, vips: tuple[Any, ...], change: Callable[[Vip], bool], verb: str) -> None:
