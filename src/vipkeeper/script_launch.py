@@ -38,6 +38,18 @@ from vipkeeper.track.script_security import needs_check, unsafe_reasons
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 _UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
+
+# The umask every script starts with: keepalived 2.2.7's process umask, which its scripts
+# inherit, is 0177 unless global_defs `umask` sets another (measured: a notify script's own
+# `umask` prints 0177, or the configured value; tests/net/test_process_tuning.py compares).
+KEEPALIVED_UMASK = 0o177
+_script_umask = KEEPALIVED_UMASK
+
+
+def set_script_umask(mask: int | None) -> None:
+    """The configured `umask` (None: keepalived's default) for scripts started from now on."""
+    global _script_umask
+    _script_umask = KEEPALIVED_UMASK if mask is None else mask
 _DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -242,6 +254,7 @@ def spawn_options(identity: Identity) -> dict[str, Any]:
         "env": script_env(),
         "close_fds": True,
         "process_group": 0,
+        "umask": _script_umask,
     }
     if not identity.is_daemon:
         options.update(user=identity.uid, group=identity.gid, extra_groups=list(identity.groups))

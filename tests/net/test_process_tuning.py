@@ -152,3 +152,30 @@ def test_umask_and_log_unknown_vrids(topology: Topology, lan, tmp_path: Path, ki
     finally:
         a.stop()
         b.stop()
+
+
+UMASK_SCRIPT = "#!/bin/sh\numask > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"\n"
+
+
+def test_scripts_start_with_keepalived_umask(topology: Topology, lan, tmp_path: Path) -> None:
+    """A notify script's umask, without `umask` in global_defs and with `umask 027`, is the same
+    under vipkeeper as under keepalived 2.2.7 started with the same file (keepalived's default
+    is 0177, not the 022 of its man page: files a script creates are the owner's alone)."""
+    script = tmp_path / "umask.sh"
+    script.write_text(UMASK_SCRIPT)
+    script.chmod(0o755)
+    seen: dict[tuple[str, str], str] = {}
+    for setting in ("", "  umask 027"):
+        for kind in ("keepalived", "vipkeeper"):
+            marker = tmp_path / f"{kind}{len(setting)}.umask"
+            conf = tmp_path / f"{kind}{len(setting)}.conf"
+            conf.write_text(CONF.format(tuning=setting, script=script, marker=marker))
+            daemon = _start(kind, lan["a"].ns, conf, tmp_path, f"{kind}{len(setting)}")
+            try:
+                wait_for(marker.exists, 20, what=f"{kind} notify_master ran")
+                seen[(kind, setting)] = marker.read_text().strip()
+            finally:
+                daemon.stop()
+    assert seen[("vipkeeper", "")] == seen[("keepalived", "")], seen
+    assert seen[("vipkeeper", "  umask 027")] == seen[("keepalived", "  umask 027")] == "0027", seen
+    assert seen[("keepalived", "")] != "0022", "keepalived's default was measured as 0177, not its man page's 022"

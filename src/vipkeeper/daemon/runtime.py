@@ -93,6 +93,7 @@ from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
+from vipkeeper.script_launch import set_script_umask
 from vipkeeper.script_users import ScriptUsers
 from vipkeeper.track.proc_connector import ConnectorUnavailable
 from vipkeeper.vrrp import packet
@@ -320,6 +321,7 @@ class Runtime:
         asyncio.get_running_loop().set_exception_handler(self._loop_exception)
         if config.global_defs.umask is not None:  # keepalived applies it as it reads the file
             os.umask(config.global_defs.umask)
+        set_script_umask(config.global_defs.umask)  # scripts: that one, or keepalived's 0177
         tuning = Tuning.of(config.global_defs)
         if tuning.wanted:
             self.tuner = ProcessTuner()
