@@ -3,7 +3,8 @@
 Figures: failover (1), node (2), detect (3), churn (4), scale (5), startup (6), realtime (7),
 client (8: SMTP sessions through the VIP while the Master fails), seed (9: the seed configuration
 under mail load), witness (10: vipkeeper with and without the etcd quorum witness; needs etcd-server),
-or all.
+stall (11: 1,000 instances while a chatty vrrp_script and 200 notify scripts run), scale4k (12:
+4,000 instances on four interfaces, unicast and multicast, for --minutes, default 5), or all.
 --quick runs few repetitions to check the harness; the default (full) mode runs at least 20 per
 row. Tables go to stdout, progress to stderr, JSON to bench/results/. Needs root (namespaces).
 """
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 
-FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime", "client", "seed", "witness"]
+FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime", "client", "seed", "witness", "stall", "scale4k"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("figures", nargs="*", default=["all"], help=f"{', '.join(FIGURES)} or all")
     ap.add_argument("--quick", action="store_true", help="few runs: check the harness, not the numbers")
     ap.add_argument("--runs", type=int, default=None, help="runs per row (overrides the mode's default)")
-    ap.add_argument("--minutes", type=float, default=None, help="seed: minutes of mail load (default 2 quick, 60 full)")
+    ap.add_argument("--minutes", type=float, default=None, help="seed: minutes of mail load (default 2 quick, 60 full); scale4k: minutes per run (1 quick, 5 full)")
     ap.add_argument("--rate", type=float, default=None, help="client, seed: SMTP sessions started per second per pair (20, 10)")
     ap.add_argument("--failures", default=None, help="client: comma-separated subset of haproxy,postfix,sigkill,sigterm,link,reload")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
@@ -75,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
             elif figure == "client":
                 table = client.figure8(args.runs or (2 if args.quick else 20), workdir, rate=args.rate or 20.0,
                                        failures=args.failures.split(",") if args.failures else None)
+            elif figure == "stall":
+                from bench import stall
+
+                table = stall.figure11(args.runs or (1 if args.quick else 20), workdir, quick=args.quick)
+            elif figure == "scale4k":
+                from bench import scale4k
+
+                table = scale4k.figure12(args.runs or 1, workdir, minutes=args.minutes or (1 if args.quick else 5))
             elif figure == "seed":
                 table = client.figure9(60 * (args.minutes or (2 if args.quick else 60)), workdir, rate=args.rate or 10.0)
             else:

@@ -41,6 +41,8 @@ class Instance:
     track: str | None = None  # vrrp_track_process name
     fast_handover: bool = False
     unicast_src: str | None = None
+    unicast_peers: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # further instance lines (track_script, notify, ...)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Config:
     globals_extra: list[str] = field(default_factory=list)  # further global_defs lines, both daemons
     witness_endpoints: tuple[str, ...] = ()  # vipkeeper's quorum witness on these etcd members
     witness_ttl: int = 2
+    blocks: list[str] = field(default_factory=list)  # top-level lines after global_defs (vrrp_script, ...)
 
     def text(self, impl: str) -> str:
         witness = bool(self.witness_endpoints) and impl == "vipkeeper"
@@ -63,6 +66,7 @@ class Config:
         if self.notify_fifo:
             out.append(f"  notify_fifo {self.notify_fifo}")
         out.append("}")
+        out += self.blocks
         for name, (process, weight) in self.tracked.items():
             out += [f"vrrp_track_process {name} {{", f"  process {process}", f"  weight {weight}", "}"]
         for inst in self.instances:
@@ -82,6 +86,11 @@ class Config:
                 out.append("  fast_handover")
             if witness:
                 out.append("  witness etcd")
+            if inst.unicast_src:
+                out.append(f"  unicast_src_ip {inst.unicast_src}")
+            if inst.unicast_peers:
+                out += ["  unicast_peer {", *(f"    {peer}" for peer in inst.unicast_peers), "  }"]
+            out += [f"  {line}" for line in inst.extra]
             out.append("  virtual_ipaddress {")
             out += [f"    {vip}" for vip in inst.vips]
             out += ["  }", "}"]
@@ -131,8 +140,11 @@ class Vipkeeper(Daemon):
     impl = "vipkeeper"
 
     def status(self) -> dict | None:
-        done = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", self.control_socket, "--json"],
-                              capture_output=True, text=True, timeout=10, check=False)
+        try:
+            done = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", self.control_socket,
+                                   "--json"], capture_output=True, text=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            return None
         if done.returncode != 0:
             return None
         try:
