@@ -106,6 +106,7 @@ def one(impl: str, minutes: float, workdir: str) -> dict:
         run_s = minutes * 60
         jit: list[float] = []
         seen: list[int] = []
+        dropped = 0
         for w in range(4):  # four capture windows spread over the run
             start_at = w0 + (w + 0.5) * run_s / 4 - WINDOW / 2
             time.sleep(max(0.0, start_at - time.monotonic()))
@@ -115,6 +116,7 @@ def one(impl: str, minutes: float, workdir: str) -> dict:
             for frame, adv in capture.adverts():
                 addresses = adv.advertisement.addresses
                 captured.setdefault(str(addresses[0]) if addresses else "?", []).append(frame.time)
+            dropped += capture.dropped
             got, count = jitters(captured, INTERVAL)
             jit += got
             seen.append(count)
@@ -124,7 +126,7 @@ def one(impl: str, minutes: float, workdir: str) -> dict:
         loop1 = loop_of(daemon)
         moved = [line for line in daemon.log_lines()[lines0:] if "Entering" in line and "STATE" in line]
         return {"cpu_pct": (cpu1 - cpu0) / (w1 - w0) * 100, "rss_mib": rss / 1024, "jitter_ms": jit, "seen": seen,
-                "moved": moved, "all_master_s": all_master_s, "lag": lag_over(loop0, loop1), "running": daemon.running}
+                "moved": moved, "dropped": dropped, "all_master_s": all_master_s, "lag": lag_over(loop0, loop1), "running": daemon.running}
     finally:
         if daemon is not None:
             daemon.stop(timeout=30)
@@ -144,7 +146,7 @@ def figure12(runs: int, workdir: str, minutes: float) -> Table:
                 continue
             got[impl].append(r)
             table.notes.append(f"{impl} run {i + 1}: all Master {r['all_master_s']:.1f} s after start; instances seen "
-                               f"per window {r['seen']}; transitions after that {len(r['moved'])}"
+                               f"per window {r['seen']}; frames the capture dropped {r['dropped']}; transitions after that {len(r['moved'])}"
                                + (f" (first: {r['moved'][0]})" if r["moved"] else ""))
             if r.get("lag"):
                 lag = r["lag"]

@@ -38,8 +38,8 @@ def _script(path: str, text: str) -> str:
     return path
 
 
-def one(impl: str, window: float, workdir: str) -> dict:
-    work = os.path.join(workdir, f"stall-{impl}")
+def one(impl: str, window: float, workdir: str, run: int = 0) -> dict:
+    work = os.path.join(workdir, f"stall-{impl}-{run}")
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)
     heavy = _script(os.path.join(work, "heavy.sh"), HEAVY)
@@ -113,7 +113,7 @@ def one(impl: str, window: float, workdir: str) -> dict:
         # how long after the file changed the last of the 100 notify scripts ran (FAULT; BACKUP)
         to_fault = [t - t_fault for t, state in notes if state == "FAULT" and t_fault <= t < t_back]
         to_backup = [t - t_back for t, state in notes if state == "BACKUP" and t >= t_back]
-        return {"jitter_ms": jit, "seen": seen, "moved": len(moved), "flipped": flipped, "notified": len(notes),
+        return {"jitter_ms": jit, "seen": seen, "moved": len(moved), "flipped": flipped, "notified": len(notes), "dropped": capture.dropped,
                 "fault_s": max(to_fault) if len(to_fault) == FLIP else None,
                 "backup_s": max(to_backup) if len(to_backup) == FLIP else None,
                 "cpu_pct": (cpu1 - cpu0) / (w1 - w0) * 100, "lag": lag_over(loop0, loop1), "running": daemon.running}
@@ -131,7 +131,7 @@ def figure11(runs: int, workdir: str, quick: bool) -> Table:
     for i in range(runs):
         for impl in ("vipkeeper", "keepalived"):
             print(f"fig11: {impl} run {i + 1}/{runs} window {window:g}s", file=sys.stderr, flush=True)
-            r = one(impl, window, workdir)
+            r = one(impl, window, workdir, i)
             if "error" in r:
                 table.notes.append(f"{impl} run {i + 1}: {r['error']}")
                 continue
@@ -148,7 +148,8 @@ def figure11(runs: int, workdir: str, quick: bool) -> Table:
         table.add("file flipped -> 100th FAULT notify ran, s", impl, [r["fault_s"] for r in got])
         table.add("file back -> 100th BACKUP notify ran, s", impl, [r["backup_s"] for r in got])
         table.notes.append(f"{impl}: per run, FAULT lines {[r['flipped'] for r in got]}, notify lines "
-                           f"{[r['notified'] for r in got]}, steady instances seen {[r['seen'] for r in got]}")
+                           f"{[r['notified'] for r in got]}, steady instances seen {[r['seen'] for r in got]}, frames the "
+                           f"capture dropped {[r['dropped'] for r in got]}")
         lags = [r["lag"] for r in got if r.get("lag")]
         if lags:
             table.notes.append(f"{impl}: timer lag per run (own record): p99 <= {[lag['p99_le_ms'] for lag in lags]} ms, "

@@ -48,6 +48,9 @@ IFA_ADDRESS = 1
 IFA_LOCAL = 2
 ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35
+SO_RCVBUFFORCE = 33  # root may pass net.core.rmem_max (a namespace's is 208 KiB: ~270 frames)
+SOL_PACKET = 263
+PACKET_STATISTICS = 6  # struct tpacket_stats {tp_packets, tp_drops}, reset by each read
 PACKET_OUTGOING = 4
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -287,7 +290,10 @@ class FrameCapture(_Reader):
                  rcvbuf: int = 4 << 20) -> None:
         def make() -> socket.socket:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+            except PermissionError:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if ifname is not None:
                 s.bind((ifname, ETH_P_ALL))
@@ -298,7 +304,22 @@ class FrameCapture(_Reader):
         self.ifname = ifname
         self.keep = keep
         self.frames: list[Frame] = []
+        self._dropped = 0
         self.start()
+
+    @property
+    def dropped(self) -> int:
+        """Frames the kernel dropped because this capture's buffer was full (so far): a capture
+        that missed frames would make a daemon look late or silent."""
+        if self._stop_w >= 0:
+            raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+            self._dropped += struct.unpack("II", raw)[1]
+        return self._dropped
+
+    def close(self) -> None:
+        if self._stop_w >= 0:
+            _ = self.dropped  # the count survives the socket
+        super().close()
 
     def read_one(self) -> None:
         data, ancdata, _flags, addr = self.sock.recvmsg(65535, 64)
