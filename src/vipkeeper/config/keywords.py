@@ -22,6 +22,7 @@ Cross-keyword checks and defaults that depend on other blocks live in `parser.py
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import shlex
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from .model import (
     Diagnostic,
     IPAddress,
     ScriptCommand,
+    StaticTrackGroup,
     TrackRef,
     VirtualAddress,
     VirtualRoute,
@@ -369,7 +371,7 @@ def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
                 sink.warning(child, f"Invalid scope '{value}' for ip address {text} - ignoring")
             elif option == "label" and len(value) > LABEL_MAX:  # IFNAMSIZ - 1: the kernel refuses it
                 raise Invalid(f"Address label {value} is longer than maximum length {LABEL_MAX} - removing address")
-            elif option in ("brd", "dev", "scope", "label", "peer"):
+            elif option in ("brd", "dev", "scope", "label", "peer", "track_group"):
                 fields[option] = value
             else:
                 options.extend((option, value))
@@ -389,10 +391,24 @@ def vip_block(node: Node, sink: Sink) -> tuple[VirtualAddress, ...]:
     result = []
     for child in _words_entries(node, sink):
         try:
-            result.append(parse_vip(child, sink))
+            vip = parse_vip(child, sink)
         except Invalid as exc:
             sink.warning(child, str(exc))
+            continue
+        if vip.track_group is not None and node.keyword != "static_ipaddress":  # keepalived 2.2.7's words
+            sink.warning(child, "Unknown configuration entry 'track_group' for ip address - ignoring")
+            vip = dataclasses.replace(vip, track_group=None)
+        result.append(vip)
     return tuple(result)
+
+
+def _static_only(node: Node, child: Node, entry: Any, sink: Sink) -> bool:
+    """`track_group` is for static routes and rules: keepalived drops a virtual one that has it."""
+    if entry.track_group is not None and not node.keyword.startswith("static_"):
+        sink.error(child, f"{node.keyword}: 'track_group' only applies to static routes and rules: "
+                          f"'{' '.join(child.words)}'")
+        return False
+    return True
 
 
 def route_block(node: Node, sink: Sink) -> tuple[VirtualRoute, ...]:
@@ -411,7 +427,8 @@ def route_block(node: Node, sink: Sink) -> tuple[VirtualRoute, ...]:
         if route.dev is None and not route.no_track:
             sink.warning(child, f"Warning - cannot track route {route.dst} with no interface specified, "
                                 "not tracking")
-        out.append(route)
+        if _static_only(node, child, route, sink):
+            out.append(route)
     return tuple(out)
 
 
@@ -427,8 +444,28 @@ def rule_block(node: Node, sink: Sink) -> tuple[VirtualRule, ...]:
         if rule.priority_defaulted:  # keepalived 2.2.7's words
             sink.warning(child, f"Rule has no preference specified - setting to {rule.priority}. "
                                 "This is probably not what you want.")
-        out.append(rule)
+        if _static_only(node, child, rule, sink):
+            out.append(rule)
     return tuple(out)
+
+
+def static_track_group(node: Node, sink: Sink) -> StaticTrackGroup | None:
+    """`track_group NAME { group { VI_1 VI_2 } }` (keepalived 2.2.7's static track group; what it
+    does is config/track_groups.py's). None when the block has no name."""
+    if len(node.args) != 1:
+        sink.warning(node, "track_group must have a name - skipping")
+        return None
+    name, members = node.args[0], None
+    for child in children(node):
+        if child.keyword != "group" or child.children is None:
+            sink.warning(child, f"Unknown keyword '{child.keyword}' in track_group {name} - ignoring")
+        elif members is not None:
+            sink.warning(child, f"Group list already specified for sync group {name}")
+        else:
+            members = tuple(word for word, _ in name_list(child, sink))
+            if not members:
+                sink.warning(child, f"Warning - track group {name} has empty group block")
+    return StaticTrackGroup(name, members or (), where=node.where)
 
 
 def track_block(low: int, high: int, *, what: str) -> Reader:
@@ -1059,7 +1096,7 @@ TOP: dict[str, Keyword] = {
     "bfd_instance": unsupported("run this BFD session; vipkeeper has no BFD", block=True),
     "linkbeat_interfaces": unsupported("poll these interfaces' link state with MII/ethtool; vipkeeper "
                                        "follows link state through netlink", block=True),
-    "track_group": unsupported("track static addresses, routes and rules of this group", block=True),
+    "track_group": ok("track_groups", static_track_group, block=True),
     "garp_group": unsupported("send extra gratuitous ARPs on these interfaces at these intervals", block=True),
     "interface_up_down_delays": ok("interface_up_down_delays", lambda node, sink: link_delays(node, sink), block=True),
     "net_namespace": unsupported(WHERE_VIPS, refuse=True),

@@ -94,6 +94,7 @@ class VirtualAddress:
     where: Where = NOWHERE
     # further `ip address add` words as written (noprefixroute, home, preferred_lft N, ...)
     options: tuple[str, ...] = ()
+    track_group: str | None = None  # static_ipaddress only: the track_group whose instances watch `dev`
 
     @property
     def ip(self) -> IPAddress:
@@ -126,6 +127,7 @@ class VirtualRoute:
     scope: int = 0
     onlink: bool = False
     no_track: bool = False
+    track_group: str | None = None  # static_routes only: the track_group whose instances watch `dev`
 
     @property
     def family(self) -> int:
@@ -158,6 +160,7 @@ class VirtualRule:
     oif: str | None = None
     invert: bool = False
     no_track: bool = False
+    track_group: str | None = None  # static_rules only: the track_group whose instances watch `iif`
 
     @property
     def text(self) -> str:
@@ -176,6 +179,16 @@ class TrackRef:
     name: str
     weight: int | None = None
     reverse: bool | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class StaticTrackGroup:
+    """A top-level `track_group NAME { group { VI_1 VI_2 } }`: the instances that track the
+    interface of each static address, route or rule naming it (config/track_groups.py)."""
+
+    name: str
+    instances: tuple[str, ...] = ()
     where: Where = NOWHERE
 
 
@@ -475,6 +488,7 @@ class Config:
     # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
     interface_up_down_delays: tuple[tuple[str, float, float], ...] = ()
     static_rules: tuple[VirtualRule, ...] = ()
+    track_groups: tuple[StaticTrackGroup, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
 
     def instance(self, name: str) -> Instance | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import keywords as kw
+from . import track_groups
 from .host_checks import Host, host_diagnostics
 from .keywords import Invalid, Keyword, Sink
 from .lexer import Lexed
@@ -36,6 +37,7 @@ from .model import (
     GlobalDefs,
     Instance,
     Notifies,
+    StaticTrackGroup,
     SyncGroup,
     TrackFile,
     TrackProcess,
@@ -152,6 +154,7 @@ class _Raw:
     static_addresses: list[VirtualAddress] = field(default_factory=list)
     static_routes: list[VirtualRoute] = field(default_factory=list)
     static_rules: list[VirtualRule] = field(default_factory=list)
+    track_groups: list[StaticTrackGroup] = field(default_factory=list)
     top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     link_delays: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -222,13 +225,19 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                 else:
                     raw.link_delays.extend(kw.link_delays(node, sink))
             elif key == "static_ipaddress" and node.children is not None:
-                raw.static_addresses.extend(kw.vip_block(node, sink))
-            elif key in ("static_routes", "static_rules") and node.children is None:
+                raw.static_addresses.extend(track_groups.known_only(kw.vip_block(node, sink), raw.track_groups, sink))
+            elif key in ("static_routes", "static_rules", "track_group") and node.children is None:
                 sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
             elif key == "static_routes":
-                raw.static_routes.extend(kw.route_block(node, sink))
+                raw.static_routes.extend(track_groups.known_only(kw.route_block(node, sink), raw.track_groups, sink))
             elif key == "static_rules":
-                raw.static_rules.extend(kw.rule_block(node, sink))
+                raw.static_rules.extend(track_groups.known_only(kw.rule_block(node, sink), raw.track_groups, sink))
+            elif key == "track_group":
+                group = kw.static_track_group(node, sink)
+                if group is not None and any(g.name == group.name for g in raw.track_groups):
+                    sink.warning(node, f"track_group {group.name} already defined")
+                elif group is not None:
+                    raw.track_groups.append(group)
             elif kw.TOP[key].status == "ignored":
                 raw.top_extras.append((key, node.args))
         else:
@@ -274,6 +283,9 @@ class _Resolver:
         groups, membership = self.sync_groups(instances, known, globals_)
         instances = [_replace(i, sync_group=membership[i.name]) if i.name in membership else i
                      for i in instances]
+        instances = track_groups.apply(instances, self.raw.track_groups,
+                                       [*self.raw.static_addresses, *self.raw.static_routes, *self.raw.static_rules],
+                                       globals_.default_interface, self.sink)
         self.member_weights(instances, groups)
         witnesses = self.named(self.raw.witnesses, self.witness, "vipkeeper_witness")
         self.witness_refs(instances, groups, {w.name for w in witnesses})
@@ -290,6 +302,7 @@ class _Resolver:
             static_routes=tuple(self.raw.static_routes),
             interface_up_down_delays=tuple(self.raw.link_delays),
             static_rules=tuple(self.raw.static_rules),
+            track_groups=tuple(self.raw.track_groups),
             diagnostics=tuple(_in_file_order(self.sink.diagnostics, files)),
         )
 
