@@ -570,6 +570,38 @@ def use_vmac(node: Node, sink: Sink) -> dict[str, Any]:
     return result
 
 
+IPVLAN_MODES = ("bridge", "private", "vepa")
+
+
+def use_ipvlan(node: Node, sink: Sink) -> dict[str, Any]:
+    """`use_ipvlan [NAME] [ADDRESS[/LEN]] [bridge|private|vepa]`, in any order (keepalived 2.2.7's
+    vrrp_ipvlan_handler: a second one of a kind is ignored with its line)."""
+    result: dict[str, Any] = {"use_ipvlan": ""}
+    for arg in node.args:
+        if arg in IPVLAN_MODES:
+            if "ipvlan_mode" in result:
+                sink.warning(node, f"ipvlan type already specified - ignoring '{arg}'")
+            else:
+                result["ipvlan_mode"] = arg
+            continue
+        try:
+            address = ipaddress.ip_interface(arg)
+        except ValueError:
+            address = None
+        if address is not None:
+            if "ipvlan_address" in result:
+                sink.warning(node, f"ipvlan address already specified - ignoring '{arg}'")
+            else:
+                result["ipvlan_address"] = address
+        elif result["use_ipvlan"]:
+            sink.warning(node, f"IPVLAN interface already specified - ignoring '{arg}'")
+        elif len(arg) > LABEL_MAX or "/" in arg:
+            sink.warning(node, f"IPVLAN interface name '{arg}' too long - ignoring")
+        else:
+            result["use_ipvlan"] = arg
+    return result
+
+
 def garp_extra_if(node: Node, sink: Sink) -> str:
     args = [a for a in node.args if a != "all"]
     if not args:
@@ -822,14 +854,11 @@ _TRACKERS: dict[str, Keyword] = {
 INSTANCE: dict[str, Keyword] = {
     "state": ok("state", choice("MASTER", "BACKUP", unknown="unknown state '{}', defaulting to BACKUP")),
     "interface": ok("interface", word),
-    "vrf": unsupported("bind the instance's sockets and VIPs to this VRF; vipkeeper would use the default "
-                       "routing table (VRF devices need the kernel's vrf module, which vipkeeper's test "
-                       "kernels lack, so VRF support is not built)", refuse=True),
+    "vrf": ok("vrf", word),  # keepalived's rules for it: parser.py (instance_vrf)
     "use_vmac": ok(None, use_vmac, multi=True),
     "use_vmac_addr": unsupported(NO_VMAC_ADDR, refuse=True),
     "vmac_xmit_base": ok("vmac_xmit_base", flag),
-    "use_ipvlan": unsupported("create an ipvlan interface for the VIPs; vipkeeper would put them on the "
-                              "interface (ipvlan is not built: use use_vmac)", refuse=True),
+    "use_ipvlan": ok(None, use_ipvlan, multi=True),
     "native_ipv6": ok("native_ipv6", flag),
     "dont_track_primary": ok("dont_track_primary", flag),
     **_TRACKERS,

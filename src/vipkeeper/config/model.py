@@ -334,6 +334,9 @@ class Instance:
     use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
     vmac_address: str | None = None  # use_vmac's MAC as written (5 or 6 octets); None: 00:00:5e:00:0X:VRID
     vmac_xmit_base: bool = False
+    use_ipvlan: str | None = None  # the ipvlan interface name ("" when defaulted to vrrp.VRID)
+    ipvlan_address: IPInterface | None = None  # put on the ipvlan; the adverts' source address
+    ipvlan_mode: str = "bridge"  # bridge, private or vepa (the ipvlan's flags; mode is always L2)
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
     smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
     witness: str | None = None  # vipkeeper extension: the vipkeeper_witness guarding the VIPs
@@ -342,10 +345,12 @@ class Instance:
 
     @property
     def vmac_interface(self) -> str | None:
-        """The VMAC this instance's VIPs live on (`use_vmac`), None without one."""
-        if self.use_vmac is None:
+        """The VMAC (`use_vmac`) or ipvlan (`use_ipvlan`) this instance's VIPs live on, None
+        without one; keepalived names both vrrp.VRID by default."""
+        name = self.use_ipvlan if self.use_ipvlan is not None else self.use_vmac
+        if name is None:
             return None
-        return self.use_vmac or f"vrrp.{self.virtual_router_id}"
+        return name or f"vrrp.{self.virtual_router_id}"
 
     @property
     def socket_interface(self) -> str:
@@ -358,8 +363,9 @@ class Instance:
 
     @property
     def source_address(self) -> IPAddress | None:
-        """The address adverts are sent from when configured (else the interface's primary)."""
-        return self.unicast_src_ip or self.mcast_src_ip
+        """The address adverts are sent from when configured (else the interface's primary);
+        keepalived takes the ipvlan's address when neither is given."""
+        return self.unicast_src_ip or self.mcast_src_ip or (self.ipvlan_address.ip if self.ipvlan_address else None)
 
 
 @dataclass(frozen=True)

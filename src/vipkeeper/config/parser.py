@@ -451,10 +451,40 @@ class _Resolver:
         self.duplicate_vrids(result)
         return result
 
+    def instance_vrf(self, block: Block) -> bool:
+        """`vrf NAME`, as keepalived 2.2.7 reads it (vrrp_parser.c vrrp_vrf_handler, vrrp.c): it
+        applies only to a unicast instance without `interface`, whose sockets keepalived then
+        binds to the VRF device. With `interface` (the adverts then live in the interface's own
+        VRF, if it is enslaved to one: the sockets are bound to it) or without unicast peers,
+        keepalived drops it with a warning, and so does vipkeeper; its words. The one case
+        where it acts needs an instance without an interface, which vipkeeper does not run: an
+        error. False when the instance cannot run."""
+        name, values, sink = block.name, block.values, self.sink
+        vrf, where = values["vrf"], block.where("vrf")
+        if len(vrf) > kw.LABEL_MAX:
+            sink.warning(where, f"({name}) VRF interface name '{vrf}' too long - ignoring")
+        elif "interface" in values and block.where("interface").line < where.line:
+            sink.warning(where, f"({name}) Cannot specify VRF interface and interface - ignoring")
+        elif "interface" in values:
+            sink.warning(where, f"({name}) vrf can only be specified without interface - clearing")
+        elif not values.get("unicast_peers"):
+            sink.warning(where, f"({name}) vrf can only be specified with unicast - clearing")
+        else:
+            sink.error(where, f"({name}) vrf {vrf} without interface: vipkeeper runs no instance without an "
+                              f"interface (keepalived would bind its VRRP sockets to {vrf}); name the interface "
+                              f"enslaved to {vrf} with 'interface' (the adverts then stay in {vrf})")
+            return False
+        if "interface" not in values:
+            sink.error(block.node, f"({name}) no interface: vipkeeper needs the interface adverts use")
+            return False
+        return True
+
     def instance(self, block: Block, g: GlobalDefs, known: dict[str, set[str]]) -> Instance | None:
         name, values, sink = block.name, block.values, self.sink
         usable = True
-        if "interface" not in values:
+        if "vrf" in values:
+            usable = self.instance_vrf(block) and usable
+        elif "interface" not in values:
             sink.error(block.node, f"({name}) no interface: vipkeeper needs the interface adverts use")
             usable = False
         if "virtual_router_id" not in values:
@@ -590,6 +620,28 @@ class _Resolver:
             sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else block.where("use_vmac"),
                          f"({name}) xmit_base is incompatible with strict mode - resetting")
             xmit_base = False
+        use_ipvlan, ipvlan_address = values.get("use_ipvlan"), values.get("ipvlan_address")
+        if use_ipvlan is not None:  # keepalived 2.2.7's checks (vrrp_parser.c, vrrp.c), its words
+            where = block.where("use_ipvlan")
+            if use_vmac is not None:
+                sink.error(where, f"({name}) use_vmac and use_ipvlan together: keepalived would make only the "
+                                  "ipvlan and still set the VMAC's sysctls - choose one")
+                usable = False
+            if ipvlan_address is not None and ipvlan_address.version != family:
+                sink.warning(where, f"({name}) ipvlan address[{ipvlan_address}] MUST match vrrp instance family "
+                                    "!!! Skipping...")
+                ipvlan_address = None
+            if family == 4 and ipvlan_address is None:
+                sink.error(where, f"({name}) IPv4 ipvlan requires a source ip address to be configured "
+                                  "(keepalived would keep the instance in FAULT)")
+                usable = False
+            if peers and not xmit_base:
+                sink.warning(where, f"({name}) unicast with use_vmac requires vmac_xmit_base - setting")
+                xmit_base = True
+            if xmit_base:
+                sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else where,
+                             f"({name}) vmac_xmit_base is only valid with a vmac")
+                xmit_base = False
         for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if"):
             if key in values:
                 value = values[key]
@@ -629,6 +681,7 @@ class _Resolver:
             skip_check_adv_addr=values.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
             strict_mode=strict_mode, accept=accept,
             use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
+            use_ipvlan=use_ipvlan, ipvlan_address=ipvlan_address, ipvlan_mode=values.get("ipvlan_mode", "bridge"),
             fast_handover=values.get("fast_handover", False),
             smtp_alert=_smtp_alert(values, g),
             witness=values.get("witness"),

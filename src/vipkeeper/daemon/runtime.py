@@ -733,7 +733,9 @@ class Runtime:
         if model.vmac_interface is None or model.vmac_interface in self.vmacs.owned:
             return False
         spec = VmacSpec(model.vmac_interface, model.interface,
-                        vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family)
+                        vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family,
+                        kind="macvlan" if model.use_ipvlan is None else "ipvlan", ipvlan_mode=model.ipvlan_mode,
+                        address=model.ipvlan_address)
         try:
             created = self.vmacs.ensure(spec)
         except VmacError as exc:
@@ -770,6 +772,8 @@ class Runtime:
         family = key[1]
         ifname = key[0]  # the VMAC unless vmac_xmit_base (endpoint_key)
         src = model.unicast_src_ip if model.unicast_peers else model.mcast_src_ip
+        if src is None and model.ipvlan_address is not None:  # keepalived: the ipvlan's address
+            src = model.ipvlan_address.ip
         if src is None and ifname != model.interface and family == socket.AF_INET:
             # a VMAC has no IPv4 address: adverts leave from the parent's (keepalived, measured)
             src = interface_source(model.interface, family)
