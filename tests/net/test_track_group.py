@@ -1,7 +1,8 @@
 """track_group: a static address naming a static track group makes the group's instances track the
 address's interface. That interface down puts the instance in FAULT (its VIP released), up again
-makes it Master again, and the static address is still there - vipkeeper and keepalived 2.2.7
-alike, from the same file. An instance outside the group is not affected."""
+makes it Master again, the static address is still there and the static route through it, which
+the kernel dropped with the link, is put back - vipkeeper and keepalived 2.2.7 alike, from the
+same file. An instance outside the group is not affected."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ CONF = """track_group G1 {
 }
 static_ipaddress {
   198.51.100.5/24 dev trk0 track_group G1
+}
+static_routes {
+  198.51.100.128/26 via 198.51.100.1 dev trk0 track_group G1
 }
 vrrp_instance VI_1 {
   state MASTER
@@ -50,6 +54,10 @@ VIP = ipaddress.ip_interface("192.0.2.74/24")
 STATIC = ipaddress.ip_interface("198.51.100.5/24")
 
 
+def _route(topology: Topology, ns: str) -> bool:
+    return "198.51.100.128/26 via 198.51.100.1 dev trk0" in topology.run(ns, ["ip", "route", "show"]).stdout
+
+
 def _count(daemon: HostDaemon, text: str) -> int:
     return sum(1 for line in daemon.log_lines() if text in line)
 
@@ -70,6 +78,7 @@ def test_group_member_faults_while_the_static_address_interface_is_down(topology
         wait_for(lambda: _count(daemon, "(VI_2) Entering MASTER STATE") == 1, 20, what=f"{kind} VI_2 master")
         wait_for(lambda: VIP in topology.addresses(ns, "eth0"), 10, what=f"{kind} VIP added")
         assert STATIC in topology.addresses(ns, "trk0"), f"{kind}: static address not installed"
+        wait_for(lambda: _route(topology, ns), 10, what=f"{kind} static route installed")
 
         topology.link_set(ns, "trk0", False)
         wait_for(lambda: _count(daemon, "(VI_1) Entering FAULT STATE") == 1, 10, what=f"{kind} VI_1 fault")
@@ -80,6 +89,8 @@ def test_group_member_faults_while_the_static_address_interface_is_down(topology
         wait_for(lambda: _count(daemon, "(VI_1) Entering MASTER STATE") == 2, 20, what=f"{kind} VI_1 master again")
         wait_for(lambda: VIP in topology.addresses(ns, "eth0"), 10, what=f"{kind} VIP back")
         assert STATIC in topology.addresses(ns, "trk0"), f"{kind}: static address gone after the bounce"
+        # the kernel dropped the route with the link; both put it back when the link is up again
+        wait_for(lambda: _route(topology, ns), 10, what=f"{kind} static route back after the bounce")
         assert _count(daemon, "(VI_2) Entering MASTER STATE") == 1, daemon.log_lines()
     finally:
         daemon.stop(timeout=10)

@@ -398,9 +398,7 @@ class Runtime:
         wanted = {}
         for entry in config.static_addresses:
             try:
-                vip = Vip.make(entry.dev or config.global_defs.default_interface, entry.address,
-                               broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
-                               scope=entry.scope or "global", label=entry.label)
+                vip = self._static_vip(entry, config)
             except AddressError as exc:
                 log.error("%s: static address %s: %s", entry.where, entry.address, exc.strerror or exc)
                 continue
@@ -424,6 +422,34 @@ class Runtime:
                 return
             self.static_routes = RouteOwner("static")
         self.static_routes.sync(config.static_routes, config.static_rules)
+
+    @staticmethod
+    def _static_vip(entry: Any, config: Config) -> Vip:
+        return Vip.make(entry.dev or config.global_defs.default_interface, entry.address,
+                        broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
+                        scope=entry.scope or "global", label=entry.label)
+
+    def _reinstate_static(self, ifname: str) -> None:
+        """An interface came up: our static addresses and routes on it (without no_track) are put
+        back, as keepalived 2.2.7 does (static_track_group_reinstate_config): the kernel drops
+        the routes, and IPv6 addresses, of a link that goes down. Measured beside keepalived in
+        tests/net/test_track_group.py."""
+        config = self.config
+        if config is None:
+            return
+        for entry in config.static_addresses:
+            if entry.no_track:
+                continue
+            try:
+                vip = self._static_vip(entry, config)
+            except AddressError:
+                continue
+            if vip.ifname == ifname and vip.key in self.static_addresses and self._static_change(
+                    self.addresses.add_now, vip, "add"):
+                log.info("Restoring deleted static address %s", vip)  # keepalived's words
+        if self.static_routes is not None:
+            for route in self.static_routes.reinstate(ifname):
+                log.info("Restoring deleted static route %s", route.text)
 
     @staticmethod
     def _static_change(change: Any, vip: Vip, verb: str) -> bool:
@@ -1156,6 +1182,8 @@ class Runtime:
             return
         if previous is not None or up:  # a new interface: only once it is up, as keepalived
             log.info("Netlink reports %s %s", ifname, "up" if up else "down")
+        if up:
+            self._reinstate_static(ifname)
         for router in self.routers.values():
             if router.model.interface == ifname and not router.model.dont_track_primary:
                 router.feed(InterfaceUp() if up else InterfaceDown())
