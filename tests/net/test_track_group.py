@@ -2,7 +2,8 @@
 address's interface. That interface down puts the instance in FAULT (its VIP released), up again
 makes it Master again, the static address is still there and the static route through it, which
 the kernel dropped with the link, is put back - vipkeeper and keepalived 2.2.7 alike, from the
-same file. An instance outside the group is not affected."""
+same file. An instance outside the group is not affected. The static route and address, deleted
+by hand, are put back by both."""
 
 from __future__ import annotations
 
@@ -92,6 +93,16 @@ def test_group_member_faults_while_the_static_address_interface_is_down(topology
         # the kernel dropped the route with the link; both put it back when the link is up again
         wait_for(lambda: _route(topology, ns), 10, what=f"{kind} static route back after the bounce")
         assert _count(daemon, "(VI_2) Entering MASTER STATE") == 1, daemon.log_lines()
+
+        # deleted by someone else: both put them back (a route once a static route names a
+        # track_group; an address always), and no instance leaves MASTER for it
+        backups = _count(daemon, "Entering BACKUP STATE")
+        topology.run(ns, ["ip", "route", "del", "198.51.100.128/26", "via", "198.51.100.1", "dev", "trk0"])
+        wait_for(lambda: _route(topology, ns), 10, what=f"{kind} deleted static route put back")
+        topology.run(ns, ["ip", "address", "del", str(STATIC), "dev", "trk0"])
+        wait_for(lambda: STATIC in topology.addresses(ns, "trk0"), 10, what=f"{kind} deleted static address put back")
+        assert _count(daemon, "Restoring deleted static address") >= 1, daemon.log_lines()
+        assert _count(daemon, "Entering BACKUP STATE") == backups and _count(daemon, "(VI_1) Entering FAULT STATE") == 1
     finally:
         daemon.stop(timeout=10)
     # both remove their static address at exit (keepalived 2.2.7, measured in test_routes_rules.py)
