@@ -128,6 +128,8 @@ def test_the_issue_cases_fail(verdicts):
         "virtual-rule-option.conf": (0, 1, 12),
         # keepalived 2.2.7 (Debian, nftables build) warns and uses nftables; so does vipkeeper
         "vrrp-iptables.conf": (5, 5, 3),
+        # keepalived warns "Cannot specify VRF interface and interface - ignoring"; so does vipkeeper
+        "vrf-with-interface.conf": (5, 5, 11),
         # the opt-out: vipkeeper runs without the old checksum and says so; keepalived calls the keyword unknown
         "opt-out-old-unicast-checksum.conf": (5, 0, 12),
     }
