@@ -8,7 +8,9 @@ answers "Error: Unknown device type."):
 - keepalived 2.2.7 on the same file logs the same kernel answer ("Operation not supported(95)"),
   keeps running with the instance in FAULT and holds no VIP either: the difference (keepalived
   stays up, vipkeeper stops) is the one written down in net/vmac.py.
-On a kernel that has ipvlan these tests are skipped (reported as skipped, never as passed)."""
+On a kernel that has ipvlan these three are skipped (reported as skipped, never as passed). On
+any kernel: an interface of the ipvlan's name that is not an ipvlan is never touched (one line,
+no start)."""
 
 from __future__ import annotations
 
@@ -140,3 +142,25 @@ def test_keepalived_on_the_same_file_stays_up_in_fault_without_the_vip(topology:
     finally:
         daemon.stop(timeout=10)
     assert VIP not in topology.addresses(ns, "eth0")
+
+
+def test_an_interface_of_the_ipvlans_name_that_is_no_ipvlan_is_left_alone(topology: Topology, lan,
+                                                                         tmp_path: Path) -> None:
+    """On any kernel: the name is taken by something else (here a veth), so vipkeeper refuses to
+    start with one line and does not touch it."""
+    ns = lan["a"].ns
+    topology.run(ns, ["ip", "link", "add", "ipvl51", "type", "veth", "peer", "name", "ipvl51p"])
+    conf = tmp_path / "k.conf"
+    conf.write_text(CONF)
+    daemon = HostDaemon("vipkeeper", ns, conf, tmp_path, "vk")
+    daemon.start()
+    try:
+        lines = _daemon_output(daemon, 20)
+    finally:
+        daemon.stop(timeout=5)
+    assert daemon.popen is not None and daemon.popen.returncode == 1, lines
+    said = [ln for ln in lines if "Starting vipkeeper" not in ln]
+    assert len(said) == 1 and (f"{conf}:1: (VI_1) ipvl51 exists and is not an ipvlan on eth0 (kind veth): "
+                               "not touching it") in said[0], lines
+    assert {"ipvl51", "ipvl51p"} <= _links(topology, ns)
+    assert VIP not in topology.addresses(ns, "eth0") and topology.addresses(ns, "ipvl51") == []

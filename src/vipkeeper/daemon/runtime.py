@@ -790,7 +790,8 @@ class Runtime:
         spec = VmacSpec(model.vmac_interface, model.interface,
                         vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family,
                         kind="macvlan" if model.use_ipvlan is None else "ipvlan", ipvlan_mode=model.ipvlan_mode,
-                        address=model.ipvlan_address)
+                        address=model.ipvlan_address,
+                        other_family=any(e.family != model.family for e in model.virtual_ipaddress_excluded))
         try:
             created = self.vmacs.ensure(spec)
         except VmacError as exc:

@@ -101,6 +101,7 @@ class VmacSpec:
     kind: str = "macvlan"  # or "ipvlan"
     ipvlan_mode: str = "bridge"  # an ipvlan's flags: bridge, private, vepa
     address: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None = None  # an ipvlan's own address
+    other_family: bool = False  # an ipvlan of an IPv4 instance with IPv6 eVIPs keeps IPv6 on
 
 
 def missing_kind_message(kind: str, err: int) -> str:
@@ -254,8 +255,8 @@ class VmacOwner:
 
     def _configure_ipvlan(self, spec: VmacSpec) -> None:
         """keepalived's netlink_link_add_ipvlan after creation: IPv6 off on an IPv4 instance's
-        ipvlan, the configured address on it."""
-        if spec.family == 4:
+        ipvlan unless it has IPv6 eVIPs (VRRP_FLAG_EVIP_OTHER_FAMILY), the configured address on it."""
+        if spec.family == 4 and not spec.other_family:
             write_sysctl("ipv6", spec.name, "disable_ipv6", "1")
         if spec.address is None:
             return
