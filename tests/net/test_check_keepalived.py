@@ -46,6 +46,7 @@ NAMED_ONLY = {
 ACTS = {
     "notification-email.conf": ("notification_email", "smtp_server", "smtp_alert"),
     "startup-shutdown-script.conf": ("startup_script", "shutdown_script"),
+    "use-ipvlan.conf": ("use_ipvlan",),
 }
 
 
@@ -95,8 +96,8 @@ def test_security_exit_mirrored(verdicts):
 def test_every_broken_file_fails_or_names_what_vipkeeper_does_not_do(verdicts):
     for path in BROKEN:
         verdict = verdicts[f"check-broken/{path.name}"]
-        if path.name == "opt-out-use-ipvlan.conf":
-            assert verdict.v_exit == 0 and f"{path}:12: unsupported: 'use_ipvlan'" in verdict.v_output
+        if path.name == "opt-out-old-unicast-checksum.conf":
+            assert verdict.v_exit == 0 and f"{path}:12: unsupported: 'old_unicast_checksum'" in verdict.v_output
             assert "running without it as vipkeeper_run_without at" in verdict.v_output
             continue
         if path.name in ACTS:
@@ -123,13 +124,14 @@ def test_the_issue_cases_fail(verdicts):
         "missing-interface.conf": (5, 5, 7),
         "track-script-file-missing.conf": (5, 5, 6),
         "auth-ah.conf": (0, 1, 12),
-        "use-ipvlan.conf": (0, 1, 11),
         "virtual-route-option.conf": (0, 1, 12),
         "virtual-rule-option.conf": (0, 1, 12),
         # keepalived 2.2.7 (Debian, nftables build) warns and uses nftables; so does vipkeeper
         "vrrp-iptables.conf": (5, 5, 3),
-        # the opt-out: vipkeeper runs without VMAC and says so; keepalived calls the keyword unknown
-        "opt-out-use-ipvlan.conf": (5, 0, 12),
+        # keepalived warns "Cannot specify VRF interface and interface - ignoring"; so does vipkeeper
+        "vrf-with-interface.conf": (5, 5, 11),
+        # the opt-out: vipkeeper runs without the old checksum and says so; keepalived calls the keyword unknown
+        "opt-out-old-unicast-checksum.conf": (5, 0, 12),
     }
     for name, (k_exit, v_exit, line) in expected.items():
         verdict = verdicts[f"check-broken/{name}"]

@@ -22,6 +22,7 @@ Cross-keyword checks and defaults that depend on other blocks live in `parser.py
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import shlex
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from .model import (
     Diagnostic,
     IPAddress,
     ScriptCommand,
+    StaticTrackGroup,
     TrackRef,
     VirtualAddress,
     VirtualRoute,
@@ -369,7 +371,7 @@ def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
                 sink.warning(child, f"Invalid scope '{value}' for ip address {text} - ignoring")
             elif option == "label" and len(value) > LABEL_MAX:  # IFNAMSIZ - 1: the kernel refuses it
                 raise Invalid(f"Address label {value} is longer than maximum length {LABEL_MAX} - removing address")
-            elif option in ("brd", "dev", "scope", "label", "peer"):
+            elif option in ("brd", "dev", "scope", "label", "peer", "track_group"):
                 fields[option] = value
             else:
                 options.extend((option, value))
@@ -389,10 +391,24 @@ def vip_block(node: Node, sink: Sink) -> tuple[VirtualAddress, ...]:
     result = []
     for child in _words_entries(node, sink):
         try:
-            result.append(parse_vip(child, sink))
+            vip = parse_vip(child, sink)
         except Invalid as exc:
             sink.warning(child, str(exc))
+            continue
+        if vip.track_group is not None and node.keyword != "static_ipaddress":  # keepalived 2.2.7's words
+            sink.warning(child, "Unknown configuration entry 'track_group' for ip address - ignoring")
+            vip = dataclasses.replace(vip, track_group=None)
+        result.append(vip)
     return tuple(result)
+
+
+def _static_only(node: Node, child: Node, entry: Any, sink: Sink) -> bool:
+    """`track_group` is for static routes and rules: keepalived drops a virtual one that has it."""
+    if entry.track_group is not None and not node.keyword.startswith("static_"):
+        sink.error(child, f"{node.keyword}: 'track_group' only applies to static routes and rules: "
+                          f"'{' '.join(child.words)}'")
+        return False
+    return True
 
 
 def route_block(node: Node, sink: Sink) -> tuple[VirtualRoute, ...]:
@@ -411,7 +427,8 @@ def route_block(node: Node, sink: Sink) -> tuple[VirtualRoute, ...]:
         if route.dev is None and not route.no_track:
             sink.warning(child, f"Warning - cannot track route {route.dst} with no interface specified, "
                                 "not tracking")
-        out.append(route)
+        if _static_only(node, child, route, sink):
+            out.append(route)
     return tuple(out)
 
 
@@ -427,8 +444,28 @@ def rule_block(node: Node, sink: Sink) -> tuple[VirtualRule, ...]:
         if rule.priority_defaulted:  # keepalived 2.2.7's words
             sink.warning(child, f"Rule has no preference specified - setting to {rule.priority}. "
                                 "This is probably not what you want.")
-        out.append(rule)
+        if _static_only(node, child, rule, sink):
+            out.append(rule)
     return tuple(out)
+
+
+def static_track_group(node: Node, sink: Sink) -> StaticTrackGroup | None:
+    """`track_group NAME { group { VI_1 VI_2 } }` (keepalived 2.2.7's static track group; what it
+    does is config/track_groups.py's). None when the block has no name."""
+    if len(node.args) != 1:
+        sink.warning(node, "track_group must have a name - skipping")
+        return None
+    name, members = node.args[0], None
+    for child in children(node):
+        if child.keyword != "group" or child.children is None:
+            sink.warning(child, f"Unknown keyword '{child.keyword}' in track_group {name} - ignoring")
+        elif members is not None:
+            sink.warning(child, f"Group list already specified for sync group {name}")
+        else:
+            members = tuple(word for word, _ in name_list(child, sink))
+            if not members:
+                sink.warning(child, f"Warning - track group {name} has empty group block")
+    return StaticTrackGroup(name, members or (), where=node.where)
 
 
 def track_block(low: int, high: int, *, what: str) -> Reader:
@@ -530,6 +567,38 @@ def use_vmac(node: Node, sink: Sink) -> dict[str, Any]:
     result: dict[str, Any] = {"use_vmac": name}
     if mac is not None:
         result["vmac_address"] = mac
+    return result
+
+
+IPVLAN_MODES = ("bridge", "private", "vepa")
+
+
+def use_ipvlan(node: Node, sink: Sink) -> dict[str, Any]:
+    """`use_ipvlan [NAME] [ADDRESS[/LEN]] [bridge|private|vepa]`, in any order (keepalived 2.2.7's
+    vrrp_ipvlan_handler: a second one of a kind is ignored with its line)."""
+    result: dict[str, Any] = {"use_ipvlan": ""}
+    for arg in node.args:
+        if arg in IPVLAN_MODES:
+            if "ipvlan_mode" in result:
+                sink.warning(node, f"ipvlan type already specified - ignoring '{arg}'")
+            else:
+                result["ipvlan_mode"] = arg
+            continue
+        try:
+            address = ipaddress.ip_interface(arg)
+        except ValueError:
+            address = None
+        if address is not None:
+            if "ipvlan_address" in result:
+                sink.warning(node, f"ipvlan address already specified - ignoring '{arg}'")
+            else:
+                result["ipvlan_address"] = address
+        elif result["use_ipvlan"]:
+            sink.warning(node, f"IPVLAN interface already specified - ignoring '{arg}'")
+        elif len(arg) > LABEL_MAX or "/" in arg:
+            sink.warning(node, f"IPVLAN interface name '{arg}' too long - ignoring")
+        else:
+            result["use_ipvlan"] = arg
     return result
 
 
@@ -785,14 +854,11 @@ _TRACKERS: dict[str, Keyword] = {
 INSTANCE: dict[str, Keyword] = {
     "state": ok("state", choice("MASTER", "BACKUP", unknown="unknown state '{}', defaulting to BACKUP")),
     "interface": ok("interface", word),
-    "vrf": unsupported("bind the instance's sockets and VIPs to this VRF; vipkeeper would use the default "
-                       "routing table (VRF devices need the kernel's vrf module, which vipkeeper's test "
-                       "kernels lack, so VRF support is not built)", refuse=True),
+    "vrf": ok("vrf", word),  # keepalived's rules for it: parser.py (instance_vrf)
     "use_vmac": ok(None, use_vmac, multi=True),
     "use_vmac_addr": unsupported(NO_VMAC_ADDR, refuse=True),
     "vmac_xmit_base": ok("vmac_xmit_base", flag),
-    "use_ipvlan": unsupported("create an ipvlan interface for the VIPs; vipkeeper would put them on the "
-                              "interface (ipvlan is not built: use use_vmac)", refuse=True),
+    "use_ipvlan": ok(None, use_ipvlan, multi=True),
     "native_ipv6": ok("native_ipv6", flag),
     "dont_track_primary": ok("dont_track_primary", flag),
     **_TRACKERS,
@@ -1059,7 +1125,7 @@ TOP: dict[str, Keyword] = {
     "bfd_instance": unsupported("run this BFD session; vipkeeper has no BFD", block=True),
     "linkbeat_interfaces": unsupported("poll these interfaces' link state with MII/ethtool; vipkeeper "
                                        "follows link state through netlink", block=True),
-    "track_group": unsupported("track static addresses, routes and rules of this group", block=True),
+    "track_group": ok("track_groups", static_track_group, block=True),
     "garp_group": unsupported("send extra gratuitous ARPs on these interfaces at these intervals", block=True),
     "interface_up_down_delays": ok("interface_up_down_delays", lambda node, sink: link_delays(node, sink), block=True),
     "net_namespace": unsupported(WHERE_VIPS, refuse=True),

@@ -94,6 +94,7 @@ class VirtualAddress:
     where: Where = NOWHERE
     # further `ip address add` words as written (noprefixroute, home, preferred_lft N, ...)
     options: tuple[str, ...] = ()
+    track_group: str | None = None  # static_ipaddress only: the track_group whose instances watch `dev`
 
     @property
     def ip(self) -> IPAddress:
@@ -126,6 +127,7 @@ class VirtualRoute:
     scope: int = 0
     onlink: bool = False
     no_track: bool = False
+    track_group: str | None = None  # static_routes only: the track_group whose instances watch `dev`
 
     @property
     def family(self) -> int:
@@ -158,6 +160,7 @@ class VirtualRule:
     oif: str | None = None
     invert: bool = False
     no_track: bool = False
+    track_group: str | None = None  # static_rules only: the track_group whose instances watch `iif`
 
     @property
     def text(self) -> str:
@@ -176,6 +179,16 @@ class TrackRef:
     name: str
     weight: int | None = None
     reverse: bool | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class StaticTrackGroup:
+    """A top-level `track_group NAME { group { VI_1 VI_2 } }`: the instances that track the
+    interface of each static address, route or rule naming it (config/track_groups.py)."""
+
+    name: str
+    instances: tuple[str, ...] = ()
     where: Where = NOWHERE
 
 
@@ -321,6 +334,9 @@ class Instance:
     use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
     vmac_address: str | None = None  # use_vmac's MAC as written (5 or 6 octets); None: 00:00:5e:00:0X:VRID
     vmac_xmit_base: bool = False
+    use_ipvlan: str | None = None  # the ipvlan interface name ("" when defaulted to vrrp.VRID)
+    ipvlan_address: IPInterface | None = None  # put on the ipvlan; the adverts' source address
+    ipvlan_mode: str = "bridge"  # bridge, private or vepa (the ipvlan's flags; mode is always L2)
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
     smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
     witness: str | None = None  # vipkeeper extension: the vipkeeper_witness guarding the VIPs
@@ -329,10 +345,12 @@ class Instance:
 
     @property
     def vmac_interface(self) -> str | None:
-        """The VMAC this instance's VIPs live on (`use_vmac`), None without one."""
-        if self.use_vmac is None:
+        """The VMAC (`use_vmac`) or ipvlan (`use_ipvlan`) this instance's VIPs live on, None
+        without one; keepalived names both vrrp.VRID by default."""
+        name = self.use_ipvlan if self.use_ipvlan is not None else self.use_vmac
+        if name is None:
             return None
-        return self.use_vmac or f"vrrp.{self.virtual_router_id}"
+        return name or f"vrrp.{self.virtual_router_id}"
 
     @property
     def socket_interface(self) -> str:
@@ -345,8 +363,9 @@ class Instance:
 
     @property
     def source_address(self) -> IPAddress | None:
-        """The address adverts are sent from when configured (else the interface's primary)."""
-        return self.unicast_src_ip or self.mcast_src_ip
+        """The address adverts are sent from when configured (else the interface's primary);
+        keepalived takes the ipvlan's address when neither is given."""
+        return self.unicast_src_ip or self.mcast_src_ip or (self.ipvlan_address.ip if self.ipvlan_address else None)
 
 
 @dataclass(frozen=True)
@@ -475,6 +494,7 @@ class Config:
     # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
     interface_up_down_delays: tuple[tuple[str, float, float], ...] = ()
     static_rules: tuple[VirtualRule, ...] = ()
+    track_groups: tuple[StaticTrackGroup, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
 
     def instance(self, name: str) -> Instance | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import keywords as kw
+from . import track_groups
 from .host_checks import Host, host_diagnostics
 from .keywords import Invalid, Keyword, Sink
 from .lexer import Lexed
@@ -36,6 +37,7 @@ from .model import (
     GlobalDefs,
     Instance,
     Notifies,
+    StaticTrackGroup,
     SyncGroup,
     TrackFile,
     TrackProcess,
@@ -152,6 +154,7 @@ class _Raw:
     static_addresses: list[VirtualAddress] = field(default_factory=list)
     static_routes: list[VirtualRoute] = field(default_factory=list)
     static_rules: list[VirtualRule] = field(default_factory=list)
+    track_groups: list[StaticTrackGroup] = field(default_factory=list)
     top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     link_delays: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -222,13 +225,19 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                 else:
                     raw.link_delays.extend(kw.link_delays(node, sink))
             elif key == "static_ipaddress" and node.children is not None:
-                raw.static_addresses.extend(kw.vip_block(node, sink))
-            elif key in ("static_routes", "static_rules") and node.children is None:
+                raw.static_addresses.extend(track_groups.known_only(kw.vip_block(node, sink), raw.track_groups, sink))
+            elif key in ("static_routes", "static_rules", "track_group") and node.children is None:
                 sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
             elif key == "static_routes":
-                raw.static_routes.extend(kw.route_block(node, sink))
+                raw.static_routes.extend(track_groups.known_only(kw.route_block(node, sink), raw.track_groups, sink))
             elif key == "static_rules":
-                raw.static_rules.extend(kw.rule_block(node, sink))
+                raw.static_rules.extend(track_groups.known_only(kw.rule_block(node, sink), raw.track_groups, sink))
+            elif key == "track_group":
+                group = kw.static_track_group(node, sink)
+                if group is not None and any(g.name == group.name for g in raw.track_groups):
+                    sink.warning(node, f"track_group {group.name} already defined")
+                elif group is not None:
+                    raw.track_groups.append(group)
             elif kw.TOP[key].status == "ignored":
                 raw.top_extras.append((key, node.args))
         else:
@@ -274,6 +283,9 @@ class _Resolver:
         groups, membership = self.sync_groups(instances, known, globals_)
         instances = [_replace(i, sync_group=membership[i.name]) if i.name in membership else i
                      for i in instances]
+        instances = track_groups.apply(instances, self.raw.track_groups,
+                                       [*self.raw.static_addresses, *self.raw.static_routes, *self.raw.static_rules],
+                                       globals_.default_interface, self.sink)
         self.member_weights(instances, groups)
         witnesses = self.named(self.raw.witnesses, self.witness, "vipkeeper_witness")
         self.witness_refs(instances, groups, {w.name for w in witnesses})
@@ -290,6 +302,7 @@ class _Resolver:
             static_routes=tuple(self.raw.static_routes),
             interface_up_down_delays=tuple(self.raw.link_delays),
             static_rules=tuple(self.raw.static_rules),
+            track_groups=tuple(self.raw.track_groups),
             diagnostics=tuple(_in_file_order(self.sink.diagnostics, files)),
         )
 
@@ -438,10 +451,40 @@ class _Resolver:
         self.duplicate_vrids(result)
         return result
 
+    def instance_vrf(self, block: Block) -> bool:
+        """`vrf NAME`, as keepalived 2.2.7 reads it (vrrp_parser.c vrrp_vrf_handler, vrrp.c): it
+        applies only to a unicast instance without `interface`, whose sockets keepalived then
+        binds to the VRF device. With `interface` (the adverts then live in the interface's own
+        VRF, if it is enslaved to one: the sockets are bound to it) or without unicast peers,
+        keepalived drops it with a warning, and so does vipkeeper; its words. The one case
+        where it acts needs an instance without an interface, which vipkeeper does not run: an
+        error. False when the instance cannot run."""
+        name, values, sink = block.name, block.values, self.sink
+        vrf, where = values["vrf"], block.where("vrf")
+        if len(vrf) > kw.LABEL_MAX:
+            sink.warning(where, f"({name}) VRF interface name '{vrf}' too long - ignoring")
+        elif "interface" in values and block.where("interface").line < where.line:
+            sink.warning(where, f"({name}) Cannot specify VRF interface and interface - ignoring")
+        elif "interface" in values:
+            sink.warning(where, f"({name}) vrf can only be specified without interface - clearing")
+        elif not values.get("unicast_peers"):
+            sink.warning(where, f"({name}) vrf can only be specified with unicast - clearing")
+        else:
+            sink.error(where, f"({name}) vrf {vrf} without interface: vipkeeper runs no instance without an "
+                              f"interface (keepalived would bind its VRRP sockets to {vrf}); name the interface "
+                              f"enslaved to {vrf} with 'interface' (the adverts then stay in {vrf})")
+            return False
+        if "interface" not in values:
+            sink.error(block.node, f"({name}) no interface: vipkeeper needs the interface adverts use")
+            return False
+        return True
+
     def instance(self, block: Block, g: GlobalDefs, known: dict[str, set[str]]) -> Instance | None:
         name, values, sink = block.name, block.values, self.sink
         usable = True
-        if "interface" not in values:
+        if "vrf" in values:
+            usable = self.instance_vrf(block) and usable
+        elif "interface" not in values:
             sink.error(block.node, f"({name}) no interface: vipkeeper needs the interface adverts use")
             usable = False
         if "virtual_router_id" not in values:
@@ -577,6 +620,28 @@ class _Resolver:
             sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else block.where("use_vmac"),
                          f"({name}) xmit_base is incompatible with strict mode - resetting")
             xmit_base = False
+        use_ipvlan, ipvlan_address = values.get("use_ipvlan"), values.get("ipvlan_address")
+        if use_ipvlan is not None:  # keepalived 2.2.7's checks (vrrp_parser.c, vrrp.c), its words
+            where = block.where("use_ipvlan")
+            if use_vmac is not None:
+                sink.error(where, f"({name}) use_vmac and use_ipvlan together: keepalived would make only the "
+                                  "ipvlan and still set the VMAC's sysctls - choose one")
+                usable = False
+            if ipvlan_address is not None and ipvlan_address.version != family:
+                sink.warning(where, f"({name}) ipvlan address[{ipvlan_address}] MUST match vrrp instance family "
+                                    "!!! Skipping...")
+                ipvlan_address = None
+            if family == 4 and ipvlan_address is None:
+                sink.error(where, f"({name}) IPv4 ipvlan requires a source ip address to be configured "
+                                  "(keepalived would keep the instance in FAULT)")
+                usable = False
+            if peers and not xmit_base:
+                sink.warning(where, f"({name}) unicast with use_vmac requires vmac_xmit_base - setting")
+                xmit_base = True
+            if xmit_base:
+                sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else where,
+                             f"({name}) vmac_xmit_base is only valid with a vmac")
+                xmit_base = False
         for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if"):
             if key in values:
                 value = values[key]
@@ -616,6 +681,7 @@ class _Resolver:
             skip_check_adv_addr=values.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
             strict_mode=strict_mode, accept=accept,
             use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
+            use_ipvlan=use_ipvlan, ipvlan_address=ipvlan_address, ipvlan_mode=values.get("ipvlan_mode", "bridge"),
             fast_handover=values.get("fast_handover", False),
             smtp_alert=_smtp_alert(values, g),
             witness=values.get("witness"),

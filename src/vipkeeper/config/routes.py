@@ -109,6 +109,8 @@ def parse_route(words: tuple[str, ...]) -> dict[str, Any]:
             fields["onlink"] = True
         elif word == "no_track":
             fields["no_track"] = True
+        elif word == "track_group":  # static routes only: route_block drops it elsewhere
+            fields["track_group"] = _take(rest, word)
         elif word in ROUTE_TYPES and dest is None:
             fields["type"] = word
         elif word == "to" and dest is None:
@@ -117,7 +119,7 @@ def parse_route(words: tuple[str, ...]) -> dict[str, Any]:
             dest = _destination(word)
         else:
             raise Invalid(f"'{word}' in a route is not supported by vipkeeper (supported: src, [to] PREFIX, "
-                          "via/gw, dev, table, metric, scope, onlink, no_track, blackhole/unreachable/prohibit)")
+                          "via/gw, dev, table, metric, scope, onlink, no_track, track_group, blackhole/unreachable/prohibit)")
     if dest is None:
         raise Invalid("a route needs a destination prefix")
     if dest == "default":
@@ -173,9 +175,11 @@ def parse_rule(words: tuple[str, ...]) -> dict[str, Any]:
             fields["action"] = word
         elif word == "no_track":
             fields["no_track"] = True
+        elif word == "track_group":  # static rules only: rule_block drops it elsewhere
+            fields["track_group"] = _take(rest, word)
         else:
             raise Invalid(f"'{word}' in a rule is not supported by vipkeeper (supported: not, from, to, fwmark, "
-                          "iif, oif, priority, table/lookup, blackhole/unreachable/prohibit, no_track)")
+                          "iif, oif, priority, table/lookup, blackhole/unreachable/prohibit, no_track, track_group)")
     if "action" not in fields:
         raise Invalid("a rule needs an action: table N, blackhole, unreachable or prohibit")
     families = _families(fields.get("src"), fields.get("dst"))

@@ -373,9 +373,19 @@ class Runtime:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @staticmethod
+    def _static_watched(config: Config) -> set[str]:
+        """The static entry kinds whose deletion keepalived 2.2.7 watches and undoes: routes once
+        a static route names a track_group, rules once a static rule does (its
+        process_static_entries); then any of that kind, without no_track, is put back."""
+        return ({"route"} if any(r.track_group for r in config.static_routes) else set()) | (
+            {"rule"} if any(r.track_group for r in config.static_rules) else set())
+
     def _watch_routes(self, config: Config) -> None:
-        """Listen for route/rule deletions once any instance has virtual routes or rules."""
-        if self.route_watch is None and any(m.virtual_routes or m.virtual_rules for m in config.instances):
+        """Listen for route/rule deletions once any instance has virtual routes or rules, or a
+        static route or rule names a track_group."""
+        if self.route_watch is None and (any(m.virtual_routes or m.virtual_rules for m in config.instances)
+                                         or self._static_watched(config)):
             try:
                 self.route_watch = RouteWatch()
                 self.route_watch.start(self._on_route_deleted)
@@ -389,6 +399,13 @@ class Runtime:
             if entry is not None:
                 router.feed(TrackedEntryLost(f"{kind} '{entry.text}'"))
                 return
+        config = self.config
+        if self.static_routes is None or config is None or kind not in self._static_watched(config):
+            return
+        lost = self.static_routes.take_lost(kind, fields)
+        if lost is not None and not lost.no_track:
+            self.static_routes.sync(config.static_routes, config.static_rules)  # puts back what is missing
+            log.info("Restoring deleted static %s %s", kind, lost.text)
 
     async def _sync_static(self, config: Config) -> None:
         """static_ipaddress, static_routes, static_rules: installed at start (addresses first, so
@@ -398,9 +415,7 @@ class Runtime:
         wanted = {}
         for entry in config.static_addresses:
             try:
-                vip = Vip.make(entry.dev or config.global_defs.default_interface, entry.address,
-                               broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
-                               scope=entry.scope or "global", label=entry.label)
+                vip = self._static_vip(entry, config)
             except AddressError as exc:
                 log.error("%s: static address %s: %s", entry.where, entry.address, exc.strerror or exc)
                 continue
@@ -424,6 +439,46 @@ class Runtime:
                 return
             self.static_routes = RouteOwner("static")
         self.static_routes.sync(config.static_routes, config.static_rules)
+
+    @staticmethod
+    def _static_vip(entry: Any, config: Config) -> Vip:
+        return Vip.make(entry.dev or config.global_defs.default_interface, entry.address,
+                        broadcast=entry.brd if entry.brd not in (None, "+", "-") else None,
+                        scope=entry.scope or "global", label=entry.label)
+
+    def _static_address_deleted(self, change: AddressChange) -> None:
+        """Someone deleted a static address of ours: keepalived 2.2.7 puts it back at once
+        (unless no_track), with this line."""
+        config = self.config
+        vip = self.static_addresses[change.key]
+        entry = next((e for e in config.static_addresses if e.address == vip.address
+                      and (e.dev or config.global_defs.default_interface) == vip.ifname), None) if config else None
+        if entry is None or entry.no_track:
+            return
+        if self._static_change(self.addresses.add_now, vip, "add"):
+            log.info("Restoring deleted static address %s", vip)
+
+    def _reinstate_static(self, ifname: str) -> None:
+        """An interface came up: our static addresses and routes on it (without no_track) are put
+        back, as keepalived 2.2.7 does (static_track_group_reinstate_config): the kernel drops
+        the routes, and IPv6 addresses, of a link that goes down. Measured beside keepalived in
+        tests/net/test_track_group.py."""
+        config = self.config
+        if config is None:
+            return
+        for entry in config.static_addresses:
+            if entry.no_track:
+                continue
+            try:
+                vip = self._static_vip(entry, config)
+            except AddressError:
+                continue
+            if vip.ifname == ifname and vip.key in self.static_addresses and self._static_change(
+                    self.addresses.add_now, vip, "add"):
+                log.info("Restoring deleted static address %s", vip)  # keepalived's words
+        if self.static_routes is not None:
+            for route in self.static_routes.reinstate(ifname):
+                log.info("Restoring deleted static route %s", route.text)
 
     @staticmethod
     def _static_change(change: Any, vip: Vip, verb: str) -> bool:
@@ -733,7 +788,10 @@ class Runtime:
         if model.vmac_interface is None or model.vmac_interface in self.vmacs.owned:
             return False
         spec = VmacSpec(model.vmac_interface, model.interface,
-                        vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family)
+                        vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family,
+                        kind="macvlan" if model.use_ipvlan is None else "ipvlan", ipvlan_mode=model.ipvlan_mode,
+                        address=model.ipvlan_address,
+                        other_family=any(e.family != model.family for e in model.virtual_ipaddress_excluded))
         try:
             created = self.vmacs.ensure(spec)
         except VmacError as exc:
@@ -770,6 +828,8 @@ class Runtime:
         family = key[1]
         ifname = key[0]  # the VMAC unless vmac_xmit_base (endpoint_key)
         src = model.unicast_src_ip if model.unicast_peers else model.mcast_src_ip
+        if src is None and model.ipvlan_address is not None:  # keepalived: the ipvlan's address
+            src = model.ipvlan_address.ip
         if src is None and ifname != model.interface and family == socket.AF_INET:
             # a VMAC has no IPv4 address: adverts leave from the parent's (keepalived, measured)
             src = interface_source(model.interface, family)
@@ -1098,6 +1158,8 @@ class Runtime:
                     self._reopen(ep, f"address {change.address} added")
             return
         self.addresses.forget(change.key)  # the kernel confirms: gone, whoever removed it
+        if change.key in self.static_addresses:
+            self._static_address_deleted(change)
         if self._vip_routers is None:  # our own deletes come back here too: no scan per event
             self._vip_routers = {}
             for r in self.routers.values():
@@ -1152,6 +1214,8 @@ class Runtime:
             return
         if previous is not None or up:  # a new interface: only once it is up, as keepalived
             log.info("Netlink reports %s %s", ifname, "up" if up else "down")
+        if up:
+            self._reinstate_static(ifname)
         for router in self.routers.values():
             if router.model.interface == ifname and not router.model.dont_track_primary:
                 router.feed(InterfaceUp() if up else InterfaceDown())

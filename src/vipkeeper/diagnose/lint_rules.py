@@ -25,6 +25,8 @@ from vipkeeper.config.model import (
     Diagnostic,
     Instance,
     TrackProcess,
+    VirtualAddress,
+    VirtualRule,
     VrrpScript,
     Where,
 )
@@ -662,7 +664,7 @@ def link_delay_too_long(nodes: list[Node]) -> Iterator[Finding]:
 def vmac_arp_announce(nodes: list[Node]) -> Iterator[Finding]:
     for node in nodes:
         for inst in node.config.instances:
-            if inst.vmac_interface and inst.family == 4:
+            if inst.use_vmac is not None and inst.family == 4:  # an ipvlan has no virtual MAC to undo
                 yield _f("VK215", inst.where,
                          f"({inst.name}) use_vmac: keepalived sets arp_ignore and arp_filter on {inst.interface} but "
                          f"not arp_announce, so the Master's own ARP requests (sent from {inst.interface} with "
@@ -702,11 +704,52 @@ def tracked_route_shared_table(nodes: list[Node]) -> Iterator[Finding]:
                          "add no_track, or give the instance's routes a table of their own")
 
 
+@rule("VK220", "info", "use_ipvlan keeps the node's own MAC: the VIP's MAC moves at every failover")
+def ipvlan_mac_moves(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        for inst in node.config.instances:
+            if inst.use_ipvlan is not None:
+                yield _f("VK220", inst.where,
+                         f"({inst.name}) use_ipvlan: an ipvlan shares {inst.interface}'s MAC (the kernel gives it "
+                         "no MAC of its own), so after each failover clients and switches see the VIP at another "
+                         "MAC, exactly as without it; only use_vmac keeps one virtual MAC across nodes",
+                         "use use_vmac where clients or switches must not see the VIP's MAC move")
+
+
+@rule("VK221", "warning", "track_group on a static entry that adds no tracking to a member instance")
+def track_group_no_effect(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        config = node.config
+        members = {g.name: g.instances for g in config.track_groups}
+        entries = [*config.static_addresses, *config.static_routes, *config.static_rules]
+        for entry in entries:
+            if entry.track_group is None or entry.no_track:
+                continue  # no_track with track_group: the parser says it already
+            if isinstance(entry, VirtualAddress):
+                ifname = entry.dev or config.global_defs.default_interface
+            else:
+                ifname = entry.iif if isinstance(entry, VirtualRule) else entry.dev
+            if isinstance(entry, VirtualRule) and ifname is None:
+                yield _f("VK221", entry.where,
+                         f"static rule with track_group {entry.track_group} names no iif: keepalived (and "
+                         "vipkeeper) then track nothing for it",
+                         "add `iif IFNAME` to the rule, or drop track_group")
+                continue
+            for name in members.get(entry.track_group, ()):
+                inst = config.instance(name)
+                if inst is not None and ifname == inst.interface and not inst.dont_track_primary:
+                    yield _f("VK221", entry.where,
+                             f"({name}) track_group {entry.track_group} on an entry on {ifname}, the instance's own "
+                             "interface, which it tracks already: the group changes nothing for it",
+                             "drop track_group here: the instance goes to FAULT when its own interface is down "
+                             "anyway")
+
+
 @rule("VK312", "error", "use_vmac on one node of a pair only", "cluster")
 def vmac_mismatch(nodes: list[Node]) -> Iterator[Finding]:
     for a, ia, b, ib in _pairs(nodes):
-        if bool(ia.vmac_interface) != bool(ib.vmac_interface):
-            with_vmac, node = (ia, a) if ia.vmac_interface else (ib, b)
+        if (ia.use_vmac is None) != (ib.use_vmac is None):  # an ipvlan carries the node's own MAC
+            with_vmac, node = (ia, a) if ia.use_vmac is not None else (ib, b)
             other = ib if with_vmac is ia else ia
             yield _f("VK312", other.where,
                      f"({other.name}) uses no VMAC while its peer in {node.label} does: at every failover the "

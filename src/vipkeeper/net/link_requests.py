@@ -1,5 +1,6 @@
-"""RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK messages for VMAC (macvlan) interfaces, built by hand
-like the address messages in address_requests.py and sent over the same kind of socket.
+"""RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK messages for VMAC (macvlan) and ipvlan interfaces,
+built by hand like the address messages in address_requests.py and sent over the same kind of
+socket.
 
 Rules
 - A VMAC is a macvlan in mode private on the instance's interface (keepalived 2.2.7,
@@ -7,9 +8,19 @@ Rules
   set at creation. IPv6 address generation is turned off (addrgenmode none, as keepalived's) by
   the caller through its sysctl before the link goes up: the kernel refuses IFLA_AF_SPEC for
   AF_INET6 in the create request itself (EAFNOSUPPORT, the device has no IPv6 state yet).
+- An ipvlan (keepalived's `use_ipvlan`) is mode L2 with flags bridge (0), private (1) or vepa
+  (2), as keepalived 2.2.7's netlink_link_add_ipvlan asks; the request is byte for byte what
+  iproute2 6.1 sends for `ip link add link PARENT name NAME type ipvlan mode l2 [FLAGS]`
+  (captured with strace; tests/unit/net/test_ipvlan_requests.py holds the capture), created down.
+- A kernel without the link kind (no ipvlan or vrf module, as on vipkeeper's test machines)
+  answers RTM_NEWLINK with EOPNOTSUPP (95) and the extended-ack text "Unknown device type"
+  (iproute2 prints "Error: Unknown device type."; keepalived logs "Netlink: error: Operation not
+  supported(95), type=RTM_NEWLINK(16)"). Nothing is created then.
+- A VMAC or ipvlan whose parent is enslaved to a VRF is created in that VRF (IFLA_MASTER), as
+  keepalived 2.2.7 does; a parent in a bridge or bond does not pass that on.
 - Creation asks for NLM_F_CREATE | NLM_F_EXCL: an interface of that name that is already there
   is never taken over by the create (the caller looks at it with `link_info` first).
-- `link_info` reads one link back (kind, parent index, MAC, flags) to tell a leftover VMAC of
+- `link_info` reads one link back (kind, parent index, MAC, flags, master) to tell a leftover VMAC of
   ours from an interface someone else made.
 Pure message building plus one small synchronous query.
 """
@@ -36,11 +47,16 @@ RTM_GETLINK = 18
 IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
 IFLA_LINK = 5
+IFLA_MASTER = 10
 IFLA_LINKINFO = 18
 IFLA_INFO_KIND = 1
 IFLA_INFO_DATA = 2
 IFLA_MACVLAN_MODE = 1
 MACVLAN_MODE_PRIVATE = 1
+IFLA_IPVLAN_MODE = 1
+IFLA_IPVLAN_FLAGS = 2
+IPVLAN_MODE_L2 = 0
+IPVLAN_FLAGS = {"bridge": 0, "private": 1, "vepa": 2}  # IPVLAN_F_PRIVATE, IPVLAN_F_VEPA
 NLA_F_NESTED = 0x8000
 IFF_UP = 0x1
 
@@ -58,13 +74,31 @@ def _message(kind: int, flags: int, seq: int, body: bytes) -> bytes:
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, flags, seq, 0) + body
 
 
-def macvlan_message(seq: int, name: str, parent: int, mac: bytes) -> bytes:
-    """Create `name`, a private-mode macvlan on interface index `parent` with MAC `mac`, down."""
+def _master(index: int) -> bytes:
+    return _attr(IFLA_MASTER, struct.pack("=I", index)) if index else b""
+
+
+def macvlan_message(seq: int, name: str, parent: int, mac: bytes, vrf: int = 0) -> bytes:
+    """Create `name`, a private-mode macvlan on interface index `parent` with MAC `mac`, down;
+    enslaved to VRF device index `vrf` when the parent is (keepalived's IFLA_MASTER)."""
     info = _attr(IFLA_INFO_KIND, b"macvlan") + _attr(
         IFLA_INFO_DATA | NLA_F_NESTED, _attr(IFLA_MACVLAN_MODE, struct.pack("=I", MACVLAN_MODE_PRIVATE)))
     body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
     body += _attr(IFLA_IFNAME, name.encode() + b"\0") + _attr(IFLA_LINK, struct.pack("=I", parent))
-    body += _attr(IFLA_ADDRESS, mac) + _attr(IFLA_LINKINFO | NLA_F_NESTED, info)
+    body += _attr(IFLA_ADDRESS, mac) + _attr(IFLA_LINKINFO | NLA_F_NESTED, info) + _master(vrf)
+    return _message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, body)
+
+
+def ipvlan_message(seq: int, name: str, parent: int, flags: int = 0, vrf: int = 0) -> bytes:
+    """Create `name`, an L2-mode ipvlan on interface index `parent` with IPVLAN flags `flags`
+    (IPVLAN_FLAGS), down: the attributes in iproute2's order and encoding (no NLA_F_NESTED,
+    the kind without its NUL, the name with it); IFLA_MASTER `vrf` last, as macvlan_message."""
+    data = _attr(IFLA_IPVLAN_MODE, struct.pack("=H", IPVLAN_MODE_L2)) + _attr(IFLA_IPVLAN_FLAGS,
+                                                                           struct.pack("=H", flags))
+    info = _attr(IFLA_INFO_KIND, b"ipvlan") + _attr(IFLA_INFO_DATA, data)
+    body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    body += _attr(IFLA_LINK, struct.pack("=I", parent)) + _attr(IFLA_IFNAME, name.encode() + b"\0")
+    body += _attr(IFLA_LINKINFO, info) + _master(vrf)
     return _message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, body)
 
 
@@ -84,6 +118,7 @@ class LinkInfo:
     parent: int  # IFLA_LINK, 0 when none
     mac: bytes
     flags: int
+    master: int = 0  # IFLA_MASTER (a bridge, bond or VRF it is enslaved to), 0 when none
 
 
 def _attrs(body: bytes, start: int) -> dict[int, bytes]:
@@ -104,7 +139,8 @@ def parse_link_info(body: bytes) -> LinkInfo:
     attrs = _attrs(body, _IFINFOMSG.size)
     kind = _attrs(attrs.get(IFLA_LINKINFO, b""), 0).get(IFLA_INFO_KIND, b"").split(b"\0", 1)[0].decode()
     parent = struct.unpack("=I", attrs[IFLA_LINK])[0] if len(attrs.get(IFLA_LINK, b"")) == 4 else 0
-    return LinkInfo(index, kind, parent, attrs.get(IFLA_ADDRESS, b""), flags)
+    master = struct.unpack("=I", attrs[IFLA_MASTER])[0] if len(attrs.get(IFLA_MASTER, b"")) == 4 else 0
+    return LinkInfo(index, kind, parent, attrs.get(IFLA_ADDRESS, b""), flags, master)
 
 
 def link_info(requests: AddressSocket, name: str) -> LinkInfo | None:

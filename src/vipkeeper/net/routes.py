@@ -125,6 +125,27 @@ class RouteOwner:
     def release_all(self) -> None:
         self.sync((), ())
 
+    def reinstate(self, ifname: str) -> list[Any]:
+        """Put back our tracked routes through `ifname` (the kernel drops them, without telling,
+        when the link goes down): keepalived 2.2.7's static_track_group_reinstate_config on an
+        interface coming up. The routes added again (present already counts as there)."""
+        back = []
+        for key, (route, _oif) in list(self.routes.items()):
+            if route.dev != ifname or route.no_track:
+                continue
+            try:
+                oif = self._index(ifname)
+            except OSError:
+                continue
+            err = self._request(lambda seq, r=route, o=oif: route_message(RTM_NEWROUTE, seq, r, o))
+            if err == 0:
+                back.append(route)
+            if err in (0, errno.EEXIST):
+                self.routes[key] = (route, oif)
+            else:
+                self._failed("restore route", route, err)
+        return back
+
     def _request(self, build: Any) -> int:
         try:
             return self._socket().request(build)

@@ -26,6 +26,17 @@ Rules (keepalived 2.2.7, vrrp_vmac.c / vrrp_if_config.c, and measured in a names
 - Never touching what vipkeeper did not create: an existing interface of the VMAC's name is
   taken over only when it is exactly a VMAC of ours (macvlan, same parent, same MAC: a leftover
   of a vipkeeper or keepalived that died); anything else is a start-up error naming it.
+- `use_ipvlan` goes through the same owner: an L2-mode ipvlan (flags bridge, private or vepa)
+  on the instance's interface, named like a VMAC, sharing its parent's MAC (so no MAC of its
+  own, and none of the macvlan's ARP sysctls: keepalived sets none for it), IPv6 off on an IPv4
+  instance's ipvlan (keepalived's link_set_ipv6), and the configured address added to it, as
+  keepalived's netlink_link_add_ipvlan does. Taken over only if it is an ipvlan on the same
+  parent. A kernel without ipvlan (EOPNOTSUPP, "Unknown device type") is an error naming that:
+  nothing was created, and the caller refuses to start (keepalived 2.2.7 logs "Unable to
+  create ipvlan interface" and keeps the instance in FAULT; tests/net/test_ipvlan_refused.py).
+- A parent enslaved to a VRF device: the VMAC or ipvlan is made in the same VRF (IFLA_MASTER),
+  as keepalived's netlink_link_add_vmac/_ipvlan do; a bridge or bond master is not passed on.
+  (Not run here: this machine's kernel has no vrf module; the request bytes are unit-tested.)
 - Links through rtnetlink (link_requests.py); sysctls through /proc/sys/net of the calling
   thread's namespace.
 """
@@ -41,7 +52,9 @@ from dataclasses import dataclass
 
 from vipkeeper.net.address_requests import RTM_NEWADDR, AddressSocket, address_message
 from vipkeeper.net.link_requests import (
+    IPVLAN_FLAGS,
     delete_message,
+    ipvlan_message,
     link_info,
     macvlan_message,
     set_up_message,
@@ -83,8 +96,20 @@ def vmac_mac(vrid: int, family: int, configured: str | None = None) -> bytes:
 class VmacSpec:
     name: str
     parent: str
-    mac: bytes
+    mac: bytes  # the macvlan's; unused for an ipvlan (it has its parent's)
     family: int  # 4 or 6
+    kind: str = "macvlan"  # or "ipvlan"
+    ipvlan_mode: str = "bridge"  # an ipvlan's flags: bridge, private, vepa
+    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None = None  # an ipvlan's own address
+    other_family: bool = False  # an ipvlan of an IPv4 instance with IPv6 eVIPs keeps IPv6 on
+
+
+def missing_kind_message(kind: str, err: int) -> str:
+    """What the kernel's answer to creating a link of `kind` means, in one phrase."""
+    if err == errno.EOPNOTSUPP:  # measured: iproute2 prints "Error: Unknown device type."
+        return (f"this kernel has no {kind} support (RTM_NEWLINK kind {kind}: EOPNOTSUPP, "
+                "\"Unknown device type\": the module is neither built in nor loadable)")
+    return errno.errorcode.get(err, str(err))
 
 
 def _sysctl_path(proto: str, ifname: str, key: str) -> str:
@@ -157,7 +182,14 @@ class VmacOwner:
             raise VmacError(errno.ENODEV, f"{spec.parent}: no such interface for VMAC {spec.name}") from None
         found = link_info(requests, spec.name)
         created = False
-        if found is not None:
+        vrf = self._vrf_of(requests, spec.parent)
+        if found is not None and spec.kind == "ipvlan":
+            if found.kind != "ipvlan" or found.parent != parent:
+                raise VmacError(errno.EEXIST, f"{spec.name} exists and is not an ipvlan on {spec.parent} (kind "
+                                              f"{found.kind or 'plain'}): not touching it")
+            log.info("ipvlan %s on %s was left behind: taking it over", spec.name, spec.parent)
+            index = found.index
+        elif found is not None:
             if found.kind != "macvlan" or found.parent != parent or found.mac != spec.mac:
                 raise VmacError(errno.EEXIST, f"{spec.name} exists and is not a VMAC {spec.mac.hex(':')} on "
                                               f"{spec.parent} (kind {found.kind or 'plain'}, MAC "
@@ -165,10 +197,15 @@ class VmacOwner:
             log.info("VMAC %s on %s was left behind: taking it over", spec.name, spec.parent)
             index = found.index
         else:
-            err = requests.request(lambda seq: macvlan_message(seq, spec.name, parent, spec.mac))
+            if spec.kind == "ipvlan":
+                flags = IPVLAN_FLAGS[spec.ipvlan_mode]
+                err = requests.request(lambda seq: ipvlan_message(seq, spec.name, parent, flags, vrf))
+            else:
+                err = requests.request(lambda seq: macvlan_message(seq, spec.name, parent, spec.mac, vrf))
             if err:
-                raise VmacError(err, f"cannot create VMAC {spec.name} on {spec.parent}: "
-                                     f"{errno.errorcode.get(err, err)}")
+                what = "ipvlan" if spec.kind == "ipvlan" else "VMAC"
+                raise VmacError(err, f"cannot create {what} {spec.name} on {spec.parent}: "
+                                     f"{missing_kind_message(spec.kind, err)}")
             created = True
             index = socket.if_nametoindex(spec.name)
         self.owned[spec.name] = spec
@@ -180,10 +217,27 @@ class VmacOwner:
         except BaseException:
             self.remove(spec.name)
             raise
-        log.info("Success creating VMAC interface %s" if created else "Using VMAC interface %s", spec.name)
+        what = "ipvlan" if spec.kind == "ipvlan" else "VMAC"
+        log.info(f"Success creating {what} interface %s" if created else f"Using {what} interface %s", spec.name)
         return created
 
+    @staticmethod
+    def _vrf_of(requests: AddressSocket, parent: str) -> int:
+        """The index of the VRF device `parent` is enslaved to, 0 when none (a bridge or bond
+        master is not a VRF: keepalived passes on only vrf_master_ifp)."""
+        info = link_info(requests, parent)
+        if info is None or not info.master:
+            return 0
+        try:
+            master = link_info(requests, socket.if_indextoname(info.master))
+        except OSError:
+            return 0
+        return info.master if master is not None and master.kind == "vrf" else 0
+
     def _configure(self, spec: VmacSpec, parent_index: int) -> None:
+        if spec.kind == "ipvlan":
+            self._configure_ipvlan(spec)
+            return
         for proto, key, value in (V4_VMAC_SYSCTLS if spec.family == 4 else V6_VMAC_SYSCTLS):
             write_sysctl(proto, spec.name, key, value)
         if spec.family == 4:
@@ -198,6 +252,19 @@ class VmacOwner:
                     write_sysctl(proto, spec.parent, key, value)
         else:
             self._add_link_local(spec, parent_index)
+
+    def _configure_ipvlan(self, spec: VmacSpec) -> None:
+        """keepalived's netlink_link_add_ipvlan after creation: IPv6 off on an IPv4 instance's
+        ipvlan unless it has IPv6 eVIPs (VRRP_FLAG_EVIP_OTHER_FAMILY), the configured address on it."""
+        if spec.family == 4 and not spec.other_family:
+            write_sysctl("ipv6", spec.name, "disable_ipv6", "1")
+        if spec.address is None:
+            return
+        index = socket.if_nametoindex(spec.name)
+        address = spec.address
+        err = self._socket().request(lambda seq: address_message(RTM_NEWADDR, seq, index, address))
+        if err not in (0, errno.EEXIST):
+            raise VmacError(err, f"cannot add {address} to ipvlan {spec.name}: {errno.errorcode.get(err, err)}")
 
     def _add_link_local(self, spec: VmacSpec, parent_index: int) -> None:
         from vipkeeper.net.vrrp_socket import VrrpSocketError, interface_source
@@ -224,10 +291,11 @@ class VmacOwner:
             index = None  # gone already (its parent was deleted)
         if index is not None:
             err = self._socket().request(lambda seq: delete_message(seq, index))
+            what = "ipvlan" if spec.kind == "ipvlan" else "VMAC"
             if err in (0, errno.ENODEV):
-                log.info("Success removing VMAC interface %s", name)
+                log.info(f"Success removing {what} interface %s", name)
             else:
-                log.error("cannot remove VMAC %s: %s", name, errno.errorcode.get(err, err))
+                log.error(f"cannot remove {what} %s: %s", name, errno.errorcode.get(err, err))
         if not any(s.parent == spec.parent for s in self.owned.values()):
             self._restore_parent(spec.parent)
 

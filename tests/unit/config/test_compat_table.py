@@ -25,8 +25,10 @@ def test_table_covers_every_keyword_and_the_issue_19_features():
         assert rows[("vrrp_instance", name)] == "acts", name
     for name in ("static_ipaddress", "static_routes", "static_rules"):
         assert rows[("top level", name)] == "acts", name
-    for name in ("use_ipvlan", "vrf", "use_vmac_addr"):
-        assert rows[("vrrp_instance", name)] == "refused", name
+    for name in ("use_ipvlan", "vrf"):
+        assert rows[("vrrp_instance", name)] == "acts", name
+    assert rows[("top level", "track_group")] == "acts"
+    assert rows[("vrrp_instance", "use_vmac_addr")] == "refused"
     assert rows[("top level", "virtual_server")] == "refused"
     assert rows[("global_defs", "control_socket")] == "vipkeeper's own"
 

@@ -212,19 +212,60 @@ def test_examples_are_a_clean_pair():
         assert address in ipaddress.ip_network("192.0.2.0/24")
 
 
-def test_use_ipvlan_is_refused_unless_opted_out():
-    # The daemon does not create ipvlan interfaces: the VIPs would sit on the interface itself,
-    # so the configuration is refused until the admin says to run without it.
-    text = ("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n priority 100\n use_ipvlan\n"
-            " virtual_ipaddress { 192.0.2.9/24 }\n}\n")
-    config = loads(text)
-    [found] = [d for d in config.diagnostics if "use_ipvlan" in d.message]
-    assert found.severity == "error" and found.where.line == 5 and not config.usable
-    assert "'vipkeeper_run_without use_ipvlan' in global_defs" in found.message
-    config = loads("global_defs {\n vipkeeper_run_without use_ipvlan\n}\n" + text)
-    [found] = [d for d in config.diagnostics if "use_ipvlan" in d.message]
-    assert found.severity == "unsupported" and found.where.line == 8 and config.usable
-    assert config.global_defs.run_without == ("use_ipvlan",)
+def test_use_ipvlan_is_read_as_keepalived_reads_it():
+    # keepalived 2.2.7's vrrp_ipvlan_handler: name, address and type in any order
+    def instance(line: str, extra: str = ""):
+        text = (f"vrrp_instance V {{\n interface eth0\n virtual_router_id 9\n priority 100\n {line}\n{extra}"
+                " virtual_ipaddress { 192.0.2.9/24 }\n}\n")
+        config = loads(text, name="t.conf", config_id="x")
+        return config, config.instance("V")
+
+    config, i = instance("use_ipvlan 192.0.2.11/24 vepa ipvl9")
+    assert config.usable and not config.diagnostics
+    assert (i.use_ipvlan, str(i.ipvlan_address), i.ipvlan_mode, i.vmac_interface) == (
+        "ipvl9", "192.0.2.11/24", "vepa", "ipvl9")
+    assert i.source_address == ipaddress.ip_address("192.0.2.11")  # keepalived's saddr from it
+    _, i = instance("use_ipvlan 192.0.2.11/24")
+    assert (i.use_ipvlan, i.ipvlan_mode, i.vmac_interface, i.use_vmac) == ("", "bridge", "vrrp.9", None)
+    config, i = instance("use_ipvlan ipvl9 private bridge 192.0.2.11/24 192.0.2.12/24 other")
+    assert [(d.where.line, d.message) for d in config.diagnostics] == [
+        (5, "ipvlan type already specified - ignoring 'bridge'"),
+        (5, "ipvlan address already specified - ignoring '192.0.2.12/24'"),
+        (5, "IPVLAN interface already specified - ignoring 'other'")]
+    assert (i.use_ipvlan, i.ipvlan_mode, str(i.ipvlan_address)) == ("ipvl9", "private", "192.0.2.11/24")
+    # IPv4 without an address: keepalived keeps the instance in FAULT for ever; vipkeeper refuses
+    config, _ = instance("use_ipvlan ipvl9")
+    [error] = config.errors
+    assert error.where.line == 5 and "IPv4 ipvlan requires a source ip address" in error.message
+    config, _ = instance("use_ipvlan ipvl9 2001:db8::11/64")
+    assert [d.message for d in config.diagnostics][0] == (
+        "(V) ipvlan address[2001:db8::11/64] MUST match vrrp instance family !!! Skipping...")
+    assert not config.usable
+    config, i = instance("use_ipvlan ipvl9 192.0.2.11/24", " vmac_xmit_base\n")
+    assert [(d.where.line, d.message) for d in config.diagnostics] == [
+        (6, "(V) vmac_xmit_base is only valid with a vmac")]
+    assert not i.vmac_xmit_base and i.socket_interface == "ipvl9"
+    config, _ = instance("use_ipvlan ipvl9 192.0.2.11/24", " use_vmac\n")
+    assert not config.usable and "use_vmac and use_ipvlan together" in config.errors[0].message
+
+
+def test_vrf_is_cleared_where_keepalived_clears_it():
+    def diagnostics(body: str):
+        config = loads(f"vrrp_instance V {{\n{body} virtual_router_id 9\n"
+                       " virtual_ipaddress { 192.0.2.9/24 dev eth0 }\n}\n", name="t.conf", config_id="x")
+        return config, [(d.where.line, d.severity, d.message) for d in config.diagnostics]
+
+    # keepalived 2.2.7 -t: "(t.conf: Line 3) (VI_1) Cannot specify VRF interface and interface - ignoring"
+    config, found = diagnostics(" interface eth0\n vrf blue\n")
+    assert found == [(3, "warning", "(V) Cannot specify VRF interface and interface - ignoring")] and config.usable
+    config, found = diagnostics(" vrf blue\n interface eth0\n")
+    assert found == [(2, "warning", "(V) vrf can only be specified without interface - clearing")] and config.usable
+    _, found = diagnostics(" vrf blue\n")
+    assert (2, "warning", "(V) vrf can only be specified with unicast - clearing") in found
+    # the one case keepalived acts on: unicast without interface, which vipkeeper does not run
+    config, found = diagnostics(" vrf blue\n unicast_src_ip 192.0.2.1\n unicast_peer {\n 192.0.2.2\n }\n")
+    assert not config.usable and found[0][:2] == (2, "error")
+    assert "vrf blue without interface" in found[0][2] and "enslaved to blue" in found[0][2]
 
 
 def test_use_vmac_is_read_as_keepalived_reads_it():

@@ -19,10 +19,10 @@ def test_every_row_not_acted_on_says_what_keepalived_would_do():
         assert note and not note.endswith("."), (block, name)
         assert (status == "refused") == bool(opt_out), (block, name)
     refused = {name for _, name, status, _, _ in rows if status == "refused"}
-    assert {"use_ipvlan", "use_vmac_addr", "virtual_server", "net_namespace", "track_bfd", "vrf"} <= refused
+    assert {"use_vmac_addr", "virtual_server", "net_namespace", "track_bfd"} <= refused
     # acted on (net/routes.py, net/vmac.py): not in the table at all
     assert not {"virtual_routes", "virtual_rules", "static_routes", "static_rules", "static_ipaddress", "use_vmac",
-                "vmac_xmit_base"} & named_all(rows)
+                "vmac_xmit_base", "use_ipvlan", "vrf", "track_group"} & named_all(rows)
     named = {name for _, name, _, _, _ in rows}
     # the keywords issue 15 found dropped without a word (dynamic_interfaces is acted on: an
     # instance whose interface is missing waits for it in FAULT; tests/net/test_missing_interface.py)
@@ -45,8 +45,8 @@ def named_all(rows):
 def test_each_refusable_feature_is_an_error_then_accepted_by_name():
     body = ("vrrp_instance V {{\n interface eth0\n virtual_router_id 9\n{extra}"
             " virtual_ipaddress {{ 192.0.2.9/24 }}\n}}\n")
-    cases = {"use_ipvlan": " use_ipvlan\n", "track_bfd": " track_bfd {\n b\n }\n",
-             "vrf": " vrf red\n", "old_unicast_checksum": " old_unicast_checksum\n"}
+    cases = {"use_vmac_addr": " use_vmac_addr\n", "track_bfd": " track_bfd {\n b\n }\n",
+             "old_unicast_checksum": " old_unicast_checksum\n"}
     for feature, extra in cases.items():
         config = loads(body.format(extra=extra))
         [error] = [d for d in config.diagnostics if d.severity == "error"]
@@ -60,12 +60,12 @@ def test_each_refusable_feature_is_an_error_then_accepted_by_name():
 
 
 def test_run_without_names_only_refusable_features_and_ah_is_never_accepted():
-    config = loads(f"global_defs {{\n {kw.RUN_WITHOUT} use_ipvlan smtp_alert auth_type\n}}\n")
+    config = loads(f"global_defs {{\n {kw.RUN_WITHOUT} track_bfd smtp_alert auth_type\n}}\n")
     warnings = [d for d in config.diagnostics if d.severity == "warning"]
     assert [d.where.line for d in warnings] == [2, 2]
     assert "'smtp_alert' is not a feature vipkeeper refuses" in warnings[0].message
     assert "'auth_type' is not a feature vipkeeper refuses" in warnings[1].message
-    assert config.global_defs.run_without == ("use_ipvlan", "smtp_alert", "auth_type")  # as written
+    assert config.global_defs.run_without == ("track_bfd", "smtp_alert", "auth_type")  # as written
     ah = ("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n authentication {\n auth_type AH\n"
           " auth_pass x\n }\n virtual_ipaddress { 192.0.2.9/24 }\n}\n")
     config = loads(ah)
@@ -84,7 +84,7 @@ def test_exit_status_mirrors_keepalived(tmp_path):
     assert status("") == 0
     assert status(" enable_snmp_vrrp_typo\n") == 5  # a misspelt keyword: keepalived -t exits 5
     assert status(" priority 256\n") == 5
-    assert status(" use_ipvlan\n") == 1  # vipkeeper would not run it
+    assert status(" old_unicast_checksum\n") == 1  # vipkeeper would not run it
     assert status(' notify_master "/bin/sh -c true"\n') == 6  # keepalived -t: SECURITY VIOLATION
     assert status(' notify_master "/bin/sh -c true"\n priorty 1\n') == 6  # 6 wins over 5, as in keepalived
     assert status(' notify_master "/bin/sh -c true"\n', "--no-host") == 0

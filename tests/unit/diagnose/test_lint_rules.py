@@ -55,6 +55,8 @@ USES_BOTH = "track_script {\n  chk\n}\ntrack_process {\n  track_haproxy\n}\n"
 
 # ---- one node ---------------------------------------------------------------------------
 
+TRACK_GROUP = "track_group G1 {\n  group {\n    VI_1\n  }\n}\n"
+
 CASES = [
     # rule, config, scripts(name -> text, mode), triggered?
     ("VK101", SECURE + script_block() + TRACK_HAPROXY + instance(body=USES_BOTH),
@@ -142,6 +144,15 @@ CASES = [
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0\n}\n"), {}, True),
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 no_track\n}\n"), {}, False),
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 table 7\n}\n"), {}, False),
+    ("VK215", instance(body="use_ipvlan ipvl9 192.0.2.11/24\n"), {}, False),  # no virtual MAC to undo
+    ("VK220", instance(body="use_ipvlan ipvl9 192.0.2.11/24\n"), {}, True),
+    ("VK220", instance(body="use_vmac\n"), {}, False),
+    ("VK221", TRACK_GROUP + "static_ipaddress {\n  198.51.100.5/24 dev eth0 track_group G1\n}\n" + instance(), {}, True),
+    ("VK221", TRACK_GROUP + "static_rules {\n  from 198.51.100.0/24 table 7 priority 7 track_group G1\n}\n"
+     + instance(), {}, True),
+    ("VK221", TRACK_GROUP + "static_ipaddress {\n  198.51.100.5/24 dev eth1 track_group G1\n}\n" + instance(), {}, False),
+    ("VK221", TRACK_GROUP + "static_ipaddress {\n  198.51.100.5/24 dev eth0 track_group G1\n}\n"
+     + instance(body="dont_track_primary\n"), {}, False),
 ]
 
 
@@ -229,6 +240,10 @@ CLUSTER = [
     ("VK311", instance(state="MASTER", priority=150, body="mcast_dst_ip 224.0.0.19\n"), instance(), True),
     ("VK312", instance(state="MASTER", priority=150, body="use_vmac\n"), instance(), True),
     ("VK312", instance(state="MASTER", priority=150, body="use_vmac\n"), instance(body="use_vmac\n"), False),
+    # an ipvlan carries the node's own MAC: beside no VMAC nothing changes, beside a VMAC the MAC moves
+    ("VK312", instance(state="MASTER", priority=150, body="use_ipvlan ipvl9 192.0.2.11/24\n"), instance(), False),
+    ("VK312", instance(state="MASTER", priority=150, body="use_ipvlan ipvl9 192.0.2.11/24\n"),
+     instance(body="use_vmac\n"), True),
     ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"), instance(), True),
     ("VK317", WITNESS + instance(state="MASTER", priority=150, body="witness etcd\n"),
      WITNESS.replace("/vipkeeper", "/other") + instance(body="witness etcd\n"), True),
