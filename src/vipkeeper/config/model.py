@@ -277,6 +277,18 @@ class Garp:
 
 
 @dataclass(frozen=True)
+class GarpGroup:
+    """A top-level `garp_group` block: the minimum time between two gratuitous ARPs
+    (`garp_interval`) and between two unsolicited NAs (`gna_interval`) on its interfaces, shared
+    by all of them (None: that kind is not spaced). vrrp/garp_pacing.py keeps the rule."""
+
+    garp_interval: float | None
+    gna_interval: float | None
+    interfaces: tuple[str, ...]
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
 class Instance:
     """A `vrrp_instance` block, with every default resolved."""
 
@@ -474,6 +486,7 @@ class Config:
     static_routes: tuple[VirtualRoute, ...] = ()
     # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
     interface_up_down_delays: tuple[tuple[str, float, float], ...] = ()
+    garp_groups: tuple[GarpGroup, ...] = ()  # spacing of GARPs/NAs per interface
     static_rules: tuple[VirtualRule, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
 

@@ -33,6 +33,7 @@ from .model import (
     Config,
     ConfigError,
     Garp,
+    GarpGroup,
     GlobalDefs,
     Instance,
     Notifies,
@@ -154,6 +155,7 @@ class _Raw:
     static_rules: list[VirtualRule] = field(default_factory=list)
     top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     link_delays: list[tuple[str, float, float]] = field(default_factory=list)
+    garp_groups: list[GarpGroup] = field(default_factory=list)
 
 
 # name -> (table, attribute of _Raw, needs a name)
@@ -221,6 +223,11 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                     sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
                 else:
                     raw.link_delays.extend(kw.link_delays(node, sink))
+            elif key == "garp_group":
+                if node.children is None:
+                    sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
+                else:
+                    _add_garp_group(raw.garp_groups, kw.garp_group(node, sink), sink)
             elif key == "static_ipaddress" and node.children is not None:
                 raw.static_addresses.extend(kw.vip_block(node, sink))
             elif key in ("static_routes", "static_rules") and node.children is None:
@@ -234,6 +241,21 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
         else:
             walker.unknown_keyword(node, [*_TOP_BLOCKS, *kw.TOP])
     return raw
+
+
+def _add_garp_group(groups: list[GarpGroup], group: GarpGroup | None, sink: Sink) -> None:
+    """An interface belongs to the first garp_group naming it (keepalived 2.2.7: "garp_group
+    already specified for IF - ignoring")."""
+    if group is None:
+        return
+    taken = {name for g in groups for name in g.interfaces}
+    names = []
+    for name in group.interfaces:
+        if name in taken or name in names:
+            sink.warning(group.where, f"garp_group already specified for {name} - ignoring it here")
+        else:
+            names.append(name)
+    groups.append(_replace(group, interfaces=tuple(names)))
 
 
 def _notifies(values: dict[str, Any], priority_changes: bool) -> Notifies:
@@ -289,6 +311,7 @@ class _Resolver:
             static_addresses=tuple(self.raw.static_addresses),
             static_routes=tuple(self.raw.static_routes),
             interface_up_down_delays=tuple(self.raw.link_delays),
+            garp_groups=tuple(self.raw.garp_groups),
             static_rules=tuple(self.raw.static_rules),
             diagnostics=tuple(_in_file_order(self.sink.diagnostics, files)),
         )

@@ -133,6 +133,9 @@ class Router:
         # A quorum witness (witness/driver.py) that must admit every AddVips/Announce: VRRP
         # decides who wants the VIPs, the witness whether it may have them now.
         self.witness: Any = None
+        # garp_group / vrrp_garp_interval / vrrp_gna_interval: the runtime's one AnnouncePacing
+        # (daemon/announce_pacing.py), which spaces this router's GARPs/NAs per interface
+        self.pacing: Any = None
 
     @property
     def name(self) -> str:
@@ -384,6 +387,9 @@ class Router:
             targets = [self.socket.src]
         else:
             targets = [vip.address.ip for vip in action.vips if isinstance(vip, Vip)]
+        if self.pacing is not None:
+            self.pacing.announce(self, targets, action.rounds)
+            return
         for _ in range(action.rounds):
             self.announcer.announce(targets)
 
