@@ -534,12 +534,25 @@ def use_vmac(node: Node, sink: Sink) -> dict[str, Any]:
     return result
 
 
-def garp_extra_if(node: Node, sink: Sink) -> str:
-    args = [a for a in node.args if a != "all"]
-    if not args:
-        raise Invalid(f"'{node.keyword}' needs a number of seconds")
-    parse_int(args[0], 0, 86400)
-    return " ".join(node.args)
+_EXTRA_IF_RENAMED = {"vmac_garp_intvl": "garp_extra_if", "vrrp_vmac_garp_intvl": "vrrp_garp_extra_if"}
+
+
+def garp_extra_if(prefix: str, low: int) -> Reader:
+    """`[vrrp_]garp_extra_if [all] SECONDS`: a GARP/NA every SECONDS on the other interfaces of
+    the instance's VIPs (VMACs only, or every one with `all`); the instance's own may be 0 (off),
+    the global one not (keepalived 2.2.7's ranges). Its deprecated spelling is still read."""
+    def read(node: Node, sink: Sink) -> dict[str, Any]:
+        if node.keyword in _EXTRA_IF_RENAMED:
+            sink.warning(node, f'Keyword "{node.keyword}" is deprecated - please use '
+                               f'"{_EXTRA_IF_RENAMED[node.keyword]}"')
+        seconds = None
+        for arg in node.args:
+            if arg != "all":
+                seconds = parse_int(arg, low, 86400)
+        if seconds is None:
+            raise Invalid(f"{node.keyword} specified without time - ignoring")
+        return {f"{prefix}garp_extra_if": float(seconds), f"{prefix}garp_extra_if_all": "all" in node.args}
+    return read
 
 
 GARP_GROUP_MAX = 2147.483647  # s: keepalived reads the intervals as microseconds in an int
@@ -852,8 +865,9 @@ INSTANCE: dict[str, Keyword] = {
     "garp_lower_prio_repeat": ok("garp_lower_prio_repeat", integer(0, 255)),
     "garp_master_refresh": ok("garp_master_refresh", timer(0, 86400)),
     "garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
-    "garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds",
-                                 field="garp_extra_if", read=garp_extra_if),
+    # periodic GARP/NA on the VIPs' other interfaces (vrrp/garp_extra_if.py)
+    "garp_extra_if": ok(None, garp_extra_if("", 0), multi=True),
+    "vmac_garp_intvl": ok(None, garp_extra_if("", 0), multi=True),
     # keepalived 2.2.7's man page names it, its parser does not know it (`keepalived -t`: "Unknown
     # keyword 'garp_extra_if_vmac'"), so it does nothing there either
     "garp_extra_if_vmac": ignored("say \"Unknown keyword 'garp_extra_if_vmac'\" and do nothing: its man page "
@@ -959,7 +973,6 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
     "default_interface": ok("default_interface", word),
     **_each("vmac_prefix vmac_addr_prefix", unsupported("name VMAC interfaces this way; vipkeeper creates none")),
     "disable_local_igmp": unsupported("stop the kernel sending IGMP reports for the VRRP group"),
-    "vrrp_garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds"),
     **_each("vrrp_ipsets nftables_ifindex",
             unsupported("shape the firewall rules of vrrp_iptables/nftables (ipsets; interface indexes "
                         "instead of names for link-local VIPs)")),
@@ -1068,6 +1081,8 @@ GLOBAL_DEFS: dict[str, Keyword] = {
     # spacing of GARPs/NAs per interface (vrrp/garp_pacing.py), with garp_group blocks
     "vrrp_garp_interval": ok("garp_interval", timer(0.000001, 4294.967295)),
     "vrrp_gna_interval": ok("garp_na_interval", timer(0.000001, 4294.967295)),
+    "vrrp_garp_extra_if": ok(None, garp_extra_if("vrrp_", 1), multi=True),
+    "vrrp_vmac_garp_intvl": ok(None, garp_extra_if("vrrp_", 1), multi=True),
     "vrrp_lower_prio_no_advert": ok("vrrp_lower_prio_no_advert", boolean),
     "vrrp_higher_prio_send_advert": ok("vrrp_higher_prio_send_advert", boolean),
     "vrrp_check_unicast_src": ok("vrrp_check_unicast_src", flag),

@@ -333,6 +333,10 @@ class Instance:
     use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
     vmac_address: str | None = None  # use_vmac's MAC as written (5 or 6 octets); None: 00:00:5e:00:0X:VRID
     vmac_xmit_base: bool = False
+    # a GARP/NA every so many seconds (0: never) on the other interfaces of the VIPs: the VMACs
+    # among them, or all of them with `all` (vrrp/garp_extra_if.py)
+    garp_extra_if: float = 0.0
+    garp_extra_if_all: bool = False
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
     smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
     witness: str | None = None  # vipkeeper extension: the vipkeeper_witness guarding the VIPs
@@ -419,6 +423,8 @@ class GlobalDefs:
     vrrp_notify_priority_changes: bool = False
     vrrp_min_garp: bool = False
     garp: Garp = field(default_factory=Garp)
+    vrrp_garp_extra_if: float = 0.0  # default of the instances' garp_extra_if (0: off)
+    vrrp_garp_extra_if_all: bool = False
     notify_fifo: ScriptCommand | None = None  # the fifo path in `command`
     notify_fifo_script: ScriptCommand | None = None
     vrrp_notify_fifo: ScriptCommand | None = None

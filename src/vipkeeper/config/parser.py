@@ -600,7 +600,7 @@ class _Resolver:
             sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else block.where("use_vmac"),
                          f"({name}) xmit_base is incompatible with strict mode - resetting")
             xmit_base = False
-        for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if"):
+        for key in ("native_ipv6", "promote_secondaries", "track_src_ip"):
             if key in values:
                 value = values[key]
                 extras.append((key, () if value is True else (str(value),)))
@@ -639,6 +639,10 @@ class _Resolver:
             skip_check_adv_addr=values.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
             strict_mode=strict_mode, accept=accept,
             use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
+            # the instance's own garp_extra_if, else the global one with its `all`
+            garp_extra_if=values.get("garp_extra_if", g.vrrp_garp_extra_if),
+            garp_extra_if_all=values.get("garp_extra_if_all", False) if "garp_extra_if" in values
+            else g.vrrp_garp_extra_if_all,
             fast_handover=values.get("fast_handover", False),
             smtp_alert=_smtp_alert(values, g),
             witness=values.get("witness"),

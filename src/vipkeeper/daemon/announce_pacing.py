@@ -24,6 +24,7 @@ from vipkeeper.vrrp.garp_pacing import Pacer, PacingPlan
 
 if TYPE_CHECKING:
     from vipkeeper.daemon.router import Router
+    from vipkeeper.net.announce import Announcer
 
 
 class AnnouncePacing:
@@ -39,20 +40,20 @@ class AnnouncePacing:
         self.order: dict[str, int] = {}  # instance name -> its place in the configuration
         self.counters = {"sent": 0, "sent_late": 0, "dropped": 0}
 
-    def announce(self, router: Router, targets: Iterable[Any], rounds: int) -> None:
-        """`rounds` rounds of one GARP/NA per target, each sent now or queued by the core."""
-        announcer = router.announcer
-        if announcer is None:
-            return
-        ips = [ipaddress.ip_address(str(t).split("/", 1)[0]) for t in targets]
+    def announce(self, router: Router, frames: Iterable[tuple[int, Announcer, Any]], rounds: int) -> None:
+        """`rounds` rounds of one GARP/NA per (place among the router's VIPs, announcer,
+        address), each sent now or queued by the core."""
         rank = self.order.get(router.name, len(self.order))
-        base = router.model.interface  # a VMAC's parent: keepalived spaces per base interface
         now = self._loop.time()
+        todo = [(place, announcer, ipaddress.ip_address(str(ip).split("/", 1)[0]),
+                 # a VMAC's parent: keepalived spaces per base interface (IF_BASE_IFP)
+                 router.model.interface if announcer.ifname == router.model.vmac_interface else announcer.ifname)
+                for place, announcer, ip in frames]
         for _ in range(rounds):
-            for index, ip in enumerate(ips):
+            for place, announcer, ip, base in todo:
                 if ip.version == 4 and announcer.noarp:
                     continue  # keepalived: no GARP on a NOARP interface, and no spacing either
-                if self.pacer.request(now, (rank, index), (router.name, ip), base, ip.version):
+                if self.pacer.request(now, (rank, place), (router.name, announcer, ip), base, ip.version):
                     self.counters["sent"] += announcer.announce([ip])
         self._rearm()
 
@@ -79,10 +80,10 @@ class AnnouncePacing:
         self._timer = None
         self._timer_at = None
         now = self._loop.time()
-        for name, ip in self.pacer.due(now if at is None else max(at, now)):
+        for name, announcer, ip in self.pacer.due(now if at is None else max(at, now)):
             router = self._lookup(name)
-            if router is None or router.announcer is None or not router.vips_wanted:
+            if router is None or not router.vips_wanted:
                 self.counters["dropped"] += 1
                 continue
-            self.counters["sent_late"] += router.announcer.announce([ip])
+            self.counters["sent_late"] += announcer.announce([ip])
         self._rearm()

@@ -33,6 +33,7 @@ from vipkeeper.net.routes import RouteOwner
 from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
+from vipkeeper.vrrp.garp_extra_if import extra_if_targets
 from vipkeeper.vrrp.instance import (
     Action,
     AddVips,
@@ -136,6 +137,9 @@ class Router:
         # garp_group / vrrp_garp_interval / vrrp_gna_interval: the runtime's one AnnouncePacing
         # (daemon/announce_pacing.py), which spaces this router's GARPs/NAs per interface
         self.pacing: Any = None
+        # The announcer of another interface (a VIP's `dev`), from the runtime; None: the
+        # router's own announcer sends for every VIP
+        self.announcer_for: Callable[[str], Announcer | None] | None = None
 
     @property
     def name(self) -> str:
@@ -379,19 +383,44 @@ class Router:
                     self._on_send_failed(self)
 
     def _announce(self, action: Announce) -> None:
+        """Rounds of GARP/NA, each VIP on its own interface (keepalived sends a `dev eth1` VIP's on
+        eth1), spaced per interface when the configuration asks (self.pacing)."""
         if self.announcer is None:
             return
         if action.source_address:
             if self.socket is None:
                 return
-            targets = [self.socket.src]
+            frames = [(-1, self.announcer, self.socket.src)]
         else:
-            targets = [vip.address.ip for vip in action.vips if isinstance(vip, Vip)]
+            vips = [vip for vip in action.vips if isinstance(vip, Vip)]
+            if action.extra_if:
+                ours = {self.model.vmac_interface} if self.model.vmac_interface else set()
+                vips = extra_if_targets(vips, lambda v: v.ifname, self.announcer.ifname, ours,
+                                        self.model.garp_extra_if_all, self.model.vmac_xmit_base)
+            frames = self._frames_of(vips)
         if self.pacing is not None:
-            self.pacing.announce(self, targets, action.rounds)
-            return
-        for _ in range(action.rounds):
-            self.announcer.announce(targets)
+            self.pacing.announce(self, frames, action.rounds)
+        elif all(announcer is self.announcer for _, announcer, _ in frames):
+            targets = [ip for _, _, ip in frames]
+            for _ in range(action.rounds):
+                self.announcer.announce(targets)
+        else:
+            for _ in range(action.rounds):
+                for _, announcer, ip in frames:
+                    announcer.announce([ip])
+
+    def _frames_of(self, vips: list[Vip]) -> list[tuple[int, Announcer, Any]]:
+        """(place among the instance's VIPs, announcer of the VIP's interface, address)."""
+        assert self.announcer is not None
+        place = {vip: i for i, vip in enumerate(self.params.vips)}
+        out = []
+        for vip in vips:
+            announcer: Announcer | None = self.announcer
+            if vip.ifname != self.announcer.ifname and self.announcer_for is not None:
+                announcer = self.announcer_for(vip.ifname)
+            if announcer is not None:
+                out.append((place.get(vip, len(place)), announcer, vip.address.ip))
+        return out
 
 
 class GroupDriver:

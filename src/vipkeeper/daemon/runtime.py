@@ -222,6 +222,7 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
         garp_master_refresh_repeat=model.garp.master_refresh_repeat,
         garp_lower_prio_delay=model.garp.lower_prio_delay,
         garp_lower_prio_repeat=model.garp.lower_prio_repeat,
+        garp_extra_if=model.garp_extra_if,
         lower_prio_no_advert=model.lower_prio_no_advert,
         higher_prio_send_advert=model.higher_prio_send_advert,
         auth_type=auth_type,
@@ -393,6 +394,7 @@ class Runtime:
             self.pacing.order = {m.name: i for i, m in enumerate(config.instances)}
         for router in self.routers.values():
             router.pacing = self.pacing
+        router.announcer_for = self._vip_announcer
 
     def _watch_routes(self, config: Config) -> None:
         """Listen for route/rule deletions once any instance has virtual routes or rules."""
@@ -835,6 +837,15 @@ class Runtime:
                 return None
             staged.announcers[ifname] = announcer
         return staged.announcers[ifname]
+
+    def _vip_announcer(self, ifname: str) -> Announcer | None:
+        """The announcer of a VIP's own interface (`dev`) when it is not its instance's: opened
+        on first use, again if the interface was re-created; None while it is missing."""
+        try:
+            index = socket.if_nametoindex(ifname)
+        except OSError:
+            return None
+        return self._announcer(ifname, index)
 
     def _announcer(self, ifname: str, index: int | None = None) -> Announcer | None:
         """The interface's announcer; opened afresh when it is bound to another index than
