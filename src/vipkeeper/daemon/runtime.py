@@ -394,7 +394,6 @@ class Runtime:
             self.pacing.order = {m.name: i for i, m in enumerate(config.instances)}
         for router in self.routers.values():
             router.pacing = self.pacing
-        router.announcer_for = self._vip_announcer
 
     def _watch_routes(self, config: Config) -> None:
         """Listen for route/rule deletions once any instance has virtual routes or rules."""
@@ -526,6 +525,7 @@ class Runtime:
         self._vip_routers = None
         self.routers[router.name] = router
         router.pacing = self.pacing
+        router.announcer_for = self._vip_announcer
         router.start()
         task = asyncio.get_running_loop().create_task(self._bring_up(router), name=f"start {router.name}")
         self._tasks.add(task)
