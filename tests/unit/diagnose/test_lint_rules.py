@@ -142,6 +142,11 @@ CASES = [
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0\n}\n"), {}, True),
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 no_track\n}\n"), {}, False),
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 table 7\n}\n"), {}, False),
+    ("VK220", instance(body="garp_extra_if all 60\n"), {}, True),  # every VIP on eth0
+    ("VK220", instance(body="garp_extra_if 60\n", vips=("192.0.2.100/24", "198.51.100.1/24 dev eth1")), {}, True),
+    ("VK220", instance(body="garp_extra_if all 60\n", vips=("192.0.2.100/24", "198.51.100.1/24 dev eth1")), {},
+     False),
+    ("VK220", instance(body="garp_extra_if 0\n"), {}, False),
 ]
 
 
