@@ -336,6 +336,13 @@ class Router:
             self.sync_routes()  # rules and routes before the VIPs
             self._change_vips(self.params.vips, self.addresses.remove_now, "remove")
 
+    def reannounce(self, address: Any) -> None:
+        """A burst (garp_master_repeat rounds) for one of our VIPs, on its interface and spacing
+        as every other announcement (a VIP conflict has ended while we are Master)."""
+        vips = tuple(v for v in self.params.vips if isinstance(v, Vip) and v.address.ip == address)
+        if vips:
+            self._announce(Announce(max(1, self.params.garp_master_repeat), vips))
+
     def _change_vips(self, vips: tuple[Any, ...], change: Callable[[Vip], bool], verb: str) -> None:
         for vip in vips:
             try:
