@@ -6,7 +6,8 @@ Each daemon runs alone as Master on the same lab node, one after the other. Comp
 each frame announces, in which order, and the gaps between consecutive frames of a kind, for the
 first burst (becoming Master) and the delayed one (garp_master_delay later). keepalived's rule
 (vrrp/garp_pacing.py): a burst of five rounds sends one frame per VIP at once at most, the VIPs
-asked again within the spacing are queued once each and leave one spacing apart.
+asked again within the spacing are queued once each and leave one spacing apart. And two
+instances on one interface share its spacing (the second Master's burst waits for the first's).
 """
 
 from __future__ import annotations
@@ -146,3 +147,45 @@ def test_announcements_are_spaced_as_keepalived_spaces_them(bed: Testbed, case: 
             for k_gap, v_gap in zip(k_gaps, v_gaps):
                 assert v_gap >= spacing - 0.002, (family, v_gaps)
                 assert abs(v_gap - k_gap) < 0.05, (family, k_gaps, v_gaps)
+
+
+def two_instances(global_defs: str) -> str:
+    """Two Masters on eth0, one VIP each: eth0's spacing is theirs to share."""
+    out = [f"global_defs {{\n  {global_defs}\n}}"]
+    for n, vip in enumerate(V4, start=1):
+        out.append(f"""vrrp_instance VI_{n} {{
+  state MASTER
+  interface eth0
+  virtual_router_id {VRID + n}
+  priority 200
+  advert_int 0.5
+  version 3
+  garp_master_delay {DELAY}
+  garp_master_repeat 5
+  virtual_ipaddress {{
+    {vip}/24
+  }}
+}}""")
+    return "\n".join(out) + "\n"
+
+
+def test_instances_on_one_interface_share_its_spacing_as_keepalived(bed: Testbed) -> None:
+    """Two instances' bursts on eth0 with vrrp_garp_interval: one GARP per spacing across both.
+    The first Master's VIP goes at once and once queued; the second's finds eth0 busy, so its
+    five rounds are one queued frame - which leaves after the first's (configuration order)."""
+    text = two_instances("vrrp_garp_interval 0.2")
+    seen = {kind: bursts(run(bed, kind, text)) for kind in ("keepalived", "vipkeeper")}
+    for kind, found in seen.items():
+        print(kind, [[(round(t - b[0][0], 3), a) for t, a in b] for b in found])
+    for kind, found in seen.items():
+        assert len(found) == 2, (kind, found)
+        for burst in found:
+            vips = [a for _, a in burst]
+            assert sorted(vips) == sorted([vips[0], *V4]) and vips[-1] == V4[1], (kind, burst)
+            gaps = kind_gaps(burst, 4)
+            assert all(gap >= 0.198 for gap in gaps), (kind, gaps)  # shared by both instances
+            assert max(gaps) < 0.3, (kind, gaps)  # a queued frame leaves as soon as eth0 is free
+    for k_burst, v_burst in zip(seen["keepalived"], seen["vipkeeper"]):
+        k_off = [round(t - k_burst[0][0], 1) for t, _ in k_burst]
+        v_off = [round(t - v_burst[0][0], 1) for t, _ in v_burst]
+        assert k_off == v_off == [0.0, 0.2, 0.4], (k_off, v_off)
