@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from vipkeeper.lab.proc import LabTimeout
 from vipkeeper.lab.testbed import Testbed
 from vipkeeper.lab.watch import Frame, FrameCapture
 
@@ -92,7 +93,7 @@ def run(bed: Testbed, kind: str, text: str) -> dict[str, list[tuple[float, str]]
         bed.start("a", kind=kind, conf=text)
         try:
             bed.wait_sole("a", f"{OWN}/24", 10.0)
-        except Exception as exc:
+        except LabTimeout as exc:
             raise AssertionError(f"{kind} did not become Master: {exc}\n{bed.log_text('a')[-2000:]}") from None
         assert caps["eth0"].wait(lambda: bool(caps["eth0"].snapshot()), 5.0), f"{kind}: no GARP on eth0"
         first = caps["eth0"].snapshot()[0].time

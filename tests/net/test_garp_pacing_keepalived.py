@@ -13,6 +13,7 @@ instances on one interface share its spacing (the second Master's burst waits fo
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import time
 
 import pytest
@@ -103,7 +104,7 @@ def bursts(frames: list[tuple[float, str]]) -> list[list[tuple[float, str]]]:
 
 def kind_gaps(burst: list[tuple[float, str]], family: int) -> list[float]:
     times = [t for t, a in burst if ipaddress.ip_address(a).version == family]
-    return [round(b - a, 3) for a, b in zip(times, times[1:])]
+    return [round(b - a, 3) for a, b in itertools.pairwise(times)]
 
 
 def order(burst: list[tuple[float, str]], family: int) -> list[str]:

@@ -7,7 +7,15 @@ import ipaddress
 
 from vipkeeper.config import loads
 from vipkeeper.vrrp.garp_extra_if import extra_if_targets
-from vipkeeper.vrrp.instance import Announce, Instance, InstanceParams, Reconfigure, Startup, State, TimerFired
+from vipkeeper.vrrp.instance import (
+    Announce,
+    Instance,
+    InstanceParams,
+    Reconfigure,
+    Startup,
+    State,
+    TimerFired,
+)
 
 # (address, interface) pairs stand for VIPs
 OWN = "eth0"
@@ -44,9 +52,9 @@ def test_own_vmac_is_refreshed_only_with_xmit_base_and_another_interface() -> No
 
 
 def params(**kw) -> InstanceParams:
-    base = dict(name="VI_1", vrid=51, version=3, priority=100, advert_int=1.0,
-                source_address=ipaddress.IPv4Address("192.0.2.1"), vips=("vip",),
-                addresses=(ipaddress.IPv4Address("192.0.2.100"),), garp_master_delay=0.0)
+    base = {"name": "VI_1", "vrid": 51, "version": 3, "priority": 100, "advert_int": 1.0,
+            "source_address": ipaddress.IPv4Address("192.0.2.1"), "vips": ("vip",),
+            "addresses": (ipaddress.IPv4Address("192.0.2.100"),), "garp_master_delay": 0.0}
     base.update(kw)
     return InstanceParams(**base)
 
