@@ -86,6 +86,10 @@ def host_diagnostics(config: Config, host: Host, interface_lines: dict[str, Wher
             for ref in group.track_interface:
                 if not host.interface_exists(ref.name):
                     warn(ref.where, f"({group.name}) tracked interface {ref.name} doesn't exist")
+        for garp_group in config.garp_groups:  # keepalived's wording
+            for name in garp_group.interfaces:
+                if not host.interface_exists(name):
+                    warn(garp_group.where, f"WARNING - interface {name} specified for garp_group doesn't exist")
 
     runnable: list[Where] = []
     for script in config.scripts:

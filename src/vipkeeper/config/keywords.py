@@ -33,6 +33,7 @@ from . import routes
 from .listen import ListenError, parse_listen
 from .model import (
     Diagnostic,
+    GarpGroup,
     IPAddress,
     ScriptCommand,
     StaticTrackGroup,
@@ -602,12 +603,60 @@ def use_ipvlan(node: Node, sink: Sink) -> dict[str, Any]:
     return result
 
 
-def garp_extra_if(node: Node, sink: Sink) -> str:
-    args = [a for a in node.args if a != "all"]
-    if not args:
-        raise Invalid(f"'{node.keyword}' needs a number of seconds")
-    parse_int(args[0], 0, 86400)
-    return " ".join(node.args)
+_EXTRA_IF_RENAMED = {"vmac_garp_intvl": "garp_extra_if", "vrrp_vmac_garp_intvl": "vrrp_garp_extra_if"}
+
+
+def garp_extra_if(prefix: str, low: int) -> Reader:
+    """`[vrrp_]garp_extra_if [all] SECONDS`: a GARP/NA every SECONDS on the other interfaces of
+    the instance's VIPs (VMACs only, or every one with `all`); the instance's own may be 0 (off),
+    the global one not (keepalived 2.2.7's ranges). Its deprecated spelling is still read."""
+    def read(node: Node, sink: Sink) -> dict[str, Any]:
+        if node.keyword in _EXTRA_IF_RENAMED:
+            sink.warning(node, f'Keyword "{node.keyword}" is deprecated - please use '
+                               f'"{_EXTRA_IF_RENAMED[node.keyword]}"')
+        seconds = None
+        for arg in node.args:
+            if arg != "all":
+                seconds = parse_int(arg, low, 86400)
+        if seconds is None:
+            raise Invalid(f"{node.keyword} specified without time - ignoring")
+        return {f"{prefix}garp_extra_if": float(seconds), f"{prefix}garp_extra_if_all": "all" in node.args}
+    return read
+
+
+GARP_GROUP_MAX = 2147.483647  # s: keepalived reads the intervals as microseconds in an int
+
+
+def garp_group(node: Node, sink: Sink) -> GarpGroup | None:
+    """`garp_group { garp_interval S  gna_interval S  interface IF | interfaces { IF ... } }`;
+    keepalived 2.2.7 drops a group with neither interval ("does not have any delay set")."""
+    intervals: dict[str, float] = {}
+    names: list[str] = []
+    for child in children(node):
+        key = child.keyword
+        if key in ("garp_interval", "gna_interval"):
+            try:
+                intervals[key] = parse_float(_one(child), 0, GARP_GROUP_MAX)
+            except Invalid as exc:
+                sink.warning(child, f"garp_group {key}: {exc} - ignoring")
+        elif key == "interface":
+            if child.args:
+                names.append(child.args[0])
+            else:
+                sink.warning(child, "garp_group interface: no interface named - ignoring")
+        elif key == "interfaces":
+            entries = _words_entries(child, sink)
+            if not entries:
+                sink.warning(child, "garp_group: empty interfaces block - ignoring")
+            names.extend(word for entry in entries for word in entry.words)
+        else:
+            sink.warning(child, f"Unknown keyword '{key}' in garp_group - ignoring")
+    if not intervals:
+        sink.warning(node, "garp_group has neither garp_interval nor gna_interval - ignoring the group")
+        return None
+    if not names:
+        sink.warning(node, "garp_group names no interface - it spaces nothing")
+    return GarpGroup(intervals.get("garp_interval"), intervals.get("gna_interval"), tuple(names), node.where)
 
 
 def preempt(node: Node, sink: Sink) -> dict[str, Any]:
@@ -882,11 +931,13 @@ INSTANCE: dict[str, Keyword] = {
     "garp_lower_prio_repeat": ok("garp_lower_prio_repeat", integer(0, 255)),
     "garp_master_refresh": ok("garp_master_refresh", timer(0, 86400)),
     "garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
-    "garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds",
-                                 field="garp_extra_if", read=garp_extra_if),
-    "garp_extra_if_vmac": unsupported("send gratuitous ARPs/NAs every N seconds for VIPs on VMACs of interfaces "
-                                      "other than the instance's (with all VIPs on the instance's own VMAC it "
-                                      "sends none: measured)", field="garp_extra_if", read=garp_extra_if),
+    # periodic GARP/NA on the VIPs' other interfaces (vrrp/garp_extra_if.py)
+    "garp_extra_if": ok(None, garp_extra_if("", 0), multi=True),
+    "vmac_garp_intvl": ok(None, garp_extra_if("", 0), multi=True),
+    # keepalived 2.2.7's man page names it, its parser does not know it (`keepalived -t`: "Unknown
+    # keyword 'garp_extra_if_vmac'"), so it does nothing there either
+    "garp_extra_if_vmac": ignored("say \"Unknown keyword 'garp_extra_if_vmac'\" and do nothing: its man page "
+                                  "names the keyword, its parser does not know it (measured)"),
     "down_timer_adverts": ok("down_timer_adverts", integer(1, 100)),
     "lower_prio_no_advert": ok("lower_prio_no_advert", boolean),
     "higher_prio_send_advert": ok("higher_prio_send_advert", boolean),
@@ -988,7 +1039,6 @@ _GLOBAL_NOT_ACTED: dict[str, Keyword] = {
     "default_interface": ok("default_interface", word),
     **_each("vmac_prefix vmac_addr_prefix", unsupported("name VMAC interfaces this way; vipkeeper creates none")),
     "disable_local_igmp": unsupported("stop the kernel sending IGMP reports for the VRRP group"),
-    "vrrp_garp_extra_if": unsupported("send gratuitous ARPs/NAs on every interface every N seconds"),
     **_each("vrrp_ipsets nftables_ifindex",
             unsupported("shape the firewall rules of vrrp_iptables/nftables (ipsets; interface indexes "
                         "instead of names for link-local VIPs)")),
@@ -1094,12 +1144,11 @@ GLOBAL_DEFS: dict[str, Keyword] = {
     "vrrp_garp_lower_prio_repeat": ok("garp_lower_prio_repeat", integer(0, 255)),
     "vrrp_garp_master_refresh": ok("garp_master_refresh", timer(0, 86400)),
     "vrrp_garp_master_refresh_repeat": ok("garp_master_refresh_repeat", integer(0, 255)),
-    "vrrp_garp_interval": unsupported("wait this long between the gratuitous ARPs of one burst; "
-                                      "vipkeeper sends a burst back to back", field="garp_interval",
-                                      read=timer(0, 1)),
-    "vrrp_gna_interval": unsupported("wait this long between the unsolicited NAs of one burst; "
-                                     "vipkeeper sends a burst back to back", field="garp_na_interval",
-                                     read=timer(0, 1)),
+    # spacing of GARPs/NAs per interface (vrrp/garp_pacing.py), with garp_group blocks
+    "vrrp_garp_interval": ok("garp_interval", timer(0.000001, 4294.967295)),
+    "vrrp_gna_interval": ok("garp_na_interval", timer(0.000001, 4294.967295)),
+    "vrrp_garp_extra_if": ok(None, garp_extra_if("vrrp_", 1), multi=True),
+    "vrrp_vmac_garp_intvl": ok(None, garp_extra_if("vrrp_", 1), multi=True),
     "vrrp_lower_prio_no_advert": ok("vrrp_lower_prio_no_advert", boolean),
     "vrrp_higher_prio_send_advert": ok("vrrp_higher_prio_send_advert", boolean),
     "vrrp_check_unicast_src": ok("vrrp_check_unicast_src", flag),
@@ -1126,7 +1175,7 @@ TOP: dict[str, Keyword] = {
     "linkbeat_interfaces": unsupported("poll these interfaces' link state with MII/ethtool; vipkeeper "
                                        "follows link state through netlink", block=True),
     "track_group": ok("track_groups", static_track_group, block=True),
-    "garp_group": unsupported("send extra gratuitous ARPs on these interfaces at these intervals", block=True),
+    "garp_group": ok("garp_groups", garp_group, block=True),
     "interface_up_down_delays": ok("interface_up_down_delays", lambda node, sink: link_delays(node, sink), block=True),
     "net_namespace": unsupported(WHERE_VIPS, refuse=True),
     # global keywords that keepalived also reads outside global_defs (man page, "Global definitions")

@@ -290,6 +290,18 @@ class Garp:
 
 
 @dataclass(frozen=True)
+class GarpGroup:
+    """A top-level `garp_group` block: the minimum time between two gratuitous ARPs
+    (`garp_interval`) and between two unsolicited NAs (`gna_interval`) on its interfaces, shared
+    by all of them (None: that kind is not spaced). vrrp/garp_pacing.py keeps the rule."""
+
+    garp_interval: float | None
+    gna_interval: float | None
+    interfaces: tuple[str, ...]
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
 class Instance:
     """A `vrrp_instance` block, with every default resolved."""
 
@@ -337,6 +349,10 @@ class Instance:
     use_ipvlan: str | None = None  # the ipvlan interface name ("" when defaulted to vrrp.VRID)
     ipvlan_address: IPInterface | None = None  # put on the ipvlan; the adverts' source address
     ipvlan_mode: str = "bridge"  # bridge, private or vepa (the ipvlan's flags; mode is always L2)
+    # a GARP/NA every so many seconds (0: never) on the other interfaces of the VIPs: the VMACs
+    # among them, or all of them with `all` (vrrp/garp_extra_if.py)
+    garp_extra_if: float = 0.0
+    garp_extra_if_all: bool = False
     fast_handover: bool = False  # vipkeeper extension: take over at once on a priority-0 advert
     smtp_alert: bool = False  # mail on each transition (resolved: instance, smtp_alert_vrrp, smtp_alert)
     witness: str | None = None  # vipkeeper extension: the vipkeeper_witness guarding the VIPs
@@ -426,6 +442,8 @@ class GlobalDefs:
     vrrp_notify_priority_changes: bool = False
     vrrp_min_garp: bool = False
     garp: Garp = field(default_factory=Garp)
+    vrrp_garp_extra_if: float = 0.0  # default of the instances' garp_extra_if (0: off)
+    vrrp_garp_extra_if_all: bool = False
     notify_fifo: ScriptCommand | None = None  # the fifo path in `command`
     notify_fifo_script: ScriptCommand | None = None
     vrrp_notify_fifo: ScriptCommand | None = None
@@ -493,6 +511,7 @@ class Config:
     static_routes: tuple[VirtualRoute, ...] = ()
     # (ifname, down delay, up delay) s: a link change is acted on only if it lasts that long
     interface_up_down_delays: tuple[tuple[str, float, float], ...] = ()
+    garp_groups: tuple[GarpGroup, ...] = ()  # spacing of GARPs/NAs per interface
     static_rules: tuple[VirtualRule, ...] = ()
     track_groups: tuple[StaticTrackGroup, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()

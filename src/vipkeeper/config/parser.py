@@ -34,6 +34,7 @@ from .model import (
     Config,
     ConfigError,
     Garp,
+    GarpGroup,
     GlobalDefs,
     Instance,
     Notifies,
@@ -157,6 +158,7 @@ class _Raw:
     track_groups: list[StaticTrackGroup] = field(default_factory=list)
     top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     link_delays: list[tuple[str, float, float]] = field(default_factory=list)
+    garp_groups: list[GarpGroup] = field(default_factory=list)
 
 
 # name -> (table, attribute of _Raw, needs a name)
@@ -224,6 +226,11 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
                     sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
                 else:
                     raw.link_delays.extend(kw.link_delays(node, sink))
+            elif key == "garp_group":
+                if node.children is None:
+                    sink.warning(node, f"'{key}' expects a {{ }} block - ignoring")
+                else:
+                    _add_garp_group(raw.garp_groups, kw.garp_group(node, sink), sink)
             elif key == "static_ipaddress" and node.children is not None:
                 raw.static_addresses.extend(track_groups.known_only(kw.vip_block(node, sink), raw.track_groups, sink))
             elif key in ("static_routes", "static_rules", "track_group") and node.children is None:
@@ -243,6 +250,21 @@ def _collect(tree: list[Node], walker: _Walker) -> _Raw:
         else:
             walker.unknown_keyword(node, [*_TOP_BLOCKS, *kw.TOP])
     return raw
+
+
+def _add_garp_group(groups: list[GarpGroup], group: GarpGroup | None, sink: Sink) -> None:
+    """An interface belongs to the first garp_group naming it (keepalived 2.2.7: "garp_group
+    already specified for IF - ignoring")."""
+    if group is None:
+        return
+    taken = {name for g in groups for name in g.interfaces}
+    names = []
+    for name in group.interfaces:
+        if name in taken or name in names:
+            sink.warning(group.where, f"garp_group already specified for {name} - ignoring it here")
+        else:
+            names.append(name)
+    groups.append(_replace(group, interfaces=tuple(names)))
 
 
 def _notifies(values: dict[str, Any], priority_changes: bool) -> Notifies:
@@ -301,6 +323,7 @@ class _Resolver:
             static_addresses=tuple(self.raw.static_addresses),
             static_routes=tuple(self.raw.static_routes),
             interface_up_down_delays=tuple(self.raw.link_delays),
+            garp_groups=tuple(self.raw.garp_groups),
             static_rules=tuple(self.raw.static_rules),
             track_groups=tuple(self.raw.track_groups),
             diagnostics=tuple(_in_file_order(self.sink.diagnostics, files)),
@@ -642,7 +665,7 @@ class _Resolver:
                 sink.warning(block.where("vmac_xmit_base") if "vmac_xmit_base" in values else where,
                              f"({name}) vmac_xmit_base is only valid with a vmac")
                 xmit_base = False
-        for key in ("native_ipv6", "promote_secondaries", "track_src_ip", "garp_extra_if"):
+        for key in ("native_ipv6", "promote_secondaries", "track_src_ip"):
             if key in values:
                 value = values[key]
                 extras.append((key, () if value is True else (str(value),)))
@@ -682,6 +705,10 @@ class _Resolver:
             strict_mode=strict_mode, accept=accept,
             use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
             use_ipvlan=use_ipvlan, ipvlan_address=ipvlan_address, ipvlan_mode=values.get("ipvlan_mode", "bridge"),
+            # the instance's own garp_extra_if, else the global one with its `all`
+            garp_extra_if=values.get("garp_extra_if", g.vrrp_garp_extra_if),
+            garp_extra_if_all=values.get("garp_extra_if_all", False) if "garp_extra_if" in values
+            else g.vrrp_garp_extra_if_all,
             fast_handover=values.get("fast_handover", False),
             smtp_alert=_smtp_alert(values, g),
             witness=values.get("witness"),

@@ -42,7 +42,7 @@ NOT_PRODUCED: list[tuple[str, str]] = [
                 "VRRP don't swap", "VRRP realtime", "nftables", "libnftnl", "Disable local IGMP",
                 "Gratuitous ARP for each secondary VMAC", "Dynamic interfaces", "Default interface",
                 "No test config before reload", "Max auto priority", "Min auto priority delay",
-                "FIFO write vrrp states on reload", "Gratuitous ARP interval", "Gratuitous NA interval",
+                "FIFO write vrrp states on reload", "Next gratuitous ARP for such secondary",
                 "umask", "Default script uid:gid", "Promote_secondaries")),
     *((p, ("keepalived internals (scheduler threads, fds, fault counters) with no vipkeeper counterpart; "
            "vipkeeper's timers and trackers are in `vipkeeper status --json`"))
@@ -105,6 +105,8 @@ def global_lines(snapshot: dict[str, Any]) -> list[str]:
         f" Num adverts before down = {g.get('vrrp_down_timer_adverts', 3)}",
         f" Send advert after receive lower priority advert = {_bool(not g.get('vrrp_lower_prio_no_advert', False))}",
         f" Send advert after receive higher priority advert = {_bool(g.get('vrrp_higher_prio_send_advert', False))}",
+        f" Gratuitous ARP interval = {float(garp.get('interval', 0)):f}",
+        f" Gratuitous NA interval = {float(garp.get('na_interval', 0)):f}",
         f" VRRP default protocol version = {g.get('vrrp_version', 2)}",
         f" VRRP check unicast_src = {_bool(g.get('vrrp_check_unicast_src', False))}",
         f" VRRP skip check advert addresses = {_bool(g.get('vrrp_skip_check_adv_addr', False))}",

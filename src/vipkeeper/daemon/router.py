@@ -33,6 +33,7 @@ from vipkeeper.net.routes import RouteOwner
 from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
+from vipkeeper.vrrp.garp_extra_if import extra_if_targets
 from vipkeeper.vrrp.instance import (
     Action,
     AddVips,
@@ -133,6 +134,12 @@ class Router:
         # A quorum witness (witness/driver.py) that must admit every AddVips/Announce: VRRP
         # decides who wants the VIPs, the witness whether it may have them now.
         self.witness: Any = None
+        # garp_group / vrrp_garp_interval / vrrp_gna_interval: the runtime's one AnnouncePacing
+        # (daemon/announce_pacing.py), which spaces this router's GARPs/NAs per interface
+        self.pacing: Any = None
+        # The announcer of another interface (a VIP's `dev`), from the runtime; None: the
+        # router's own announcer sends for every VIP
+        self.announcer_for: Callable[[str], Announcer | None] | None = None
 
     @property
     def name(self) -> str:
@@ -329,6 +336,13 @@ class Router:
             self.sync_routes()  # rules and routes before the VIPs
             self._change_vips(self.params.vips, self.addresses.remove_now, "remove")
 
+    def reannounce(self, address: Any) -> None:
+        """A burst (garp_master_repeat rounds) for one of our VIPs, on its interface and spacing
+        as every other announcement (a VIP conflict has ended while we are Master)."""
+        vips = tuple(v for v in self.params.vips if isinstance(v, Vip) and v.address.ip == address)
+        if vips:
+            self._announce(Announce(max(1, self.params.garp_master_repeat), vips))
+
     def _change_vips(self, vips: tuple[Any, ...], change: Callable[[Vip], bool], verb: str) -> None:
         for vip in vips:
             try:
@@ -376,16 +390,44 @@ class Router:
                     self._on_send_failed(self)
 
     def _announce(self, action: Announce) -> None:
+        """Rounds of GARP/NA, each VIP on its own interface (keepalived sends a `dev eth1` VIP's on
+        eth1), spaced per interface when the configuration asks (self.pacing)."""
         if self.announcer is None:
             return
         if action.source_address:
             if self.socket is None:
                 return
-            targets = [self.socket.src]
+            frames = [(-1, self.announcer, self.socket.src)]
         else:
-            targets = [vip.address.ip for vip in action.vips if isinstance(vip, Vip)]
-        for _ in range(action.rounds):
-            self.announcer.announce(targets)
+            vips = [vip for vip in action.vips if isinstance(vip, Vip)]
+            if action.extra_if:
+                ours = {self.model.vmac_interface} if self.model.vmac_interface else set()
+                vips = extra_if_targets(vips, lambda v: v.ifname, self.announcer.ifname, ours,
+                                        self.model.garp_extra_if_all, self.model.vmac_xmit_base)
+            frames = self._frames_of(vips)
+        if self.pacing is not None:
+            self.pacing.announce(self, frames, action.rounds)
+        elif all(announcer is self.announcer for _, announcer, _ in frames):
+            targets = [ip for _, _, ip in frames]
+            for _ in range(action.rounds):
+                self.announcer.announce(targets)
+        else:
+            for _ in range(action.rounds):
+                for _, announcer, ip in frames:
+                    announcer.announce([ip])
+
+    def _frames_of(self, vips: list[Vip]) -> list[tuple[int, Announcer, Any]]:
+        """(place among the instance's VIPs, announcer of the VIP's interface, address)."""
+        assert self.announcer is not None
+        place = {vip: i for i, vip in enumerate(self.params.vips)}
+        out = []
+        for vip in vips:
+            announcer: Announcer | None = self.announcer
+            if vip.ifname != self.announcer.ifname and self.announcer_for is not None:
+                announcer = self.announcer_for(vip.ifname)
+            if announcer is not None:
+                out.append((place.get(vip, len(place)), announcer, vip.address.ip))
+        return out
 
 
 class GroupDriver:

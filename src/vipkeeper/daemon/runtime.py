@@ -54,6 +54,7 @@ from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.config.scripts import notify_commands, with_host_checks
+from vipkeeper.daemon.announce_pacing import AnnouncePacing
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
 from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.process import raise_fd_limit
@@ -97,6 +98,7 @@ from vipkeeper.script_launch import set_script_umask
 from vipkeeper.script_users import ScriptUsers
 from vipkeeper.track.proc_connector import ConnectorUnavailable
 from vipkeeper.vrrp import packet
+from vipkeeper.vrrp.garp_pacing import plan_of
 from vipkeeper.vrrp.instance import (
     InstanceParams,
     InterfaceDown,
@@ -220,6 +222,7 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
         garp_master_refresh_repeat=model.garp.master_refresh_repeat,
         garp_lower_prio_delay=model.garp.lower_prio_delay,
         garp_lower_prio_repeat=model.garp.lower_prio_repeat,
+        garp_extra_if=model.garp_extra_if,
         lower_prio_no_advert=model.lower_prio_no_advert,
         higher_prio_send_advert=model.higher_prio_send_advert,
         auth_type=auth_type,
@@ -289,6 +292,7 @@ class Runtime:
         self.static_addresses: dict[Any, Vip] = {}  # static_ipaddress entries vipkeeper added
         self.witnesses: dict[str, Any] = {}  # key name -> witness.driver.ClaimDriver
         self.loop_watch = LoopWatch()  # lag record, late-run line, systemd watchdog
+        self.pacing: AnnouncePacing | None = None  # garp_group / vrrp_garp_interval / vrrp_gna_interval
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -349,6 +353,7 @@ class Runtime:
             self._ifindex[model.interface] = state.index
         self.link_watcher = LinkWatcher()
         self.link_watcher.start(self._on_link, on_address=self._on_address)
+        self._pace(config)
         built = self._build(config, set())
         # Leftover VIPs from a daemon that died without cleaning up are ours to remove, as
         # keepalived's start-up does (vrrp_restore_interface with force).
@@ -380,6 +385,23 @@ class Runtime:
         process_static_entries); then any of that kind, without no_track, is put back."""
         return ({"route"} if any(r.track_group for r in config.static_routes) else set()) | (
             {"rule"} if any(r.track_group for r in config.static_rules) else set())
+
+    def _pace(self, config: Config) -> None:
+        """garp_group / vrrp_garp_interval / vrrp_gna_interval: one AnnouncePacing for every
+        router (kept across a reload that leaves the spacing as it was, so an interface's next
+        free time holds), or none when nothing is spaced."""
+        g = config.global_defs
+        plan = plan_of(((gg.garp_interval, gg.gna_interval, gg.interfaces) for gg in config.garp_groups),
+                       g.garp.interval, g.garp.na_interval)
+        if self.pacing is not None and (not plan.active or self.pacing.plan != plan):
+            self.pacing.close()
+            self.pacing = None
+        if plan.active and self.pacing is None:
+            self.pacing = AnnouncePacing(plan, self.routers.get, self.timers)
+        if self.pacing is not None:
+            self.pacing.order = {m.name: i for i, m in enumerate(config.instances)}
+        for router in self.routers.values():
+            router.pacing = self.pacing
 
     def _watch_routes(self, config: Config) -> None:
         """Listen for route/rule deletions once any instance has virtual routes or rules, or a
@@ -557,6 +579,8 @@ class Runtime:
     def _activate(self, router: Router) -> None:
         self._vip_routers = None
         self.routers[router.name] = router
+        router.pacing = self.pacing
+        router.announcer_for = self._vip_announcer
         router.start()
         task = asyncio.get_running_loop().create_task(self._bring_up(router), name=f"start {router.name}")
         self._tasks.add(task)
@@ -621,6 +645,8 @@ class Runtime:
             log.info("Leaving VIPs in place at stop (--dont-release-vrrp)")
         for router in list(self.routers.values()):
             await router.settle()
+        if self.pacing is not None:  # queued GARPs/NAs of VIPs that are gone
+            self.pacing.close()
         # The VIPs are gone: delete the witness keys so that the next Master acquires at once.
         # With the VIPs left in place (-V), the keys stay too, until their leases expire.
         await asyncio.gather(*(driver.close(release=self.options.release_on_stop)
@@ -871,6 +897,15 @@ class Runtime:
                 return None
             staged.announcers[ifname] = announcer
         return staged.announcers[ifname]
+
+    def _vip_announcer(self, ifname: str) -> Announcer | None:
+        """The announcer of a VIP's own interface (`dev`) when it is not its instance's: opened
+        on first use, again if the interface was re-created; None while it is missing."""
+        try:
+            index = socket.if_nametoindex(ifname)
+        except OSError:
+            return None
+        return self._announcer(ifname, index)
 
     def _announcer(self, ifname: str, index: int | None = None) -> Announcer | None:
         """The interface's announcer; opened afresh when it is bound to another index than
@@ -1397,6 +1432,7 @@ class Runtime:
         if self.mailer is not None:
             self.mailer.global_defs = config.global_defs
         self._take_build(staged)
+        self._pace(config)
         # Take out of service what is gone or replaced (priority 0 now, VIPs after the commit).
         removed: list[Router] = []
         for name in list(self.routers):

@@ -163,9 +163,8 @@ class VipConflicts:
         if ev.reannounce:
             log.warning("(%s) VIP conflict on %s with %s ended after %.1f s; announcing the VIP again",
                         ev.instance, ev.vip, ev.mac, ev.duration)
-            if router is not None and router.announcer is not None:
-                for _ in range(max(1, router.params.garp_master_repeat)):
-                    router.announcer.announce([ev.vip])
+            if router is not None:
+                router.reannounce(ev.vip)
         else:
             log.info("(%s) VIP conflict on %s with %s no longer checked: left MASTER", ev.instance, ev.vip, ev.mac)
         if router is not None:

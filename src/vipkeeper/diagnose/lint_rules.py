@@ -30,6 +30,7 @@ from vipkeeper.config.model import (
     VrrpScript,
     Where,
 )
+from vipkeeper.vrrp.garp_extra_if import extra_if_targets
 from vipkeeper.witness.explain import key_for
 
 from .findings import Finding, Level
@@ -743,6 +744,32 @@ def track_group_no_effect(nodes: list[Node]) -> Iterator[Finding]:
                              "interface, which it tracks already: the group changes nothing for it",
                              "drop track_group here: the instance goes to FAULT when its own interface is down "
                              "anyway")
+
+
+@rule("VK222", "warning", "garp_extra_if that never sends (no VIP on another interface, or none a VMAC without all)")
+def garp_extra_if_idle(nodes: list[Node]) -> Iterator[Finding]:
+    for node in nodes:
+        for inst in node.config.instances:
+            if inst.garp_extra_if <= 0:
+                continue
+            own = inst.vmac_interface or inst.interface
+            names = []
+            for entry in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
+                dev = entry.dev or inst.interface
+                if inst.vmac_interface and entry.family == inst.family and dev == inst.interface:
+                    dev = inst.vmac_interface  # on the VMAC, as vips_of puts it
+                names.append(dev)
+            ours = {inst.vmac_interface} if inst.vmac_interface else set()
+            if extra_if_targets(names, str, own, ours, inst.garp_extra_if_all, inst.vmac_xmit_base):
+                continue
+            others = sorted({n for n in names if n != own})
+            why = (f"its other interfaces ({', '.join(others)}) are no VMACs and `all` is not given" if others
+                   else f"every VIP is on {own}, which its adverts already keep fresh")
+            yield _f("VK222", inst.where,
+                     f"({inst.name}) garp_extra_if {inst.garp_extra_if:g} never sends a GARP/NA: {why} "
+                     "(keepalived 2.2.7 switches it off silently; so does vipkeeper)",
+                     "add `all` (garp_extra_if all N) to refresh the other interfaces" if others
+                     else "remove garp_extra_if, or put the VIPs it should refresh on their interface with dev")
 
 
 @rule("VK312", "error", "use_vmac on one node of a pair only", "cluster")

@@ -39,6 +39,11 @@ Timers (each a deadline or None):
   ``garp``     MASTER: delayed GARP/NA burst (garp_master_delay after becoming master)
   ``refresh``  MASTER: periodic GARP/NA refresh (garp_master_refresh)
   ``lowgarp``  MASTER: delayed burst after a lower-priority advert (garp_lower_prio_delay)
+
+Not a timer of its own: garp_extra_if (keepalived's vmac_garp_intvl) is looked at when a MASTER
+sends an advert, as keepalived's vrrp_state_master_tx does: the first advert at or after
+`garp_extra_if` seconds since becoming MASTER (or since the last one) also asks for
+``Announce(extra_if=True)``; the shell picks the interfaces (vrrp/garp_extra_if.py).
   ``start``    INIT:   end of the startup delay
 
 Timing, from keepalived's vrrp.h (µs; MAI = Master_Adver_Interval):
@@ -146,6 +151,7 @@ class InstanceParams:
     garp_master_refresh_repeat: int = 1
     garp_lower_prio_delay: float = 5.0
     garp_lower_prio_repeat: int = 5
+    garp_extra_if: float = 0.0  # s between GARP/NA rounds on the VIPs' other interfaces; 0: never
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
     auth_type: int = AUTH_NONE
@@ -277,6 +283,8 @@ class Announce:
     rounds: int
     vips: tuple[Any, ...] = ()
     source_address: bool = False
+    # garp_extra_if: one GARP/NA per other interface of the VIPs (vrrp/garp_extra_if.py says which)
+    extra_if: bool = False
 
 
 @dataclass(frozen=True)
@@ -340,6 +348,7 @@ class Instance:
         self.effective_priority = self._compute_priority()
         self.log_limiter = LogLimiter()
         self._reacted_at: float | None = None  # last answer to a lower/zero-priority advert
+        self._extra_if_at: float | None = None  # MASTER: garp_extra_if due with the first advert from then
         self.reactions_skipped = 0
 
     # --- queries ----------------------------------------------------------------------------
@@ -520,6 +529,10 @@ class Instance:
         elif name == "advert" and self.state == State.MASTER:
             out.append(SendAdvert(self.effective_priority))
             self._set("advert", now + p.advert_int)
+            if self._extra_if_at is not None and now >= self._extra_if_at - 1e-6:
+                if p.vips:
+                    out.append(Announce(1, p.vips, extra_if=True))
+                self._extra_if_at = now + p.garp_extra_if
         elif name == "garp" and self.state == State.MASTER:
             if p.vips and p.garp_master_repeat > 0:
                 out.append(Announce(p.garp_master_repeat, p.vips))
@@ -551,6 +564,7 @@ class Instance:
             self._set("garp", now + p.garp_master_delay)
         if p.garp_master_refresh > 0:
             self._set("refresh", now + p.garp_master_delay + p.garp_master_refresh)
+        self._extra_if_at = now + p.garp_extra_if if p.garp_extra_if > 0 else None
         out.append(Notify(State.MASTER.value, self.effective_priority))
 
     def _leave_master_timers(self) -> None:
@@ -619,6 +633,10 @@ class Instance:
         if (params.name, params.vrid, params.version, params.family) != (old.name, old.vrid, old.version, old.family):
             raise ValueError("Reconfigure cannot change name, VRID, version or family; replace the instance")
         self.params = params
+        if params.garp_extra_if <= 0 or self.state != State.MASTER:
+            self._extra_if_at = None
+        elif params.garp_extra_if != old.garp_extra_if or self._extra_if_at is None:
+            self._extra_if_at = now + params.garp_extra_if
         if self.state == State.MASTER and params.vips != old.vips:
             gone = tuple(v for v in old.vips if v not in params.vips)
             new = tuple(v for v in params.vips if v not in old.vips)

@@ -73,6 +73,16 @@ def test_missing_interfaces_named_at_their_lines_in_keepalived_words():
     assert config.usable  # keepalived runs it (the instance faults); check exits 5, not 1
 
 
+def test_missing_garp_group_interface_named_at_the_group_in_keepalived_words():
+    host = FakeHost(files={"/bin/chk": True, "/bin/note": True})
+    text = CONF.format(globals="  enable_script_security\n", script="/bin/chk", interface="eth0", tracked="eth1",
+                       dev="eth0", notify="/bin/note")
+    text += "garp_group {\n  garp_interval 0.1\n  interfaces {\n    eth1 eth6\n  }\n}\n"
+    config = parse(lex_text(text, name="h.conf"), host)
+    assert lines(config) == [(21, "WARNING - interface eth6 specified for garp_group doesn't exist")]
+    assert config.garp_groups[0].interfaces == ("eth1", "eth6")
+
+
 def test_dynamic_interfaces_silences_missing_interfaces_as_keepalived_t_does():
     host = FakeHost(files={"/bin/chk": True, "/bin/note": True})
     config = read(host, interface="eth9", tracked="eth8", dev="eth7",

@@ -153,6 +153,11 @@ CASES = [
     ("VK221", TRACK_GROUP + "static_ipaddress {\n  198.51.100.5/24 dev eth1 track_group G1\n}\n" + instance(), {}, False),
     ("VK221", TRACK_GROUP + "static_ipaddress {\n  198.51.100.5/24 dev eth0 track_group G1\n}\n"
      + instance(body="dont_track_primary\n"), {}, False),
+    ("VK222", instance(body="garp_extra_if all 60\n"), {}, True),  # every VIP on eth0
+    ("VK222", instance(body="garp_extra_if 60\n", vips=("192.0.2.100/24", "198.51.100.1/24 dev eth1")), {}, True),
+    ("VK222", instance(body="garp_extra_if all 60\n", vips=("192.0.2.100/24", "198.51.100.1/24 dev eth1")), {},
+     False),
+    ("VK222", instance(body="garp_extra_if 0\n"), {}, False),
 ]
 
 
