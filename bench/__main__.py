@@ -29,12 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=None, help="seed: minutes of mail load (default 2 quick, 60 full); scale4k: minutes per run (1 quick, 5 full)")
     ap.add_argument("--rate", type=float, default=None, help="client, seed: SMTP sessions started per second per pair (20, 10)")
     ap.add_argument("--failures", default=None, help="client: comma-separated subset of haproxy,postfix,sigkill,sigterm,link,reload")
+    ap.add_argument("--crowd", type=int, default=0, help="seed: idle processes kept beside the pairs (a bigger /proc for pidof)")
+    ap.add_argument("--variants", default="seed,fixed",
+                    help="seed: comma-separated seed,fixed,w60 (w60: the seed's script with weight -60, which can move the VIP)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
     args = ap.parse_args(argv)
     wanted = FIGURES if "all" in args.figures else args.figures
     unknown = [f for f in wanted if f not in FIGURES]
     if unknown:
         ap.error(f"unknown figure(s): {', '.join(unknown)}; choose from {', '.join(FIGURES)} or all")
+    kinds = set(args.variants.split(","))
+    if not kinds <= {"seed", "fixed", "w60"}:
+        ap.error(f"--variants: choose from seed, fixed, w60 (got {args.variants})")
+    if args.crowd < 0 or args.crowd > 20000:
+        ap.error("--crowd: 0 to 20000 idle processes")
     if os.geteuid() != 0:
         ap.error("the bench needs root (network namespaces, raw sockets)")
     for tool in ("keepalived", "gcc", "ip"):
@@ -85,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
                 table = scale4k.figure12(args.runs or 1, workdir, minutes=args.minutes or (1 if args.quick else 5))
             elif figure == "seed":
-                table = client.figure9(60 * (args.minutes or (2 if args.quick else 60)), workdir, rate=args.rate or 10.0)
+                variants = [v for v in client.SEED_VARIANTS if v[2] in kinds] + (client.W60_VARIANTS if "w60" in kinds else [])
+                table = client.figure9(60 * (args.minutes or (2 if args.quick else 60)), workdir, rate=args.rate or 10.0,
+                                       variants=variants, crowd=args.crowd)
             else:
                 table = startup.figure6(args.runs or (3 if args.quick else 20), workdir)
             table.show()

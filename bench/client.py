@@ -38,6 +38,7 @@ No failure is injected: every transition is spurious.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import statistics
@@ -46,6 +47,7 @@ import threading
 import time
 from collections import Counter
 
+from bench.crowd import Crowd, count_processes
 from bench.relay import FAILURE_TEXT, FAILURES, QUEUES, VARIANTS, RelayPair, Session
 from bench.report import Table
 
@@ -228,33 +230,45 @@ def figure8(runs: int, workdir: str, rate: float = 20.0, concurrency: int = 64,
 
 SEED_VARIANTS = [("keepalived seed", "keepalived", "seed"), ("vipkeeper seed", "vipkeeper", "seed"),
                  ("keepalived fixed", "keepalived", "fixed"), ("vipkeeper fixed", "vipkeeper", "fixed")]
+# Not the seed: its script with a weight that can move the VIP (relay.relay_config); --variants w60
+W60_VARIANTS = [("keepalived seed-w60", "keepalived", "seed-w60"), ("vipkeeper seed-w60", "vipkeeper", "seed-w60")]
 STATE_LINE = re.compile(r"\(VI_SMTP\) Entering (\w+) STATE")
-SCRIPT_FAIL = re.compile(r"chk_services.*(failed|now returning [1-9])|(failed|returning [1-9]).*chk_services", re.IGNORECASE)
+# a script that starts failing: keepalived logs `VRRP_Script(chk_services) failed (exited with status 1)` or
+# `... timed_out` (killed at the timeout, which defaults to the interval); vipkeeper `... failed (...)`
+SCRIPT_FAIL = re.compile(r"chk_services.*(failed|timed_out|timed out|now returning [1-9])|(failed|returning [1-9]).*chk_services",
+                         re.IGNORECASE)
+SCRIPT_TIMEOUT = re.compile(r"chk_services.*(timed_out|timed out)", re.IGNORECASE)
 QUORUM_LOST = re.compile(r"Quorum lost", re.IGNORECASE)
 
 
 class SeedTable(Table):
     def render(self) -> str:
-        head = (f"{'daemon + configuration':<18} {'minutes':>7} {'sess/s':>6} {'sessions':>8} {'failed':>6} {'transitions':>11} "
-                f"{'/hour':>6} {'VIP moves':>9} {'script fails':>12} {'quorum lost':>11} {'lost':>4} {'dup':>4}")
+        head = (f"{'daemon + configuration':<22} {'minutes':>7} {'sess/s':>6} {'sessions':>8} {'failed':>6} {'transitions':>11} "
+                f"{'/hour':>6} {'VIP moves':>9} {'script fails':>12} {'timeouts':>8} {'quorum lost':>11} {'lost':>4} {'dup':>4}")
         lines = [f"== {self.figure}: {self.title}", head, "-" * len(head)]
         for e in self.rows:
             lines.append(
-                f"{e['impl']:<18} {e['minutes']:7.1f} {e['rate']:6.1f} {e['sessions']:>8} {e['failed']:>6} {e['transitions']:>11} "
-                f"{e['transitions_per_hour']:6.1f} {e['vip_moves']:>9} {e['script_failures']:>12} {e['quorum_lost']:>11} "
+                f"{e['impl']:<22} {e['minutes']:7.1f} {e['rate']:6.1f} {e['sessions']:>8} {e['failed']:>6} {e['transitions']:>11} "
+                f"{e['transitions_per_hour']:6.1f} {e['vip_moves']:>9} {e['script_failures']:>12} {e.get('script_timeouts', 0):>8} "
+                f"{e['quorum_lost']:>11} "
                 f"{e['lost']:>4} {e['dup']:>4}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
 def figure9(duration: float, workdir: str, rate: float = 10.0, concurrency: int = 64, log=None,
-            variants: list[tuple[str, str, str]] | None = None) -> SeedTable:  # type: ignore[no-untyped-def]
+            variants: list[tuple[str, str, str]] | None = None, crowd: int = 0) -> SeedTable:  # type: ignore[no-untyped-def]
+    """`crowd` idle processes (bench/crowd.py) are started before the pairs and kept for the whole
+    run: a stress amplifier for the pidof script (every run walks all of /proc, twice)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     variants = variants or SEED_VARIANTS
     table = SeedTable("fig9-seed-churn", "the original failure: seed configuration under sustained mail load, no failure injected",
                       "per run")
     pairs: list[tuple[str, RelayPair]] = []
     loads = {}
+    loadavg: list[float] = []
+    nprocs: list[int] = []
+    crowd_procs = Crowd(crowd, workdir)
     try:
         for label, impl, config in variants:
             pairs.append((label, RelayPair(impl, False, workdir, label.replace(" ", "-"), config=config, max_use=1)))
@@ -268,6 +282,8 @@ def figure9(duration: float, workdir: str, rate: float = 10.0, concurrency: int 
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
             time.sleep(min(30.0, max(0.0, deadline - time.monotonic())))
+            loadavg.append(os.getloadavg()[0])
+            nprocs.append(count_processes())
             print(".", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         for label, pair in pairs:
@@ -287,6 +303,7 @@ def figure9(duration: float, workdir: str, rate: float = 10.0, concurrency: int 
                 "sessions": len(sessions), "failed": len(failed), "kinds": dict(Counter(s.result for s in failed)),
                 "transitions": len(transitions), "transitions_per_hour": len(transitions) / (minutes / 60),
                 "vip_moves": moves, "script_failures": sum(1 for line in new_lines if SCRIPT_FAIL.search(line)),
+                "script_timeouts": sum(1 for line in new_lines if SCRIPT_TIMEOUT.search(line)),
                 "quorum_lost": sum(1 for line in new_lines if QUORUM_LOST.search(line)),
                 "lost": len(run["lost"]), "dup": len(run["dup"]), "queued": len(run["queued"]),
                 "transition_lines": transitions[:50],
@@ -295,10 +312,20 @@ def figure9(duration: float, workdir: str, rate: float = 10.0, concurrency: int 
     finally:
         for _, pair in pairs:
             pair.close()
+        crowd_procs.close()
     table.notes.append("seed = tests/data/seed/smtp-relay-antipattern.conf + check_services.sh (pidof output parsed, track_process "
                        "without delay; node b: priority 100, BACKUP); fixed = smtp-relay-node1/2.conf (what vipkeeper lint proposes); "
                        "vipkeeper runs the seed's racy script as is (process names replaced by the node's)")
-    table.notes.append(f"load: {rate:g} sessions/s per pair (4 pairs at once), postfix max_use 1: every session forks and reaps "
-                       "an smtpd and a cleanup; transitions = `Entering ... STATE` lines on both nodes after settling")
+    if any(config == "seed-w60" for _, _, config in variants):
+        table.notes.append("seed-w60 = NOT the seed: the seed with weight -60 instead of -20 (150 - 60 < 100), so a failed or "
+                           "timed-out script run on a moves the VIP; the seed's own weight cannot (150 - 20 = 130 > 100)")
+    table.notes.append(f"load: {rate:g} sessions/s per pair ({len(variants)} pairs at once), postfix max_use 1: every session forks and reaps "
+                       "an smtpd and a cleanup; transitions = `Entering ... STATE` lines on both nodes after settling; "
+                       "script fails = log lines of a script that starts failing (not every failed run); timeouts = those that were killed at "
+                       "the 1 s timeout (= interval)")
+    if loadavg:
+        table.notes.append(f"machine: {os.cpu_count()} cores, load average (1 min) mean {statistics.mean(loadavg):.1f} max {max(loadavg):.1f}; "
+                           f"processes in /proc mean {statistics.mean(nprocs):.0f} (crowd of {crowd} idle processes: "
+                           f"{'a stress amplifier' if crowd else 'none'})")
     return table
 

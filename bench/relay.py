@@ -110,13 +110,18 @@ def relay_config(kind: str, node: str, names: dict[str, str], script: str | None
     kind "fixed": tests/data/seed/smtp-relay-node1.conf / -node2.conf (what `vipkeeper lint`
     proposes for the seed: each process tracked once, by vrrp_track_process with `delay 1`, no
     pidof script). kind "seed": tests/data/seed/smtp-relay-antipattern.conf (node 2: the same
-    file with router_id relay2, state BACKUP, priority 100), its script at `script`.
+    file with router_id relay2, state BACKUP, priority 100), its script at `script`. With the
+    seed's `weight -20` a failed script takes a from 150 to 130, still above b's 100: the script
+    alone can never move the VIP. kind "seed-w60" is the seed with `weight -60` (a hypothetical
+    admin's weight that outweighs the gap): each failed script run on a then moves the VIP.
     Process names are the node's renamed copies; `fast_handover` is added for vipkeeper fast.
     """
     if kind == "fixed":
         text = (SEED / f"smtp-relay-node{1 if node == 'a' else 2}.conf").read_text()
-    elif kind == "seed":
+    elif kind in ("seed", "seed-w60"):
         text = (SEED / "smtp-relay-antipattern.conf").read_text()
+        if kind == "seed-w60":  # not the seed: a weight that outweighs the priority gap (150 - 60 < 100)
+            text = text.replace("  weight -20\n", "  weight -60\n", 1)
         if node != "a":
             text = text.replace("router_id relay1", "router_id relay2").replace("state MASTER", "state BACKUP")
             text = text.replace("priority 150", "priority 100")
@@ -276,7 +281,7 @@ class RelayPair:
             self.start_service(rn, "postfix")
         for name, rn in self.nodes.items():
             script = None
-            if self.config == "seed":
+            if self.config.startswith("seed"):
                 script = str(rn.lab.workdir / "check_services.sh")
                 seed_script(Path(script), rn.names)
             conf = rn.lab.workdir / f"{self.impl}.conf"
