@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failures", default=None, help="client: comma-separated subset of haproxy,postfix,sigkill,sigterm,link,reload")
     ap.add_argument("--crowd", type=int, default=0, help="seed: idle processes kept beside the pairs (a bigger /proc for pidof)")
     ap.add_argument("--variants", default="seed,fixed",
-                    help="seed: comma-separated seed,fixed,w60 (w60: the seed's script with weight -60, which can move the VIP)")
+                    help="seed: comma-separated seed,fixed,w60,qmax1 (not the seed: w60 = its script with weight -60, which can "
+                         "move the VIP; qmax1 = quorum_max 1 on its postfix master tracker)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
     args = ap.parse_args(argv)
     wanted = FIGURES if "all" in args.figures else args.figures
@@ -39,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown figure(s): {', '.join(unknown)}; choose from {', '.join(FIGURES)} or all")
     kinds = set(args.variants.split(","))
-    if not kinds <= {"seed", "fixed", "w60"}:
-        ap.error(f"--variants: choose from seed, fixed, w60 (got {args.variants})")
+    if not kinds <= {"seed", "fixed", "w60", "qmax1"}:
+        ap.error(f"--variants: choose from seed, fixed, w60, qmax1 (got {args.variants})")
     if args.crowd < 0 or args.crowd > 20000:
         ap.error("--crowd: 0 to 20000 idle processes")
     if os.geteuid() != 0:
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 table = scale4k.figure12(args.runs or 1, workdir, minutes=args.minutes or (1 if args.quick else 5))
             elif figure == "seed":
                 variants = [v for v in client.SEED_VARIANTS if v[2] in kinds] + (client.W60_VARIANTS if "w60" in kinds else [])
+                variants += client.QMAX1_VARIANTS if "qmax1" in kinds else []
                 table = client.figure9(60 * (args.minutes or (2 if args.quick else 60)), workdir, rate=args.rate or 10.0,
                                        variants=variants, crowd=args.crowd)
             else:

@@ -114,14 +114,19 @@ def relay_config(kind: str, node: str, names: dict[str, str], script: str | None
     seed's `weight -20` a failed script takes a from 150 to 130, still above b's 100: the script
     alone can never move the VIP. kind "seed-w60" is the seed with `weight -60` (a hypothetical
     admin's weight that outweighs the gap): each failed script run on a then moves the VIP.
+    kind "seed-qmax1" is the seed with `quorum_max 1` on track_postfix (hypothetical too): postfix's
+    master forks each child under its own name before the exec, so for that instant two processes
+    are named master, one more than quorum_max, and no `delay` rides it out.
     Process names are the node's renamed copies; `fast_handover` is added for vipkeeper fast.
     """
     if kind == "fixed":
         text = (SEED / f"smtp-relay-node{1 if node == 'a' else 2}.conf").read_text()
-    elif kind in ("seed", "seed-w60"):
+    elif kind in ("seed", "seed-w60", "seed-qmax1"):
         text = (SEED / "smtp-relay-antipattern.conf").read_text()
         if kind == "seed-w60":  # not the seed: a weight that outweighs the priority gap (150 - 60 < 100)
             text = text.replace("  weight -20\n", "  weight -60\n", 1)
+        if kind == "seed-qmax1":  # not the seed: "exactly one postfix master", without delay
+            text = text.replace("  process master\n", "  process master\n  quorum_max 1\n", 1)
         if node != "a":
             text = text.replace("router_id relay1", "router_id relay2").replace("state MASTER", "state BACKUP")
             text = text.replace("priority 150", "priority 100")

@@ -33,3 +33,10 @@ def test_failing_script_lines() -> None:
     assert SCRIPT_TIMEOUT.search(failing[0]) and not SCRIPT_TIMEOUT.search(failing[1])
     for line in ["VRRP_Script(chk_services) succeeded", "Script `chk_services` now returning 0"]:
         assert not SCRIPT_FAIL.search(line), line
+
+
+def test_seed_qmax1_bounds_only_the_postfix_tracker() -> None:
+    text = relay_config("seed-qmax1", "a", NAMES, "/x/s.sh", False)
+    assert "  process vkabcma\n  quorum_max 1\n" in text
+    assert text.count("quorum_max") == 1
+    assert text.replace("  quorum_max 1\n", "") == relay_config("seed", "a", NAMES, "/x/s.sh", False)
