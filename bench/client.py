@@ -24,7 +24,7 @@ nodes' maildirs read: an accepted id found nowhere is *lost* (one still in a que
 queued, not lost), an id found twice is a *duplicate*, and a failed session whose message was
 delivered anyway is *delivered unconfirmed* (a client that retries it makes a duplicate).
 
-Figure 9 (`seed`): the original failure. Four pairs run at once under sustained mail load for
+Figure 9 (`seed`): the original failure. Four pairs (by default) run at once under sustained mail load for
 DURATION: keepalived and vipkeeper (RFC-exact) with the seed configuration (tests/data/seed/
 smtp-relay-antipattern.conf: a `vrrp_script` judging pidof's *output* beside vrrp_track_process
 for the same processes, no delay; vipkeeper runs the admin's racy script as is, only the process
@@ -33,7 +33,9 @@ every session forks a new smtpd and cleanup (and postfix's master forks them und
 before they exec): the fork/exit churn the pidof script races with. Counted: state transitions
 (daemon log lines `Entering ... STATE` after the pair settled), VIP moves (netlink), failed
 script runs and tracker quorum losses (log lines), client sessions failed, lost, duplicated.
-No failure is injected: every transition is spurious.
+No failure is injected: every transition is spurious. Optional pairs that are not the seed (W60_VARIANTS,
+QMAX1_VARIANTS: one line changed, see relay.relay_config) and a crowd of idle processes (bench/crowd.py, a
+bigger /proc for every pidof walk) show what the race needs; bench/README.md says why.
 """
 
 from __future__ import annotations
