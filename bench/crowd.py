@@ -50,9 +50,3 @@ class Crowd:
             self.proc.kill()
             self.proc.wait(10)
         self.proc = None
-
-    def __enter__(self) -> "Crowd":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

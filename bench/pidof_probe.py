@@ -30,7 +30,6 @@ import json
 import os
 import pty
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,8 +108,7 @@ def inner(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
             t0 = time.monotonic()
-            done = subprocess.run(["pidof", args.name], stdin=slave, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, check=False)
+            done = subprocess.run(["pidof", args.name], stdin=slave, capture_output=True, check=False)
             durations.append(time.monotonic() - t0)
             runs += 1
             pids = done.stdout.split()
