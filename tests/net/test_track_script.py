@@ -99,6 +99,40 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     with_pidfd_watcher(body)
 
 
+@pytest.mark.parametrize("watcher", ["pidfd", "threaded"])
+def test_a_script_that_ended_in_time_is_not_timed_out_by_a_late_loop(watcher, monkeypatch):
+    """The loop is blocked (a starved host) past the deadline, right after the timeout is armed,
+    while the script exits at once: when it runs again, the timeout and the exit are both due.
+    The exit counts, as keepalived counts it: the script's status 3, no timeout, nothing killed.
+    (Before: `timed_out`.)"""
+    real_wait_for = asyncio.wait_for
+    stalled = []
+
+    async def stalling_wait_for(aw, timeout):  # type: ignore[no-untyped-def]
+        if not stalled:  # the first wait only: the run's own
+            stalled.append(True)
+            asyncio.get_running_loop().call_soon(time.sleep, timeout + 0.4)  # the whole loop stalls
+        return await real_wait_for(aw, timeout)
+
+    monkeypatch.setattr(asyncio, "wait_for", stalling_wait_for)
+
+    async def body():
+        r = ScriptRunner(VrrpScript(name="quick", script="exit 3", argv=("sh", "-c", "exit 3"), interval=5,
+                                    timeout=0.2), lambda n, ok: None)
+        res = await r.run_once()
+        assert stalled
+        assert (res.timed_out, res.status) == (False, 3), res
+        assert (r.timeouts, r.late_exits) == (0, 1)
+        # and a script that really overruns is still timed out
+        r2 = ScriptRunner(VrrpScript(name="slow", script="sleep 5", argv=("sleep", "5"), interval=5, timeout=0.2),
+                          lambda n, ok: None)
+        assert (await r2.run_once()).timed_out and r2.timeouts == 1
+    if watcher == "pidfd":
+        with_pidfd_watcher(body)
+    else:
+        asyncio.run(body())
+
+
 def test_schedule_skips_overlapping_runs_and_counts_rise_fall(caplog):
     async def body():
         changes = []
