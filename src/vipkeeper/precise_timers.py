@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import heapq
 import itertools
 import os
@@ -44,8 +43,10 @@ class _Itimerspec(ctypes.Structure):
 
 
 def _libc() -> Any:
+    # The interpreter's own symbols (dlopen(NULL)) include libc's: no `ctypes.util.find_library`,
+    # which runs `ldconfig -p` in a subprocess (tens of milliseconds of start-up, issue 18).
     try:
-        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        lib = ctypes.CDLL(None, use_errno=True)
         lib.timerfd_create.argtypes = [ctypes.c_int, ctypes.c_int]
         lib.timerfd_settime.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Itimerspec), ctypes.c_void_p]
         return lib

@@ -19,7 +19,6 @@ Rules (keepalived 2.2.7 lib/process.c set_process_priorities, read for the facts
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import resource
@@ -136,5 +135,5 @@ _LIBC: ctypes.CDLL | None = None
 def _libc() -> ctypes.CDLL:
     global _LIBC
     if _LIBC is None:
-        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _LIBC = ctypes.CDLL(None, use_errno=True)  # libc among the interpreter's symbols: no ldconfig run
     return _LIBC

@@ -9,7 +9,6 @@ libnftables 1.0.6 also reads its input as JSON.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 from typing import Any
 
@@ -23,6 +22,8 @@ class NftError(Exception):
 
 class Nftables:
     def __init__(self) -> None:
+        import ctypes.util  # here: it imports subprocess and shutil, which the daemon's start-up need not pay
+
         try:
             lib = ctypes.CDLL(ctypes.util.find_library("nftables") or LIBRARY, use_errno=True)
         except OSError as exc:

@@ -13,7 +13,6 @@ remounted, so code that must see NAME's interfaces asks netlink or ioctl, not /s
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 from typing import Callable, TypeVar
@@ -48,7 +47,7 @@ def enter(name: str) -> None:
 
 
 def enter_fd(fd: int, name: str = "?") -> None:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # libc's setns among the interpreter's symbols; no ldconfig run
     if libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise NetnsError(err, f"cannot enter network namespace {name!r}: {os.strerror(err)}")
