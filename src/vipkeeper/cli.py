@@ -7,15 +7,19 @@ not vipkeeper's own (-h/--help/--version), is keepalived's command line (daemon/
 Each subcommand lives beside the code it drives (config/cli.py, diagnose/cli.py, ...) and is
 imported only when it is invoked: `vipkeeper check` must not pay for pyroute2 or asyncio, and a
 broken optional dependency of one subcommand must not take the others down.
+
+click (command_group.py) is imported only when needed: a plain `vipkeeper check` command line
+(only its own options, spelt out) is parsed here and goes straight to config/check.py, so testing
+a configuration does not pay for importing click (start-up, issue 18). Anything else -- help, a
+mistake, combined short flags -- goes to click, which parses and reports it as it always did.
+`main` (the click group) is still reachable as `vipkeeper.cli.main`.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-
-import click
+from typing import Any
 
 # name -> (module, attribute, one-line help shown by `vipkeeper --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -32,53 +36,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        module_name, attr, short_help = entry
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("vipkeeper"):
-                return _unavailable(cmd_name, short_help)
-            raise
-        command = getattr(module, attr)
-        command.short_help = command.short_help or short_help
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Listing help must not import every subcommand's module.
-        rows = [(name, entry[2]) for name, entry in COMMANDS.items()]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-def _unavailable(name: str, short_help: str) -> click.Command:
-    @click.command(name=name, help=short_help, context_settings={"ignore_unknown_options": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def stub(args: tuple[str, ...]) -> None:
-        raise click.ClickException(f"'{name}' is not available in this build")
-
-    return stub
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="vipkeeper")
-def main() -> None:
-    """vipkeeper: keepalived-compatible VRRP failover whose process tracking cannot race.
-
-    Given keepalived's options and no command (`vipkeeper -f FILE --dont-fork`), or run under the
-    name `keepalived`, it takes keepalived 2.2.7's command line (`vipkeeper -P --help` lists it).
-    """
-
-
 OWN_OPTIONS = frozenset({"-h", "--help", "--version"})
 
 
@@ -89,6 +46,37 @@ def keepalived_style(argv: list[str]) -> bool:
     return len(argv) > 1 and argv[1].startswith("-") and argv[1] not in OWN_OPTIONS
 
 
+# `vipkeeper check`'s options as its click definition (config/cli.py) has them, for the plain
+# command lines parsed without click: (options taking a value, flags), each flag -> parameter.
+# tests/unit/test_cli_dispatch.py fails if this drifts from the click command.
+PLAIN_CHECK = ({"-f": "path", "--use-file": "path", "-i": "config_id", "--config-id": "config_id"},
+               {"--no-host": "no_host", "--json": "as_json"})
+
+
+def parse_plain(args: list[str], values: dict[str, str], flags: dict[str, str]) -> dict[str, Any] | None:
+    """The parameters of a plain command line -- each option spelt out as `-f FILE`,
+    `--use-file FILE`, `--use-file=FILE` or a bare flag, the last one winning as in click -- or
+    None for anything else (help, an unknown or malformed option, a value that looks like an
+    option, a positional argument, combined short flags), which click then parses and reports."""
+    params: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        name, eq, attached = args[i].partition("=") if args[i].startswith("--") else (args[i], "", "")
+        if name in flags and not eq:
+            params[flags[name]] = True
+        elif name in values and eq:
+            if not attached:
+                return None
+            params[values[name]] = attached
+        elif name in values and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            i += 1
+            params[values[name]] = args[i]
+        else:
+            return None
+        i += 1
+    return params
+
+
 def entry() -> None:
     """Console entry point that turns Ctrl-C into exit status 130 instead of a traceback."""
     try:
@@ -97,9 +85,26 @@ def entry() -> None:
 
             prog = os.path.basename(sys.argv[0])
             keepalived_cli.main(sys.argv[1:], prog_name="vipkeeper" if prog == "__main__.py" else prog)
+        if len(sys.argv) > 1 and sys.argv[1] == "check":
+            params = parse_plain(sys.argv[2:], *PLAIN_CHECK)
+            if params is not None:
+                from vipkeeper.config.check import check_file
+
+                sys.exit(check_file(**params))
+        from vipkeeper.command_group import main
+
         main()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def __getattr__(name: str) -> Any:
+    """`vipkeeper.cli.main` (and its group class): the click group, imported on first use."""
+    if name in ("main", "LazyGroup"):
+        from vipkeeper import command_group
+
+        return getattr(command_group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
