@@ -8,18 +8,21 @@ Each subcommand lives beside the code it drives (config/cli.py, diagnose/cli.py,
 imported only when it is invoked: `vipkeeper check` must not pay for pyroute2 or asyncio, and a
 broken optional dependency of one subcommand must not take the others down.
 
-click (command_group.py) is imported only when needed: a plain `vipkeeper check` command line
-(only its own options, spelt out) is parsed here and goes straight to config/check.py, so testing
-a configuration does not pay for importing click (start-up, issue 18). Anything else -- help, a
+click (command_group.py) is imported only when needed: a plain `vipkeeper check` or `vipkeeper
+run` command line (only the command's own options, spelt out) is parsed here and goes straight
+to config/check.py or daemon/start.py, so neither a configuration test nor the daemon's start-up
+pays for importing click (issue 18). Anything else -- help, a
 mistake, combined short flags -- goes to click, which parses and reports it as it always did.
 `main` (the click group) is still reachable as `vipkeeper.cli.main`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 # name -> (module, attribute, one-line help shown by `vipkeeper --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -51,6 +54,18 @@ def keepalived_style(argv: list[str]) -> bool:
 # tests/unit/test_cli_dispatch.py fails if this drifts from the click command.
 PLAIN_CHECK = ({"-f": "path", "--use-file": "path", "-i": "config_id", "--config-id": "config_id"},
                {"--no-host": "no_host", "--json": "as_json"})
+# ... and `vipkeeper run`'s (daemon/cli.py), as the systemd unit and the lab start the daemon.
+PLAIN_RUN = ({"-f": "config_file", "--use-file": "config_file", "-S": "log_facility", "--log-facility": "log_facility",
+              "-p": "pid_file", "--pid": "pid_file", "-i": "config_id", "--config-id": "config_id",
+              "-s": "netns", "--namespace": "netns", "--netns": "netns", "--control-socket": "control_socket",
+              "--metrics": "metrics_listen", "--data-file": "data_file", "--stats-file": "stats_file",
+              "--json-file": "json_file", "--snapshot-file": "snapshot_file", "--dump-dir": "dump_dir",
+              "--log-ident": "log_ident", "--process-rescan-interval": "process_rescan_interval",
+              "--vip-conflict-interval": "vip_conflict_interval"},
+             {"-n": "dont_fork", "--dont-fork": "dont_fork", "-l": "log_console", "--log-console": "log_console",
+              "-D": "log_detail", "--log-detail": "log_detail", "--log-json": "log_json", "--no-syslog": "no_syslog",
+              "-P": "vrrp", "--vrrp": "vrrp"})
+RUN_FLOATS = ("process_rescan_interval", "vip_conflict_interval")
 
 
 def parse_plain(args: list[str], values: dict[str, str], flags: dict[str, str]) -> dict[str, Any] | None:
@@ -88,14 +103,52 @@ def entry() -> None:
         if len(sys.argv) > 1 and sys.argv[1] == "check":
             params = parse_plain(sys.argv[2:], *PLAIN_CHECK)
             if params is not None:
-                from vipkeeper.config.check import check_file
-
-                sys.exit(check_file(**params))
+                plain_check(params)
+        if len(sys.argv) > 1 and sys.argv[1] == "run":
+            params = parse_plain(sys.argv[2:], *PLAIN_RUN)
+            try:
+                for name in RUN_FLOATS:
+                    if params is not None and name in params:
+                        params[name] = float(params[name])
+            except ValueError:
+                params = None  # click says what is wrong with it
+            if params is not None:
+                plain_run(params)
         from vipkeeper.command_group import main
 
         main()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def plain_check(params: dict[str, Any]) -> NoReturn:
+    from vipkeeper.config.check import check_file
+
+    with as_click_would():
+        sys.exit(check_file(**params))
+
+
+def plain_run(params: dict[str, Any]) -> NoReturn:
+    from vipkeeper.daemon.start import StartFailure, run_daemon
+
+    with as_click_would():
+        try:
+            run_daemon(**params)
+        except StartFailure as exc:  # click's ClickException: `Error: ...`, exit status 1
+            print(f"Error: {exc}", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)
+
+
+@contextlib.contextmanager
+def as_click_would() -> Iterator[None]:
+    """Ctrl-C (or EOF) as click's standalone mode reports it: an empty line, `Aborted!`, status 1."""
+    try:
+        yield
+    except (EOFError, KeyboardInterrupt):
+        print(file=sys.stderr)
+        print("Aborted!", file=sys.stderr)
+        sys.exit(1)
 
 
 def __getattr__(name: str) -> Any:

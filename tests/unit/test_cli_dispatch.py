@@ -1,5 +1,5 @@
-"""vipkeeper/cli.py parses plain `check` command lines without click: same parameters as the click
-command, same output and exit status, and anything unusual is left to click."""
+"""vipkeeper/cli.py parses plain `check` and `run` command lines without click: same parameters as
+the click commands, same output and exit status, and anything unusual is left to click."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from vipkeeper.cli import PLAIN_CHECK, parse_plain
+from vipkeeper.cli import PLAIN_CHECK, PLAIN_RUN, RUN_FLOATS, parse_plain
 from vipkeeper.config.cli import check
+from vipkeeper.daemon.cli import run
+from vipkeeper.daemon.start import run_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "tests" / "data" / "keepalived-samples" / "keepalived.conf.vrrp.localcheck"
@@ -33,8 +35,15 @@ def click_tables(command: click.Command) -> tuple[dict[str, str], dict[str, str]
     return values, flags
 
 
-def test_plain_check_table_is_the_click_commands() -> None:
+def test_plain_tables_are_the_click_commands() -> None:
     assert PLAIN_CHECK == click_tables(check)
+    assert PLAIN_RUN == click_tables(run)
+    assert sorted(RUN_FLOATS) == sorted(p.name for p in run.params if getattr(p.type, "name", "") == "float")
+
+
+def test_run_daemon_defaults_are_the_click_commands() -> None:
+    defaults = {p.name: p.default for p in inspect.signature(run_daemon).parameters.values()}
+    assert defaults == run.make_context("run", []).params
 
 
 @pytest.mark.parametrize("argv", [
@@ -46,6 +55,20 @@ def test_plain_command_lines_parse_as_click_parses_them(argv: list[str]) -> None
     assert ours is not None
     defaults = check.make_context("check", []).params
     assert {**defaults, **ours} == check.make_context("check", list(argv)).params
+
+
+@pytest.mark.parametrize("argv", [
+    ["-n", "-l", "--no-syslog", "--netns", "ns1", "-f", "a.conf", "-p", "x.pid", "--control-socket", "c.ctl",
+     "--data-file", "d", "--vip-conflict-interval", "2.5", "-P", "--process-rescan-interval=0.1"],
+    ["--dont-fork", "--pid", "/run/v.pid", "-s", "ns2", "--namespace", "ns3", "-S", "local0", "--log-json"],
+])
+def test_plain_run_command_lines_parse_as_click_parses_them(argv: list[str]) -> None:
+    ours = parse_plain(argv, *PLAIN_RUN)
+    assert ours is not None
+    for name in RUN_FLOATS:
+        if name in ours:
+            ours[name] = float(ours[name])
+    assert {**run.make_context("run", []).params, **ours} == run.make_context("run", list(argv)).params
 
 
 @pytest.mark.parametrize("argv", [
@@ -64,3 +87,16 @@ def test_plain_check_prints_and_exits_as_the_click_command() -> None:
         clicked = CliRunner(**SEPARATE_STDERR).invoke(check, argv)
         assert (done.returncode, done.stdout, done.stderr) == (clicked.exit_code, clicked.stdout, clicked.stderr)
         assert done.stdout or done.stderr
+
+
+def test_plain_run_fails_as_the_click_command() -> None:
+    """A start-up failure: the same one line and exit status whether click parsed the command line
+    (`-nl`, combined flags, goes to click) or cli.py did (`-n -l`)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    outs = []
+    for flags in (["-nl"], ["-n", "-l"]):
+        done = subprocess.run([sys.executable, "-m", "vipkeeper", "run", *flags, "--no-syslog", "-f", "/nonexistent/k.conf",
+                               "-p", "/nonexistent/v.pid"], capture_output=True, text=True, timeout=60, env=env, check=False)
+        outs.append((done.returncode, done.stdout, done.stderr))
+    assert outs[0] == outs[1]
+    assert outs[0][0] == 1 and outs[0][2].startswith("Error: ") and "/nonexistent/k.conf" in outs[0][2]

@@ -4,7 +4,9 @@ Each check runs a fresh interpreter, so nothing imported by the test runner coun
 - `vipkeeper check` does not import socket.py, subprocess, json, asyncio or click (a plain command
   line is parsed by vipkeeper/cli.py itself);
 - the daemon's modules leave out hashlib's OpenSSL module (_hashlib): advert auth is compared
-  without hmac;
+  without hmac; they leave out click (a plain `vipkeeper run` command line is parsed by
+  vipkeeper/cli.py, the daemon started by daemon/start.py) and ctypes.util (its find_library
+  runs `ldconfig -p` in a subprocess: libc is reached through dlopen(NULL));
 - asyncio keeps TLS: the etcd witness talks to etcd over TLS through aiohttp, which needs
   asyncio's ssl support (hiding ssl while asyncio is first imported saved 4.6 MiB of RSS, and
   broke exactly that, so it is not done).
@@ -50,3 +52,25 @@ def test_daemon_modules_leave_out_libcrypto_hashes_and_keep_asyncio_tls() -> Non
         "import asyncio.base_events as b\n"
         "print(json.dumps({'hashlib': '_hashlib' in sys.modules, 'asyncio_ssl': b.ssl is not None}))")
     assert out == {"hashlib": False, "asyncio_ssl": True}
+
+
+def test_daemon_start_path_leaves_out_click_and_ctypes_util() -> None:
+    out = run_python(
+        "import sys, json\n"
+        "import vipkeeper.cli, vipkeeper.daemon.start, vipkeeper.daemon.runtime, vipkeeper.control.server\n"
+        "import vipkeeper.net.netns, vipkeeper.daemon.tuning, vipkeeper.track.file\n"
+        "print(json.dumps(sorted(m for m in ('click', 'ctypes.util', 'vipkeeper.daemon.cli') if m in sys.modules)))")
+    assert out == []
+
+
+def test_plain_run_command_line_does_not_import_click() -> None:
+    # The file does not exist: the daemon stops at reading it (or, without root, before), either
+    # way having gone the plain way.
+    out = run_python(
+        "import sys, json as _j\n"
+        "sys.argv = ['vipkeeper', 'run', '-n', '-l', '--no-syslog', '-f', '/nonexistent/k.conf', '-p', '/nonexistent/v.pid']\n"
+        "from vipkeeper.cli import entry\n"
+        "try:\n    entry()\nexcept SystemExit:\n    pass\n"
+        "print(_j.dumps(sorted(sys.modules)))")
+    assert "vipkeeper.daemon.start" in out
+    assert "click" not in out
