@@ -1,5 +1,5 @@
 """The click group behind `vipkeeper SUBCOMMAND`: help, option parsing and errors for every
-subcommand, each imported on first use (vipkeeper/cli.py's COMMANDS).
+subcommand, each imported on first use (commands.py's COMMANDS).
 
 Kept apart from vipkeeper/cli.py so that a plain `vipkeeper check -f FILE` or `vipkeeper run ...`
 does not import click at all (start-up, issue 18): cli.py parses those itself and comes here for
@@ -12,7 +12,7 @@ import importlib
 
 import click
 
-from vipkeeper.cli import COMMANDS
+from vipkeeper.commands import COMMANDS
 
 
 class LazyGroup(click.Group):
