@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from vipkeeper.cli import PLAIN_CHECK, PLAIN_RUN, RUN_FLOATS, parse_plain
+from vipkeeper.config.check import check_file
 from vipkeeper.config.cli import check
 from vipkeeper.daemon.cli import run
 from vipkeeper.daemon.start import run_daemon
@@ -41,9 +42,11 @@ def test_plain_tables_are_the_click_commands() -> None:
     assert sorted(RUN_FLOATS) == sorted(p.name for p in run.params if getattr(p.type, "name", "") == "float")
 
 
-def test_run_daemon_defaults_are_the_click_commands() -> None:
-    defaults = {p.name: p.default for p in inspect.signature(run_daemon).parameters.values()}
-    assert defaults == run.make_context("run", []).params
+def test_plain_entry_points_default_as_the_click_commands() -> None:
+    # A plain command line passes only what it names (`vipkeeper check --no-host` reads the default file)
+    for function, command in ((check_file, check), (run_daemon, run)):
+        defaults = {p.name: p.default for p in inspect.signature(function).parameters.values()}
+        assert defaults == command.make_context(command.name or "", []).params
 
 
 @pytest.mark.parametrize("argv", [

@@ -62,7 +62,7 @@ def exit_status(config: Config) -> int:
     return EXIT_OK
 
 
-def check_file(path: str, config_id: str | None = None, no_host: bool = False, as_json: bool = False) -> int:
+def check_file(path: str = DEFAULT_FILE, config_id: str | None = None, no_host: bool = False, as_json: bool = False) -> int:
     """`vipkeeper check`: print the diagnostics (or the JSON model) and return the exit status."""
     host = None if no_host else LocalHost()
     try:
