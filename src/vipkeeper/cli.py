@@ -81,6 +81,11 @@ def parse_plain(args: list[str], values: dict[str, str], flags: dict[str, str]) 
 
 def entry() -> None:
     """Console entry point that turns Ctrl-C into exit status 130 instead of a traceback."""
+    daemon = keepalived_style(sys.argv) or (len(sys.argv) > 1 and sys.argv[1] == "run")
+    if daemon:  # before any other import: a reload or a stray signal must not kill it meanwhile
+        from vipkeeper.daemon.signal_table import early_signal_handlers
+
+        early_signal_handlers()
     try:
         if keepalived_style(sys.argv):
             from vipkeeper.daemon import keepalived_cli

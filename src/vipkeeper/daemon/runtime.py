@@ -58,6 +58,7 @@ from vipkeeper.daemon.announce_pacing import AnnouncePacing
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
 from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.process import raise_fd_limit
+from vipkeeper.daemon.signal_table import IGNORED_SIGNALS, SIGNUM, STOP_SIGNALS, early_signal_handlers
 from vipkeeper.daemon.router import (
     GroupDriver,
     Router,
@@ -1711,35 +1712,6 @@ def _missing_reason(model: InstanceModel, exc: VrrpSocketError) -> str:
 
 # Signals as keepalived 2.2.7 uses them: the numbers `keepalived --signum=NAME` prints on
 # Debian 12 / glibc (measured: STATS_CLEAR 63, JSON 36; glibc's SIGRTMAX is 64, SIGRTMIN 34).
-SIGNUM = {
-    "STOP": signal.SIGTERM,
-    "RELOAD": signal.SIGHUP,
-    "DATA": signal.SIGUSR1,
-    "STATS": signal.SIGUSR2,
-    "STATS_CLEAR": signal.SIGRTMAX - 1,
-    "JSON": signal.SIGRTMIN + 2,
-}
-# Termination requests by convention: stop cleanly (priority 0, VIPs released).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGXCPU, signal.SIGPWR)
-# Default action "terminate" but no meaning here: logged and ignored, so that no stray `kill -N`
-# takes the VIPs down uncleanly. A handler (not SIG_IGN) so that scripts we exec get the default.
-# SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT stay default: they report a fault in this very process.
-IGNORED_SIGNALS = tuple(
-    s for s in (signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF, signal.SIGIO, signal.SIGSTKFLT,
-                signal.SIGTRAP, signal.SIGSYS, signal.SIGXFSZ,
-                *range(signal.SIGRTMIN, signal.SIGRTMAX + 1))
-    if s not in SIGNUM.values()
-)
-
-
-def early_signal_handlers() -> None:
-    """Before the event loop runs (config read, detach, pid files): the dump and stray signals
-    must not kill the process either. Python-level no-op handlers, not SIG_IGN, so that
-    scripts we exec later get default dispositions."""
-    for sig in (*IGNORED_SIGNALS, *(SIGNUM[n] for n in ("DATA", "STATS", "JSON", "STATS_CLEAR"))):
-        signal.signal(sig, lambda *_: None)
-
-
 def install_signal_handlers(runtime: Runtime) -> None:
     """Every signal's handler, installed before `Runtime.start` so that none of them can kill a
     daemon that is adding VIPs. A reload asked for while starting is logged and dropped; call
