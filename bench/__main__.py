@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="seed,fixed",
                     help="seed: comma-separated seed,fixed,w60,qmax1 (not the seed: w60 = its script with weight -60, which can "
                          "move the VIP; qmax1 = quorum_max 1 on its postfix master tracker)")
+    ap.add_argument("--instances", default=None, help="scale: comma-separated subset of 1,255,1000")
+    ap.add_argument("--intervals", default=None, help="scale: comma-separated subset of 1,0.1")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
     args = ap.parse_args(argv)
     wanted = FIGURES if "all" in args.figures else args.figures
@@ -79,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             elif figure == "witness":
                 table = failover.figure_witness(args.runs or (3 if args.quick else 20), workdir)
             elif figure == "scale":
-                table = scale.figure5(workdir, quick=args.quick)
+                table = scale.figure5(
+                    workdir, quick=args.quick, runs=args.runs,
+                    sizes=tuple(int(x) for x in args.instances.split(",")) if args.instances else (1, 255, 1000),
+                    intervals=tuple(float(x) for x in args.intervals.split(",")) if args.intervals else (1.0, 0.1))
             elif figure == "realtime":
                 table = realtime.figure7(workdir, quick=args.quick)
             elif figure == "client":

@@ -129,31 +129,51 @@ def lag_over(before: dict | None, after: dict | None) -> dict | None:
             "late": after["late"] - before["late"]}
 
 
-def figure5(workdir: str, quick: bool) -> Table:
+def figure5(workdir: str, quick: bool, runs: int | None = None, sizes: tuple[int, ...] = (1, 255, 1000),
+            intervals: tuple[float, ...] = (1.0, 0.1)) -> Table:
+    """`runs` per row (default 1), vipkeeper and keepalived alternating run by run; `sizes` and
+    `intervals` pick a subset of the rows (`--instances 1000 --intervals 0.1` while iterating)."""
     table = Table("fig5-scale", "n instances, alone (all Master): CPU %, RSS, advert jitter", "see row", p99=True)
-    for n in (1, 255, 1000):
-        for interval in (1.0, 0.1):
+    impls = ("vipkeeper", "keepalived")
+    for n in sizes:
+        for interval in intervals:
             window = (5 if interval == 1.0 else 3) if quick else (20 if interval == 1.0 else 10)
             if n == 1000 and interval == 0.1:
                 window = 3 if quick else 6
-            for impl in ("vipkeeper", "keepalived"):
-                print(f"fig5: {impl} n={n} advert_int {interval:g} window {window}s", file=sys.stderr, flush=True)
-                r = one(impl, n, interval, window, workdir)
-                row = f"n={n} adv {interval:g}"
-                if "error" in r:
-                    table.add(f"{row} CPU %", impl, [None])
-                    table.notes.append(f"{impl} {row}: {r['error']}")
-                    continue
-                table.add(f"{row} CPU %", impl, [r["cpu_pct"]])
-                table.add(f"{row} RSS MiB", impl, [r["rss_mib"]])
-                table.add(f"{row} jitter ms", impl, r["jitter_ms"], seen=r["seen"], masters=r["masters"])
-                if r.get("lag"):
-                    lag = r["lag"]
-                    table.notes.append(f"{impl} {row}: timer lag in the window, {lag['wakeups']} wake-ups: "
-                                       f"p99 <= {lag['p99_le_ms']} ms (histogram bucket), max since start "
-                                       f"{lag['max_ms']:.1f} ms, {lag['late']} late (> advert_int/10)")
-                if r["seen"] < n or r["masters"] < n:
-                    table.notes.append(f"{impl} {row}: {r['masters']} instances logged MASTER, adverts seen from {r['seen']}")
-                table.notes.append(f"{impl} {row}: all Master {r['all_master_s']:.1f}s after start")
-    table.notes.append("CPU % of one core over the capture window; jitter = advert gap - interval, all instances pooled")
+            row = f"n={n} adv {interval:g}"
+            cpu: dict[str, list[float | None]] = {i: [] for i in impls}
+            rss: dict[str, list[float | None]] = {i: [] for i in impls}
+            jit: dict[str, list[float]] = {i: [] for i in impls}
+            seen: dict[str, list[int]] = {i: [] for i in impls}
+            for run in range(runs or 1):
+                for impl in impls if run % 2 == 0 else impls[::-1]:
+                    print(f"fig5: {impl} n={n} advert_int {interval:g} window {window}s run {run + 1}",
+                          file=sys.stderr, flush=True)
+                    r = one(impl, n, interval, window, workdir)
+                    if "error" in r:
+                        cpu[impl].append(None)
+                        rss[impl].append(None)
+                        table.notes.append(f"{impl} {row} run {run + 1}: {r['error']}")
+                        continue
+                    cpu[impl].append(r["cpu_pct"])
+                    rss[impl].append(r["rss_mib"])
+                    jit[impl] += r["jitter_ms"]
+                    seen[impl].append(r["seen"])
+                    if r.get("lag"):
+                        lag = r["lag"]
+                        table.notes.append(f"{impl} {row} run {run + 1}: timer lag in the window, {lag['wakeups']} "
+                                           f"wake-ups: p99 <= {lag['p99_le_ms']} ms (histogram bucket), max since "
+                                           f"start {lag['max_ms']:.1f} ms, {lag['late']} late (> advert_int/10)")
+                    if r["seen"] < n or r["masters"] < n:
+                        table.notes.append(f"{impl} {row} run {run + 1}: {r['masters']} instances logged MASTER, "
+                                           f"adverts seen from {r['seen']}")
+                    table.notes.append(f"{impl} {row} run {run + 1}: all Master {r['all_master_s']:.1f}s after start")
+            for impl in impls:
+                table.add(f"{row} CPU %", impl, cpu[impl])
+            for impl in impls:
+                table.add(f"{row} RSS MiB", impl, rss[impl])
+            for impl in impls:
+                table.add(f"{row} jitter ms", impl, jit[impl] or [None], seen=seen[impl])
+    table.notes.append("CPU % of one core over the capture window; jitter = advert gap - interval, all instances "
+                       "(and runs) pooled; n = runs for CPU and RSS, gaps for jitter")
     return table

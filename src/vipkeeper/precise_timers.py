@@ -12,6 +12,8 @@ Rules:
 - `call_at(when, callback, *args)` and `handle.cancel()` mean what they mean in asyncio;
   callbacks due at the same moment run in the order they were scheduled.
 - Cancelled handles stay in the heap until their time (as in asyncio) and are skipped.
+- `again(handle, when)`, from inside the handle's own callback, schedules it once more: a
+  periodic timer costs one heap entry per period and no new handle.
 - Where no timerfd can be had (not Linux, no libc), `PreciseTimers` hands everything to
   `loop.call_at`: less precise, same behaviour.
 - `on_lag(lag, now)`, when given, hears once per wake-up how late the loop ran the timers:
@@ -114,6 +116,17 @@ class PreciseTimers:
         if self.fd < 0:
             handle._inner = self._loop.call_at(when, callback, *args)
             return handle
+        heapq.heappush(self._heap, (when, next(self._seq), handle))
+        if not self._expiring and (self._armed is None or when < self._armed):
+            self._arm(when)
+        return handle
+
+    def again(self, handle: TimerHandle, when: float) -> TimerHandle:
+        """Run `handle`'s callback again at `when`, from inside that callback (a periodic timer
+        without a new handle per period; the steady Master's adverts, daemon/router.py)."""
+        if self.fd < 0:
+            return self.call_at(when, handle._callback, *handle._args, early=handle.early)
+        handle._when = when
         heapq.heappush(self._heap, (when, next(self._seq), handle))
         if not self._expiring and (self._armed is None or when < self._armed):
             self._arm(when)

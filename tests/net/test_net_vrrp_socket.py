@@ -11,6 +11,7 @@ import pytest
 
 from vipkeeper.lab.topology import Lan, Topology
 from vipkeeper.net.vrrp_socket import IPPROTO_VRRP, RawReceived, VrrpSocket
+from vipkeeper.vrrp.packet import internet_checksum
 
 pytestmark = pytest.mark.net
 
@@ -48,6 +49,12 @@ def test_ipv4_multicast_arrives_with_ttl_255(lan: Lan, in_ns) -> None:
             assert own.empty(), "multicast loopback must be off"
             assert heard_unicast.empty(), "a unicast socket must not see multicast adverts"
             assert b.received == 1 and a.sent == 1 and b.receive_errors == 0
+            # a prepared datagram (a Master's advert, built once) carries the next ID, and the
+            # kernel fills in the header checksum the prepared header leaves stale
+            assert a.send_prepared(a.prepare(PAYLOAD))
+            got = await _next(heard)
+            assert struct.unpack_from("!HH", got.data, 4) == (2, 0) and got.payload == PAYLOAD
+            assert internet_checksum(got.data[:20]) == 0
 
     asyncio.run(main())
 

@@ -6,6 +6,12 @@ one send each, and VIP changes are synchronous netlink requests (net/address_req
 order on the wire and in netlink is the core's (priority 0 before the VIPs go; the first advert
 before the VIPs come) and a failover costs no task switch between the advert and the VIP.
 
+A steady Master (the core's `steady()`: MASTER, nothing pending but the next advert) sends its
+adverts from its own timer callback: the prebuilt datagram, the next deadline exactly as the
+core would set it, one heap entry, no event through the core. Anything handed to the router
+first gives the core the deadline reached (`resume_steady`), so the core sees what it would
+have seen had every advert gone through it; a sync group member always goes through the core.
+
 Nothing here decides protocol behaviour. It counts what it sees (adverts, drops by reason,
 transitions) because counters are facts of the shell, and it keeps the few facts the snapshot
 shows that the core does not (when the state changed, who the master was and when we heard it).
@@ -93,6 +99,8 @@ class RouterCounters:
 class Router:
     """Drives one core Instance: timers, actions, counters."""
 
+    _steady_at: float | None = None  # a steady Master's next advert (module docstring); else None
+
     def __init__(
         self,
         model: InstanceModel,
@@ -124,6 +132,8 @@ class Router:
         self._timers = timers
         self._mcast_dst = socket_.group if socket_ is not None else None
         self._on_send_failed = on_send_failed
+        self._steady_int = 0.0
+        self._steady_prio = 0
         self.group: GroupDriver | None = None
         # keepalived's firewall drop rules for a Master without accept mode (net/firewall.py):
         # set by the runtime when `nftables`/`vrrp_iptables` applies to this instance
@@ -160,6 +170,8 @@ class Router:
 
         A member of a sync group hands it to the group instead, which may move the other
         members too."""
+        if self._steady_at is not None:
+            self.leave_steady()
         if self.group is not None:
             self.group.feed(self, event, now)
             return
@@ -246,7 +258,16 @@ class Router:
     def now(self) -> float:
         return self._loop.time()
 
+    def next_deadline(self) -> float | None:
+        """When this router next acts on its own (the snapshot's `next_deadline_in`)."""
+        return self._steady_at if self._steady_at is not None else self.core.next_deadline()
+
     def _rearm(self) -> None:
+        if self._timers is not None and self.group is None:
+            steady = self.core.steady()
+            if steady is not None:
+                self._go_steady(*steady)
+                return
         deadline = self.core.next_deadline()
         if deadline == self._timer_at:
             return
@@ -262,6 +283,40 @@ class Router:
                 # up to MASTER_EARLY ahead of time so that one wake-up serves many instances.
                 early = min(MASTER_EARLY, self.params.advert_int * 0.01) if self.core.state == State.MASTER else 0.0
                 self._timer = self._timers.call_at(deadline, self._fire, early=early)
+
+    def _go_steady(self, at: float, interval: float, priority: int) -> None:
+        assert self._timers is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = None
+        self._steady_at = at
+        self._steady_int = interval
+        self._steady_prio = priority
+        self._timer = self._timers.call_at(at, self._steady_fire, early=min(MASTER_EARLY, interval * 0.01))
+
+    def _steady_fire(self) -> None:
+        """One advert of a steady Master: what TimerFired would make the core do (its `_fire`
+        "advert"), without the core. The next deadline first: a failed send below may hand the
+        router an event, which must find the schedule up to date."""
+        now = self._loop.time()
+        at = self._steady_at
+        assert at is not None and self._timers is not None and isinstance(self._timer, TimerHandle)
+        self._steady_at = (at if at > now else now) + self._steady_int
+        self._timer = self._timers.again(self._timer, self._steady_at)
+        self.send_advert(self._steady_prio)
+
+    def leave_steady(self) -> None:
+        """Before anything reaches the core: the advert deadline the steady sends reached goes
+        to the core, and the steady timer goes (the next `_rearm` sets the right one)."""
+        at = self._steady_at
+        if at is None:
+            return
+        self._steady_at = None
+        self.core.resume_steady(at)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = None
 
     def _fire(self) -> None:
         at = self._timer_at
@@ -365,26 +420,28 @@ class Router:
     @params.setter
     def params(self, value: InstanceParams) -> None:
         self._params = value
-        self._adverts: dict[int, list[tuple[Any, bytes]]] = {}
+        self._adverts: dict[int, list[Any]] = {}
 
     def send_advert(self, priority: int) -> None:
-        if self.socket is None:  # interface missing: the instance is in FAULT (runtime.py)
+        sock = self.socket
+        if sock is None:  # interface missing: the instance is in FAULT (runtime.py)
             return
-        # An advert's bytes depend only on the parameters and the priority: build them once.
+        # An advert's datagrams depend only on the parameters, the socket and the priority:
+        # built once (rebind and a new `params` start afresh).
         wire = self._adverts.get(priority)
         if wire is None:
             adv = advert_for(self.params, priority)
             targets = list(self.params.unicast_peers) if self.params.unicast_peers else [self._mcast_dst]
-            wire = [(dst, packet.encode(adv, self.socket.src, dst)) for dst in targets]
+            wire = [sock.prepare(packet.encode(adv, sock.src, dst), dst) for dst in targets]
             self._adverts[priority] = wire
-        for dst, payload in wire:
-            if self.socket.send(payload, dst):
+        for prepared in wire:
+            if sock.send_prepared(prepared):
                 self.counters.adverts_sent += 1
                 if priority == 0:
                     self.counters.priority_zero_sent += 1
             else:
-                if self.socket.failing == 1:  # once per streak, in keepalived's words
-                    err = self.socket.last_send_error or 0
+                if sock.failing == 1:  # once per streak, in keepalived's words
+                    err = sock.last_send_error or 0
                     log.warning("(%s): send advert error %d (%s)", self.name, err, os.strerror(err))
                 if self._on_send_failed is not None:
                     self._on_send_failed(self)
@@ -442,6 +499,7 @@ class GroupDriver:
         self.core = SyncGroup(name, [r.core for r in routers])
         self._notify = notify
         for router in routers:
+            router.leave_steady()  # the group's core must see every member's timers as they are
             router.group = self
 
     def feed(self, router: Router, event: Event, now: float | None = None) -> None:

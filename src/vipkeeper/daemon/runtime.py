@@ -1636,7 +1636,7 @@ class Runtime:
                 "strict_mode": m.strict_mode,
                 "socket": self._socket_snapshot(ep),
                 "witness": router.witness.claim.key if router.witness is not None else None,
-                "next_deadline_in": (core.next_deadline() - now_mono) if core.next_deadline() else None,
+                "next_deadline_in": (deadline - now_mono) if (deadline := router.next_deadline()) else None,
             })
         return {
             "daemon": {

@@ -4,7 +4,7 @@ Rules:
 - Out: TTL / hop limit 255, IPv4 TOS and IPv6 traffic class 0xc0 (what keepalived sends), bound
   to the interface with SO_BINDTODEVICE, multicast loopback off so we never hear ourselves.
 - IPv4 goes out with IP_HDRINCL and a header we build like keepalived's: DF clear, an ID that
-  counts up, the source we announce (`src`). Building the header ourselves means the source in the
+  counts up, the source we announce (`src`); the kernel fills in the header checksum. Building the header ourselves means the source in the
   VRRPv3 pseudo-header checksum and the one on the wire cannot differ.
 - IPv6 carries the source and interface in IPV6_PKTINFO on every send (the link-local address of
   the interface unless `src` is configured). IPV6_CHECKSUM is left off on purpose: the codec
@@ -34,7 +34,6 @@ import collections
 import errno
 import fcntl
 import ipaddress
-import itertools
 import socket
 import struct
 from dataclasses import dataclass
@@ -145,7 +144,7 @@ class VrrpSocket:
         self.sent = 0
         self.failing = 0
         self.last_send_error: int | None = None
-        self._ident = itertools.count(1)
+        self._ident = 0  # the last IPv4 ID sent
         self._dst_texts: dict[IPAddress, str] = {}
         self._routes: dict[tuple[Any, int], tuple] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -258,7 +257,7 @@ class VrrpSocket:
             route = self._route(dst, len(payload))
         if self.family == socket.AF_INET:
             partial, head, tail, text = route
-            ident = next(self._ident) & 0xFFFF
+            ident = self._ident = (self._ident + 1) & 0xFFFF
             total = partial + ident
             total = (total & 0xFFFF) + (total >> 16)
             total = (total & 0xFFFF) + (total >> 16)
@@ -267,6 +266,39 @@ class VrrpSocket:
         ancillary, address = route
         try:
             self.sock.sendmsg([payload], ancillary, 0, address)
+        except OSError as exc:
+            return self._send_failed(exc)
+        self.sent += 1
+        self.failing = 0
+        return True
+
+    def prepare(self, payload: bytes, dst: str | IPAddress | None = None) -> tuple:
+        """Everything `send_prepared` needs to send `payload` to `dst` (default: the group), built
+        once: a Master sends the same advert until its priority or parameters change. IPv4: the
+        whole datagram, in which each send writes only the next ID (raw(7): with IP_HDRINCL the
+        kernel always fills in the header checksum, so the one built here is never used)."""
+        target = _address(dst, self.family) if dst is not None else self.group
+        if target is None:
+            raise ValueError(f"{self.ifname}: a unicast VRRP socket needs a destination")
+        if self.family == socket.AF_INET:
+            assert isinstance(self.src, ipaddress.IPv4Address) and isinstance(target, ipaddress.IPv4Address)
+            datagram = bytearray(ipv4_header(self.src, target, len(payload), 0) + payload)
+            return (datagram, (self._dst_text(target), 0))
+        pktinfo = struct.pack("@16sI", self.src.packed, self.ifindex)
+        return (None, [payload], [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
+                (str(target), 0, 0, self.ifindex))
+
+    def send_prepared(self, prepared: tuple) -> bool:
+        """Send what `prepare` built; True when it left (as `send`)."""
+        datagram = prepared[0]
+        try:
+            if datagram is not None:
+                ident = self._ident = (self._ident + 1) & 0xFFFF
+                datagram[4] = ident >> 8
+                datagram[5] = ident & 0xFF
+                self.sock.sendto(datagram, prepared[1])
+            else:
+                self.sock.sendmsg(prepared[1], prepared[2], 0, prepared[3])
         except OSError as exc:
             return self._send_failed(exc)
         self.sent += 1

@@ -46,6 +46,12 @@ sends an advert, as keepalived's vrrp_state_master_tx does: the first advert at 
 ``Announce(extra_if=True)``; the shell picks the interfaces (vrrp/garp_extra_if.py).
   ``start``    INIT:   end of the startup delay
 
+The steady Master: a MASTER whose only timer is ``advert`` would answer every TimerFired with
+the same SendAdvert and a deadline one advert_int on; `steady()` says so, with the schedule, so
+that the shell can repeat those adverts itself (the per-advert cost of a thousand instances)
+until anything else happens, and `resume_steady(at)` brings the advert timer up to date
+first. The decision stays here: the shell repeats only what this module said it would do.
+
 Timing, from keepalived's vrrp.h (µs; MAI = Master_Adver_Interval):
 
   skew (v2)        = (256 - p) * 1e6 / 256
@@ -355,6 +361,28 @@ class Instance:
 
     def next_deadline(self) -> float | None:
         return min(self._timers.values()) if self._timers else None
+
+    def steady(self) -> tuple[float, float, int] | None:
+        """The steady Master's schedule, `(deadline, advert_int, priority)`, or None.
+
+        A MASTER whose only timer is its next advert does one thing on every TimerFired until
+        something else happens: `SendAdvert(priority)`, and the next advert at (the time it was
+        handed, never before the deadline) + advert_int. While that holds the shell may carry
+        the schedule out itself, without a TimerFired per advert; before it hands this instance
+        anything else it passes the deadline it reached to `resume_steady`."""
+        timers = self._timers
+        if self.state is not State.MASTER or len(timers) != 1:
+            return None
+        at = timers.get("advert")
+        if at is None:
+            return None
+        return at, self.params.advert_int, self.effective_priority
+
+    def resume_steady(self, at: float) -> None:
+        """The shell carried out the steady schedule (see `steady`) up to the advert due at
+        `at`: as if every TimerFired in between had been handed here."""
+        if self.state is State.MASTER and "advert" in self._timers:
+            self._timers["advert"] = at
 
     @property
     def faulted(self) -> bool:

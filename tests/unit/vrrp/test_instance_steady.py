@@ -1,0 +1,87 @@
+"""The steady Master (vrrp/instance.py `steady`/`resume_steady`): the schedule the core gives
+the shell is exactly what TimerFired would have done, and resuming it leaves the core as if
+every advert had gone through it. A fake clock (plain floats)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from vipkeeper.vrrp.instance import (
+    AdvertReceived, Instance, InstanceParams, SendAdvert, Startup, State, TimerFired, TrackerChanged,
+)
+from vipkeeper.vrrp.packet import Advertisement
+
+ME = ipaddress.IPv4Address("192.0.2.1")
+PEER = ipaddress.IPv4Address("192.0.2.2")
+VIP = ipaddress.IPv4Address("192.0.2.100")
+
+
+def master(**kw) -> Instance:
+    base = dict(name="VI_1", vrid=51, version=3, priority=255, advert_int=1.0, source_address=ME,
+                vips=("vip",), addresses=(VIP,), garp_master_delay=5.0)
+    base.update(kw)
+    inst = Instance(InstanceParams(**base))
+    inst.handle(Startup(), 0.0)  # an address owner: MASTER at once
+    assert inst.state == State.MASTER
+    return inst
+
+
+def test_not_steady_while_a_delayed_garp_is_pending_then_steady_with_its_schedule() -> None:
+    inst = master()
+    assert inst.steady() is None  # the delayed GARP burst at 5 s is still to come
+    t = inst.next_deadline()
+    while t is not None and t < 5.0:
+        assert inst.handle(TimerFired(), t) == [SendAdvert(255)]
+        t = inst.next_deadline()
+    inst.handle(TimerFired(), 5.0)  # the GARP burst (and the advert due at 5 s)
+    assert inst.steady() == (6.0, 1.0, 255)
+
+
+def test_backup_fault_and_refresh_timers_are_never_steady() -> None:
+    backup = Instance(InstanceParams(name="B", vrid=51, version=3, priority=100, source_address=ME))
+    backup.handle(Startup(), 0.0)
+    assert backup.state == State.BACKUP and backup.steady() is None
+    refresh = master(garp_master_delay=0.0, garp_master_refresh=2.0)
+    assert refresh.steady() is None  # a periodic GARP refresh is more than the advert
+
+
+def test_resumed_schedule_equals_every_timer_through_the_core() -> None:
+    """Two Masters: one handed TimerFired at every (late) deadline, the other following the
+    steady schedule as the shell does; then the same advert reaches both."""
+    through, shell = master(garp_master_delay=0.0), master(garp_master_delay=0.0)
+    assert shell.steady() == (1.0, 1.0, 255)
+    at, interval, priority = shell.steady()
+    lateness = [0.0, 0.0003, 0.002, 0.0, 0.01]
+    sent = []
+    for late in lateness:
+        now = at + late
+        assert through.handle(TimerFired(), now) == [SendAdvert(priority)]
+        sent.append(SendAdvert(priority))
+        at = max(at, now) + interval  # the shell's rule, from the docstring
+    assert through.next_deadline() == at
+    shell.resume_steady(at)
+    assert shell.next_deadline() == through.next_deadline()
+    now = at - 0.5
+    advert = AdvertReceived(Advertisement(3, 51, 0, (VIP,), 100), PEER)
+    assert shell.handle(advert, now) == through.handle(advert, now)
+    assert shell.next_deadline() == through.next_deadline() and shell.state == through.state
+
+
+def test_priority_change_shows_in_the_schedule() -> None:
+    inst = Instance(InstanceParams(name="VI_1", vrid=51, version=3, priority=100, source_address=ME,
+                                   vips=("vip",), addresses=(VIP,), garp_master_delay=0.0))
+    inst.handle(Startup(), 0.0)  # not an owner: it listens first, then takes over
+    while inst.state != State.MASTER:
+        inst.handle(TimerFired(), inst.next_deadline())
+    at = inst.next_deadline()
+    assert inst.steady() == (at, 1.0, 100)
+    inst.handle(TrackerChanged("chk", -20), at - 0.1)
+    assert inst.steady() == (at, 1.0, 80)
+
+
+def test_resume_outside_master_changes_nothing() -> None:
+    backup = Instance(InstanceParams(name="B", vrid=51, version=3, priority=100, source_address=ME))
+    backup.handle(Startup(), 0.0)
+    before = backup.next_deadline()
+    backup.resume_steady(99.0)
+    assert backup.next_deadline() == before
