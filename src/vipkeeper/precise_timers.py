@@ -160,9 +160,14 @@ class PreciseTimers:
         if armed is not None and self.on_lag is not None:
             self.on_lag(now - armed, now)
         self._expiring = True
+        pop = heapq.heappop
+        clock = self._loop.time
         try:
-            while heap and (heap[0][0] <= now or heap[0][0] - heap[0][2].early <= now):
-                _when, _seq, handle = heapq.heappop(heap)
+            while heap:
+                when, _seq, handle = heap[0]
+                if when > now and when - handle.early > now:
+                    break
+                pop(heap)
                 if handle.cancelled:
                     continue
                 try:
@@ -172,7 +177,7 @@ class PreciseTimers:
                 except BaseException as exc:
                     self._loop.call_exception_handler({"message": "exception in a precise timer callback",
                                                        "exception": exc, "handle": handle})
-                now = self._loop.time()
+                now = clock()
         finally:
             self._expiring = False
             while heap and heap[0][2].cancelled:

@@ -55,6 +55,7 @@ from vipkeeper.vrrp.instance import (
     SendAdvert,
     State,
     TimerFired,
+    steady_early,
 )
 from vipkeeper.vrrp.sync_group import GroupNotify, SyncGroup
 
@@ -62,7 +63,6 @@ log = logging.getLogger("vipkeeper.vrrp")
 
 # One event object for every timer (it carries nothing): not one allocation per advert.
 TIMER_FIRED = TimerFired()
-MASTER_EARLY = 0.004  # s, at most 1 % of the advert interval: see Router._rearm
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -280,8 +280,8 @@ class Router:
                 self._timer = self._loop.call_at(deadline, self._fire)
             else:
                 # A Master's deadlines are its periodic sends (adverts, GARP refresh): they may go
-                # up to MASTER_EARLY ahead of time so that one wake-up serves many instances.
-                early = min(MASTER_EARLY, self.params.advert_int * 0.01) if self.core.state == State.MASTER else 0.0
+                # up to the core's steady_early ahead of time so that one wake-up serves many instances.
+                early = steady_early(self.params.advert_int) if self.core.state == State.MASTER else 0.0
                 self._timer = self._timers.call_at(deadline, self._fire, early=early)
 
     def _go_steady(self, at: float, interval: float, priority: int) -> None:
@@ -292,17 +292,16 @@ class Router:
         self._steady_at = at
         self._steady_int = interval
         self._steady_prio = priority
-        self._timer = self._timers.call_at(at, self._steady_fire, early=min(MASTER_EARLY, interval * 0.01))
+        self._timer = self._timers.call_at(at, self._steady_fire, early=steady_early(interval))
 
     def _steady_fire(self) -> None:
-        """One advert of a steady Master: what TimerFired would make the core do (its `_fire`
-        "advert"), without the core. The next deadline first: a failed send below may hand the
-        router an event, which must find the schedule up to date."""
-        now = self._loop.time()
-        at = self._steady_at
-        assert at is not None and self._timers is not None and isinstance(self._timer, TimerHandle)
-        self._steady_at = (at if at > now else now) + self._steady_int
-        self._timer = self._timers.again(self._timer, self._steady_at)
+        """One advert of a steady Master, as the core's `steady()` says: now (on time, late, or
+        a little early with others that are due), the next one interval after this one. The
+        next deadline first: a failed send below may hand the router an event, which must find
+        the schedule up to date."""
+        assert self._timers is not None and isinstance(self._timer, TimerHandle)
+        self._steady_at = at = self._loop.time() + self._steady_int
+        self._timer = self._timers.again(self._timer, at)
         self.send_advert(self._steady_prio)
 
     def leave_steady(self) -> None:

@@ -50,7 +50,10 @@ The steady Master: a MASTER whose only timer is ``advert`` would answer every Ti
 the same SendAdvert and a deadline one advert_int on; `steady()` says so, with the schedule, so
 that the shell can repeat those adverts itself (the per-advert cost of a thousand instances)
 until anything else happens, and `resume_steady(at)` brings the advert timer up to date
-first. The decision stays here: the shell repeats only what this module said it would do.
+first. Each such advert may go up to `steady_early()` (1 % of the interval, at most 4 ms)
+before it is due, the next one interval after it went, so instances that shared a wake-up
+keep sharing it (fewer wake-ups, and a steady gap between adverts). The decision stays here:
+the shell repeats only what this module said it would do.
 
 Timing, from keepalived's vrrp.h (µs; MAI = Master_Adver_Interval):
 
@@ -320,6 +323,16 @@ Action = Union[SendAdvert, AddVips, DelVips, Announce, Notify, Log, Drop]
 # --- timing -----------------------------------------------------------------------------------
 
 
+STEADY_EARLY_MAX = 0.004  # s
+
+
+def steady_early(advert_int: float) -> float:
+    """How long before it is due a steady Master's advert may go: 1 % of the interval, at most
+    4 ms (a Backup's master-down interval is three intervals and a skew; an advert 1 % early
+    only restarts it sooner)."""
+    return min(STEADY_EARLY_MAX, advert_int * 0.01)
+
+
 def skew_us(version: int, priority: int, mai_cs: int) -> int:
     """keepalived's VRRP_TIMER_SKEW in microseconds."""
     if version == 3:
@@ -365,10 +378,12 @@ class Instance:
     def steady(self) -> tuple[float, float, int] | None:
         """The steady Master's schedule, `(deadline, advert_int, priority)`, or None.
 
-        A MASTER whose only timer is its next advert does one thing on every TimerFired until
-        something else happens: `SendAdvert(priority)`, and the next advert at (the time it was
-        handed, never before the deadline) + advert_int. While that holds the shell may carry
-        the schedule out itself, without a TimerFired per advert; before it hands this instance
+        A MASTER whose only timer is its next advert does one thing until something else
+        happens: `SendAdvert(priority)` when the advert is due, the next one advert_int after
+        it went. While that holds the shell may carry the schedule out itself, without a
+        TimerFired per advert, and may send each advert up to `steady_early(advert_int)`
+        before it is due (the next is then due advert_int after it went: an instance that
+        shares a wake-up with others once keeps sharing it); before it hands this instance
         anything else it passes the deadline it reached to `resume_steady`."""
         timers = self._timers
         if self.state is not State.MASTER or len(timers) != 1:
