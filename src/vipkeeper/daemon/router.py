@@ -134,6 +134,7 @@ class Router:
         self._on_send_failed = on_send_failed
         self._steady_int = 0.0
         self._steady_prio = 0
+        self._steady_until: float | None = None
         self.group: GroupDriver | None = None
         # keepalived's firewall drop rules for a Master without accept mode (net/firewall.py):
         # set by the runtime when `nftables`/`vrrp_iptables` applies to this instance
@@ -284,7 +285,7 @@ class Router:
                 early = steady_early(self.params.advert_int) if self.core.state == State.MASTER else 0.0
                 self._timer = self._timers.call_at(deadline, self._fire, early=early)
 
-    def _go_steady(self, at: float, interval: float, priority: int) -> None:
+    def _go_steady(self, at: float, interval: float, priority: int, until: float | None) -> None:
         assert self._timers is not None
         if self._timer is not None:
             self._timer.cancel()
@@ -292,6 +293,7 @@ class Router:
         self._steady_at = at
         self._steady_int = interval
         self._steady_prio = priority
+        self._steady_until = until
         self._timer = self._timers.call_at(at, self._steady_fire, early=steady_early(interval))
 
     def _steady_fire(self) -> None:
@@ -301,8 +303,18 @@ class Router:
         the schedule up to date."""
         assert self._timers is not None and isinstance(self._timer, TimerHandle)
         self._steady_at = at = self._loop.time() + self._steady_int
-        self._timer = self._timers.again(self._timer, at)
+        until = self._steady_until
+        if until is None or at < until:
+            self._timer = self._timers.again(self._timer, at)
+            self.send_advert(self._steady_prio)
+            return
+        # The next advert is not due before the core's other timer: this is the last one sent
+        # here; then the core has its timers back and the router its ordinary timer.
+        self._timer = None
         self.send_advert(self._steady_prio)
+        if self._steady_at is not None:  # (a failed send may have handed it back already)
+            self.leave_steady()
+            self._rearm()
 
     def leave_steady(self) -> None:
         """Before anything reaches the core: the advert deadline the steady sends reached goes

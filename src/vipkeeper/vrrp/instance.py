@@ -46,10 +46,11 @@ sends an advert, as keepalived's vrrp_state_master_tx does: the first advert at 
 ``Announce(extra_if=True)``; the shell picks the interfaces (vrrp/garp_extra_if.py).
   ``start``    INIT:   end of the startup delay
 
-The steady Master: a MASTER whose only timer is ``advert`` would answer every TimerFired with
-the same SendAdvert and a deadline one advert_int on; `steady()` says so, with the schedule, so
-that the shell can repeat those adverts itself (the per-advert cost of a thousand instances)
-until anything else happens, and `resume_steady(at)` brings the advert timer up to date
+The steady Master: a MASTER whose next timer is ``advert`` would answer every TimerFired with
+the same SendAdvert and a deadline one advert_int on, until its next other timer (a delayed
+GARP burst, a refresh) is due; `steady()` says so, with the schedule, so that the shell can
+repeat those adverts itself (the per-advert cost of a thousand instances) until anything else
+happens or that other timer comes, and `resume_steady(at)` brings the advert timer up to date
 first. Each such advert may go up to `steady_early()` (1 % of the interval, at most 4 ms)
 before it is due, the next one interval after it went, so instances that shared a wake-up
 keep sharing it (fewer wake-ups, and a steady gap between adverts). The decision stays here:
@@ -375,23 +376,30 @@ class Instance:
     def next_deadline(self) -> float | None:
         return min(self._timers.values()) if self._timers else None
 
-    def steady(self) -> tuple[float, float, int] | None:
-        """The steady Master's schedule, `(deadline, advert_int, priority)`, or None.
+    def steady(self) -> tuple[float, float, int, float | None] | None:
+        """The steady Master's schedule, `(deadline, advert_int, priority, until)`, or None.
 
-        A MASTER whose only timer is its next advert does one thing until something else
-        happens: `SendAdvert(priority)` when the advert is due, the next one advert_int after
-        it went. While that holds the shell may carry the schedule out itself, without a
-        TimerFired per advert, and may send each advert up to `steady_early(advert_int)`
-        before it is due (the next is then due advert_int after it went: an instance that
-        shares a wake-up with others once keeps sharing it); before it hands this instance
-        anything else it passes the deadline it reached to `resume_steady`."""
-        timers = self._timers
-        if self.state is not State.MASTER or len(timers) != 1:
+        A MASTER whose next timer is its advert does one thing until something else happens
+        or its other earliest timer (`until`; None: it has none) is due: `SendAdvert(priority)`
+        when the advert is due, the next one advert_int after it went. While that holds the
+        shell may carry the schedule out itself, without a TimerFired per advert, for every
+        advert due before `until`, and may send each up to `steady_early(advert_int)` before it
+        is due (the next is then due advert_int after it went: an instance that shares a
+        wake-up with others once keeps sharing it); before it hands this instance anything
+        else, or the next advert would not be due before `until`, it passes the deadline it
+        reached to `resume_steady`."""
+        if self.state is not State.MASTER:
             return None
+        timers = self._timers
         at = timers.get("advert")
         if at is None:
             return None
-        return at, self.params.advert_int, self.effective_priority
+        until = None
+        if len(timers) > 1:
+            until = min(t for name, t in timers.items() if name != "advert")
+            if until <= at:
+                return None
+        return at, self.params.advert_int, self.effective_priority, until
 
     def resume_steady(self, at: float) -> None:
         """The shell carried out the steady schedule (see `steady`) up to the advert due at

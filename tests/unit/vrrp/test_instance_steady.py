@@ -26,31 +26,32 @@ def master(**kw) -> Instance:
     return inst
 
 
-def test_not_steady_while_a_delayed_garp_is_pending_then_steady_with_its_schedule() -> None:
+def test_steady_until_the_delayed_garp_then_steady_for_good() -> None:
     inst = master()
-    assert inst.steady() is None  # the delayed GARP burst at 5 s is still to come
+    assert inst.steady() == (1.0, 1.0, 255, 5.0)  # adverts at 1..4 s; the GARP burst is due at 5 s
     t = inst.next_deadline()
     while t is not None and t < 5.0:
         assert inst.handle(TimerFired(), t) == [SendAdvert(255)]
         t = inst.next_deadline()
-    inst.handle(TimerFired(), 5.0)  # the GARP burst (and the advert due at 5 s)
-    assert inst.steady() == (6.0, 1.0, 255)
+    assert inst.steady() is None  # the advert and the GARP burst are both due at 5 s
+    inst.handle(TimerFired(), 5.0)
+    assert inst.steady() == (6.0, 1.0, 255, None)
 
 
-def test_backup_fault_and_refresh_timers_are_never_steady() -> None:
+def test_backup_is_never_steady_and_a_refresh_bounds_the_schedule() -> None:
     backup = Instance(InstanceParams(name="B", vrid=51, version=3, priority=100, source_address=ME))
     backup.handle(Startup(), 0.0)
     assert backup.state == State.BACKUP and backup.steady() is None
-    refresh = master(garp_master_delay=0.0, garp_master_refresh=2.0)
-    assert refresh.steady() is None  # a periodic GARP refresh is more than the advert
+    refresh = master(garp_master_delay=0.0, garp_master_refresh=2.5)
+    assert refresh.steady() == (1.0, 1.0, 255, 2.5)  # the periodic GARP refresh is the core's
 
 
 def test_resumed_schedule_equals_every_timer_through_the_core() -> None:
     """Two Masters: one handed TimerFired at every (late) deadline, the other following the
     steady schedule as the shell does; then the same advert reaches both."""
     through, shell = master(garp_master_delay=0.0), master(garp_master_delay=0.0)
-    assert shell.steady() == (1.0, 1.0, 255)
-    at, interval, priority = shell.steady()
+    assert shell.steady() == (1.0, 1.0, 255, None)
+    at, interval, priority, _until = shell.steady()
     lateness = [0.0, 0.0003, 0.002, 0.0, 0.01]
     sent = []
     for late in lateness:
@@ -74,9 +75,9 @@ def test_priority_change_shows_in_the_schedule() -> None:
     while inst.state != State.MASTER:
         inst.handle(TimerFired(), inst.next_deadline())
     at = inst.next_deadline()
-    assert inst.steady() == (at, 1.0, 100)
+    assert inst.steady() == (at, 1.0, 100, None)
     inst.handle(TrackerChanged("chk", -20), at - 0.1)
-    assert inst.steady() == (at, 1.0, 80)
+    assert inst.steady() == (at, 1.0, 80, None)
 
 
 def test_resume_outside_master_changes_nothing() -> None:
