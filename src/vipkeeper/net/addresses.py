@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import functools
 import ipaddress
 import os
 import socket
@@ -103,9 +104,10 @@ class Vip:
             brd = ipaddress.IPv4Address(broadcast)
         return cls(ifname, iface, brd, scope, label)
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[str, Any, int]:
-        """What the kernel tells addresses apart by."""
+        """What the kernel tells addresses apart by. Kept once computed (the maintenance pass
+        asks for every VIP of every Master each second; `address.ip` is a new object per call)."""
         return (self.ifname, self.address.ip, self.address.network.prefixlen)
 
     def __str__(self) -> str:
