@@ -6,7 +6,7 @@ one send each, and VIP changes are synchronous netlink requests (net/address_req
 order on the wire and in netlink is the core's (priority 0 before the VIPs go; the first advert
 before the VIPs come) and a failover costs no task switch between the advert and the VIP.
 
-A steady Master (the core's `steady()`: MASTER, nothing pending but the next advert) sends its
+A steady Master (the core's `steady()`: MASTER, its next advert due before anything else) sends its
 adverts from its own timer callback: the prebuilt datagram, the next deadline exactly as the
 core would set it, one heap entry, no event through the core. Anything handed to the router
 first gives the core the deadline reached (`resume_steady`), so the core sees what it would

@@ -380,7 +380,8 @@ class Instance:
         """The steady Master's schedule, `(deadline, advert_int, priority, until)`, or None.
 
         A MASTER whose next timer is its advert does one thing until something else happens
-        or its other earliest timer (`until`; None: it has none) is due: `SendAdvert(priority)`
+        or its other earliest timer (`until`; None: it has none; a garp_extra_if round, which
+        comes with an advert, counts as one) is due: `SendAdvert(priority)`
         when the advert is due, the next one advert_int after it went. While that holds the
         shell may carry the schedule out itself, without a TimerFired per advert, for every
         advert due before `until`, and may send each up to `steady_early(advert_int)` before it
@@ -397,8 +398,12 @@ class Instance:
         until = None
         if len(timers) > 1:
             until = min(t for name, t in timers.items() if name != "advert")
-            if until <= at:
-                return None
+        if self._extra_if_at is not None:
+            # the first advert from then on brings a garp_extra_if round with it (`_fire`)
+            extra = self._extra_if_at - 1e-6
+            until = extra if until is None else min(until, extra)
+        if until is not None and until <= at:
+            return None
         return at, self.params.advert_int, self.effective_priority, until
 
     def resume_steady(self, at: float) -> None:

@@ -90,3 +90,26 @@ def test_resume_outside_master_changes_nothing() -> None:
 
 def test_a_steady_advert_may_go_one_percent_early_at_most_4_ms() -> None:
     assert steady_early(1.0) == 0.004 and steady_early(0.1) == 0.001 and steady_early(10.0) == 0.004
+
+
+def test_a_garp_extra_if_round_bounds_the_schedule_as_a_timer_does() -> None:
+    """The advert that brings a garp_extra_if round is the core's to send: the shell's steady
+    adverts stop short of it, and the rounds come when they would without the steady path."""
+    inst = master(garp_master_delay=0.0, garp_extra_if=3.0)
+    at, interval, priority, until = inst.steady()
+    assert (at, interval, priority) == (1.0, 1.0, 255) and until is not None and 2.0 < until < 3.0
+    rounds = []
+    t = 0.0
+    while t < 9.5:
+        steady = inst.steady()
+        if steady is not None:
+            at, interval, _priority, until = steady
+            while (until is None or at < until) and at < 10.0:  # the shell's sends, on time
+                t, at = at, at + interval
+            inst.resume_steady(at)
+        t = inst.next_deadline()
+        if t > 9.5:
+            break
+        if any(getattr(a, "extra_if", False) for a in inst.handle(TimerFired(), t)):
+            rounds.append(t)
+    assert rounds == [3.0, 6.0, 9.0]
