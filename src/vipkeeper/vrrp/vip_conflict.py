@@ -19,7 +19,10 @@ Rules
   `reply_wait`. Ending while still Master asks for a re-announcement (GARP/NA burst), so clients
   that followed the other MAC come back; ending because we left MASTER does not.
 - Cheap and bounded: probes are rate-limited to `max_rate` per second across all instances (a
-  token bucket; what does not fit waits for the next tick), claims cost one dictionary lookup.
+  token bucket; what does not fit waits for the next tick), claims cost one dictionary lookup,
+  and a tick touches only the Masters whose round is due (a heap of round times, stale entries
+  skipped) and the VIPs in conflict: with 1,000 Masters on 10 s rounds, a tick per round no
+  longer walks every Master and VIP (about 1.5 % of a core at advert_int 1, issue 18).
 - The other router's identity (VRRP source, VRID, priority) is remembered from adverts seen on
   the wire with the claiming MAC, even ones a firewall later drops.
 - Pure: events in with `now`, events and probe lists out; no sockets, no clock.
@@ -27,6 +30,7 @@ Rules
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
@@ -90,12 +94,21 @@ class ConflictCore:
         self._tokens_at: float | None = None
         self.probes_sent = 0
         self.conflicts_seen = 0
+        self._rounds: list[tuple[float, int, str]] = []  # (next_round, seq, instance); stale kept
+        self._seq = 0
+        self._conflicted: set[IPAddress] = set()  # VIPs with at least one conflict
+
+    def _plan(self, name: str, m: _Master) -> None:
+        """(Re)enter a Master's round time in the heap; an older entry becomes stale."""
+        self._seq += 1
+        heapq.heappush(self._rounds, (m.next_round, self._seq, name))
 
     # -- state of the instances -----------------------------------------------------------
 
     def became_master(self, instance: str, vips: tuple[IPAddress, ...], now: float) -> None:
         self.left_master(instance, now)  # a reconfigured Master starts over with its new VIP set
-        self.masters[instance] = _Master(tuple(vips), now, now + self.settle)
+        m = self.masters[instance] = _Master(tuple(vips), now, now + self.settle)
+        self._plan(instance, m)
         for vip in vips:
             self.vips[vip] = _Vip(instance)
 
@@ -128,15 +141,21 @@ class ConflictCore:
             answer = state.last_probe is not None and now - state.last_probe <= self.reply_wait
         if not answer or state.last_probe is None or state.last_probe < m.since + self.settle - 1e-9:
             if mac not in state.conflicts:  # a suspicion: check soon
-                m.next_round = min(m.next_round, max(now, m.since + self.settle))
+                sooner = max(now, m.since + self.settle)
+                if sooner < m.next_round:
+                    m.next_round = sooner
+                    self._plan(state.owner, m)
             return []
         state.answers[mac] = now
         if mac in state.conflicts:
             return []
         peer = self.identity.get(mac)
         state.conflicts[mac] = Conflict(mac, now, peer)
+        self._conflicted.add(vip)
         self.conflicts_seen += 1
-        m.next_round = min(m.next_round, now + self.recheck)
+        if now + self.recheck < m.next_round:
+            m.next_round = now + self.recheck
+            self._plan(state.owner, m)
         return [ConflictStarted(state.owner, vip, mac, peer)]
 
     # -- time -------------------------------------------------------------------------------
@@ -144,20 +163,36 @@ class ConflictCore:
     def tick(self, now: float) -> tuple[list[IPAddress], list[ConflictEnded]]:
         """Probes to send now, and conflicts that ended."""
         ended: list[ConflictEnded] = []
-        for vip, state in self.vips.items():
+        conflicted = [v for v in self._conflicted if v in self.vips]
+        if len(conflicted) > 1:  # in the VIPs' own order, as a walk over them gave
+            order = {v: i for i, v in enumerate(self.vips)}
+            conflicted.sort(key=order.__getitem__)
+        for vip in conflicted:
+            state = self.vips[vip]
             if not state.conflicts or state.last_probe is None or now < state.last_probe + self.reply_wait:
                 continue
             for mac in [m for m in state.conflicts if state.answers.get(m, 0.0) < state.last_probe]:
                 c = state.conflicts.pop(mac)
                 ended.append(ConflictEnded(state.owner, vip, mac, now - c.since, True))
-        for name, m in self.masters.items():
-            if now >= m.next_round:
-                busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
-                m.next_round = now + (self.recheck if busy else self.interval)
-                for vip in m.vips:
-                    if vip not in self._queued and self.vips.get(vip) is not None and self.vips[vip].owner == name:
-                        self._queue.append(vip)
-                        self._queued.add(vip)
+        self._conflicted = {v for v in self._conflicted if v in self.vips and self.vips[v].conflicts}
+        due = []
+        while self._rounds and self._rounds[0][0] <= now:
+            t, _seq, name = heapq.heappop(self._rounds)
+            m = self.masters.get(name)
+            if m is not None and m.next_round == t and now >= m.next_round:
+                due.append(name)
+        if len(due) > 1:  # in the Masters' own order, as a walk over them gave
+            order = {name: i for i, name in enumerate(self.masters)}
+            due = sorted(set(due), key=order.__getitem__)
+        for name in due:
+            m = self.masters[name]
+            busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
+            m.next_round = now + (self.recheck if busy else self.interval)
+            self._plan(name, m)
+            for vip in m.vips:
+                if vip not in self._queued and self.vips.get(vip) is not None and self.vips[vip].owner == name:
+                    self._queue.append(vip)
+                    self._queued.add(vip)
         return self._take(now), ended
 
     def _take(self, now: float) -> list[IPAddress]:
@@ -178,9 +213,17 @@ class ConflictCore:
         return out
 
     def next_deadline(self) -> float | None:
-        times = [m.next_round for m in self.masters.values()]
-        for state in self.vips.values():
-            if state.conflicts and state.last_probe is not None:
+        rounds = self._rounds
+        while rounds:  # drop stale entries: a Master gone, or its round moved since
+            t, _seq, name = rounds[0]
+            m = self.masters.get(name)
+            if m is not None and m.next_round == t:
+                break
+            heapq.heappop(rounds)
+        times = [rounds[0][0]] if rounds else []
+        for vip in self._conflicted:
+            state = self.vips.get(vip)
+            if state is not None and state.conflicts and state.last_probe is not None:
                 times.append(state.last_probe + self.reply_wait)
         if self._queue:
             times.append((self._tokens_at or 0.0) + 1.0 / self.max_rate)

@@ -140,3 +140,73 @@ def test_reconfigured_master_checks_its_new_vip_set_only():
     assert core.claim(1.3, VIP6, OTHER, answer=True) == []
     probes, _ = core.tick(1.25)
     assert probes == [VIP]
+
+
+class _WalkEveryone(ConflictCore):
+    """The core as it was before the round heap: every tick walks every Master and VIP. The
+    reference the heap must agree with, event for event."""
+
+    def tick(self, now):  # type: ignore[no-untyped-def]
+        ended = []
+        for vip, state in self.vips.items():
+            if not state.conflicts or state.last_probe is None or now < state.last_probe + self.reply_wait:
+                continue
+            for mac in [m for m in state.conflicts if state.answers.get(m, 0.0) < state.last_probe]:
+                c = state.conflicts.pop(mac)
+                ended.append(ConflictEnded(state.owner, vip, mac, now - c.since, True))
+        for name, m in self.masters.items():
+            if now >= m.next_round:
+                busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
+                m.next_round = now + (self.recheck if busy else self.interval)
+                for vip in m.vips:
+                    if vip not in self._queued and self.vips.get(vip) is not None and self.vips[vip].owner == name:
+                        self._queue.append(vip)
+                        self._queued.add(vip)
+        return self._take(now), ended
+
+    def next_deadline(self):  # type: ignore[no-untyped-def]
+        times = [m.next_round for m in self.masters.values()]
+        for state in self.vips.values():
+            if state.conflicts and state.last_probe is not None:
+                times.append(state.last_probe + self.reply_wait)
+        if self._queue:
+            times.append((self._tokens_at or 0.0) + 1.0 / self.max_rate)
+        return min(times) if times else None
+
+
+def test_the_round_heap_sends_what_walking_every_master_sent():
+    """300 Masters coming and going, suspicions, answers and a conflict that ends: the heap core
+    gives the same deadlines, probes and ended conflicts as the walk over everyone."""
+    import random
+
+    rnd = random.Random(18)
+    cores = (ConflictCore(interval=2.0, max_rate=200.0), _WalkEveryone(interval=2.0, max_rate=200.0))
+    vip = [ipaddress.ip_address(f"198.51.100.{i % 250 + 1}") if i < 250 else ipaddress.ip_address(f"2001:db8::{i:x}")
+           for i in range(300)]
+    now = 0.0
+    seen: list[list[object]] = [[], []]
+    rnd_answer: bool | None = True
+    for step in range(3000):
+        action = rnd.random()
+        k = rnd.randrange(300)
+        for core, out in zip(cores, seen):
+            if action < 0.02:
+                core.became_master(f"VI_{k}", (vip[k],), now)
+            elif action < 0.03:
+                out.append(("left", core.left_master(f"VI_{k}", now)))
+            elif action < 0.15:
+                out.append(("claim", core.claim(now, vip[k], f"02:00:00:00:00:{k % 7:02x}", rnd_answer)))
+            deadline = core.next_deadline()
+            out.append(("deadline", deadline))
+        rnd_answer = [True, True, None, False][step % 4]
+        deadlines = {seen[0][-1], seen[1][-1]}
+        assert len(deadlines) == 1, (step, deadlines)
+        (d,) = deadlines
+        now = max(now, d[1]) if d[1] is not None else now + 0.05
+        for core, out in zip(cores, seen):
+            out.append(("tick", now, core.tick(now)))
+        now += rnd.choice((0.0, 0.001, 0.03))
+    assert seen[0] == seen[1]
+    assert cores[0].probes_sent == cores[1].probes_sent > 300
+    ended = [e for entry in seen[0] if entry[0] == "tick" for e in entry[2][1]]
+    assert cores[0].conflicts_seen > 5 and len(ended) > 5, (cores[0].conflicts_seen, len(ended))
