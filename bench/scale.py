@@ -69,16 +69,7 @@ def one(impl: str, n: int, interval: float, window: float, workdir: str) -> dict
         work = os.path.join(workdir, f"scale-{impl}-{n}-{interval:g}")
         os.makedirs(work, exist_ok=True)
         daemon = IMPLS[impl](a, Config(instances, router_id="scale"), work, "a")
-        t_start = time.time()
-        daemon.start()
-        deadline = time.monotonic() + 30 + n * 0.05
-        masters = 0
-        while time.monotonic() < deadline and daemon.running:
-            masters = sum(1 for line in daemon.log_lines() if "Entering MASTER STATE" in line)
-            if masters >= n:
-                break
-            time.sleep(0.5)
-        all_master_s = time.time() - t_start
+        masters, all_master_s = start_all_master(daemon, n, 30 + n * 0.05)
         if not daemon.running:
             tail = " | ".join(daemon.log_lines()[-3:])
             return {"error": f"daemon exited: {tail}"}
@@ -103,6 +94,21 @@ def one(impl: str, n: int, interval: float, window: float, workdir: str) -> dict
         if daemon is not None:
             daemon.stop(timeout=15)
         topo.close()
+
+
+def start_all_master(daemon, n: int, timeout: float, poll: float = 0.5) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """Start `daemon` and wait (bounded by `timeout`) until its log shows `n` instances
+    `Entering MASTER STATE` or it exits: (instances Master, seconds from start)."""
+    t_start = time.time()
+    daemon.start()
+    deadline = time.monotonic() + timeout
+    masters = 0
+    while time.monotonic() < deadline and daemon.running:
+        masters = sum(1 for line in daemon.log_lines() if "Entering MASTER STATE" in line)
+        if masters >= n:
+            break
+        time.sleep(poll)
+    return masters, time.time() - t_start
 
 
 def loop_of(daemon) -> dict | None:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ import time
 
 from bench.daemons import IMPLS, Config, Instance
 from bench.report import Table, quantile
-from bench.scale import jitters, lag_over, loop_of
+from bench.scale import jitters, lag_over, loop_of, start_all_master
 from vipkeeper.lab.topology import Topology
 from vipkeeper.lab.watch import FrameCapture, is_vrrp_or_arp
 
@@ -87,16 +87,7 @@ def one(impl: str, minutes: float, workdir: str) -> dict:
         work = os.path.join(workdir, f"scale4k-{impl}")
         os.makedirs(work, exist_ok=True)
         daemon = IMPLS[impl](a, Config(instances, router_id="scale4k"), work, "a")
-        t_start = time.time()
-        daemon.start()
-        deadline = time.monotonic() + 60 + n * 0.05
-        masters = 0
-        while time.monotonic() < deadline and daemon.running:
-            masters = sum(1 for line in daemon.log_lines() if "Entering MASTER STATE" in line)
-            if masters >= n:
-                break
-            time.sleep(1.0)
-        all_master_s = time.time() - t_start
+        masters, all_master_s = start_all_master(daemon, n, 60 + n * 0.05, poll=1.0)
         if not daemon.running or masters < n:
             return {"error": f"{masters} of {n} Master after {all_master_s:.0f} s; " + " | ".join(daemon.log_lines()[-3:])}
         loop0 = loop_of(daemon)

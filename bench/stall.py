@@ -22,7 +22,7 @@ import time
 
 from bench.daemons import IMPLS, Config, Instance
 from bench.report import Table
-from bench.scale import PER_LINK, build, jitters, lag_over, loop_of, vip
+from bench.scale import PER_LINK, build, jitters, lag_over, loop_of, start_all_master, vip
 from vipkeeper.lab.topology import Topology
 from vipkeeper.lab.watch import FrameCapture, is_vrrp_or_arp
 
@@ -65,15 +65,7 @@ def one(impl: str, window: float, workdir: str, run: int = 0) -> dict:
         a, p = build(topo, (N + PER_LINK - 1) // PER_LINK)
         daemon = IMPLS[impl](a, Config(instances, router_id="stall", globals_extra=["script_user root"],
                                        blocks=blocks), work, "a")
-        t_start = time.time()
-        daemon.start()
-        deadline = time.monotonic() + 30 + N * 0.05
-        masters = 0
-        while time.monotonic() < deadline and daemon.running:
-            masters = sum(1 for line in daemon.log_lines() if "Entering MASTER STATE" in line)
-            if masters >= N:
-                break
-            time.sleep(0.5)
+        masters, _ = start_all_master(daemon, N, 30 + N * 0.05)
         if not daemon.running or masters < N:
             return {"error": f"{masters} of {N} Master; " + " | ".join(daemon.log_lines()[-3:])}
         loop0 = loop_of(daemon)
