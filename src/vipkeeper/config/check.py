@@ -89,6 +89,11 @@ def check_file(path: str = DEFAULT_FILE, config_id: str | None = None, no_host: 
     else:
         for diagnostic in config.diagnostics:
             print(str(diagnostic))
+        for instance in config.instances:  # use_vmac_addr: the VMAC each such VIP lands on
+            for vip in instance.virtual_ipaddress + instance.virtual_ipaddress_excluded:
+                if vip.vmac:
+                    print(f"{vip.where}: ({instance.name}) {vip.address} on VMAC {vip.vmac} "
+                          f"(on {vip.dev or instance.interface})")
         if config.witnesses:
             from vipkeeper.witness.explain import explain
 

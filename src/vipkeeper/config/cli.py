@@ -40,7 +40,7 @@ def check(path: str, config_id: str | None, no_host: bool, as_json: bool) -> Non
     files are checked on this host (in the current network namespace), as keepalived -t does.
 
     A feature vipkeeper lacks whose absence changes what goes on the wire or who holds a VIP
-    (use_vmac_addr, virtual_server, net_namespace, track_bfd, old_unicast_checksum, ...) is an error unless global_defs has
+    (virtual_server, net_namespace, track_bfd, old_unicast_checksum, ...) is an error unless global_defs has
     `vipkeeper_run_without FEATURE ...`; auth_type AH is always an error.
 
     Exit status: 0 clean (unsupported/ignored keywords only); 1 errors, or the file cannot be

@@ -382,9 +382,6 @@ def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
             options.append(option)
         else:
             sink.warning(child, f"Unknown configuration entry '{option}' for ip address - ignoring")
-    if "use_vmac" in options and fields.get("dev"):
-        sink.refuse(child, "use_vmac_addr", f"'use_vmac' on VIP {text} is not supported by vipkeeper "
-                                            f"(keepalived would {NO_VMAC_ADDR})")
     return VirtualAddress(interface, where=child.where, options=tuple(options), **fields)
 
 
@@ -871,8 +868,6 @@ TUNING = "tune its checker/BFD processes, automatic priorities or spawning this 
          "such process and does not need it"
 BUFFERS = "size its netlink or socket receive buffers this way; vipkeeper sizes its own"
 NAMING = "name its processes or files this way; vipkeeper does not"
-NO_VMAC_ADDR = "create a VMAC on every other interface a VIP or eVIP names; vipkeeper makes only the " \
-               "instance's own VMAC, so those VIPs would answer from their interface's own MAC"
 WHERE_VIPS = "start VRRP inside this network namespace; vipkeeper would hold the VIPs in the namespace " \
              "it was started in; start it with `ip netns exec NAME vipkeeper ...`"
 
@@ -905,7 +900,7 @@ INSTANCE: dict[str, Keyword] = {
     "interface": ok("interface", word),
     "vrf": ok("vrf", word),  # keepalived's rules for it: parser.py (instance_vrf)
     "use_vmac": ok(None, use_vmac, multi=True),
-    "use_vmac_addr": unsupported(NO_VMAC_ADDR, refuse=True),
+    "use_vmac_addr": ok("use_vmac_addr", flag),  # config/vmac_addr.py
     "vmac_xmit_base": ok("vmac_xmit_base", flag),
     "use_ipvlan": ok(None, use_ipvlan, multi=True),
     "native_ipv6": ok("native_ipv6", flag),

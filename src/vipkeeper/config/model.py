@@ -95,6 +95,7 @@ class VirtualAddress:
     # further `ip address add` words as written (noprefixroute, home, preferred_lft N, ...)
     options: tuple[str, ...] = ()
     track_group: str | None = None  # static_ipaddress only: the track_group whose instances watch `dev`
+    vmac: str | None = None  # the address VMAC it lives on (use_vmac_addr / its use_vmac; config/vmac_addr.py)
 
     @property
     def ip(self) -> IPAddress:
@@ -346,6 +347,7 @@ class Instance:
     use_vmac: str | None = None  # the VMAC interface name ("" when defaulted to vrrp.VRID)
     vmac_address: str | None = None  # use_vmac's MAC as written (5 or 6 octets); None: 00:00:5e:00:0X:VRID
     vmac_xmit_base: bool = False
+    use_vmac_addr: bool = False  # VIPs on other interfaces (or of the other family) get VMACs of their own
     use_ipvlan: str | None = None  # the ipvlan interface name ("" when defaulted to vrrp.VRID)
     ipvlan_address: IPInterface | None = None  # put on the ipvlan; the adverts' source address
     ipvlan_mode: str = "bridge"  # bridge, private or vepa (the ipvlan's flags; mode is always L2)
@@ -367,6 +369,15 @@ class Instance:
         if name is None:
             return None
         return name or f"vrrp.{self.virtual_router_id}"
+
+    @property
+    def address_vmacs(self) -> tuple[tuple[str, str, int], ...]:
+        """(name, parent, family) of each address VMAC the VIPs live on (config/vmac_addr.py)."""
+        out: dict[str, tuple[str, str, int]] = {}
+        for vip in self.virtual_ipaddress + self.virtual_ipaddress_excluded:
+            if vip.vmac:
+                out.setdefault(vip.vmac, (vip.vmac, vip.dev or self.interface, vip.family))
+        return tuple(out.values())
 
     @property
     def socket_interface(self) -> str:

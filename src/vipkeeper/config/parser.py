@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import keywords as kw
-from . import track_groups
+from . import track_groups, vmac_addr
 from .host_checks import Host, host_diagnostics
 from .keywords import Invalid, Keyword, Sink
 from .lexer import Lexed
@@ -301,7 +301,8 @@ class _Resolver:
         files_ = self.named(self.raw.files, self.track_file, "track_file")
         known = {"script": {s.name for s in scripts}, "process": {p.name for p in processes},
                  "file": {f.name for f in files_}}
-        instances = self.instances(globals_, known)
+        instances = vmac_addr.assign(self.instances(globals_, known),
+                                     lambda vip, message: self.sink.warning(vip.where, message))
         groups, membership = self.sync_groups(instances, known, globals_)
         instances = [_replace(i, sync_group=membership[i.name]) if i.name in membership else i
                      for i in instances]
@@ -704,6 +705,7 @@ class _Resolver:
             skip_check_adv_addr=values.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
             strict_mode=strict_mode, accept=accept,
             use_vmac=use_vmac, vmac_address=vmac_address, vmac_xmit_base=xmit_base,
+            use_vmac_addr=values.get("use_vmac_addr", False),
             use_ipvlan=use_ipvlan, ipvlan_address=ipvlan_address, ipvlan_mode=values.get("ipvlan_mode", "bridge"),
             # the instance's own garp_extra_if, else the global one with its `all`
             garp_extra_if=values.get("garp_extra_if", g.vrrp_garp_extra_if),

@@ -469,7 +469,9 @@ class Router:
         else:
             vips = [vip for vip in action.vips if isinstance(vip, Vip)]
             if action.extra_if:
-                ours = {self.model.vmac_interface} if self.model.vmac_interface else set()
+                ours = {name for name, _, _ in self.model.address_vmacs}
+                if self.model.vmac_interface:
+                    ours.add(self.model.vmac_interface)
                 vips = extra_if_targets(vips, lambda v: v.ifname, self.announcer.ifname, ours,
                                         self.model.garp_extra_if_all, self.model.vmac_xmit_base)
             frames = self._frames_of(vips)
@@ -546,13 +548,16 @@ def advert_for(p: InstanceParams, priority: int) -> packet.Advertisement:
 def vips_of(model: InstanceModel) -> tuple[Vip, ...]:
     """The addresses a Master holds: VIPs then excluded VIPs, each on its own device. With
     use_vmac, those of the instance's family whose `dev` is absent or the instance's interface
-    go on the VMAC (keepalived 2.2.7, measured: `dev eth0` on an eth0 instance lands on vrrp.VRID)."""
+    go on the VMAC (keepalived 2.2.7, measured: `dev eth0` on an eth0 instance lands on vrrp.VRID);
+    those given an address VMAC (use_vmac_addr, a VIP's use_vmac) go on that."""
     out = []
     vmac = model.vmac_interface
     for entry in model.virtual_ipaddress + model.virtual_ipaddress_excluded:
         dev = entry.dev or model.interface
         if vmac and entry.family == model.family and dev == model.interface:
             dev = vmac
+        if entry.vmac:  # use_vmac_addr / the VIP's use_vmac: its own VMAC (config/vmac_addr.py)
+            dev = entry.vmac
         out.append(
             Vip.make(
                 dev,

@@ -723,6 +723,7 @@ class Runtime:
                     continue
                 if self._ensure_vmac(model):  # before the socket, which may bind to it
                     staged.vmacs.append(model.vmac_interface or "")
+                staged.vmacs.extend(self._ensure_address_vmacs(model))
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
                 if key not in self.endpoints and key not in staged.endpoints:
                     ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key)
@@ -832,6 +833,35 @@ class Runtime:
         self._ifindex[spec.name] = link_state(spec.name).index  # so its deletion is reported
         return created
 
+    def _ensure_address_vmacs(self, model: InstanceModel) -> list[str]:
+        """Create (or take over) the VMACs of VIPs on other interfaces (use_vmac_addr, a VIP's
+        use_vmac; config/vmac_addr.py); the names of those this call created."""
+        created = []
+        for name, parent, family in model.address_vmacs:
+            if name in self.vmacs.owned:
+                continue  # another instance's VIPs share it, or a reload keeps it
+            spec = VmacSpec(name, parent, vmac_mac(model.virtual_router_id, family, model.vmac_address), family)
+            try:
+                if self.vmacs.ensure(spec):
+                    created.append(name)
+            except VmacError as exc:
+                if exc.errno != errno.ENODEV:
+                    for done in created:
+                        self.vmacs.remove(done)
+                    raise StartupError(f"{model.where}: ({model.name}) {exc.strerror or exc}") from None
+                self.vmacs.owned[spec.name] = spec  # made when its parent appears (_remake_vmacs)
+                log.warning("(%s) %s: it is made when %s appears", model.name, exc.strerror or exc, parent)
+                continue
+            self._ifindex[spec.name] = link_state(spec.name).index
+        return created
+
+    def _wanted_vmacs(self) -> set[str]:
+        """The VMACs the running instances use: their own and their VIPs' address VMACs."""
+        wanted = {r.model.vmac_interface for r in self.routers.values() if r.model.vmac_interface}
+        for router in self.routers.values():
+            wanted.update(name for name, _, _ in router.model.address_vmacs)
+        return wanted
+
     def _remake_vmacs(self, state: LinkState) -> None:
         """A VMAC of ours that is gone (deleted by someone, or with its parent) is made again as
         soon as its parent exists, as keepalived 2.2.7 does (measured: FAULT, "Interface vrrp.71
@@ -842,7 +872,7 @@ class Runtime:
             return
         for name in self.vmacs.missing():
             spec = self.vmacs.owned[name]
-            if not any(r.model.vmac_interface == name for r in self.routers.values()):
+            if name not in self._wanted_vmacs():
                 continue
             try:
                 self.vmacs.ensure(spec, again=True)
@@ -1528,7 +1558,7 @@ class Runtime:
             if ep.socket is not None:
                 ep.socket.close()
         # a VMAC whose socket is gone and no running instance names: a reload dropped it
-        wanted = {r.model.vmac_interface for r in self.routers.values()}
+        wanted = self._wanted_vmacs()
         for name in [n for n in self.vmacs.owned if n not in wanted]:
             self.vmacs.remove(name)
 

@@ -28,7 +28,7 @@ def test_table_covers_every_keyword_and_the_issue_19_features():
     for name in ("use_ipvlan", "vrf"):
         assert rows[("vrrp_instance", name)] == "acts", name
     assert rows[("top level", "track_group")] == "acts"
-    assert rows[("vrrp_instance", "use_vmac_addr")] == "refused"
+    assert rows[("vrrp_instance", "use_vmac_addr")] == "acts"
     assert rows[("top level", "virtual_server")] == "refused"
     assert rows[("global_defs", "control_socket")] == "vipkeeper's own"
 

@@ -287,10 +287,10 @@ def test_use_vmac_is_read_as_keepalived_reads_it():
     i = config.instances[0]
     assert not i.vmac_xmit_base and i.vmac_address is None
     assert any("xmit_base is incompatible with strict mode - resetting" in d.message for d in config.diagnostics)
-    # a VIP on another interface with its own use_vmac (keepalived's use_vmac_addr) is refused
+    # a VIP on another interface with its own use_vmac gets an address VMAC (config/vmac_addr.py)
     config = loads(base.format(g="", extra=" use_vmac\n virtual_ipaddress_excluded {\n 198.51.100.9/24 dev eth1 "
                                            "use_vmac\n }\n"))
-    assert not config.usable and "use_vmac_addr" in config.errors[0].message
+    assert config.usable and config.instances[0].virtual_ipaddress_excluded[0].vmac == "vrrp1.9"
 
 
 def test_values_read_as_keepalived_2_2_7_reads_them():

@@ -19,10 +19,10 @@ def test_every_row_not_acted_on_says_what_keepalived_would_do():
         assert note and not note.endswith("."), (block, name)
         assert (status == "refused") == bool(opt_out), (block, name)
     refused = {name for _, name, status, _, _ in rows if status == "refused"}
-    assert {"use_vmac_addr", "virtual_server", "net_namespace", "track_bfd"} <= refused
+    assert {"virtual_server", "net_namespace", "track_bfd"} <= refused
     # acted on (net/routes.py, net/vmac.py): not in the table at all
     assert not {"virtual_routes", "virtual_rules", "static_routes", "static_rules", "static_ipaddress", "use_vmac",
-                "vmac_xmit_base", "use_ipvlan", "vrf", "track_group", "garp_group", "vrrp_garp_extra_if",
+                "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "vrf", "track_group", "garp_group", "vrrp_garp_extra_if",
                 "garp_extra_if"} & named_all(rows)
     named = {name for _, name, _, _, _ in rows}
     # the keywords issue 15 found dropped without a word (dynamic_interfaces is acted on: an
@@ -46,7 +46,7 @@ def named_all(rows):
 def test_each_refusable_feature_is_an_error_then_accepted_by_name():
     body = ("vrrp_instance V {{\n interface eth0\n virtual_router_id 9\n{extra}"
             " virtual_ipaddress {{ 192.0.2.9/24 }}\n}}\n")
-    cases = {"use_vmac_addr": " use_vmac_addr\n", "track_bfd": " track_bfd {\n b\n }\n",
+    cases = {"track_bfd": " track_bfd {\n b\n }\n",
              "old_unicast_checksum": " old_unicast_checksum\n"}
     for feature, extra in cases.items():
         config = loads(body.format(extra=extra))
