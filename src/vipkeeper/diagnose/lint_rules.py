@@ -758,8 +758,10 @@ def garp_extra_if_idle(nodes: list[Node]) -> Iterator[Finding]:
                 dev = entry.dev or inst.interface
                 if inst.vmac_interface and entry.family == inst.family and dev == inst.interface:
                     dev = inst.vmac_interface  # on the VMAC, as vips_of puts it
-                names.append(dev)
-            ours = {inst.vmac_interface} if inst.vmac_interface else set()
+                names.append(entry.vmac or dev)  # an address VMAC (use_vmac_addr) is one of ours
+            ours = {name for name, _, _ in inst.address_vmacs}
+            if inst.vmac_interface:
+                ours.add(inst.vmac_interface)
             if extra_if_targets(names, str, own, ours, inst.garp_extra_if_all, inst.vmac_xmit_base):
                 continue
             others = sorted({n for n in names if n != own})

@@ -158,6 +158,9 @@ CASES = [
     ("VK222", instance(body="garp_extra_if all 60\n", vips=("192.0.2.100/24", "198.51.100.1/24 dev eth1")), {},
      False),
     ("VK222", instance(body="garp_extra_if 0\n"), {}, False),
+    # a VIP on its address VMAC (use_vmac_addr) is on a VMAC of ours: refreshed without `all`
+    ("VK222", instance(body="garp_extra_if 60\nuse_vmac_addr\n", vips=("192.0.2.100/24", "198.51.100.1/24 dev eth1")),
+     {}, False),
 ]
 
 
