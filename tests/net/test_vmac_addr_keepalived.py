@@ -11,7 +11,10 @@ priority; then vipkeeper replaces keepalived on a. Shown, and compared between t
 - the client on the second LAN resolves the VIP to 00:00:5e:00:01:VRID whichever node is
   Master, also after a failover (the Master stopped), and the bridge learns the MAC on the new
   Master's port;
-- every VMAC is gone once its daemon has exited.
+- every VMAC is gone once its daemon has exited;
+- with eVIPs of the other family (IPv6 on an IPv4 instance), on eth0 and eth1, the four VMACs
+  keepalived makes (vrrp.9, vrrp1.9, vrrp6.9, vrrp2.9, the IPv6 ones with 00:00:5e:00:02:09) and
+  the addresses on each are the same as vipkeeper's.
 """
 
 from __future__ import annotations
@@ -187,3 +190,53 @@ def test_vip_on_a_second_lan_gets_keepalived_s_vmac(bed: Testbed, case: str) -> 
         bed.stop(node)
         assert vmacs(ns) == {}, (node, vmacs(ns))
         assert ip(ns, "ip", "-o", "link", "show", "eth1")  # the parent stays
+
+
+BOTH_FAMILIES = """
+vrrp_instance V {
+  state MASTER
+  interface eth0
+  virtual_router_id 9
+  priority 150
+  advert_int 0.5
+  version 3
+  use_vmac
+  use_vmac_addr
+  virtual_ipaddress {
+    192.0.2.9/24
+    198.51.100.9/24 dev eth1
+  }
+  virtual_ipaddress_excluded {
+    2001:db8::9/64
+    2001:db8:1::9/64 dev eth1
+  }
+}
+"""
+
+
+def test_both_families_get_the_names_keepalived_gives_them(bed: Testbed) -> None:
+    """eVIPs of the other family, on the instance's interface and on eth1: each its own VMAC with
+    the IPv6 MAC, named as keepalived names them (vrrp6.VRID first for IPv6), each address on it."""
+    ns = bed.nodes["a"].ns
+    ip(ns, "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+    ip(ns, "ip", "link", "set", "eth1", "up")
+    ip(ns, "ip", "link", "set", "eth1p", "up")
+    seen = {}
+    for kind in ("keepalived", "vipkeeper"):
+        bed.start("a", kind=kind, conf=BOTH_FAMILIES)
+        bed.wait_sole("a", "2001:db8:1::9/64", 10.0)
+        def view() -> dict[str, tuple[str, str, list[str]]] | None:
+            out = {name: (parent, mac, sorted(a for a in addresses(ns, name) if not a.startswith("fe80")))
+                   for name, (parent, mac, _) in vmacs(ns).items()}
+            return out if len(out) == 4 and all(v[2] for v in out.values()) else None
+
+        seen[kind] = wait(f"{kind}'s four VMACs, each with its VIP", view)
+        bed.stop("a")
+        assert vmacs(ns) == {}, (kind, vmacs(ns))
+    print(seen)
+    assert seen["keepalived"] == {
+        "vrrp.9": ("eth0", "00:00:5e:00:01:09", ["192.0.2.9/24"]),
+        "vrrp1.9": ("eth1", "00:00:5e:00:01:09", ["198.51.100.9/24"]),
+        "vrrp6.9": ("eth0", "00:00:5e:00:02:09", ["2001:db8::9/64"]),
+        "vrrp2.9": ("eth1", "00:00:5e:00:02:09", ["2001:db8:1::9/64"])}
+    assert seen["vipkeeper"] == seen["keepalived"]

@@ -24,9 +24,12 @@ Rules (keepalived 2.2.7, vrrp.c vrrp_complete_instance and create_vmac_name; man
   interface it did not make has one (net/vmac.py). So with `use_vmac` and `use_vmac_addr` on a
   VRID 51 instance, the VMAC for a VIP on eth1 is `vrrp1.51`; with `use_vmac_addr` alone it is
   `vrrp.51`.
-- keepalived tracks the address VMAC with weight 0 unless the VIP has `no_track`; it is made at
-  start, stays up in every state (only the VIPs on it come and go) and is deleted at exit and
-  when a reload leaves no VIP on it.
+- It is made at start, stays up in every state (only the VIPs on it come and go) and is deleted
+  at exit and when a reload leaves no VIP on it (keepalived's vrrp_restore_interface and
+  clear_diff_vrrp_vmac; vipkeeper likewise, tests/net/test_vmac_addr_keepalived.py).
+- Not done: keepalived also tracks the address VMAC with weight 0 unless the VIP has
+  `no_track` (the instance goes to FAULT while it is down); vipkeeper makes it again when
+  someone deletes it, as it does the instance's own VMAC, but does not fault the instance.
 Pure: instances in, instances with each VIP's `vmac` filled out.
 """
 
