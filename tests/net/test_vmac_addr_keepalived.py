@@ -20,6 +20,7 @@ priority; then vipkeeper replaces keepalived on a. Shown, and compared between t
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -240,3 +241,60 @@ def test_both_families_get_the_names_keepalived_gives_them(bed: Testbed) -> None
         "vrrp6.9": ("eth0", "00:00:5e:00:02:09", ["2001:db8::9/64"]),
         "vrrp2.9": ("eth1", "00:00:5e:00:02:09", ["2001:db8:1::9/64"])}
     assert seen["vipkeeper"] == seen["keepalived"]
+
+
+def reload_conf(vips: list[str], addr: bool = True) -> str:
+    return vrrp_conf("VI_1", vrid=VRID, priority=150, vips=[OWN_VIP, *vips], advert_int=ADV, state="MASTER",
+                     extra=["use_vmac"] + (["use_vmac_addr"] if addr else []))
+
+
+def index_of(ns: str, name: str) -> int | None:
+    out = subprocess.run(["ip", "netns", "exec", ns, "ip", "-j", "link", "show", name], capture_output=True,
+                         text=True, timeout=10, check=False)
+    return json.loads(out.stdout)[0]["ifindex"] if out.returncode == 0 and out.stdout.strip() else None
+
+
+def reload(bed: Testbed, outcome: str) -> str:
+    """SIGHUP node a; the log line that says the reload's `outcome` ("finished" or "failed")."""
+    hup = bed.daemon("a").kill(signal.SIGHUP)
+    try:
+        return bed.daemon("a").log.wait_line(lambda line: f"Reload {outcome}" in line.text, 5.0, after=hup - 0.5).text
+    except Exception:
+        raise AssertionError(f"no 'Reload {outcome}':\n{bed.log_text('a')[-3000:]}") from None
+
+
+def test_reload_keeps_moves_and_drops_the_address_vmac_and_never_takes_a_foreign_link(bed: Testbed) -> None:
+    ns = bed.nodes["a"].ns
+    for argv in (["link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"], ["link", "set", "eth1", "up"],
+                 ["link", "set", "eth1p", "up"]):
+        ip(ns, "ip", *argv)
+    name = f"vrrp1.{VRID}"
+    bed.start("a", conf=reload_conf([f"{LAN2_VIP} dev eth1"]))
+    bed.wait_sole("a", LAN2_VIP, 3 * ADV + 5.0)
+    first = index_of(ns, name)
+    assert first is not None and LAN2_VIP in addresses(ns, name)
+    # a second VIP on eth1: on the same VMAC, the same interface
+    bed.write_conf("a", reload_conf([f"{LAN2_VIP} dev eth1", "198.51.100.72/24 dev eth1"]))
+    reload(bed, "finished")
+    wait("both VIPs on the VMAC", lambda: {LAN2_VIP, "198.51.100.72/24"} <= addresses(ns, name))
+    assert index_of(ns, name) == first
+    # a VIP on eth2 whose VMAC's name (vrrp2.VRID) someone else's link has: the reload fails
+    # whole, naming it; nothing of ours changes and the foreign link stays
+    for argv in (["link", "add", "eth2", "type", "veth", "peer", "name", "eth2p"], ["link", "set", "eth2", "up"],
+                 ["link", "add", "link", "eth2", "name", f"vrrp2.{VRID}", "address", "02:00:00:00:00:47", "type",
+                  "macvlan"]):
+        ip(ns, "ip", *argv)
+    foreign = index_of(ns, f"vrrp2.{VRID}")
+    bed.write_conf("a", reload_conf([f"{LAN2_VIP} dev eth1", "198.51.100.72/24 dev eth1",
+                                     "198.51.100.140/25 dev eth2"]))
+    failed = reload(bed, "failed")
+    assert f"vrrp2.{VRID} exists and is not a VMAC" in failed, failed
+    assert index_of(ns, f"vrrp2.{VRID}") == foreign and index_of(ns, name) == first
+    assert {LAN2_VIP, "198.51.100.72/24"} <= addresses(ns, name)
+    # use_vmac_addr dropped: the address VMAC goes, the VIPs go on eth1 itself
+    bed.write_conf("a", reload_conf([f"{LAN2_VIP} dev eth1"], addr=False))
+    reload(bed, "finished")
+    wait(f"{name} deleted", lambda: index_of(ns, name) is None)
+    wait("the VIP on eth1", lambda: LAN2_VIP in addresses(ns, "eth1"))
+    bed.stop("a")
+    assert set(vmacs(ns)) == {f"vrrp2.{VRID}"}  # ours gone, the foreign one untouched

@@ -720,6 +720,8 @@ class Runtime:
         try:
             for model in config.instances:
                 if model.name in keep:
+                    # a reconfigured instance may put VIPs on new address VMACs (a no-op unchanged)
+                    staged.vmacs.extend(self._ensure_address_vmacs(model))
                     continue
                 if self._ensure_vmac(model):  # before the socket, which may bind to it
                     staged.vmacs.append(model.vmac_interface or "")
