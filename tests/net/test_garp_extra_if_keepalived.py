@@ -7,6 +7,7 @@ after the other. Compared, per interface:
 - becoming Master, every VIP is announced on its own interface (not on the instance's);
 - with `garp_extra_if all N`: one GARP every N s (with an advert) on each other interface, for
   the first VIP on it only, and none on the instance's own interface;
+- without `all` but with `use_vmac_addr` (the VIPs on eth1/eth2 on VMACs of their own) the same;
 - without `all` (no VMAC among them), or with the global `vrrp_garp_extra_if` overridden by the
   instance's `garp_extra_if 0`: no periodic GARP at all.
 """
@@ -65,8 +66,10 @@ CASES = {
     "global_all": ("", f"vrrp_garp_extra_if all {PERIOD}"),
     "not_ours": (f"garp_extra_if {PERIOD}", ""),
     "instance_off": ("garp_extra_if 0", f"vrrp_garp_extra_if all {PERIOD}"),
+    # the VIPs on eth1/eth2 on address VMACs (vrrp.91, vrrp1.91): VMACs of ours, so without `all`
+    "vmac_addr": (f"garp_extra_if {PERIOD}\n  use_vmac_addr", ""),
 }
-PERIODIC = {"all": True, "global_all": True, "not_ours": False, "instance_off": False}
+PERIODIC = {"all": True, "global_all": True, "not_ours": False, "instance_off": False, "vmac_addr": True}
 
 
 def garp_of(frame: Frame) -> str | None:
