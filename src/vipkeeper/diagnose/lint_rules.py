@@ -673,6 +673,16 @@ def vmac_arp_announce(nodes: list[Node]) -> Iterator[Finding]:
                          "(measured with keepalived 2.2.7; vipkeeper sets it itself)",
                          f"set net.ipv4.conf.{inst.interface}.arp_announce=2 (and keep arp_ignore=1, "
                          f"arp_filter=1) in /etc/sysctl.d on every node")
+            # the same for the parents of IPv4 address VMACs (use_vmac_addr, a VIP's use_vmac)
+            for name, parent, family in inst.address_vmacs:
+                if family == 4 and not (parent == inst.interface and inst.use_vmac is not None and inst.family == 4):
+                    yield _f("VK215", inst.where,
+                             f"({inst.name}) VMAC {name} on {parent} (use_vmac_addr): keepalived sets arp_ignore "
+                             f"and arp_filter on {parent} but not arp_announce, so the Master's own ARP requests "
+                             f"from {parent} can teach clients {parent}'s MAC for the VIPs on {name} (vipkeeper "
+                             "sets it itself)",
+                             f"set net.ipv4.conf.{parent}.arp_announce=2 (and keep arp_ignore=1, arp_filter=1) in "
+                             "/etc/sysctl.d on every node")
 
 
 def _shared_tables(config: Config) -> dict[int, int]:

@@ -141,6 +141,8 @@ CASES = [
     ("VK214", "interface_up_down_delays {\n  eth0 1.5\n}\n" + instance(), {}, False),
     ("VK215", instance(body="use_vmac\n"), {}, True),
     ("VK215", instance(body="use_vmac\n", vips=("2001:db8::10/64",)), {}, False),
+    ("VK215", instance(body="use_vmac_addr\n", vips=("192.0.2.100/24", "198.51.100.1/24 dev eth1")), {}, True),
+    ("VK215", instance(body="use_vmac_addr\n", vips=("192.0.2.100/24",)), {}, False),  # no address VMAC
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0\n}\n"), {}, True),
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 no_track\n}\n"), {}, False),
     ("VK216", instance(body="virtual_routes {\n  198.51.100.0/24 via 192.0.2.254 dev eth0 table 7\n}\n"), {}, False),
