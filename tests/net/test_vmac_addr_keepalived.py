@@ -14,7 +14,11 @@ priority; then vipkeeper replaces keepalived on a. Shown, and compared between t
 - every VMAC is gone once its daemon has exited;
 - with eVIPs of the other family (IPv6 on an IPv4 instance), on eth0 and eth1, the four VMACs
   keepalived makes (vrrp.9, vrrp1.9, vrrp6.9, vrrp2.9, the IPv6 ones with 00:00:5e:00:02:09) and
-  the addresses on each are the same as vipkeeper's.
+  the addresses on each are the same as vipkeeper's;
+- a reload keeps the address VMAC, fails whole (naming it) when a link vipkeeper did not make
+  has its name, and drops it with use_vmac_addr;
+- the measured difference: an address VMAC someone deletes puts keepalived in FAULT for good,
+  vipkeeper makes it again with its VIP.
 """
 
 from __future__ import annotations
@@ -298,3 +302,32 @@ def test_reload_keeps_moves_and_drops_the_address_vmac_and_never_takes_a_foreign
     wait("the VIP on eth1", lambda: LAN2_VIP in addresses(ns, "eth1"))
     bed.stop("a")
     assert set(vmacs(ns)) == {f"vrrp2.{VRID}"}  # ours gone, the foreign one untouched
+
+
+@pytest.mark.parametrize("kind", ["keepalived", "vipkeeper"])
+def test_an_address_vmac_someone_deletes(bed: Testbed, kind: str) -> None:
+    """The measured difference: keepalived 2.2.7 tracks the address VMAC (weight 0), so its
+    deletion puts the instance in FAULT (its VIPs go) and keepalived never makes it again;
+    vipkeeper makes it again at once, as it does the instance's own VMAC, and puts the VIP back."""
+    ns = bed.nodes["a"].ns
+    for argv in (["link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"], ["link", "set", "eth1", "up"],
+                 ["link", "set", "eth1p", "up"]):
+        ip(ns, "ip", *argv)
+    name = f"vrrp1.{VRID}"
+    bed.start("a", kind=kind, conf=reload_conf([f"{LAN2_VIP} dev eth1"]))
+    bed.wait_sole("a", LAN2_VIP, 3 * ADV + 6.0)
+    first = index_of(ns, name)
+    deleted = time.time()
+    ip(ns, "ip", "link", "del", name)
+    if kind == "keepalived":
+        wait("keepalived's FAULT: the VIP gone", lambda: bed.holders(OWN_VIP) == [])
+        assert "(VI_1) Entering FAULT STATE" in bed.log_text("a")
+        while time.time() < deleted + 3.0:  # an observation window: it is not made again
+            assert index_of(ns, name) is None
+            time.sleep(0.1)
+    else:
+        wait(f"{name} made again", lambda: (index_of(ns, name) or first) != first)
+        wait(f"{LAN2_VIP} back on {name}", lambda: LAN2_VIP in addresses(ns, name))
+        assert vmacs(ns)[name] == ("eth1", VMAC, "private") and bed.holders(OWN_VIP) == ["a"]
+    bed.stop("a")
+    assert vmacs(ns) == {}

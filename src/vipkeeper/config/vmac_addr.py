@@ -27,9 +27,11 @@ Rules (keepalived 2.2.7, vrrp.c vrrp_complete_instance and create_vmac_name; man
 - It is made at start, stays up in every state (only the VIPs on it come and go) and is deleted
   at exit and when a reload leaves no VIP on it (keepalived's vrrp_restore_interface and
   clear_diff_vrrp_vmac; vipkeeper likewise, tests/net/test_vmac_addr_keepalived.py).
-- Not done: keepalived also tracks the address VMAC with weight 0 unless the VIP has
-  `no_track` (the instance goes to FAULT while it is down); vipkeeper makes it again when
-  someone deletes it, as it does the instance's own VMAC, but does not fault the instance.
+- Difference, on purpose: keepalived also tracks the address VMAC with weight 0 unless the VIP
+  has `no_track`; deleted by someone, it puts the instance in FAULT and never makes it again
+  (measured with 2.2.7, tests/net/test_vmac_addr_keepalived.py). vipkeeper makes it again at
+  once, as it does the instance's own VMAC, and the Master puts its VIPs back; it does not
+  fault the instance while the VMAC is merely down (it tracks no VIP's interface).
 Pure: instances in, instances with each VIP's `vmac` filled out.
 """
 
