@@ -31,6 +31,7 @@ import time
 
 import pytest
 
+from vipkeeper.lab.proc import LabTimeout
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
 
 pytestmark = pytest.mark.net
@@ -263,7 +264,7 @@ def reload(bed: Testbed, outcome: str) -> str:
     hup = bed.daemon("a").kill(signal.SIGHUP)
     try:
         return bed.daemon("a").log.wait_line(lambda line: f"Reload {outcome}" in line.text, 5.0, after=hup - 0.5).text
-    except Exception:
+    except LabTimeout:
         raise AssertionError(f"no 'Reload {outcome}':\n{bed.log_text('a')[-3000:]}") from None
 
 

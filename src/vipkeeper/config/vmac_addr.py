@@ -82,8 +82,8 @@ def conflicts(instance: Instance) -> list[tuple[VirtualAddress, str]]:
         if own_if and instance.use_vmac is not None and vip.family == instance.family:
             out.append((vip, f"({instance.name}) use_vmac specified for VIP/eVIP {vip.address.ip} and vrrp instance"))
         elif (not own_if or vip.family != instance.family) and instance.use_vmac_addr:
-            out.append((vip, f"({instance.name}) use_vmac_addr specified and use_vmac specified for VIP/eVIP "
-                             f"{vip.address.ip}"))
+            message = f"({instance.name}) use_vmac_addr specified and use_vmac specified for VIP/eVIP {vip.address.ip}"
+            out.append((vip, message))
     return out
 
 
