@@ -61,17 +61,8 @@ FAILURE_TEXT = {
 # (label, daemon, fast_handover)
 VARIANTS = [("vipkeeper fast", "vipkeeper", True), ("vipkeeper rfc", "vipkeeper", False), ("keepalived", "keepalived", False)]
 
-POSTFIX_MAIN = """\
-compatibility_level = 3.6
-queue_directory = {spool}
-data_directory = {data}
-myhostname = {host}.lab.example
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-maillog_file = /dev/stdout
-alias_maps =
-alias_database =
+# the lab's postfix (lab/nodes.py) plus local delivery into maildirs and a use limit per process
+POSTFIX_MAIN = labnodes.POSTFIX_MAIN + """\
 biff = no
 smtpd_peername_lookup = no
 mynetworks = 127.0.0.0/8

@@ -1067,6 +1067,20 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                       + body.replace("DIR", "oifname") + " }\n}\n")
             topo.run(nodes[n].ns, ["nft", "-f", "-"], input=script)
 
+        def drop_at_input(n: str, key: str, match: str | None) -> None:
+            """Drop (`match`: '' for every frame, or an nft match to drop some) or stop dropping
+            (None) on n's input and, by n's MAC, on every other node's input: the node's link
+            fails both ways while no send of anyone's fails."""
+            for m in NODES:
+                name = key if m == n else f"{key}_from_{n}"
+                if match is None:
+                    nft_in[m].pop(name, None)
+                else:
+                    mac = "" if m == n else f"ether saddr {nodes[n].mac} "
+                    nft_in[m][name] = f'iifname "eth0" {mac}{match}drop'
+            for m in NODES:
+                nft_apply(m)
+
         def start_sleeper(n: str) -> None:
             sleepers[n] = subprocess.Popen([str(procdir / procname[n]), "100000"], start_new_session=True)
             owner.add(sleepers[n].pid)
@@ -1222,24 +1236,10 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
             n = f.node
             if f.kind == "loss":
                 # loss on the node's link, both ways, as a faulty cable or switch port loses frames:
-                # dropped on the node's input and, by its MAC, on the others' input, never on the
-                # node's own output (an nft output drop is a local send error, EPERM, which the
+                # dropped on input only (an nft output drop is a local send error, EPERM, which the
                 # daemon rightly treats as its own fault; a lossy network never says so)
-                if action == "apply":
-                    nft_in[n]["loss"] = f'iifname "eth0" numgen random mod 100 < {f.arg} drop'
-                    for m in NODES:
-                        if m != n:
-                            nft_in[m][f"loss_from_{n}"] = (f'iifname "eth0" ether saddr {nodes[n].mac} '
-                                                           f'numgen random mod 100 < {f.arg} drop')
-                    for m in NODES:
-                        nft_apply(m)
-                    rec.add_interval(rec.lossy, n, rel())
-                else:
-                    nft_in[n].pop("loss", None)
-                    for m in NODES:
-                        nft_in[m].pop(f"loss_from_{n}", None)
-                        nft_apply(m)
-                    rec.close_interval(rec.lossy, n, rel())
+                drop_at_input(n, "loss", f"numgen random mod 100 < {f.arg} " if action == "apply" else None)
+                (rec.add_interval if action == "apply" else rec.close_interval)(rec.lossy, n, rel())
             elif f.kind == "delay":
                 if action == "apply":
                     # reader first, then the rules: no packet is queued with no one to hold it
@@ -1252,23 +1252,11 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     rec.delay_stats.append(_stop_delayer(delayers.pop(n), n, f.arg, rec))
                     rec.close_interval(rec.delayed, n, rel())
             elif f.kind == "partition":
-                if action == "apply":
-                    # a partition drops what reaches the node and what the others get from it (by its
-                    # MAC: IPv6 adverts come from a link-local address), never the node's own output:
-                    # a local send error is the daemon's business (vipkeeper: FAULT), not a partition's
-                    nft_in[n]["partition"] = 'iifname "eth0" drop'
-                    for m in NODES:
-                        if m != n:
-                            nft_in[m][f"from_{n}"] = f'iifname "eth0" ether saddr {nodes[n].mac} drop'
-                    for m in NODES:
-                        nft_apply(m)
-                    rec.add_interval(rec.isolated, n, rel())
-                else:
-                    nft_in[n].pop("partition", None)
-                    for m in NODES:
-                        nft_in[m].pop(f"from_{n}", None)
-                        nft_apply(m)
-                    rec.close_interval(rec.isolated, n, rel())
+                # a partition drops what reaches the node and what the others get from it (by its
+                # MAC: IPv6 adverts come from a link-local address), never the node's own output:
+                # a local send error is the daemon's business (vipkeeper: FAULT), not a partition's
+                drop_at_input(n, "partition", "" if action == "apply" else None)
+                (rec.add_interval if action == "apply" else rec.close_interval)(rec.isolated, n, rel())
             elif f.kind == "vrrp_split":
                 # Silent, as a switch fault or a firewall between the routers is: dropped on the
                 # receiving side only (the node's own sends succeed, so it does not go to FAULT
