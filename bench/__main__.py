@@ -14,11 +14,34 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
 FIGURES = ["failover", "node", "detect", "churn", "scale", "startup", "realtime", "client", "seed", "witness", "stall", "scale4k"]
+
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def choose_python(choice: str) -> str | None:
+    """The interpreter for the daemon: the product as the Debian package installs it runs under
+    Debian's python3; a development interpreter (a version manager's, with its own site packages)
+    starts slower and bigger, which is not the product's cost."""
+    def usable(python: str) -> bool:
+        try:
+            done = subprocess.run([python, "-c", "import click, prometheus_client"], capture_output=True, timeout=30,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
+
+    if choice == "current":
+        return sys.executable
+    if choice == "auto":
+        return DEBIAN_PYTHON if os.path.exists(DEBIAN_PYTHON) and usable(DEBIAN_PYTHON) else sys.executable
+    return choice if usable(choice) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instances", default=None, help="scale: comma-separated subset of 1,255,1000")
     ap.add_argument("--intervals", default=None, help="scale: comma-separated subset of 1,0.1")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
+    ap.add_argument("--python", default="auto",
+                    help="the interpreter vipkeeper runs under: a path, 'current' (this one), or 'auto' (default: "
+                         f"{DEBIAN_PYTHON}, which the Debian package runs, when it can import the daemon's "
+                         "dependencies; else this one)")
     args = ap.parse_args(argv)
     wanted = FIGURES if "all" in args.figures else args.figures
     unknown = [f for f in wanted if f not in FIGURES]
@@ -58,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         missing = prerequisites()
         if missing:
             ap.error(f"figures client and seed need {', '.join(missing)}")
+
+    python = choose_python(args.python)
+    if python is None:
+        ap.error(f"--python {args.python}: not an interpreter that can import click and prometheus_client")
+    if python != sys.executable:
+        from vipkeeper.lab.nodes import set_daemon_python
+
+        set_daemon_python(python)
+    print(f"vipkeeper runs under {python}", file=sys.stderr)
 
     from bench import churn, client, detect, failover, realtime, scale, startup
     from bench.native import Programs

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from vipkeeper.lab.nodes import HostDaemon
+from vipkeeper.lab.nodes import HostDaemon, daemon_python
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -141,7 +141,7 @@ class Vipkeeper(Daemon):
 
     def status(self) -> dict | None:
         try:
-            done = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", self.control_socket,
+            done = subprocess.run([daemon_python(), "-m", "vipkeeper", "status", "--socket", self.control_socket,
                                    "--json"], capture_output=True, text=True, timeout=60, check=False)
         except subprocess.TimeoutExpired:
             return None
@@ -160,6 +160,14 @@ class Keepalived(Daemon):
 IMPLS = {"vipkeeper": Vipkeeper, "keepalived": Keepalived}
 
 
+def _python_version(python: str) -> str:
+    if python == sys.executable:
+        return f"{sys.version.split()[0]} ({python})"
+    done = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True,
+                          check=False)
+    return f"{done.stdout.strip() or '?'} ({python})"
+
+
 def versions() -> dict[str, str]:
     ka = subprocess.run(["keepalived", "--version"], capture_output=True, text=True, check=False)
     first = (ka.stderr or ka.stdout).splitlines()[:1]
@@ -167,5 +175,5 @@ def versions() -> dict[str, str]:
         from vipkeeper import __version__ as vk
     except ImportError:
         vk = "?"
-    return {"vipkeeper": vk, "keepalived": first[0] if first else "?", "python": sys.version.split()[0],
+    return {"vipkeeper": vk, "keepalived": first[0] if first else "?", "python": _python_version(daemon_python()),
             "kernel": os.uname().release}

@@ -8,7 +8,6 @@ of tests/data/keepalived-samples/ (exit status reported; keepalived exits 5 on w
 
 from __future__ import annotations
 
-import compileall
 import glob
 import os
 import subprocess
@@ -17,6 +16,7 @@ import time
 
 from bench.daemons import IMPLS, Config, Instance
 from bench.report import Table
+from vipkeeper.lab.nodes import daemon_python
 from vipkeeper.lab.topology import Topology
 from vipkeeper.lab.watch import FrameCapture, is_vrrp_or_arp
 
@@ -29,7 +29,8 @@ def figure6(runs: int, workdir: str) -> Table:
     # compile each module it imports (measured: 421 M instead of 637 M instructions for `check`).
     import vipkeeper
 
-    compileall.compile_dir(os.path.dirname(vipkeeper.__file__), quiet=1)
+    # with the interpreter the daemon runs under (its own cache tag)
+    subprocess.run([daemon_python(), "-m", "compileall", "-q", os.path.dirname(vipkeeper.__file__)], check=True)
     table = Table("fig6-startup", "exec -> first advert on the wire; config check", "ms")
     work = os.path.join(workdir, "startup")
     os.makedirs(work, exist_ok=True)
@@ -78,7 +79,7 @@ def figure6(runs: int, workdir: str) -> Table:
         largest = samples[-1]
         # The interpreter itself, as the daemon rows start it: `shutil.which("vipkeeper")` can be a
         # version manager's shell shim (pyenv's costs ~50 ms of bash before Python starts).
-        commands = {"vipkeeper": [sys.executable, "-m", "vipkeeper", "check", "-f", largest],
+        commands = {"vipkeeper": [daemon_python(), "-m", "vipkeeper", "check", "-f", largest],
                     "keepalived": ["keepalived", "-t", "-f", largest]}
         times: dict[str, list] = {"vipkeeper": [], "keepalived": []}
         codes: dict[str, set] = {"vipkeeper": set(), "keepalived": set()}

@@ -352,9 +352,29 @@ def process_visible(node: LabNode, comm: str) -> bool:
 
 # -- daemons -----------------------------------------------------------------------------------
 
+_DAEMON_PYTHON: list[str] = []
+
+
+def set_daemon_python(python: str) -> None:
+    """Run the lab's `vipkeeper` commands with `python` rather than this interpreter (the bench
+    measures the daemon under the interpreter the Debian package runs, /usr/bin/python3). This
+    source tree goes first on PYTHONPATH, so that interpreter runs the same code."""
+    import vipkeeper
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(vipkeeper.__file__)))
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    _DAEMON_PYTHON[:] = [python]
+
+
+def daemon_python() -> str:
+    """The interpreter the lab starts `vipkeeper` with (this one unless set_daemon_python chose)."""
+    return _DAEMON_PYTHON[0] if _DAEMON_PYTHON else sys.executable
+
+
 def vipkeeper_argv(node: LabNode, conf: Path | str, tag: str = "vk", extra: Sequence[str] = ()) -> list[str]:
     w = node.workdir
-    return [sys.executable, "-m", "vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(conf),
+    return [daemon_python(), "-m", "vipkeeper", "run", "-n", "-l", "--no-syslog", "-f", str(conf),
             "-p", str(w / f"{tag}.pid"), "--control-socket", str(w / f"{tag}.ctl"),
             "--data-file", str(w / f"{tag}.data"), *extra]
 
@@ -402,7 +422,7 @@ class HostDaemon:
         w, n = self.workdir, self.starts
         self.pid_file = str(w / f"{self.tag}.{n}.pid")
         if self.kind == "vipkeeper":
-            return [sys.executable, "-m", "vipkeeper", "run", "-n", "-l", "--no-syslog", "--netns", self.ns,
+            return [daemon_python(), "-m", "vipkeeper", "run", "-n", "-l", "--no-syslog", "--netns", self.ns,
                     "-f", self.conf, "-p", self.pid_file, "--control-socket", self.control_socket,
                     "--data-file", str(w / f"{self.tag}.data"), *self.extra]
         self.vrrp_pid_file = str(w / f"{self.tag}.{n}.vrrp.pid")
