@@ -7,9 +7,9 @@ Each check runs a fresh interpreter, so nothing imported by the test runner coun
   without hmac; they leave out click (a plain `vipkeeper run` command line is parsed by
   vipkeeper/cli.py, the daemon started by daemon/start.py) and ctypes.util (its find_library
   runs `ldconfig -p` in a subprocess: libc is reached through dlopen(NULL));
-- asyncio keeps TLS: the etcd witness talks to etcd over TLS through aiohttp, which needs
-  asyncio's ssl support (hiding ssl while asyncio is first imported saved 4.6 MiB of RSS, and
-  broke exactly that, so it is not done).
+- nor ssl (libssl and libcrypto, 4.1 MiB of RSS): asyncio is imported without it
+  (vipkeeper/asyncio_tls.py) and the etcd witness, the one part that talks TLS, gives it back
+  when it is loaded (tests/unit/test_asyncio_tls.py: a real TLS round trip after that).
 """
 
 from __future__ import annotations
@@ -45,13 +45,15 @@ def test_check_imports_no_socket_subprocess_json_asyncio_or_click() -> None:
     assert "json.decoder" not in out and "json.encoder" not in out
 
 
-def test_daemon_modules_leave_out_libcrypto_hashes_and_keep_asyncio_tls() -> None:
+def test_daemon_modules_leave_out_libcrypto_hashes_and_ssl() -> None:
     out = run_python(
         "import sys, json\n"
         "import vipkeeper.cli, vipkeeper.daemon.cli, vipkeeper.daemon.runtime, vipkeeper.control.server\n"
+        "import vipkeeper.daemon.start, vipkeeper.daemon.keepalived_cli, vipkeeper.notify.mail\n"
         "import asyncio.base_events as b\n"
-        "print(json.dumps({'hashlib': '_hashlib' in sys.modules, 'asyncio_ssl': b.ssl is not None}))")
-    assert out == {"hashlib": False, "asyncio_ssl": True}
+        "print(json.dumps({'hashlib': '_hashlib' in sys.modules, 'asyncio_ssl': b.ssl is not None,\n"
+        "                  'ssl': sorted(m for m in ('ssl', '_ssl') if m in sys.modules)}))")
+    assert out == {"hashlib": False, "asyncio_ssl": False, "ssl": []}
 
 
 def test_daemon_start_path_leaves_out_click_and_ctypes_util() -> None:
@@ -74,3 +76,4 @@ def test_plain_run_command_line_does_not_import_click() -> None:
         "print(_j.dumps(sorted(sys.modules)))")
     assert "vipkeeper.daemon.start" in out
     assert "click" not in out
+    assert "ssl" not in out and "_ssl" not in out

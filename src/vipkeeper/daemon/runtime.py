@@ -310,11 +310,15 @@ class Runtime:
         if not config.usable:
             raise StartupError(f"{self.options.config_file}: configuration has errors, not starting")
         if config.witnesses:  # checked here, before a reload touches anything running
+            from vipkeeper.asyncio_tls import TlsUnavailable
+
             try:
-                import vipkeeper.witness.driver
+                import vipkeeper.witness.driver  # also gives asyncio its TLS support (asyncio_tls.py)
             except ImportError as exc:
                 raise StartupError(f"{self.options.config_file}: vipkeeper_witness needs the 'witness' extra "
                                    f"(pip install 'vipkeeper[witness]'; Debian: python3-aiohttp): {exc}") from None
+            except TlsUnavailable as exc:
+                raise StartupError(f"{self.options.config_file}: vipkeeper_witness: {exc}") from None
         return config
 
     async def start(self, config: Config, tracking: TrackingHub) -> None:

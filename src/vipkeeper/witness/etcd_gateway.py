@@ -14,6 +14,11 @@ the endpoint that answered last; on a failure the next endpoint is tried, each o
 caller's time budget. A member cut off from the majority cannot serve lease or transaction
 requests (they wait for a leader), which is exactly the case the timeout turns into an answer.
 `watch()` is a streaming POST; etcd writes one JSON message per event batch.
+
+The daemon imports asyncio without TLS support (vipkeeper/asyncio_tls.py); importing this module
+gives it back (`asyncio_tls.enable()`), so https endpoints work whether the witness came with the
+configuration the daemon started with or with a reload. read_config imports this module for any
+`vipkeeper_witness`, so a failure is one line there, before anything is applied.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
+from vipkeeper import asyncio_tls
+
+asyncio_tls.enable()
 
 
 class EtcdUnavailable(Exception):
