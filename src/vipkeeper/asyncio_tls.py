@@ -24,8 +24,10 @@ anything). If the asyncio of some later Python keeps ssl elsewhere, `enable()` r
 `TlsUnavailable` with one line, which read_config reports as a refused start or reload; the
 test tests/unit/test_asyncio_tls.py fails first.
 
-Only the daemon imports asyncio this way (vipkeeper/daemon/__init__.py): a process that
-imported asyncio before (a test runner, another command) keeps its TLS as it was.
+Only the daemon imports asyncio this way: `vipkeeper.cli.entry` calls `import_asyncio()` for
+`vipkeeper run` and keepalived's command line, right after the early signal handlers and before
+the daemon's modules. A process that imported asyncio before (a test runner, another command)
+keeps its TLS as it was.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The daemon's asyncio has no TLS until the etcd witness needs it, and then has all of it
 (vipkeeper/asyncio_tls.py).
 
-Each check runs a fresh interpreter that imports the daemon's modules first, as `vipkeeper run`
+Each check runs a fresh interpreter that imports asyncio and the daemon's modules as `vipkeeper run`
 does. The round trip is real: an https server on asyncio's own TLS (server side) with a
 certificate openssl made for the test, and the witness's EtcdGateway (aiohttp, client side)
 reading a key from it with that certificate as its CA -- after the event loop is already
@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 SERVER = r'''
 import sys
+from vipkeeper.asyncio_tls import import_asyncio
+import_asyncio()  # as cli.entry does for `vipkeeper run`
 import vipkeeper.cli, vipkeeper.daemon.start, vipkeeper.daemon.runtime, vipkeeper.control.server
 import asyncio, base64, json
 before = {"ssl": "ssl" in sys.modules, "_ssl": "_ssl" in sys.modules}
