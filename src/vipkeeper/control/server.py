@@ -17,6 +17,13 @@ Rules
   (an oversized line also closes the connection, since the stream cannot be resynchronised).
 - The server holds no state of its own: `status` and `dump` call the daemon's `snapshot()` at
   the moment of the request.
+- A big reply never exists whole: when `snapshot` is the bound method of an object that also
+  offers `snapshot_parts()` (the daemon's Runtime), the reply is written instance by instance,
+  each instance made, encoded and written before the next one (the same bytes as the whole
+  reply encoded at once). A thousand instances built and encoded at once left the daemon 5 MiB
+  larger for good; this way the peak is one instance and the socket's buffers. Each instance is
+  consistent in itself; one made later in the reply may be a few milliseconds newer. If making
+  one raises, the reply is cut off (the client sees an incomplete reply) and the error logged.
 
 Theory of operation
 `start()` prepares the directory, refuses to steal a socket another live daemon is listening on,
@@ -36,7 +43,7 @@ import os
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 log = logging.getLogger("vipkeeper.control")
@@ -115,6 +122,9 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
         self._inode: tuple[int, int] | None = None
+        # the daemon's snapshot in parts (module docstring), for `status` and `dump`
+        self._parts: Callable[[], tuple[dict, Iterator[dict]]] | None = getattr(
+            getattr(snapshot, "__self__", None), "snapshot_parts", None)
 
     @property
     def commands(self) -> list[str]:
@@ -264,6 +274,9 @@ class ControlServer:
                 data = handler(request)
                 if inspect.isawaitable(data):
                     data = await data
+            elif cmd in _BUILTIN and self._parts is not None:
+                head, rows = self._parts()
+                data = {key: _Rows(rows) if key == "instances" else value for key, value in head.items()}
             elif cmd in _BUILTIN:
                 data = self._snapshot()
             else:
@@ -274,6 +287,9 @@ class ControlServer:
         return {"ok": True, "data": data}
 
     async def _reply(self, writer: asyncio.StreamWriter, reply: dict) -> None:
+        if isinstance(reply.get("data"), dict) and any(isinstance(v, _Rows) for v in reply["data"].values()):
+            await self._reply_in_parts(writer, reply["data"])
+            return
         try:
             text = json.dumps(reply, default=str)
         except (TypeError, ValueError) as exc:
@@ -284,6 +300,61 @@ class ControlServer:
         await writer.drain()
         if big:
             _trim()
+
+
+    async def _reply_in_parts(self, writer: asyncio.StreamWriter, data: dict) -> None:
+        """`{"ok": true, "data": data}` as json.dumps writes it, each row of a `_Rows` value
+        made and encoded when its turn comes, written out every CHUNK characters."""
+        out = ['{"ok": true, "data": {']
+        pending = written = 0
+        try:
+            for i, (key, value) in enumerate(data.items()):
+                out.append((", " if i else "") + _dumps(key) + ": ")
+                if not isinstance(value, _Rows):
+                    out.append(_dumps(value))
+                    continue
+                out.append("[")
+                for j, row in enumerate(value.rows):
+                    text = (", " if j else "") + _dumps(row)
+                    out.append(text)
+                    pending += len(text)
+                    if pending >= CHUNK:
+                        chunk = "".join(out).encode()
+                        out.clear()
+                        written += len(chunk)
+                        pending = 0
+                        writer.write(chunk)
+                        del chunk
+                        await writer.drain()
+                out.append("]")
+        except Exception:
+            log.exception("control socket: status failed while it was being written")
+            writer.transport.abort()
+            return
+        out.append("}}\n")
+        chunk = "".join(out).encode()
+        written += len(chunk)
+        writer.write(chunk)
+        del chunk, out, data
+        await writer.drain()
+        if written > _TRIM_ABOVE:
+            _trim()
+
+
+class _Rows:
+    """A reply value written row by row (ControlServer._reply_in_parts)."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: Iterator[dict]) -> None:
+        self.rows = rows
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=str)
+
+
+CHUNK = 64 * 1024  # characters of a reply written at once when it is written in parts
 
 
 async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -320,9 +391,10 @@ def _trim() -> None:
     try:
         if _LIBC is None:
             import ctypes
-            import ctypes.util
 
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            # the process's own symbols (dlopen(NULL)): ctypes.util.find_library would run
+            # `ldconfig -p` and import shutil, which maps bz2 and lzma
+            _LIBC = ctypes.CDLL(None)
         _LIBC.malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to give back this way
         _LIBC = False

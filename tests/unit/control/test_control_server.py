@@ -240,3 +240,96 @@ def test_non_root_refused_by_peer_credentials_when_modes_are_loosened(sockdir, s
     assert reply["ok"] is False
     assert "root-only" in reply["error"]
     assert "data" not in reply and "4242" not in out
+
+
+class _Row(dict):
+    """An instance row that can be watched for being freed (a plain dict takes no weakref)."""
+
+
+class _PartsDaemon:
+    """A daemon object like the Runtime: `snapshot()` whole, `snapshot_parts()` row by row."""
+
+    def __init__(self, count: int, fail_at: int | None = None) -> None:
+        self.count = count
+        self.fail_at = fail_at
+        self.made: list = []  # weak references to the rows made so far
+        self.alive_when_made: list[int] = []  # rows still alive when each row was made
+
+    def _head(self) -> dict:
+        return {"daemon": {"pid": 1, "now": 5.5, "note": "é"}, "instances": None, "scripts": [{"name": "chk"}]}
+
+    def _row(self, k: int) -> _Row:
+        if k == self.fail_at:
+            raise RuntimeError("instance vanished")
+        return _Row(name=f"VI_{k}", vrid=k % 255 + 1, vips=[{"address": f"192.0.2.{k % 250}/32"}],
+                    padding="x" * 200, address=socket.AF_INET6)
+
+    def snapshot(self) -> dict:
+        head = self._head()
+        head["instances"] = [self._row(k) for k in range(self.count)]
+        return head
+
+    def snapshot_parts(self):
+        import weakref
+
+        def rows():
+            for k in range(self.count):
+                self.alive_when_made.append(sum(1 for ref in self.made if ref() is not None))
+                row = self._row(k)
+                self.made.append(weakref.ref(row))
+                yield row
+
+        return self._head(), rows()
+
+
+def test_status_of_many_instances_is_written_row_by_row_with_the_same_bytes(sockdir):
+    # 1,000 rows of ~300 characters: several chunks; each row is made only when its turn comes
+    # and dropped once written, and the bytes are those of the whole snapshot encoded at once.
+    path = os.path.join(sockdir, "p.ctl")
+    daemon = _PartsDaemon(1000)
+    whole = json.dumps({"ok": True, "data": daemon.snapshot()}, default=str).encode() + b"\n"
+
+    async def main():
+        server = ControlServer(path, daemon.snapshot, {})
+        await server.start()
+        try:
+            reader, writer = await asyncio.open_unix_connection(path, limit=1 << 24)
+            writer.write(b'{"cmd": "status"}\n')
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 10)
+            writer.close()
+            await writer.wait_closed()
+            return line
+        finally:
+            await server.close()
+
+    line = asyncio.run(main())
+    assert line == whole
+    assert len(daemon.made) == 1000
+    assert max(daemon.alive_when_made) <= 1, daemon.alive_when_made[:20]  # at most the one just written
+
+
+def test_a_row_that_fails_cuts_the_reply_and_the_server_goes_on(sockdir):
+    path = os.path.join(sockdir, "f.ctl")
+    daemon = _PartsDaemon(600, fail_at=500)
+
+    async def main():
+        server = ControlServer(path, daemon.snapshot, {})
+        await server.start()
+        try:
+            reader, writer = await asyncio.open_unix_connection(path, limit=1 << 24)
+            writer.write(b'{"cmd": "status"}\n')
+            await writer.drain()
+            cut = await asyncio.wait_for(reader.read(), 10)  # up to the end: the server hung up
+            writer.close()
+            daemon.fail_at = None
+            after = await _exchange(path, b'{"cmd": "status"}\n')
+            return cut, after
+        finally:
+            await server.close()
+
+    cut, after = asyncio.run(main())
+    assert cut.startswith(b'{"ok": true, "data": {') and not cut.endswith(b"\n")
+    with pytest.raises(ValueError):
+        json.loads(cut)
+    assert [r["name"] for r in after[0]["data"]["instances"]] == [f"VI_{k}" for k in range(600)]
