@@ -128,7 +128,7 @@ class State(str, enum.Enum):
     STOP = "STOP"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceParams:
     """Everything the state machine needs to know about one `vrrp_instance`.
 
@@ -136,6 +136,9 @@ class InstanceParams:
     `vips` is opaque to the core: it is passed back unchanged in AddVips/DelVips/Announce.
     `addresses` are the addresses this router puts in its adverts and expects in its peers'
     (empty: do not check).
+
+    Slots, not a __dict__: one per instance, and with 30 fields CPython 3.11 gives each
+    instance a dict of its own (key sharing stops at 30 keys): 1.5 KiB each, 0.25 KiB slotted.
     """
 
     name: str
