@@ -90,7 +90,9 @@ class Vip:
     ) -> Vip:
         """From text; a bare address gets /32 or /128, the way keepalived reads it."""
         try:
-            iface = ipaddress.ip_interface(address)
+            # the configuration's own object when it is one (one per VIP, not two; immutable)
+            iface = address if isinstance(address, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)) \
+                else ipaddress.ip_interface(address)
         except ValueError:
             raise AddressError(errno.EINVAL, f"not an address: {address!r}") from None
         if isinstance(scope, str):

@@ -55,14 +55,14 @@ class ConflictEnded:
     reannounce: bool  # still Master: announce the VIP again
 
 
-@dataclass
+@dataclass(slots=True)  # one per VIP or Master: no __dict__ each
 class Conflict:
     mac: str
     since: float
     peer: str | None
 
 
-@dataclass
+@dataclass(slots=True)  # one per VIP or Master: no __dict__ each
 class _Vip:
     owner: str
     last_probe: float | None = None
@@ -70,7 +70,7 @@ class _Vip:
     conflicts: dict[str, Conflict] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)  # one per VIP or Master: no __dict__ each
 class _Master:
     vips: tuple[IPAddress, ...]
     since: float
