@@ -9,7 +9,9 @@ each node's namespace (every instant, `dual_holding`) plus a 10 ms sampler of wh
 - the Master cut from the etcd majority drops its VIP within the bound of witness/claim.py
   (last renewal sent + TTL*(1-1e-3) - margin), the Backup takes over, never two holders;
 - one etcd member killed: nothing moves; the majority killed: fail_closed drops the VIP,
-  fail_open keeps it and says degraded (log and `status --json`).
+  fail_open keeps it and says degraded (log and `status --json`);
+- a daemon started without a witness maps no OpenSSL (vipkeeper/asyncio_tls.py); a reload that
+  adds a witness on https endpoints claims the key over TLS all the same.
 """
 
 from __future__ import annotations
@@ -63,8 +65,31 @@ def etcd(bed: Testbed, tmp_path: Path):
 
 def witness_block(cluster: EtcdCluster, name: str = "etcd", policy: str = "fail_closed") -> str:
     return "\n".join([f"vipkeeper_witness {name} {{", f"  endpoints {' '.join(cluster.endpoints)}",
+                      *([f"  cacert {cluster.tls[0]}"] if cluster.tls else []),
                       f"  lease_ttl {TTL}", f"  lease_margin {MARGIN}", f"  policy {policy}",
                       "  timeout 0.3", "}", ""])
+
+
+@pytest.fixture
+def etcd_tls(bed: Testbed, tmp_path: Path):
+    """The cluster with https client URLs, on a certificate made for the members' addresses."""
+    members = [bed.lan["e1"], bed.lan["e2"], bed.lan["e3"]]
+    cert, key = tmp_path / "etcd.pem", tmp_path / "etcd.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=vipkeeper-lab-etcd",
+                    "-addext", "subjectAltName=" + ",".join(f"IP:{m.ipv4.ip}" for m in members)],
+                   check=True, capture_output=True)
+    cluster = EtcdCluster(bed.topo, members, tmp_path, tls=(str(cert), str(key)))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def maps_openssl(pid: int) -> bool:
+    with open(f"/proc/{pid}/maps") as f:
+        return any("libssl" in line or "/_ssl." in line for line in f)
 
 
 def node_conf(name: str, priority: int, cluster: EtcdCluster | None, *, vrid: int = 51, vip: str = VIP,
@@ -329,3 +354,24 @@ def test_reload_adds_and_removes_the_witness(bed: Testbed, etcd: EtcdCluster) ->
     wait_until(lambda: etcd.get(e1, "/vipkeeper/instance/VI_1") == "a", 3.0, "key claimed again on reload")
     bed.wait_sole("a", VIP, 2.0)
     assert status(bed, "a")["witnesses"][0]["holding"] is True
+
+
+def test_reload_adds_a_tls_witness_to_a_daemon_started_without_openssl(bed: Testbed, etcd_tls: EtcdCluster) -> None:
+    """Started without a witness, the daemon's asyncio has no TLS and libssl is not mapped; SIGHUP
+    with a witness on https endpoints (cacert): the key is claimed over TLS and the VIP held."""
+    plain = "global_defs {\n  router_id a\n}\n"
+    bed.start("a", conf=plain + node_conf("a", 200, None))
+    bed.wait_sole("a", VIP, 5.0)
+    pid = bed.daemon("a").pid
+    assert not maps_openssl(pid)
+    assert all(url.startswith("https://") for url in etcd_tls.endpoints)
+    bed.write_conf("a", plain + witness_block(etcd_tls) + node_conf("a", 200, etcd_tls))
+    t0 = time.time()
+    bed.daemon("a").kill(signal.SIGHUP)
+    e1 = bed.lan["e1"]
+    wait_until(lambda: etcd_tls.get(e1, "/vipkeeper/instance/VI_1") == "a", 5.0, "key claimed over TLS on reload")
+    assert maps_openssl(pid)
+    bed.wait_sole("a", VIP, 2.0)  # down at most until the key is held (as in the test above)
+    witness = status(bed, "a")["witnesses"][0]
+    assert witness["holding"] is True and witness["io_failures"] == 0, witness
+    assert time.time() - t0 < 5.0

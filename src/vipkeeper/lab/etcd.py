@@ -25,18 +25,25 @@ ETCDCTL = "/usr/bin/etcdctl"
 
 
 class EtcdCluster:
-    def __init__(self, topo: Topology, members: list[Node], workdir: Path) -> None:
+    def __init__(self, topo: Topology, members: list[Node], workdir: Path,
+                 tls: tuple[str, str] | None = None) -> None:
+        """`tls` = (certificate, key) files: clients talk https to the members, with that
+        certificate (which must name the members' addresses) as their CA; peers stay http."""
         self.topo = topo
         self.members = members
         self.workdir = workdir
+        self.tls = tls
         self.procs: dict[str, NodeProcess] = {}
+
+    def _ctl(self) -> list[str]:
+        return [ETCDCTL, "--cacert", self.tls[0]] if self.tls else [ETCDCTL]
 
     @staticmethod
     def available() -> bool:
         return shutil.which(ETCD) is not None
 
     def client_url(self, node: Node) -> str:
-        return f"http://{node.ipv4.ip}:2379"
+        return f"{'https' if self.tls else 'http'}://{node.ipv4.ip}:2379"
 
     @property
     def endpoints(self) -> list[str]:
@@ -57,11 +64,13 @@ class EtcdCluster:
                     "--initial-cluster-token", f"vk-{self.topo.prefix}",
                     "--heartbeat-interval", "50", "--election-timeout", "500",
                     "--logger", "zap", "--log-outputs", "stderr"]
+            if self.tls:
+                argv += ["--cert-file", self.tls[0], "--key-file", self.tls[1]]
             self.procs[node.name] = self.topo.popen(node.ns, argv, stdout=log, stderr=log)
         self.wait_healthy(self.members, timeout)
 
     def healthy(self, node: Node) -> bool:
-        done = self.topo.run(node.ns, [ETCDCTL, "--endpoints", self.client_url(node), "--command-timeout=1s",
+        done = self.topo.run(node.ns, [*self._ctl(), "--endpoints", self.client_url(node), "--command-timeout=1s",
                                        "endpoint", "health"], check=False)
         return done.returncode == 0
 
@@ -76,7 +85,7 @@ class EtcdCluster:
             time.sleep(0.2)
 
     def get(self, via: Node, key: str) -> str | None:
-        done = self.topo.run(via.ns, [ETCDCTL, "--endpoints", self.client_url(via), "--command-timeout=2s",
+        done = self.topo.run(via.ns, [*self._ctl(), "--endpoints", self.client_url(via), "--command-timeout=2s",
                                       "get", key, "-w", "json"], check=False)
         if done.returncode != 0:
             raise LabTimeout(f"etcdctl get via {via.name}: {done.stderr.strip()}")
