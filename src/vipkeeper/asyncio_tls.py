@@ -67,9 +67,8 @@ def enable() -> None:
     if enabled():
         return
     try:
-        import ssl
-
         import asyncio.sslproto
+        import ssl
 
         importlib.reload(asyncio.sslproto)
         for name in _MODULES:
