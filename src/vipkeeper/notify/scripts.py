@@ -4,7 +4,9 @@ Rules (keepalived 2.2.7, vrrp_notify.c and core/notify.c)
 - A state change runs, in this order: the state's own script (`notify_master`, `notify_backup`,
   `notify_fault`, `notify_stop`, `notify_deleted`) with only the arguments the admin wrote; then
   the generic `notify` with `INSTANCE|GROUP NAME STATE PRIORITY` appended; then one line to each
-  notify fifo. "Order" is start order: scripts are not waited for, as in keepalived.
+  notify fifo. "Order" is start order: scripts are not waited for, as in keepalived. The fifo
+  line is written at the change itself, so it may reach the fifo's reader before the scripts of
+  the same change have started (they are queued, below); fifo lines keep the order of changes.
 - A GROUP always reports priority 0. A DELETED state without `notify_deleted` (and always for a
   group) is reported as FAULT, for compatibility with older keepalived.
 - `MASTER_RX_LOWER_PRI` runs `notify_master_rx_lower_pri` (configured arguments only) and writes
@@ -21,12 +23,18 @@ Rules (keepalived 2.2.7, vrrp_notify.c and core/notify.c)
   never checked is checked before its first start. A refused script is logged
   (`... - disabling`) and not run - never handed to a shell instead. Exit 127 and 126 are logged
   as "Couldn't find command" / "Couldn't execute command".
+- Start order is request order, but not inside the caller's call: a state change only queues
+  its scripts, and the queue is started from a callback of its own, for at most START_BUDGET
+  of each loop pass, after the timers and I/O that were due (adverts first). A burst of state
+  changes (100 instances going FAULT on one tracker) then costs the pass that made it no fork
+  at all, and the starts are spread over the next passes instead of stalling one. A script's
+  timeout counts from its actual start.
 - Timeouts (vipkeeper's addition for non-STOP scripts; keepalived lets them run forever): a
   script still running at its deadline gets SIGTERM on its whole process group, then SIGKILL
   after a grace period. STOP scripts get keepalived's 1 s. Every child is reaped: no zombies.
 
 Theory of operation
-`Popen` forks and execs (a few hundred microseconds, no waiting for the script), a pidfd for the
+`Popen` forks and execs (half a millisecond to a few, no waiting for the script), a pidfd for the
 child is registered with the loop, and the pidfd becoming readable is the exit. Timers are
 `loop.call_later` handles. The process group is signalled only while its leader is unreaped
 (alive or a zombie we have not collected), so the group id cannot have been reused: when a
@@ -43,6 +51,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -75,6 +84,9 @@ DEFAULT_TIMEOUT = 30.0
 STOP_TIMEOUT = 1.0
 KILL_GRACE = 1.0
 _POLL_FALLBACK = 0.05
+# Seconds of starting children per loop pass (a start costs 0.5-3 ms: vfork+exec, more with a
+# user switch or a loaded host); what is left waits for the next pass, behind the timers due.
+START_BUDGET = 0.002
 
 
 @dataclass(eq=False)
@@ -82,10 +94,13 @@ class RunningScript:
     """One started script: what it was, and how it ended (returncode None while running)."""
 
     description: str
-    popen: subprocess.Popen
-    started: float
+    popen: subprocess.Popen | None  # None while queued (and for good if it could not start)
+    started: float  # monotonic time of the start (of the request while queued)
     timeout: float | None
+    argv: tuple[str, ...] = ()
+    identity: Identity | None = field(default=None, repr=False)
     timed_out: bool = False
+    start_error: str | None = None  # why it could not be started (then returncode stays None)
     returncode: int | None = None
     done: asyncio.Future = field(repr=False, default=None)  # type: ignore[assignment]
     _timers: list[asyncio.TimerHandle] = field(default_factory=list, repr=False)
@@ -93,7 +108,8 @@ class RunningScript:
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        """The child's pid (its process group); 0 while it is queued or if it never started."""
+        return self.popen.pid if self.popen is not None else 0
 
 
 class NotifyRunner:
@@ -120,6 +136,10 @@ class NotifyRunner:
         self.stop_timeout = stop_timeout
         self.kill_grace = kill_grace
         self.running: set[RunningScript] = set()
+        self._queue: deque[RunningScript] = deque()  # accepted, not started yet (start order)
+        self._pump: asyncio.TimerHandle | None = None
+        self.start_budget = START_BUDGET
+        self.deferred_passes = 0  # loop passes that left starts for the next one (a burst)
         # Users resolved when the configuration was read (script_users.py): no NSS lookup here.
         self.users: ScriptUsers | None = None
 
@@ -140,7 +160,8 @@ class NotifyRunner:
         notifies: Notifies,
         fifos: Iterable[FifoWriter] = (),
     ) -> list[RunningScript]:
-        """A state change: state script, then generic `notify`, then the fifo lines."""
+        """A state change: state script, then generic `notify` (queued, in that order), then the
+        fifo lines (written now)."""
         if kind not in ("INSTANCE", "GROUP"):
             raise ValueError(f"notify kind must be INSTANCE or GROUP, not {kind!r}")
         if state not in STATES:
@@ -235,28 +256,63 @@ class NotifyRunner:
         timeout: float | None = None,
         what: str | None = None,
     ) -> RunningScript | None:
-        """Start one script now; None (and a log line) when it cannot even be started."""
+        """Queue one script to start (module rules: in request order, from the next loop pass);
+        None (and a log line) when it is refused and will not run."""
         description = what or command.command
         verdict = self.verdict(command)
         if not verdict.ok or verdict.identity is None:
             self.refused_runs += 1
             log.info("%s: not running %r: disabled (%s)", description, command.command, verdict.refused)
             return None
-        creds = verdict.identity
-        argv = command_argv(verdict, extra_args)
-        try:
-            popen = subprocess.Popen(argv, **spawn_options(creds))
-        except OSError as exc:
-            log.error("%s: cannot run %r: %s", description, command.command, exc.strerror or exc)
-            return None
-        run = RunningScript(description, popen, time.monotonic(), timeout)
+        run = RunningScript(description, None, time.monotonic(), timeout,
+                            argv=tuple(command_argv(verdict, extra_args)), identity=verdict.identity)
         run.done = self.loop.create_future()
         self.running.add(run)
-        self._watch(run)
-        if timeout is not None:
-            run._timers.append(self.loop.call_later(timeout, self._expire, run))
-        log.debug("%s: started %s as %s (pid %d)", description, shlex.join(argv), creds.name, run.pid)
+        self._queue.append(run)
+        if self._pump is None:
+            # a timer due now: the next pass runs it after the I/O and the timers already due
+            self._pump = self.loop.call_at(self.loop.time(), self._start_queued)
         return run
+
+    def _start_queued(self) -> None:
+        self._pump = None
+        deadline = time.perf_counter() + self.start_budget
+        while self._queue:
+            self._start(self._queue.popleft())
+            if time.perf_counter() >= deadline:
+                break
+        if self._queue:
+            self.deferred_passes += 1
+            self._pump = self.loop.call_at(self.loop.time(), self._start_queued)
+
+    def _start(self, run: RunningScript) -> None:
+        assert run.identity is not None
+        try:
+            run.popen = subprocess.Popen(run.argv, **spawn_options(run.identity))
+        except OSError as exc:
+            run.start_error = exc.strerror or str(exc)
+            log.error("%s: cannot run %r: %s", run.description, shlex.join(run.argv), run.start_error)
+            self.running.discard(run)
+            if not run.done.done():
+                run.done.set_result(None)
+            return
+        run.started = time.monotonic()
+        self._watch(run)
+        if run.timeout is not None:
+            run._timers.append(self.loop.call_later(run.timeout, self._expire, run))
+        log.debug("%s: started %s as %s (pid %d)", run.description, shlex.join(run.argv), run.identity.name,
+                  run.pid)
+
+    def _unqueue(self, run: RunningScript) -> bool:
+        """Drop a run that has not started yet (shutdown, a reload): True if it was queued."""
+        if run.popen is not None or run not in self._queue:
+            return False
+        self._queue.remove(run)
+        run.start_error = "not started (stopped before its turn)"
+        self.running.discard(run)
+        if not run.done.done():
+            run.done.set_result(None)
+        return True
 
     async def drain(self, timeout: float = STOP_TIMEOUT) -> None:
         """At shutdown: wait up to `timeout` for running scripts, then kill and reap the rest."""
@@ -264,6 +320,9 @@ class NotifyRunner:
         if pending:
             await asyncio.wait(pending, timeout=timeout)
         for run in list(self.running):
+            if self._unqueue(run):
+                log.warning("%s: not started by shutdown - dropped", run.description)
+                continue
             log.warning("%s: still running at shutdown, killing process group %d", run.description, run.pid)
             run.timed_out = True
             self._signal(run, signal.SIGKILL)
@@ -277,7 +336,7 @@ class NotifyRunner:
         runs = [r for r in runs if r.returncode is None]
         if runs:
             await asyncio.wait([r.done for r in runs], timeout=timeout)
-        late = [r for r in runs if r.returncode is None]
+        late = [r for r in runs if r.returncode is None and not self._unqueue(r)]
         for run in late:
             log.warning("%s: still running, killing process group %d", run.description, run.pid)
             run.timed_out = True
@@ -319,6 +378,7 @@ class NotifyRunner:
             self._exited(run)
 
     def _exited(self, run: RunningScript) -> None:
+        assert run.popen is not None
         if run.timed_out:
             # The leader is a zombie we have not reaped: its group id is still ours to signal.
             self._signal(run, signal.SIGKILL)
@@ -333,6 +393,7 @@ class NotifyRunner:
         for timer in run._timers:
             timer.cancel()
         run._timers.clear()
+        assert run.popen is not None
         run.returncode = run.popen.returncode
         self.running.discard(run)
         code = run.returncode
@@ -359,7 +420,7 @@ class NotifyRunner:
 
     @staticmethod
     def _signal(run: RunningScript, sig: int) -> None:
-        if run.returncode is not None:
+        if run.returncode is not None or run.popen is None:
             return  # reaped: the group id may belong to someone else now
         try:
             os.killpg(run.pid, sig)
