@@ -8,6 +8,15 @@ each instance a `TrackerChanged` only when its effect actually changed.
 
 The process connector must be opened in the initial network namespace, before `--netns` moves
 the daemon: `prepare()` does that and nothing else, so the CLI can call it at the right moment.
+
+A tracker that many instances follow can move them all at once (one track_file flipping 100
+instances to FAULT: each transition releases VIPs, logs, queues notify scripts - about a
+millisecond apiece). Delivered in one callback, that stalls the loop for a tenth of a second
+and every advert due meanwhile goes out late. So changes are delivered in order (first in, first
+out) for at most DELIVERY_BUDGET of the callback that reported them; the rest go from a callback
+of their own, one budget per loop pass, each pass after the I/O and timers that were due (so due
+adverts go out between them). A change that moves a few instances is still delivered at once.
+Which instances follow which tracker is indexed once per configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +56,9 @@ log = logging.getLogger("vipkeeper.track")
 
 OnChange = Callable[[str, TrackerChanged], None]
 
+# Seconds of delivering tracker changes to instances per callback (module docstring).
+DELIVERY_BUDGET = 0.003
+
 
 class TrackingHub:
     def __init__(self, config: Config, *, rescan_interval: float = 0.2) -> None:
@@ -67,6 +80,12 @@ class TrackingHub:
         self._script_seen = asyncio.Event() if _has_loop() else None
         self._stopping: set[asyncio.Task[None]] = set()
         self.script_users: ScriptUsers | None = None  # resolved with the configuration
+        self._followers: dict[tuple[str, str], list[tuple[InstanceModel, ResolvedRef]]] | None = None
+        self._followers_of: Config | None = None
+        self._deliveries: deque[tuple[str, TrackerChanged]] = deque()
+        self._pump: asyncio.TimerHandle | None = None
+        self.delivery_budget = DELIVERY_BUDGET
+        self.deferred_passes = 0  # loop passes that left deliveries for the next one
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -131,6 +150,10 @@ class TrackingHub:
                         " There are insecure scripts." if insecure else "")
 
     async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+        self._deliveries.clear()
         if self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
             self._stopping.clear()
@@ -301,21 +324,51 @@ class TrackingHub:
             self.since[f"interface:{ifname}"] = time.time()
             self._publish("interface", ifname)
 
+    def _followers_index(self) -> dict[tuple[str, str], list[tuple[InstanceModel, ResolvedRef]]]:
+        """(kind, tracker) -> the instances that follow it, with their reference: built once per
+        configuration (scanning every instance's references per change cost ~10 ms at 1,000)."""
+        if self._followers is None or self._followers_of is not self.config:
+            index: dict[tuple[str, str], list[tuple[InstanceModel, ResolvedRef]]] = {}
+            for model in self.config.instances:
+                for ref in instance_refs(self.config, model):
+                    index.setdefault((ref.kind, ref.tracker), []).append((model, ref))
+            self._followers, self._followers_of = index, self.config
+        return self._followers
+
     def _publish(self, kind: str, name: str) -> None:
         if self._on_change is None:
             return
-        for model in self.config.instances:
-            for ref in instance_refs(self.config, model):
-                if ref.kind != kind or ref.tracker != name:
-                    continue
-                effect = self._effect(ref)
-                if effect is None:
-                    continue
-                key = (model.name, ref.key)
-                if self._sent.get(key) == effect:
-                    continue
-                self._sent[key] = effect
-                self._on_change(model.name, TrackerChanged(effect.name, effect.contribution, effect.fault))
+        for model, ref in self._followers_index().get((kind, name), ()):
+            effect = self._effect(ref)
+            if effect is None:
+                continue
+            key = (model.name, ref.key)
+            if self._sent.get(key) == effect:
+                continue
+            self._sent[key] = effect
+            self._deliveries.append((model.name, TrackerChanged(effect.name, effect.contribution, effect.fault)))
+        if self._deliveries:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        """Deliver queued changes, oldest first, for one budget; schedule the rest (docstring)."""
+        deadline = time.perf_counter() + self.delivery_budget
+        try:
+            while self._deliveries and self._on_change is not None:
+                instance, event = self._deliveries.popleft()
+                self._on_change(instance, event)
+                if time.perf_counter() >= deadline:
+                    break
+        finally:
+            if self._deliveries and self._pump is None:
+                self.deferred_passes += 1
+                loop = asyncio.get_running_loop()
+                # a timer due now: the next pass runs it after the I/O and timers already due
+                self._pump = loop.call_at(loop.time(), self._deliver_queued)
+
+    def _deliver_queued(self) -> None:
+        self._pump = None
+        self._deliver()
 
     # -- sources report here -----------------------------------------------------------------
 
