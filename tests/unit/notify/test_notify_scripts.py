@@ -297,3 +297,48 @@ def _ppid(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
 
+
+
+def test_a_state_change_only_queues_its_scripts_and_a_burst_starts_in_slices(work):
+    """The caller's call forks nothing (the queue starts from a callback of its own); a burst of
+    100 starts is spread over loop passes of about START_BUDGET each, and a timer that falls due
+    during the burst runs before the last start."""
+    log = os.path.join(work, "log")
+    rec = make_script(work, "rec.sh", f'echo "$*" >> {log}')
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        runner = NotifyRunner()
+        runs = []
+        for k in range(100):
+            runs += runner.notify("INSTANCE", f"VI_{k}", "FAULT", 100, Notifies(generic=cmd(rec)))
+        queued_in_call = all(r.popen is None and r.pid == 0 for r in runs)
+        timer_ran = []
+        loop.call_at(loop.time(), lambda: timer_ran.append([r.popen is not None for r in runs].count(True)))
+        await wait_all(runs, timeout=30)
+        return runs, queued_in_call, timer_ran, runner
+
+    runs, queued_in_call, timer_ran, runner = asyncio.run(main())
+    assert queued_in_call, "no script was started inside notify()"
+    assert sorted(read_lines(log)) == sorted(f"INSTANCE VI_{k} FAULT 100" for k in range(100))
+    assert [r.started for r in runs] == sorted(r.started for r in runs), "started in request order"
+    assert runner.deferred_passes >= 1, "100 starts did not fit one pass"
+    assert timer_ran and timer_ran[0] < 100, "a timer due during the burst ran before its end"
+    for r in runs:
+        assert_reaped(r.pid)
+
+
+def test_drain_drops_scripts_not_started_yet(work):
+    quick = make_script(work, "quick.sh", "exit 0")
+
+    async def main():
+        runner = NotifyRunner()
+        run = runner.run(cmd(quick))
+        runner._pump.cancel()  # its turn never comes before shutdown
+        runner._pump = None
+        await runner.drain(timeout=0.05)
+        return run, runner
+
+    run, runner = asyncio.run(main())
+    assert run.popen is None and run.start_error and run.done.result() is None
+    assert not runner.running and not runner._queue
