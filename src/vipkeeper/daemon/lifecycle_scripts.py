@@ -27,8 +27,8 @@ import time
 from vipkeeper.config.model import GlobalDefs, ScriptCommand
 from vipkeeper.script_launch import (
     command_argv,
+    launch,
     resolve_identity,
-    spawn_options,
     vet_command,
 )
 
@@ -64,7 +64,8 @@ async def run_lifecycle_script(kind: str, g: GlobalDefs) -> int | None:
     log.info("Running %s script %s", kind, command.command)
     started = time.monotonic()
     try:
-        process = await asyncio.create_subprocess_exec(*argv, **spawn_options(identity))
+        argv, options = launch(argv, identity)
+        process = await asyncio.create_subprocess_exec(*argv, **options)
     except OSError as exc:
         log.info("Call of %s script %s failed: %s", kind, command.command, exc.strerror or exc)
         return None

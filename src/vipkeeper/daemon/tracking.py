@@ -57,7 +57,7 @@ log = logging.getLogger("vipkeeper.track")
 OnChange = Callable[[str, TrackerChanged], None]
 
 # Seconds of delivering tracker changes to instances per callback (module docstring).
-DELIVERY_BUDGET = 0.003
+DELIVERY_BUDGET = 0.002
 
 
 class TrackingHub:

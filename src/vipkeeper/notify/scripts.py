@@ -61,8 +61,8 @@ from vipkeeper.script_launch import (
     Identity,
     Vetted,
     command_argv,
+    launch,
     resolve_identity,
-    spawn_options,
     vet_command,
 )
 from vipkeeper.script_users import ScriptUsers
@@ -86,7 +86,7 @@ KILL_GRACE = 1.0
 _POLL_FALLBACK = 0.05
 # Seconds of starting children per loop pass (a start costs 0.5-3 ms: vfork+exec, more with a
 # user switch or a loaded host); what is left waits for the next pass, behind the timers due.
-START_BUDGET = 0.002
+START_BUDGET = 0.001
 
 
 @dataclass(eq=False)
@@ -288,7 +288,8 @@ class NotifyRunner:
     def _start(self, run: RunningScript) -> None:
         assert run.identity is not None
         try:
-            run.popen = subprocess.Popen(run.argv, **spawn_options(run.identity))
+            argv, options = launch(run.argv, run.identity)
+            run.popen = subprocess.Popen(argv, **options)
         except OSError as exc:
             run.start_error = exc.strerror or str(exc)
             log.error("%s: cannot run %r: %s", run.description, shlex.join(run.argv), run.start_error)
@@ -401,9 +402,9 @@ class NotifyRunner:
         if run.timed_out:
             log.warning("%s: killed after %.1fs (timeout)", run.description, elapsed)
         elif code == 127:
-            log.error("%s: Couldn't find command: %s", run.description, shlex.join(run.popen.args))
+            log.error("%s: Couldn't find command: %s", run.description, shlex.join(run.argv))
         elif code == 126:
-            log.error("%s: Couldn't execute command: %s", run.description, shlex.join(run.popen.args))
+            log.error("%s: Couldn't execute command: %s", run.description, shlex.join(run.argv))
         elif code:
             log.info("%s: exited with status %s after %.3fs", run.description, code, elapsed)
         if not run.done.done():

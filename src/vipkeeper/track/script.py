@@ -14,8 +14,8 @@ Rules (keepalived vrrp_scheduler.c and core/notify.c; research notes §1 and §5
   status is logged `Script `NAME` now returning N`.
 - The child: its own session and process group; stdin/stdout/stderr on /dev/null; every other
   fd closed; IFS, LD_PRELOAD, LD_LIBRARY_PATH removed from the environment; run as the script
-  user/group (setgid, initgroups-like supplementary groups, then setuid, done by the subprocess
-  machinery). The command has been checked (script_launch.vet_command) by whoever built the
+  user/group (setgroups, setgid, then setuid; script_launch.launch: through setpriv, so that the
+  daemon vforks rather than forks). The command has been checked (script_launch.vet_command) by whoever built the
   runner; a refused one never gets a runner.
 - The rise/fall state machine is script_state.ScriptState; transitions are logged as keepalived
   does (`VRRP_Script(NAME) succeeded` / `VRRP_Script(NAME) failed (exited with status N)`) and
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vipkeeper.config.model import VrrpScript
-from vipkeeper.script_launch import Identity, Vetted, command_argv, resolve_identity, spawn_options, vet_command
+from vipkeeper.script_launch import Identity, Vetted, command_argv, launch, resolve_identity, vet_command
 from vipkeeper.track.script_state import ScriptState
 
 log = logging.getLogger("vipkeeper.track")
@@ -151,7 +151,8 @@ class ScriptRunner:
         """Run the script once, to completion or timeout; always reaps the child."""
         self.runs += 1
         try:
-            proc = await asyncio.create_subprocess_exec(*self.argv, **spawn_options(self.run_as))
+            argv, options = launch(self.argv, self.run_as)
+            proc = await asyncio.create_subprocess_exec(*argv, **options)
         except OSError as exc:
             self.log.info("Script %s cannot be run: %s", self.script.name, exc.strerror or exc)
             return RunResult(False, status=127)

@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from vipkeeper.config import loads
-from vipkeeper.daemon.tracking import TrackingHub
+from vipkeeper.daemon.tracking import DELIVERY_BUDGET, TrackingHub
 
 COST = 0.001  # s of CPU per delivered change: a transition's VIP release, log lines, notify queueing
 
@@ -87,8 +87,8 @@ def test_a_tracker_moving_many_instances_is_delivered_in_slices(tmp_path):
     # one budget plus the delivery that crossed it: counted, not timed (a loaded host only
     # makes a callback deliver fewer, never more)
     most = max(count for count, _, _ in calls)
-    assert most <= round(0.003 / COST) + 1, f"a callback delivered {most} changes of {COST * 1000:g} ms each"
-    assert len(calls) >= n / (round(0.003 / COST) + 1)
+    assert most <= round(DELIVERY_BUDGET / COST) + 1, f"a callback delivered {most} changes of {COST * 1000:g} ms each"
+    assert len(calls) >= n / (round(DELIVERY_BUDGET / COST) + 1)
     assert deferred >= 1
     assert timer_ran, "the timer ran"
     assert timer_ran[0] < got[-1][2], "a timer due during the burst ran before the burst ended"
