@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vipkeeper.config.model import VrrpScript
-from vipkeeper.script_launch import Identity, Vetted, command_argv, launch, resolve_identity, vet_command
+from vipkeeper.script_launch import (
+    Identity,
+    Vetted,
+    command_argv,
+    launch,
+    resolve_identity,
+    vet_command,
+)
 from vipkeeper.track.script_state import ScriptState
 
 log = logging.getLogger("vipkeeper.track")

@@ -28,6 +28,11 @@ def _config(path: str, followers: int) -> str:
     return "\n".join(blocks) + "\n"
 
 
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def _burn(seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -42,12 +47,11 @@ async def _flip(path: str, followers: int, *, timer_after: float | None = None):
     loop = asyncio.get_running_loop()
     got: list[tuple[str, bool, float]] = []
     calls: list[tuple[int, float, float]] = []  # (deliveries in the callback, start, end)
-    state = {"in_call": 0, "t0": 0.0}
     done = asyncio.Event()
 
     timer_ran: list[float] = []
 
-    def on_change(instance: str, event) -> None:  # noqa: ANN001
+    def on_change(instance: str, event) -> None:
         if not got and timer_after is not None:  # the burst begins: a timer falls due in it
             loop.call_at(loop.time() + timer_after, lambda: timer_ran.append(time.perf_counter()))
         _burn(COST)
@@ -60,15 +64,14 @@ async def _flip(path: str, followers: int, *, timer_after: float | None = None):
     for attr in ("_deliver_queued", "_file_changed"):
         inner = getattr(hub, attr)
 
-        def timed(*args, _inner=inner):  # noqa: ANN002, ANN202
+        def timed(*args, _inner=inner):
             before, t = len(got), time.perf_counter()
             _inner(*args)
             calls.append((len(got) - before, t, time.perf_counter()))
         setattr(hub, attr, timed)
     hub.files["flip"].on_change = hub._file_changed
     try:
-        with open(path, "w") as f:
-            f.write("1\n")
+        _write(path, "1\n")
         await asyncio.wait_for(done.wait(), 10)
         await asyncio.sleep(0)  # let the last pass return
         return got, calls, timer_ran, hub.deferred_passes
