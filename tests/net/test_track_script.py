@@ -117,8 +117,10 @@ def test_a_script_that_ended_in_time_is_not_timed_out_by_a_late_loop(watcher, mo
     monkeypatch.setattr(asyncio, "wait_for", stalling_wait_for)
 
     async def body():
-        r = ScriptRunner(VrrpScript(name="quick", script="exit 3", argv=("sh", "-c", "exit 3"), interval=5,
-                                    timeout=0.2), lambda n, ok: None)
+        # it exits 0.1 s into the 0.6 s stall, inside its 0.2 s timeout: an `exit 3` at once could
+        # be reaped (threaded watcher) before the stall began, and nothing would be late
+        r = ScriptRunner(VrrpScript(name="quick", script="sleep 0.1; exit 3", argv=("sh", "-c", "sleep 0.1; exit 3"),
+                                    interval=5, timeout=0.2), lambda n, ok: None)
         res = await r.run_once()
         assert stalled
         assert (res.timed_out, res.status) == (False, 3), res
