@@ -43,9 +43,9 @@ import os
 import pwd
 import shlex
 import stat
-from dataclasses import dataclass
 from typing import Any, Sequence
 
+from vipkeeper.records import record
 from vipkeeper.track.script_security import needs_check, unsafe_reasons
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
@@ -65,7 +65,7 @@ def set_script_umask(mask: int | None) -> None:
 _DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Identity:
     """The user a script runs as."""
 
@@ -188,7 +188,7 @@ def executable(word: str, identity: Identity | None = None) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Vetted:
     """The verdict on one script: what to exec (`argv`, empty when refused), or why not."""
 

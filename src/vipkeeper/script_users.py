@@ -12,9 +12,9 @@ An unknown user is kept as its LookupError, raised again at each use, as resolve
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+from vipkeeper import records
 from vipkeeper.config.model import Config, ScriptCommand
 from vipkeeper.script_launch import Identity, resolve_identity
 
@@ -23,11 +23,11 @@ Resolved = Identity | LookupError
 
 
 def _commands(value: Any) -> list[ScriptCommand]:
-    """Every ScriptCommand in a model value (dataclasses and tuples walked)."""
+    """Every ScriptCommand in a model value (records and tuples walked)."""
     if isinstance(value, ScriptCommand):
         return [value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [c for f in dataclasses.fields(value) for c in _commands(getattr(value, f.name))]
+    if records.is_record(value):
+        return [c for f in records.fields(value) for c in _commands(getattr(value, f.name))]
     if isinstance(value, tuple):
         return [c for item in value for c in _commands(item)]
     return []

@@ -7,10 +7,11 @@ configuration test does not pay for importing click (start-up, issue 18)."""
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import sys
 from typing import Any
+
+from vipkeeper import records
 
 from . import LocalHost, load
 from .host_checks import SECURITY_VIOLATION, SECURITY_VIOLATION_STARTUP
@@ -21,9 +22,9 @@ DEFAULT_FILE = "/etc/keepalived/keepalived.conf"
 
 
 def to_jsonable(value: Any) -> Any:
-    """The model as plain JSON values: dataclasses to objects, addresses to strings."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """The model as plain JSON values: records to objects, addresses to strings."""
+    if records.is_record(value):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in records.fields(value)}
     if isinstance(value, (tuple, list)):
         return [to_jsonable(item) for item in value]
     if isinstance(value, dict):

@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Protocol
+
+from vipkeeper.records import record
 
 from .model import Config, Diagnostic, Instance, ScriptCommand, Where
 
@@ -36,7 +37,7 @@ class Host(Protocol):
         """The file a script's first word resolves to and whether it is executable; None if none."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalHost:
     """This machine as the daemon would see it started here (same network namespace, PATH)."""
 
@@ -55,9 +56,7 @@ class LocalHost:
 
     def script_file(self, command: str) -> tuple[str, bool] | None:
         if "/" not in command:
-            import shutil
-
-            found = shutil.which(command, mode=os.F_OK, path=self.path)
+            found = _which(command, self.path)
             if found is None:
                 return None
             command = found
@@ -68,6 +67,20 @@ class LocalHost:
         if not stat.S_ISREG(mode):
             return None
         return command, bool(mode & 0o111)
+
+
+def _which(command: str, path: str) -> str | None:
+    """The first PATH entry holding `command` (not a directory), as `shutil.which(command,
+    mode=os.F_OK, path=path)` finds it; shutil itself would import bz2 and lzma for `check`."""
+    seen: set[str] = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        name = os.path.join(directory, command)
+        if os.path.exists(name) and not os.path.isdir(name):
+            return name
+    return None
 
 
 def host_diagnostics(config: Config, host: Host, interface_lines: dict[str, Where]) -> list[Diagnostic]:

@@ -22,12 +22,13 @@ Cross-keyword checks and defaults that depend on other blocks live in `parser.py
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from vipkeeper import records
+from vipkeeper.records import record
 
 from . import routes
 from .listen import ListenError, parse_listen
@@ -83,7 +84,7 @@ Reader = Callable[[Node, Sink], Any]
 Status = Literal["ok", "ignored", "unsupported"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Keyword:
     field: str | None
     read: Reader | None = None
@@ -395,7 +396,7 @@ def vip_block(node: Node, sink: Sink) -> tuple[VirtualAddress, ...]:
             continue
         if vip.track_group is not None and node.keyword != "static_ipaddress":  # keepalived 2.2.7's words
             sink.warning(child, "Unknown configuration entry 'track_group' for ip address - ignoring")
-            vip = dataclasses.replace(vip, track_group=None)
+            vip = records.replace(vip, track_group=None)
         result.append(vip)
     return tuple(result)
 

@@ -40,8 +40,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
+
+from vipkeeper.records import record
 
 from .model import ConfigError, Diagnostic, Where
 
@@ -77,7 +78,7 @@ class Line(NamedTuple):
     words: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Lexed:
     lines: tuple[Line, ...]
     files: tuple[str, ...]

@@ -17,8 +17,9 @@ Rules
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 from typing import Literal
+
+from vipkeeper.records import factory, record
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -26,7 +27,7 @@ IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Severity = Literal["error", "warning", "unsupported", "ignored"]
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Where:
     """A position in the configuration: the file as the admin named it and a 1-based line."""
 
@@ -40,7 +41,7 @@ class Where:
 NOWHERE = Where("<default>", 0)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnostic:
     """One message about the configuration, printed as `FILE:LINE: severity: message`."""
 
@@ -61,7 +62,7 @@ class ConfigError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ScriptCommand:
     """A command line to run (notify scripts), with the user keepalived would run it as.
 
@@ -76,7 +77,7 @@ class ScriptCommand:
     where: Where = NOWHERE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VirtualAddress:
     """One `virtual_ipaddress` (or `_excluded`, or `static_ipaddress`) entry.
 
@@ -109,7 +110,7 @@ class VirtualAddress:
 _DEFAULT_ROUTE = ipaddress.IPv4Network("0.0.0.0/0")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VirtualRoute:
     """A `virtual_routes`/`static_routes` entry (config/routes.py reads the words).
 
@@ -139,7 +140,7 @@ class VirtualRoute:
         return " ".join(self.words)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VirtualRule:
     """A `virtual_rules`/`static_rules` entry (config/routes.py reads the words).
 
@@ -168,7 +169,7 @@ class VirtualRule:
         return " ".join(self.words)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackRef:
     """An instance's (or sync group's) reference to something it tracks.
 
@@ -183,7 +184,7 @@ class TrackRef:
     where: Where = NOWHERE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StaticTrackGroup:
     """A top-level `track_group NAME { group { VI_1 VI_2 } }`: the instances that track the
     interface of each static address, route or rule naming it (config/track_groups.py)."""
@@ -193,7 +194,7 @@ class StaticTrackGroup:
     where: Where = NOWHERE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VrrpScript:
     """A `vrrp_script` block: a command run every `interval`, judged by its exit status."""
 
@@ -215,7 +216,7 @@ class VrrpScript:
 ParamMatch = Literal["exact", "initial", "partial"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackProcess:
     """A `vrrp_track_process` block.
 
@@ -239,7 +240,7 @@ class TrackProcess:
     where: Where = NOWHERE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackFile:
     """A `vrrp_track_file` block: an integer read from `file`, multiplied by the weight."""
 
@@ -252,7 +253,7 @@ class TrackFile:
     where: Where = NOWHERE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Authentication:
     """VRRPv2 authentication. keepalived truncates `auth_pass` to 8 characters."""
 
@@ -261,7 +262,7 @@ class Authentication:
     where: Where = NOWHERE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notifies:
     """The notify scripts of an instance or a sync group (None: not configured)."""
 
@@ -276,7 +277,7 @@ class Notifies:
     report_deleted: bool = False  # `notify_deleted` given (with or without a script): DELETED, not FAULT
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Garp:
     """Gratuitous ARP / unsolicited NA timing, resolved against global defaults."""
 
@@ -290,7 +291,7 @@ class Garp:
     na_interval: float = 0.0  # vrrp_gna_interval
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GarpGroup:
     """A top-level `garp_group` block: the minimum time between two gratuitous ARPs
     (`garp_interval`) and between two unsolicited NAs (`gna_interval`) on its interfaces, shared
@@ -302,7 +303,7 @@ class GarpGroup:
     where: Where = NOWHERE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Instance:
     """A `vrrp_instance` block, with every default resolved."""
 
@@ -336,8 +337,8 @@ class Instance:
     track_script: tuple[TrackRef, ...] = ()
     track_process: tuple[TrackRef, ...] = ()
     track_file: tuple[TrackRef, ...] = ()
-    notify: Notifies = field(default_factory=Notifies)
-    garp: Garp = field(default_factory=Garp)
+    notify: Notifies = factory(Notifies)
+    garp: Garp = factory(Garp)
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
     dont_track_primary: bool = False
@@ -395,14 +396,14 @@ class Instance:
         return self.unicast_src_ip or self.mcast_src_ip or (self.ipvlan_address.ip if self.ipvlan_address else None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SyncGroup:
     """A `vrrp_sync_group`: member instances that change state together."""
 
     name: str
     group: tuple[str, ...]
     where: Where = NOWHERE
-    notify: Notifies = field(default_factory=Notifies)
+    notify: Notifies = factory(Notifies)
     track_interface: tuple[TrackRef, ...] = ()
     track_script: tuple[TrackRef, ...] = ()
     track_process: tuple[TrackRef, ...] = ()
@@ -412,7 +413,7 @@ class SyncGroup:
     witness: str | None = None  # vipkeeper extension: one witness key for the whole group
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Witness:
     """A `vipkeeper_witness` block (vipkeeper extension): an etcd cluster whose key a router
     must hold, under a lease of its own, to hold its VIPs (witness/claim.py says how)."""
@@ -434,7 +435,7 @@ class Witness:
         return self.timeout or min(1.0, self.lease_ttl / 3)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GlobalDefs:
     """The VRRP-related part of `global_defs`, plus vipkeeper's own keywords."""
 
@@ -452,7 +453,7 @@ class GlobalDefs:
     vrrp_skip_check_adv_addr: bool = False
     vrrp_notify_priority_changes: bool = False
     vrrp_min_garp: bool = False
-    garp: Garp = field(default_factory=Garp)
+    garp: Garp = factory(Garp)
     vrrp_garp_extra_if: float = 0.0  # default of the instances' garp_extra_if (0: off)
     vrrp_garp_extra_if_all: bool = False
     notify_fifo: ScriptCommand | None = None  # the fifo path in `command`
@@ -502,7 +503,7 @@ class GlobalDefs:
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """A whole configuration: the result of `config.load()`.
 
@@ -511,7 +512,7 @@ class Config:
     """
 
     files: tuple[str, ...]
-    global_defs: GlobalDefs = field(default_factory=GlobalDefs)
+    global_defs: GlobalDefs = factory(GlobalDefs)
     instances: tuple[Instance, ...] = ()
     sync_groups: tuple[SyncGroup, ...] = ()
     scripts: tuple[VrrpScript, ...] = ()

@@ -21,8 +21,10 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
+
+from vipkeeper import records
+from vipkeeper.records import factory, record
 
 from . import keywords as kw
 from . import track_groups, vmac_addr
@@ -57,14 +59,14 @@ SPELLING_CUTOFF = 0.8  # difflib ratio: priorty/priority 0.93; vrrp_version/vers
 V3_MAX_ADVERT = 40.95
 
 
-@dataclass
+@record
 class Block:
     """A walked block: values by field, where each came from, understood-but-unmodelled words."""
 
     node: Node
-    values: dict[str, Any] = field(default_factory=dict)
-    wheres: dict[str, Where] = field(default_factory=dict)
-    extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    values: dict[str, Any] = factory(dict)
+    wheres: dict[str, Where] = factory(dict)
+    extras: list[tuple[str, tuple[str, ...]]] = factory(list)
 
     @property
     def name(self) -> str:
@@ -143,22 +145,22 @@ class _Walker:
             block.wheres[key] = child.where
 
 
-@dataclass
+@record
 class _Raw:
-    globals: list[Block] = field(default_factory=list)
-    instances: list[Block] = field(default_factory=list)
-    groups: list[Block] = field(default_factory=list)
-    scripts: list[Block] = field(default_factory=list)
-    processes: list[Block] = field(default_factory=list)
-    files: list[Block] = field(default_factory=list)
-    witnesses: list[Block] = field(default_factory=list)
-    static_addresses: list[VirtualAddress] = field(default_factory=list)
-    static_routes: list[VirtualRoute] = field(default_factory=list)
-    static_rules: list[VirtualRule] = field(default_factory=list)
-    track_groups: list[StaticTrackGroup] = field(default_factory=list)
-    top_extras: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    link_delays: list[tuple[str, float, float]] = field(default_factory=list)
-    garp_groups: list[GarpGroup] = field(default_factory=list)
+    globals: list[Block] = factory(list)
+    instances: list[Block] = factory(list)
+    groups: list[Block] = factory(list)
+    scripts: list[Block] = factory(list)
+    processes: list[Block] = factory(list)
+    files: list[Block] = factory(list)
+    witnesses: list[Block] = factory(list)
+    static_addresses: list[VirtualAddress] = factory(list)
+    static_routes: list[VirtualRoute] = factory(list)
+    static_rules: list[VirtualRule] = factory(list)
+    track_groups: list[StaticTrackGroup] = factory(list)
+    top_extras: list[tuple[str, tuple[str, ...]]] = factory(list)
+    link_delays: list[tuple[str, float, float]] = factory(list)
+    garp_groups: list[GarpGroup] = factory(list)
 
 
 # name -> (table, attribute of _Raw, needs a name)
@@ -346,7 +348,7 @@ class _Resolver:
         garp = self.garp(garp, values, values, inherit_lower=True)
         garp = _replace(garp, interval=values.get("garp_interval", 0.0),
                         na_interval=values.get("garp_na_interval", 0.0))
-        model_fields = set(GlobalDefs.__dataclass_fields__)
+        model_fields = {f.name for f in records.fields(GlobalDefs)}
         direct = {k: v for k, v in values.items() if k in model_fields}
         return GlobalDefs(**direct, garp=garp, extras=tuple(extras))
 
@@ -896,6 +898,4 @@ def _in_file_order(diagnostics: list[Any], files: tuple[str, ...]) -> list[Any]:
 
 
 def _replace(obj: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(obj, **changes)
+    return records.replace(obj, **changes)

@@ -15,9 +15,9 @@ daemon reads its configuration - never on the event loop at a failover.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
+from vipkeeper import records
 from vipkeeper.config.model import Config, Diagnostic, Notifies, ScriptCommand, Where
 from vipkeeper.script_launch import default_user_problem
 
@@ -57,4 +57,4 @@ def script_user_errors(config: Config) -> list[Diagnostic]:
 def with_host_checks(config: Config) -> Config:
     """`config` with the host-dependent errors above added to its diagnostics."""
     extra = tuple(script_user_errors(config))
-    return dataclasses.replace(config, diagnostics=config.diagnostics + extra) if extra else config
+    return records.replace(config, diagnostics=config.diagnostics + extra) if extra else config

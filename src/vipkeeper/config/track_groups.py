@@ -25,8 +25,10 @@ vrrp_iprule.c; man 5 keepalived.conf "Static track groups")
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
+
+from vipkeeper import records
+from vipkeeper.records import replace
 
 from .model import Instance, StaticTrackGroup, TrackRef, VirtualAddress, VirtualRoute, VirtualRule
 

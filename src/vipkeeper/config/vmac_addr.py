@@ -37,8 +37,9 @@ Pure: instances in, instances with each VIP's `vmac` filled out.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
+
+from vipkeeper import records
 
 from .model import Instance, VirtualAddress
 
@@ -107,10 +108,10 @@ def assign(instances: list[Instance], warn: Callable[[VirtualAddress, str], None
                         name = next(n for n in vmac_names(instance.virtual_router_id, vip.family) if n not in taken)
                         taken.add(name)
                         made[key] = name
-                    vip = dataclasses.replace(vip, vmac=name)
+                    vip = records.replace(vip, vmac=name)
                 changed.append(vip)
             lists.append(tuple(changed))
         if any(v.vmac for vips in lists for v in vips):
-            instance = dataclasses.replace(instance, virtual_ipaddress=lists[0], virtual_ipaddress_excluded=lists[1])
+            instance = records.replace(instance, virtual_ipaddress=lists[0], virtual_ipaddress_excluded=lists[1])
         out.append(instance)
     return out

@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import dataclasses
 import errno
 import ipaddress
 import json
@@ -46,11 +45,10 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
 from typing import Any
 
-from vipkeeper import __version__
+from vipkeeper import __version__, records
 from vipkeeper.config import load as load_config
 from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
 from vipkeeper.config.model import Instance as InstanceModel
@@ -96,6 +94,7 @@ from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
+from vipkeeper.records import factory, record
 from vipkeeper.script_launch import set_script_umask
 from vipkeeper.script_users import ScriptUsers
 from vipkeeper.track.proc_connector import ConnectorUnavailable
@@ -118,7 +117,7 @@ from vipkeeper.vrrp.instance import (
 log = logging.getLogger("vipkeeper.daemon")
 
 
-@dataclass
+@record
 class RunOptions:
     config_file: str
     config_id: str | None = None
@@ -149,7 +148,7 @@ MAINTENANCE_INTERVAL = 1.0  # s: retry refused VIP deletes, reopen missing socke
 RETRY_BACKOFF_MAX = 30.0  # s: longest wait before retrying a socket whose sends kept failing
 
 
-@dataclass
+@record
 class Endpoint:
     """One VRRP socket and the routers on it. `socket` is None while the interface is missing
     (or has no address to send from); `fault` then says why, in keepalived's words. Counters
@@ -159,8 +158,8 @@ class Endpoint:
     unicast: bool
     model: InstanceModel
     key: tuple
-    routers: dict[int, Router] = field(default_factory=dict)
-    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    routers: dict[int, Router] = factory(dict)
+    errors: collections.Counter[str] = factory(collections.Counter)
     reopens: int = 0
     fault: str | None = None
     retry_at: float = 0.0
@@ -173,15 +172,15 @@ class Endpoint:
         return self.key[0]
 
 
-@dataclass
+@record
 class StagedBuild:
     """What a reload opened and built before its commit (Runtime._stage_build)."""
 
-    endpoints: dict[tuple, Endpoint] = field(default_factory=dict)
-    announcers: dict[str, Announcer] = field(default_factory=dict)
-    planned: list[tuple[InstanceModel, tuple]] = field(default_factory=list)
-    routers: dict[str, Router] = field(default_factory=dict)
-    vmacs: list[str] = field(default_factory=list)  # VMAC interfaces the stage created
+    endpoints: dict[tuple, Endpoint] = factory(dict)
+    announcers: dict[str, Announcer] = factory(dict)
+    planned: list[tuple[InstanceModel, tuple]] = factory(list)
+    routers: dict[str, Router] = factory(dict)
+    vmacs: list[str] = factory(list)  # VMAC interfaces the stage created
 
 
 def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
@@ -237,12 +236,12 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
 def _strip_where(value: Any) -> Any:
     """A model value with every position erased, so that an edit elsewhere in the file (which
     moves line numbers) does not count as a change of this instance."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if records.is_record(value):
         changes = {}
-        for f in dataclasses.fields(value):
+        for f in records.fields(value):
             v = getattr(value, f.name)
             changes[f.name] = NOWHERE if f.name == "where" else _strip_where(v)
-        return dataclasses.replace(value, **changes)
+        return records.replace(value, **changes)
     if isinstance(value, tuple):
         return tuple(_strip_where(v) for v in value)
     return value
@@ -1011,7 +1010,7 @@ class Runtime:
         for router in self._live_routers(ep):
             router.rebind(sock, announcer)
             if sock.src != router.params.source_address:
-                params = dataclasses.replace(router.params, source_address=sock.src)
+                params = records.replace(router.params, source_address=sock.src)
                 router.params = params
                 router.feed(Reconfigure(params))
             router.feed(SocketState(True))
@@ -1693,7 +1692,7 @@ class Runtime:
             "source_address": str(router.params.source_address or ""),
             "mcast_group": None if m.unicast_peers else str(ep.key[2] if ep is not None else ""),
             "unicast_peers": [str(p) for p in m.unicast_peers],
-            "garp": dataclasses.asdict(m.garp),
+            "garp": records.asdict(m.garp),
             "down_timer_adverts": m.down_timer_adverts,
             "lower_prio_no_advert": m.lower_prio_no_advert,
             "higher_prio_send_advert": m.higher_prio_send_advert,
@@ -1727,7 +1726,7 @@ class Runtime:
             "vrrp_higher_prio_send_advert": g.vrrp_higher_prio_send_advert,
             "vrrp_check_unicast_src": g.vrrp_check_unicast_src,
             "enable_script_security": g.enable_script_security,
-            "garp": dataclasses.asdict(g.garp),
+            "garp": records.asdict(g.garp),
         }
 
     def _socket_snapshot(self, ep: Endpoint | None) -> dict[str, Any] | None:

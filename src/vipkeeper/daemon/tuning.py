@@ -23,9 +23,9 @@ import logging
 import os
 import resource
 import signal
-from dataclasses import dataclass
 
 from vipkeeper.config.model import GlobalDefs
+from vipkeeper.records import record
 
 log = logging.getLogger("vipkeeper.daemon")
 
@@ -33,7 +33,7 @@ MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 SCHED_RESET_ON_FORK = getattr(os, "SCHED_RESET_ON_FORK", 0x40000000)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tuning:
     """What to apply, from global_defs."""
 

@@ -37,7 +37,6 @@ import ipaddress
 import os
 import socket
 import struct
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from vipkeeper.net.address_requests import (
@@ -54,6 +53,7 @@ from vipkeeper.net.address_requests import (
     parse_link,
     route_messages,
 )
+from vipkeeper.records import factory, record
 
 IFA_F_NODAD = 0x02
 IFF_UP = 0x1
@@ -69,7 +69,7 @@ class AddressError(OSError):
     """Netlink refused a change for a reason other than 'already there' / 'already gone'."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Vip:
     """One virtual address as keepalived's virtual_ipaddress line describes it."""
 
@@ -116,7 +116,7 @@ class Vip:
         return f"{self.address.with_prefixlen} dev {self.ifname}"
 
 
-@dataclass
+@record
 class AddressOwner:
     """Adds and removes VIPs and remembers which are its own.
 
@@ -125,10 +125,10 @@ class AddressOwner:
     """
 
     netns: str | None = None
-    _owned: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
-    _pending: dict[tuple[str, Any, int], Vip] = field(default_factory=dict)
+    _owned: dict[tuple[str, Any, int], Vip] = factory(dict)
+    _pending: dict[tuple[str, Any, int], Vip] = factory(dict)
     _requests: AddressSocket | None = None
-    _indexes: dict[str, int] = field(default_factory=dict)
+    _indexes: dict[str, int] = factory(dict)
 
     async def __aenter__(self) -> AddressOwner:
         self.open_requests()
@@ -314,7 +314,7 @@ def _strerror(err: int) -> str:
 # --- link state --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LinkState:
     ifname: str
     index: int
@@ -372,7 +372,7 @@ def link_state(ifname: str) -> LinkState:
     return LinkState(ifname, index, struct.unpack_from("@H", reply, 16)[0])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AddressChange:
     """An RTM_NEWADDR / RTM_DELADDR of the current namespace. `ifname` is "" when the interface
     could not be named (it was deleted before the event was read)."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
 
+from vipkeeper.records import record
 from vipkeeper.vrrp.packet import internet_checksum
 
 ETH_P_IP = 0x0800
@@ -150,7 +150,7 @@ def neighbour_solicitation(mac: str | bytes, source: str | ipaddress.IPv6Address
     return ethernet_header(ipv6_multicast_mac(group), smac, ETH_P_IPV6) + ip6 + message
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ArpFrame:
     eth_dst: bytes
     eth_src: bytes
@@ -165,7 +165,7 @@ class ArpFrame:
         return self.op == ARP_REQUEST and self.sender_ip == self.target_ip
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NeighbourAdvert:
     eth_dst: bytes
     eth_src: bytes

@@ -30,7 +30,6 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from dataclasses import dataclass
 
 from vipkeeper.net.address_requests import (
     NLM_F_ACK,
@@ -42,6 +41,7 @@ from vipkeeper.net.address_requests import (
     RTM_NEWLINK,
     AddressSocket,
 )
+from vipkeeper.records import record
 
 RTM_GETLINK = 18
 IFLA_ADDRESS = 1
@@ -111,7 +111,7 @@ def delete_message(seq: int, index: int) -> bytes:
     return _message(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LinkInfo:
     index: int
     kind: str  # "" for a plain device

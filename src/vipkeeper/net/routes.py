@@ -21,7 +21,6 @@ Rules
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import ipaddress
 import logging
@@ -30,6 +29,7 @@ import struct
 from collections.abc import Iterable
 from typing import Any
 
+from vipkeeper import records
 from vipkeeper.net.address_requests import AddressSocket
 from vipkeeper.net.route_requests import (
     RTM_DELROUTE,
@@ -48,7 +48,7 @@ _GONE = (errno.ESRCH, errno.ENOENT, errno.ENODEV)
 
 def key_of(entry: Any) -> Any:
     """What the kernel is told about a route or rule (not its words or line)."""
-    return dataclasses.replace(entry, words=(), where=None, no_track=False,
+    return records.replace(entry, words=(), where=None, no_track=False,
                                **({"priority_defaulted": False} if hasattr(entry, "priority_defaulted") else {}))
 
 

@@ -48,7 +48,6 @@ import ipaddress
 import logging
 import socket
 import struct
-from dataclasses import dataclass
 
 from vipkeeper.net.address_requests import RTM_NEWADDR, AddressSocket, address_message
 from vipkeeper.net.link_requests import (
@@ -59,6 +58,7 @@ from vipkeeper.net.link_requests import (
     macvlan_message,
     set_up_message,
 )
+from vipkeeper.records import record
 
 log = logging.getLogger("vipkeeper.vmac")
 
@@ -92,7 +92,7 @@ def vmac_mac(vrid: int, family: int, configured: str | None = None) -> bytes:
     return bytes([0x00, 0x00, 0x5E, 0x00, 0x01 if family == 4 else 0x02, vrid])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VmacSpec:
     name: str
     parent: str

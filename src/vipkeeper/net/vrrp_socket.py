@@ -36,9 +36,9 @@ import fcntl
 import ipaddress
 import socket
 import struct
-from dataclasses import dataclass
 from typing import Any, Callable
 
+from vipkeeper.records import record
 from vipkeeper.vrrp.packet import internet_checksum
 
 IPPROTO_VRRP = 112
@@ -62,7 +62,7 @@ class VrrpSocketError(OSError):
     """A VRRP socket could not be opened; the message names the interface and the cause."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RawReceived:
     """One datagram as the kernel delivered it; judging it is the codec's and instance's job."""
 

@@ -53,10 +53,10 @@ import subprocess
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from vipkeeper.config.model import Notifies, ScriptCommand
+from vipkeeper.records import field, record
 from vipkeeper.script_launch import (
     Identity,
     Vetted,
@@ -89,7 +89,7 @@ _POLL_FALLBACK = 0.05
 START_BUDGET = 0.001
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class RunningScript:
     """One started script: what it was, and how it ended (returncode None while running)."""
 

@@ -22,10 +22,10 @@ Rules (keepalived 2.2.7 vrrp_track.c, track_file.c; research notes §3)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from vipkeeper.config.model import Config, Instance, TrackRef
+from vipkeeper.records import record
 
 Kind = Literal["script", "process", "file", "interface"]
 
@@ -33,14 +33,14 @@ FILE_FAULT = -254
 FILE_CAP = 253
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackerEffect:
     name: str
     contribution: int
     fault: bool
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedRef:
     """One tracker as one instance sees it: the weight and direction that apply."""
 

@@ -74,10 +74,10 @@ import socket
 import struct
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Callable, Container, Iterable, Sequence
 
 from vipkeeper.config.model import TrackProcess
+from vipkeeper.records import record
 from vipkeeper.track import procfs
 from vipkeeper.track.process_table import (
     Comm, Event, Exec, Exit, Fork, ProcessTable, Snapshot, StatusChange,
@@ -356,7 +356,7 @@ def _pidfd_alive(fd: int) -> bool:
     return not p.poll(0)
 
 
-@dataclass
+@record
 class Counters:
     events: int = 0
     rescans: int = 0

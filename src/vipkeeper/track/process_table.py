@@ -43,10 +43,10 @@ a process that appears and vanishes within one batch never shows as a flip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, Union
 
 from vipkeeper.config.model import TrackProcess
+from vipkeeper.records import factory, record
 from vipkeeper.track.procfs import ProcessInfo
 
 __all__ = [
@@ -55,28 +55,28 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Exec:
     pid: int
     info: ProcessInfo | None  # None: the process was already gone when the shell looked
     ts_ns: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fork:
     parent: int
     child: int
     ts_ns: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Exit:
     pid: int
     ts_ns: int = 0
     start: int | None = None  # set by pidfd confirmations: which process exited
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Comm:
     pid: int
     comm: str
@@ -86,7 +86,7 @@ class Comm:
 Event = Union[Exec, Fork, Exit, Comm]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Snapshot:
     """The processes that matter, as one scan of /proc saw them.
 
@@ -97,10 +97,10 @@ class Snapshot:
 
     processes: Mapping[int, ProcessInfo]
     started_ns: int = 0
-    read_ns: Mapping[int, int] = field(default_factory=dict)
+    read_ns: Mapping[int, int] = factory(dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StatusChange:
     name: str
     has_quorum: bool
@@ -154,7 +154,7 @@ def fresh_events(snapshot: Snapshot, events: Iterable[Event]) -> list[Event]:
     return out
 
 
-@dataclass
+@record
 class _Tracker:
     spec: TrackProcess
     count: int = 0
@@ -181,10 +181,10 @@ class _Tracker:
         return self.count + 1 == self.quorum or (qmax is not None and self.count == qmax)
 
 
-@dataclass
+@record
 class _Entry:
     info: ProcessInfo | None  # None for a forked child never exec'd or read
-    trackers: set[str] = field(default_factory=set)
+    trackers: set[str] = factory(set)
 
 
 class ProcessTable:

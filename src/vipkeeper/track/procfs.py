@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 from typing import Iterator
+
+from vipkeeper.records import record
 
 PROC = "/proc"
 
@@ -53,7 +54,7 @@ def check_shortage(exc: OSError) -> None:
         raise Shortage(exc.errno, exc.strerror) from None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProcessInfo:
     """What the tracker knows about one process.
 
@@ -68,7 +69,7 @@ class ProcessInfo:
     start: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StatLine:
     comm: str
     state: str

@@ -30,10 +30,10 @@ import asyncio
 import logging
 import os
 import signal
-from dataclasses import dataclass
 from typing import Callable
 
 from vipkeeper.config.model import VrrpScript
+from vipkeeper.records import record
 from vipkeeper.script_launch import (
     Identity,
     Vetted,
@@ -50,7 +50,7 @@ TERM_GRACE = 2.0
 KILL_REPEAT = 10.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunResult:
     success: bool
     status: int | None = None  # exit status

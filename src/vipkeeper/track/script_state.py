@@ -14,10 +14,11 @@ So `rise` successes in a row make it OK and `fall` failures in a row make it KO.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from vipkeeper.records import record
 
 
-@dataclass
+
+@record
 class ScriptState:
     rise: int = 1
     fall: int = 1

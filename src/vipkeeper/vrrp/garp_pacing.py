@@ -28,10 +28,11 @@ The interface is the base one (a VMAC's parent), as keepalived's IF_BASE_IFP.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+
+from vipkeeper.records import factory, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Spacing:
     """Minimum time between two GARPs (`garp`) or two NAs (`gna`) on the interfaces it applies
     to; None: no spacing for that kind."""
@@ -43,7 +44,7 @@ class Spacing:
         return self.garp if family == 4 else self.gna
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PacingPlan:
     """Which interfaces share a spacing: `groups` are (spacing, interfaces) as the garp_group
     blocks say; `default` applies to every other interface, each on its own."""
@@ -70,20 +71,20 @@ class PacingPlan:
         return self.default
 
 
-@dataclass
+@record
 class _Pending:
     item: Hashable
     ifname: str
     family: int
 
 
-@dataclass
+@record
 class Pacer:
     plan: PacingPlan
     # (state key, family) -> the time the next frame of that kind may leave
-    free_at: dict[tuple[tuple[str, int | str], int], float] = field(default_factory=dict)
+    free_at: dict[tuple[tuple[str, int | str], int], float] = factory(dict)
     # (instance rank, VIP rank) -> the queued frame; keepalived's walking order
-    pending: dict[tuple[int, int], _Pending] = field(default_factory=dict)
+    pending: dict[tuple[int, int], _Pending] = factory(dict)
 
     def request(self, now: float, rank: tuple[int, int], item: Hashable, ifname: str, family: int) -> bool:
         """One GARP (family 4) or NA (6) for the VIP at `rank` on `ifname`: True to send it now

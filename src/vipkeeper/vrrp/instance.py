@@ -108,8 +108,9 @@ import enum
 # hmac.compare_digest's own C code without hmac's import of OpenSSL's libcrypto (3.5 MiB of the
 # daemon's RSS): hmac falls back to exactly this function when Python has no OpenSSL.
 from _operator import _compare_digest as compare_digest
-from dataclasses import dataclass
 from typing import Any, Union
+
+from vipkeeper.records import record
 
 from .log_limit import LogLimiter
 from .packet import AUTH_NONE, AUTH_PASS, Advertisement, DropReason, IPAddress, pad_auth
@@ -128,7 +129,7 @@ class State(str, enum.Enum):
     STOP = "STOP"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InstanceParams:
     """Everything the state machine needs to know about one `vrrp_instance`.
 
@@ -188,28 +189,28 @@ class InstanceParams:
 # --- events -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Startup:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Shutdown:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AdvertReceived:
     advert: Advertisement
     source: IPAddress
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TimerFired:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackerChanged:
     """A tracker's current contribution to the priority and whether it puts us in FAULT."""
 
@@ -218,17 +219,17 @@ class TrackerChanged:
     fault: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InterfaceDown:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InterfaceUp:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SocketState:
     """The shell's word on the instance's VRRP socket: `ok` is False while the interface is
     missing or the socket cannot send (`reason`, in keepalived's words, e.g. "interface eth1
@@ -239,24 +240,24 @@ class SocketState:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reconfigure:
     """New parameters for the same router (same name, VRID, version, family)."""
 
     params: InstanceParams
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForceMaster:
     """Sync group: another member became MASTER; a BACKUP member follows."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForceBackup:
     """Sync group: another member yielded; a MASTER member follows to BACKUP."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackedEntryLost:
     """A virtual route or rule vipkeeper installed (tracked: with a device, no `no_track`) was
     deleted by someone else: keepalived 2.2.7 leaves MASTER for BACKUP, priority 0 first
@@ -273,22 +274,22 @@ Event = Union[
 # --- actions ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SendAdvert:
     priority: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AddVips:
     vips: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DelVips:
     vips: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Announce:
     """Send `rounds` rounds of GARP/unsolicited NA: one per VIP per round, or one for our own
     source address when `source_address` is set (unicast instance leaving FAULT)."""
@@ -300,7 +301,7 @@ class Announce:
     extra_if: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notify:
     """A notify (scripts, FIFO). `state`: MASTER BACKUP FAULT STOP, or the event words
     MASTER_RX_LOWER_PRI, MASTER_PRIORITY, BACKUP_PRIORITY."""
@@ -309,13 +310,13 @@ class Notify:
     priority: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Log:
     level: str  # "debug" | "info" | "warning" | "error"
     message: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Drop:
     reason: DropReason
     source: IPAddress | None = None

@@ -25,15 +25,16 @@ from holding itself in FAULT forever.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Union
+
+from vipkeeper.records import record
 
 from .instance import (
     SYNC_GROUP_TRACKER, Action, Event, ForceBackup, ForceMaster, Instance, Log, State, TrackerChanged,
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GroupNotify:
     group: str
     state: str

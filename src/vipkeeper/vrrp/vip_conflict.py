@@ -33,12 +33,13 @@ from __future__ import annotations
 import heapq
 import ipaddress
 from collections import deque
-from dataclasses import dataclass, field
+
+from vipkeeper.records import factory, record
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConflictStarted:
     instance: str
     vip: IPAddress
@@ -46,7 +47,7 @@ class ConflictStarted:
     peer: str | None  # "192.0.2.2 (VRID 51, priority 100)" when its adverts were seen
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConflictEnded:
     instance: str
     vip: IPAddress
@@ -55,22 +56,22 @@ class ConflictEnded:
     reannounce: bool  # still Master: announce the VIP again
 
 
-@dataclass(slots=True)  # one per VIP or Master: no __dict__ each
+@record(slots=True)  # one per VIP or Master: no __dict__ each
 class Conflict:
     mac: str
     since: float
     peer: str | None
 
 
-@dataclass(slots=True)  # one per VIP or Master: no __dict__ each
+@record(slots=True)  # one per VIP or Master: no __dict__ each
 class _Vip:
     owner: str
     last_probe: float | None = None
-    answers: dict[str, float] = field(default_factory=dict)  # mac -> last answer time
-    conflicts: dict[str, Conflict] = field(default_factory=dict)
+    answers: dict[str, float] = factory(dict)  # mac -> last answer time
+    conflicts: dict[str, Conflict] = factory(dict)
 
 
-@dataclass(slots=True)  # one per VIP or Master: no __dict__ each
+@record(slots=True)  # one per VIP or Master: no __dict__ each
 class _Master:
     vips: tuple[IPAddress, ...]
     since: float

@@ -1,0 +1,303 @@
+"""Records: frozen (or plain) value classes like `dataclasses.dataclass`, cheap to define.
+
+Rule: a class decorated with `record` behaves as the same class under `dataclass` with the same
+flags -- the same `__init__` (positional and keyword, defaults, `factory` defaults,
+`__post_init__`), `__eq__` and `__hash__` over the fields in order, `__repr__`, ordering with
+`order=True`, `FrozenInstanceError` (an AttributeError) on assignment when frozen,
+`__match_args__` -- and costs almost nothing to define.
+
+Why: `dataclass` compiles every generated method with `exec` when the class is defined (about
+six compilations per class); defining the configuration model and the VRRP core that way was a
+fifth of the daemon's start-up and a third of `vipkeeper check` (issue 18, measured with
+callgrind). Here `__eq__`, `__hash__`, `__repr__`, ordering and `__setattr__` are shared
+closures (no compilation), and `__init__` -- the one method whose speed matters, on the
+per-advert path -- is compiled on the class's first construction, to the same code `dataclass`
+generates (so it is as fast, and instances are laid out the same way). A class never built in
+a process never pays for it.
+
+`fields`, `replace` and `asdict` stand for their `dataclasses` namesakes (which do not accept
+records). Only what vipkeeper uses is here: `slots=True` as dataclass's (the class made again with
+`__slots__`); no `kw_only`, `InitVar`, `init=False`.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+
+_MISSING: Any = object()
+
+
+class FrozenInstanceError(AttributeError):
+    """Assigning to (or deleting) a field of a frozen record."""
+
+
+class Field:
+    """One field: its name, default (or factory) and whether it is compared and shown."""
+
+    __slots__ = ("name", "default", "default_factory", "compare", "repr")
+
+    def __init__(self, default: Any = _MISSING, default_factory: Any = _MISSING, compare: bool = True,
+                 repr: bool = True) -> None:  # noqa: A002 (dataclasses' name)
+        if default is not _MISSING and default_factory is not _MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.name = ""
+        self.default = default
+        self.default_factory = default_factory
+        self.compare = compare
+        self.repr = repr
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r})"
+
+
+def field(*, default: Any = _MISSING, default_factory: Any = _MISSING, compare: bool = True,
+          repr: bool = True) -> Any:  # noqa: A002
+    """A field with more than a plain default, as `dataclasses.field` (the subset vipkeeper uses)."""
+    return Field(default, default_factory, compare, repr)
+
+
+def factory(make: Callable[[], Any]) -> Any:
+    """`field(default_factory=make)`."""
+    return Field(default_factory=make)
+
+
+def _is_classvar(annotation: Any) -> bool:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "") or str(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar"))
+
+
+def record(cls: type[T] | None = None, /, *, frozen: bool = False, order: bool = False, eq: bool = True,
+           slots: bool = False) -> Any:
+    """Decorate a class with annotated fields as a record (see the module docstring)."""
+
+    def wrap(cls: type[T]) -> type[T]:
+        return _process(cls, frozen, order, eq, slots)
+
+    return wrap if cls is None else wrap(cls)
+
+
+def _process(cls: type[T], frozen: bool, order: bool, eq: bool, slots: bool) -> type[T]:
+    fields: dict[str, Field] = {}
+    for base in reversed(cls.__mro__[1:]):
+        for f in getattr(base, "__record_fields__", ()):
+            fields[f.name] = f
+    own = cls.__dict__.get("__annotations__", {})
+    for name, annotation in own.items():
+        if _is_classvar(annotation):
+            continue
+        value = cls.__dict__.get(name, _MISSING)
+        f = value if isinstance(value, Field) else Field(default=value)
+        f.name = name
+        if isinstance(value, Field):  # as dataclasses: a plain default stays a class attribute
+            if f.default is _MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, f.default)
+        if f.default_factory is _MISSING and isinstance(f.default, (list, dict, set)):
+            raise ValueError(f"mutable default {type(f.default).__name__} for field {name} is not allowed: "
+                             "use factory()")
+        fields.pop(name, None)
+        fields[name] = f
+    ordered = tuple(fields.values())
+    seen_default = False
+    for f in ordered:
+        if f.default is not _MISSING or f.default_factory is not _MISSING:
+            seen_default = True
+        elif seen_default:
+            raise TypeError(f"non-default argument {f.name!r} follows default argument")
+    if slots:
+        cls = _with_slots(cls, ordered, frozen)
+    cls.__record_fields__ = ordered  # type: ignore[attr-defined]
+    cls.__record_frozen__ = frozen  # type: ignore[attr-defined]
+    names = tuple(f.name for f in ordered)
+    body = cls.__dict__
+
+    def put(name: str, value: Any) -> None:
+        if name not in body:
+            setattr(cls, name, value)
+
+    cls.__init__ = _lazy_init(cls)  # type: ignore[misc]
+    put("__repr__", _repr_of(tuple(f.name for f in ordered if f.repr)))
+    key = _key_of(tuple(f.name for f in ordered if f.compare))
+    if eq:
+        put("__eq__", _eq_of(key))
+    explicit_hash = "__hash__" in body and not (body["__hash__"] is None and "__eq__" in body)
+    if not explicit_hash:
+        if eq and frozen:
+            cls.__hash__ = _hash_of(key)  # type: ignore[method-assign]
+        elif eq:
+            cls.__hash__ = None  # type: ignore[assignment]
+    if order:
+        for name, op in (("__lt__", "__lt__"), ("__le__", "__le__"), ("__gt__", "__gt__"), ("__ge__", "__ge__")):
+            if name in body:
+                raise TypeError(f"cannot overwrite attribute {name} in class {cls.__name__}: order=True")
+            setattr(cls, name, _order_of(key, op))
+    if frozen:
+        field_names = frozenset(names)
+
+        def __setattr__(self: Any, name: str, value: Any) -> None:
+            if type(self) is cls or name in field_names:
+                raise FrozenInstanceError(f"cannot assign to field {name!r}")
+            super(cls, self).__setattr__(name, value)  # type: ignore[arg-type]
+
+        def __delattr__(self: Any, name: str) -> None:
+            if type(self) is cls or name in field_names:
+                raise FrozenInstanceError(f"cannot delete field {name!r}")
+            super(cls, self).__delattr__(name)  # type: ignore[arg-type]
+
+        cls.__setattr__ = __setattr__  # type: ignore[method-assign,assignment]
+        cls.__delattr__ = __delattr__  # type: ignore[method-assign,assignment]
+    put("__match_args__", names)
+    return cls
+
+
+def _with_slots(cls: type[T], fields: tuple[Field, ...], frozen: bool) -> type[T]:
+    """The class made again with `__slots__` for its own fields (no `__dict__` per instance), as
+    `dataclass(slots=True)` does; a frozen one gets the pickling/copying state methods too."""
+    if "__slots__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__} already specifies __slots__")
+    inherited = {name for base in cls.__mro__[1:-1] for name in getattr(base, "__slots__", ())}
+    body = dict(cls.__dict__)
+    names = tuple(f.name for f in fields)
+    for name in names:
+        body.pop(name, None)  # a class attribute (the default) cannot share a slot's name
+    body.pop("__dict__", None)
+    body.pop("__weakref__", None)
+    body["__slots__"] = tuple(name for name in names if name not in inherited)
+    if frozen:
+        def __getstate__(self: Any) -> list[Any]:
+            return [getattr(self, name) for name in names]
+
+        def __setstate__(self: Any, state: list[Any]) -> None:
+            for name, value in zip(names, state):
+                object.__setattr__(self, name, value)
+
+        body.setdefault("__getstate__", __getstate__)
+        body.setdefault("__setstate__", __setstate__)
+    made = type(cls)(cls.__name__, cls.__bases__, body)
+    made.__qualname__ = cls.__qualname__
+    return made  # type: ignore[return-value]
+
+
+def _lazy_init(cls: type) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init = _compile_init(cls)
+        cls.__init__ = init  # type: ignore[misc]
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+def _compile_init(cls: type) -> Callable[..., None]:
+    """The `__init__` dataclasses would generate for this record, compiled now."""
+    fields: tuple[Field, ...] = cls.__record_fields__  # type: ignore[attr-defined]
+    frozen = cls.__record_frozen__  # type: ignore[attr-defined]
+    env: dict[str, Any] = {"__object": object, "__MISSING": _MISSING}
+    params = ["self"]
+    lines = []
+    for i, f in enumerate(fields):
+        value = f.name
+        if f.default_factory is not _MISSING:
+            env[f"__factory{i}"] = f.default_factory
+            params.append(f"{f.name}=__MISSING")
+            value = f"__factory{i}() if {f.name} is __MISSING else {f.name}"
+        elif f.default is not _MISSING:
+            env[f"__default{i}"] = f.default
+            params.append(f"{f.name}=__default{i}")
+        else:
+            params.append(f.name)
+        lines.append(f"  __object.__setattr__(self, {f.name!r}, {value})" if frozen else f"  self.{f.name} = {value}")
+    if hasattr(cls, "__post_init__"):
+        lines.append("  self.__post_init__()")
+    if not lines:
+        lines.append("  pass")
+    source = f"def __init__({', '.join(params)}):\n" + "\n".join(lines) + "\n"
+    scope: dict[str, Any] = {}
+    exec(compile(source, f"<record {cls.__qualname__}>", "exec"), env, scope)  # noqa: S102 (our own text)
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init  # type: ignore[no-any-return]
+
+
+def _key_of(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    if not names:
+        return lambda self: ()
+    if len(names) == 1:
+        get = attrgetter(names[0])
+        return lambda self: (get(self),)
+    return attrgetter(*names)
+
+
+def _repr_of(names: tuple[str, ...]) -> Callable[[Any], str]:
+    def __repr__(self: Any) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{self.__class__.__qualname__}({inner})"
+
+    return __repr__
+
+
+def _eq_of(key: Callable[[Any], tuple]) -> Callable[[Any, Any], Any]:
+    def __eq__(self: Any, other: Any) -> Any:
+        if other.__class__ is self.__class__:
+            return key(self) == key(other)
+        return NotImplemented
+
+    return __eq__
+
+
+def _hash_of(key: Callable[[Any], tuple]) -> Callable[[Any], int]:
+    def __hash__(self: Any) -> int:
+        return hash(key(self))
+
+    return __hash__
+
+
+def _order_of(key: Callable[[Any], tuple], op: str) -> Callable[[Any, Any], Any]:
+    compare = getattr(tuple, op)
+
+    def method(self: Any, other: Any) -> Any:
+        if other.__class__ is self.__class__:
+            return compare(key(self), key(other))
+        return NotImplemented
+
+    method.__name__ = op
+    return method
+
+
+def is_record(value: Any) -> bool:
+    """A record instance (not a record class)."""
+    return hasattr(type(value), "__record_fields__") and not isinstance(value, type)
+
+
+def fields(value: Any) -> tuple[Field, ...]:
+    """The fields of a record or record class, in order (each has `.name`)."""
+    try:
+        return value.__record_fields__  # type: ignore[no-any-return]
+    except AttributeError:
+        raise TypeError(f"not a record: {value!r}") from None
+
+
+def replace(value: T, /, **changes: Any) -> T:
+    """A copy of the record `value` with `changes`, as `dataclasses.replace`."""
+    for f in fields(value):
+        if f.name not in changes:
+            changes[f.name] = getattr(value, f.name)
+    return value.__class__(**changes)
+
+
+def asdict(value: Any) -> Any:
+    """The record as a dict of its fields, records within turned into dicts too (recursively,
+    through lists, tuples and dicts), as `dataclasses.asdict`."""
+    if is_record(value):
+        return {f.name: asdict(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*[asdict(v) for v in value])
+    if isinstance(value, (list, tuple)):
+        return type(value)(asdict(v) for v in value)
+    if isinstance(value, dict):
+        return type(value)((asdict(k), asdict(v)) for k, v in value.items())
+    return value

@@ -1,0 +1,143 @@
+"""vipkeeper/records.py: a record behaves as the same class under `dataclasses.dataclass`."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+
+from vipkeeper import records
+from vipkeeper.records import FrozenInstanceError, factory, field, record
+
+
+def make(decorate, make_field):  # type: ignore[no-untyped-def]
+    """The same three classes under `dataclass` or `record`."""
+
+    @decorate(frozen=True, order=True)
+    class Where:
+        file: str
+        line: int = 0
+
+    @decorate(frozen=True)
+    class Item:
+        name: str
+        where: Where = Where("<default>", 0)
+        tags: tuple[str, ...] = ()
+        extra: tuple = make_field(tuple)
+        note: str | None = field(default=None, compare=False) if decorate is record else \
+            dataclasses.field(default=None, compare=False)
+
+        @property
+        def upper(self) -> str:
+            return self.name.upper()
+
+    @decorate
+    class Counter:
+        hits: int = 0
+        seen: dict = make_field(dict)
+
+        def __post_init__(self) -> None:
+            self.hits += 1
+
+    return Where, Item, Counter
+
+
+DC = make(dataclasses.dataclass, lambda f: dataclasses.field(default_factory=f))
+RC = make(record, factory)
+
+
+@pytest.mark.parametrize("classes", [DC, RC], ids=["dataclass", "record"])
+def test_same_behaviour_under_both(classes) -> None:  # type: ignore[no-untyped-def]
+    Where, Item, Counter = classes
+    a = Item("x", Where("f", 3), ("t",))
+    assert a == Item(name="x", where=Where(line=3, file="f"), tags=("t",))
+    assert a != Item("y", Where("f", 3), ("t",))
+    assert a == Item("x", Where("f", 3), ("t",), note="other")  # compare=False
+    assert hash(a) == hash(Item("x", Where("f", 3), ("t",)))
+    assert a.extra == ()
+    assert a.upper == "X"
+    assert Where("a", 2) < Where("b", 1) < Where("b", 2)
+    assert sorted([Where("b", 1), Where("a", 9)]) == [Where("a", 9), Where("b", 1)]
+    with pytest.raises(AttributeError):
+        a.name = "z"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del a.name  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Item()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Item("x", name="y")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Item("x", bogus=1)  # type: ignore[call-arg]
+    c = Counter()
+    assert c.hits == 1 and c.seen == {} and c.seen is not Counter().seen  # __post_init__ ran; fresh default
+    c.hits = 5
+    assert c == Counter(hits=4) and c != Counter()
+    with pytest.raises(TypeError):
+        hash(c)  # mutable and compared: unhashable, as a dataclass
+    assert Item.__match_args__ == ("name", "where", "tags", "extra", "note")
+    assert copy.deepcopy(a) == a and copy.copy(a) == a
+    match a:
+        case Item(name, Where(file, line)):
+            assert (name, file, line) == ("x", "f", 3)
+        case _:
+            pytest.fail("no match")
+
+
+def test_repr_as_dataclass() -> None:
+    for (w1, i1, _), (w2, i2, _) in [(DC, RC)]:
+        assert repr(i1("x", w1("f", 3))).split("Item(", 1)[1] == repr(i2("x", w2("f", 3))).split("Item(", 1)[1]
+
+
+def test_frozen_error_is_an_attribute_error() -> None:
+    _, Item, _ = RC
+    with pytest.raises(FrozenInstanceError, match="cannot assign to field 'name'"):
+        Item("x").name = "y"
+
+
+def test_replace_fields_asdict() -> None:
+    Where, Item, _ = RC
+    a = Item("x", Where("f", 3))
+    b = records.replace(a, tags=("u",))
+    assert b == Item("x", Where("f", 3), ("u",)) and a.tags == ()
+    assert [f.name for f in records.fields(a)] == ["name", "where", "tags", "extra", "note"]
+    assert records.asdict(a) == {"name": "x", "where": {"file": "f", "line": 3}, "tags": (), "extra": (),
+                                 "note": None}
+    assert records.is_record(a) and not records.is_record(Item) and not records.is_record(("x",))
+    with pytest.raises(TypeError):
+        records.replace(("x",))  # type: ignore[type-var]
+
+
+def test_defining_a_record_compiles_nothing_until_built(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    compiled: list[str] = []
+    real = compile
+
+    def counting(source, filename, *args, **kwargs):  # type: ignore[no-untyped-def]
+        compiled.append(filename)
+        return real(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.compile", counting)
+
+    @record(frozen=True)
+    class Point:
+        x: int
+        y: int = 0
+
+    assert compiled == []  # dataclass would have compiled __init__, __repr__, __eq__, __hash__, ...
+    assert Point(1) == Point(1, 0) and Point(2).y == 0
+    assert compiled == ["<record test_defining_a_record_compiles_nothing_until_built.<locals>.Point>"]
+    Point(3)
+    assert len(compiled) == 1  # once per class
+
+
+def test_mistakes_refused_as_dataclass_refuses_them() -> None:
+    with pytest.raises(TypeError):
+        @record
+        class Bad:
+            a: int = 0
+            b: int
+
+    with pytest.raises(ValueError):
+        @record
+        class Mutable:
+            a: list = []  # noqa: RUF012
