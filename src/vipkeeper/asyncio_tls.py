@@ -24,9 +24,10 @@ anything). If the asyncio of some later Python keeps ssl elsewhere, `enable()` r
 `TlsUnavailable` with one line, which read_config reports as a refused start or reload; the
 test tests/unit/test_asyncio_tls.py fails first.
 
-Only the daemon imports asyncio this way: `vipkeeper.cli.entry` calls `import_asyncio()` for
-`vipkeeper run` and keepalived's command line, right after the early signal handlers and before
-the daemon's modules. A process that imported asyncio before (a test runner, another command)
+Only the daemon imports asyncio this way: daemon/start.py's `launch` (`vipkeeper run` and
+keepalived's command line) calls `import_asyncio()` once the configuration is read and the VRRP
+sockets listen (nothing before imports asyncio: tests/unit/test_import_weight.py), before the
+runtime's modules. A process that imported asyncio before (a test runner, another command)
 keeps its TLS as it was.
 """
 

@@ -86,9 +86,6 @@ def entry() -> None:
         from vipkeeper.daemon.signal_table import early_signal_handlers
 
         early_signal_handlers()
-        from vipkeeper.asyncio_tls import import_asyncio
-
-        import_asyncio()  # without OpenSSL until a witness needs it (asyncio_tls.py)
     try:
         if keepalived_style(sys.argv):
             from vipkeeper.daemon import keepalived_cli

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 SERVER = r'''
 import sys
 from vipkeeper.asyncio_tls import import_asyncio
-import_asyncio()  # as cli.entry does for `vipkeeper run`
+import_asyncio()  # as daemon/start.py does for `vipkeeper run`
 import vipkeeper.cli, vipkeeper.daemon.start, vipkeeper.daemon.runtime, vipkeeper.control.server
 import asyncio, base64, json
 before = {"ssl": "ssl" in sys.modules, "_ssl": "_ssl" in sys.modules}

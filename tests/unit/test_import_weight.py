@@ -72,7 +72,7 @@ def test_daemon_modules_leave_out_libcrypto_hashes_and_ssl() -> None:
     out = run_python(
         "import sys, json\n"
         "from vipkeeper.asyncio_tls import import_asyncio\n"
-        "import_asyncio()\n"  # as cli.entry does for `vipkeeper run`
+        "import_asyncio()\n"  # as daemon/start.py does for `vipkeeper run`
         "import vipkeeper.cli, vipkeeper.daemon.cli, vipkeeper.daemon.runtime, vipkeeper.control.server\n"
         "import vipkeeper.daemon.start, vipkeeper.daemon.keepalived_cli, vipkeeper.notify.mail\n"
         "import asyncio.base_events as b\n"

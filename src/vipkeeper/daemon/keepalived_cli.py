@@ -171,7 +171,7 @@ def keepalived(**opts: object) -> None:
         log.info("-M: core dumps allowed; the system core_pattern is left as it is")
 
     from vipkeeper.daemon.cli import in_dump_dir, launch
-    from vipkeeper.daemon.runtime import RunOptions
+    from vipkeeper.daemon.run_options import RunOptions
 
     data, stats, js = in_dump_dir(opts["dump_dir"], "/tmp/keepalived.data", "/tmp/keepalived.stats",  # type: ignore[arg-type]
                                   "/tmp/keepalived.json")

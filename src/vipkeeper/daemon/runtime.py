@@ -38,7 +38,6 @@ import asyncio
 import collections
 import concurrent.futures
 import errno
-import ipaddress
 import json
 import logging
 import os
@@ -49,14 +48,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from vipkeeper import __version__, records
-from vipkeeper.config import load as load_config
-from vipkeeper.config.model import NOWHERE, Config, ConfigError, GlobalDefs
+from vipkeeper.config.model import NOWHERE, Config, GlobalDefs
 from vipkeeper.config.model import Instance as InstanceModel
-from vipkeeper.config.scripts import notify_commands, with_host_checks
+from vipkeeper.config.scripts import notify_commands
 from vipkeeper.daemon.announce_pacing import AnnouncePacing
+from vipkeeper.daemon.config_file import StartupError, read_config
+from vipkeeper.daemon.early_listen import endpoint_key, open_vrrp_socket, startup_time
 from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
 from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.process import raise_fd_limit
+from vipkeeper.daemon.run_options import RunOptions
 from vipkeeper.daemon.signal_table import IGNORED_SIGNALS, SIGNUM, STOP_SIGNALS, early_signal_handlers
 from vipkeeper.daemon.router import (
     GroupDriver,
@@ -88,7 +89,6 @@ from vipkeeper.net.vrrp_socket import (
     RawReceived,
     VrrpSocket,
     VrrpSocketError,
-    interface_source,
 )
 from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
@@ -117,32 +117,6 @@ from vipkeeper.vrrp.instance import (
 log = logging.getLogger("vipkeeper.daemon")
 
 
-@record
-class RunOptions:
-    config_file: str
-    config_id: str | None = None
-    netns: str | None = None
-    pid_file: str | None = None
-    control_socket: str | None = None
-    metrics_listen: str | None = None
-    # keepalived's dump files (text, text, JSON array: daemon/keepalived_dump.py) and vipkeeper's
-    # own JSON snapshot, written on SIGUSR1 beside the text dump (daemon/dumpfile.py: never through
-    # a planted file or link).
-    data_file: str = "/tmp/keepalived.data"
-    stats_file: str = "/tmp/keepalived.stats"
-    json_file: str = "/tmp/keepalived.json"
-    snapshot_file: str | None = "/run/vipkeeper/vipkeeper.json"
-    # keepalived -V: leave VIPs in place and send no priority 0 at stop
-    release_on_stop: bool = True
-    process_rescan_interval: float = 0.2
-    reload_parse_deadline: float = 30.0  # s a reload's parse may take before it is given up
-    vip_conflict_interval: float = 10.0  # s between a Master's VIP conflict checks; 0: off
-
-
-class StartupError(Exception):
-    """The daemon cannot start; the message is one line for the admin."""
-
-
 SEND_FAULT_AFTER = 3  # failed sends in a row on a live interface that put its instances in FAULT
 MAINTENANCE_INTERVAL = 1.0  # s: retry refused VIP deletes, reopen missing sockets
 RETRY_BACKOFF_MAX = 30.0  # s: longest wait before retrying a socket whose sends kept failing
@@ -165,6 +139,10 @@ class Endpoint:
     retry_at: float = 0.0
     backoff: float = MAINTENANCE_INTERVAL
     checking: bool = False
+    # opened before the runtime started (daemon/early_listen.py): listening since then (the
+    # loop's clock); read only once each of its routers has had its Startup (`started`)
+    listening_since: float | None = None
+    started: set[str] | None = None
 
     @property
     def ifname(self) -> str:
@@ -181,16 +159,6 @@ class StagedBuild:
     planned: list[tuple[InstanceModel, tuple]] = factory(list)
     routers: dict[str, Router] = factory(dict)
     vmacs: list[str] = factory(list)  # VMAC interfaces the stage created
-
-
-def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ipaddress.IPv6Address) -> tuple:
-    unicast = bool(model.unicast_peers)
-    family = socket.AF_INET6 if model.family == 6 else socket.AF_INET
-    ifname = model.socket_interface  # the VMAC unless vmac_xmit_base
-    if unicast:
-        return (ifname, family, "unicast", model.unicast_src_ip)
-    group = model.mcast_dst_ip or (group6 if model.family == 6 else group4)
-    return (ifname, family, str(group), model.mcast_src_ip)
 
 
 def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) -> InstanceParams:
@@ -294,32 +262,13 @@ class Runtime:
         self.witnesses: dict[str, Any] = {}  # key name -> witness.driver.ClaimDriver
         self.loop_watch = LoopWatch()  # lag record, late-run line, systemd watchdog
         self.pacing: AnnouncePacing | None = None  # garp_group / vrrp_garp_interval / vrrp_gna_interval
+        # VRRP sockets opened before the start (daemon/early_listen.py): key -> (socket, since)
+        self.early: dict[tuple, tuple[VrrpSocket, float]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def read_config(self) -> Config:
-        try:
-            config = with_host_checks(load_config(self.options.config_file, config_id=self.options.config_id))
-        except ConfigError as exc:
-            raise StartupError(str(exc)) from None
-        except OSError as exc:
-            raise StartupError(f"{self.options.config_file}: {exc.strerror or exc}") from None
-        for diag in config.diagnostics:
-            level = {"error": logging.ERROR, "ignored": logging.INFO}.get(diag.severity, logging.WARNING)
-            log.log(level, "%s", diag)
-        if not config.usable:
-            raise StartupError(f"{self.options.config_file}: configuration has errors, not starting")
-        if config.witnesses:  # checked here, before a reload touches anything running
-            from vipkeeper.asyncio_tls import TlsUnavailable
-
-            try:
-                import vipkeeper.witness.driver  # noqa: F401  (also gives asyncio its TLS support: asyncio_tls.py)
-            except ImportError as exc:
-                raise StartupError(f"{self.options.config_file}: vipkeeper_witness needs the 'witness' extra "
-                                   f"(pip install 'vipkeeper[witness]'; Debian: python3-aiohttp): {exc}") from None
-            except TlsUnavailable as exc:
-                raise StartupError(f"{self.options.config_file}: vipkeeper_witness: {exc}") from None
-        return config
+        return read_config(self.options.config_file, self.options.config_id)
 
     async def start(self, config: Config, tracking: TrackingHub) -> None:
         self.config = config
@@ -379,6 +328,7 @@ class Runtime:
         self._attach_witnesses(config, built)
         for router in built.values():
             self._activate(router)
+        self._close_early()
         task = asyncio.get_running_loop().create_task(self._maintain(), name="maintenance")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -594,22 +544,31 @@ class Runtime:
     async def _bring_up(self, router: Router) -> None:
         tracking = self.tracking
         assert tracking is not None and self.config is not None
-        pending = tracking.pending_scripts(router.model)
-        if pending:
-            # keepalived keeps such an instance in INIT until the scripts have a verdict.
-            specs = [self.config.script(n) for n in pending]
-            timeout = max((s.timeout or s.interval) for s in specs if s is not None) + 1.0
-            log.info("(%s) waiting for track script%s %s", router.name, "s" if len(pending) > 1 else "",
-                     ", ".join(pending))
-            await tracking.wait_scripts(router.model, timeout)
-        for event in tracking.current(router.model):
-            router.feed(event)
-        if not self._link_up.get(router.model.interface, True) and not router.model.dont_track_primary:
-            router.feed(InterfaceDown())
-        ep = self._endpoint_of(router)
-        if ep is not None and ep.socket is None:
-            router.feed(SocketState(False, ep.fault or f"interface {ep.ifname} down"))
-        router.feed(Startup())
+        try:
+            pending = tracking.pending_scripts(router.model)
+            if pending:
+                self._started(router)  # its Startup is now, whenever that is; the others hear on
+                # keepalived keeps such an instance in INIT until the scripts have a verdict.
+                specs = [self.config.script(n) for n in pending]
+                timeout = max((s.timeout or s.interval) for s in specs if s is not None) + 1.0
+                log.info("(%s) waiting for track script%s %s", router.name, "s" if len(pending) > 1 else "",
+                         ", ".join(pending))
+                await tracking.wait_scripts(router.model, timeout)
+            for event in tracking.current(router.model):
+                router.feed(event)
+            if not self._link_up.get(router.model.interface, True) and not router.model.dont_track_primary:
+                router.feed(InterfaceDown())
+            ep = self._endpoint_of(router)
+            if ep is not None and ep.socket is None:
+                router.feed(SocketState(False, ep.fault or f"interface {ep.ifname} down"))
+            since = ep.listening_since if ep is not None and not pending else None
+            at = startup_time(since, asyncio.get_running_loop().time(), router.params.advert_int)
+            if at is not None:
+                log.debug("(%s) Startup dated from when its socket listened, %.1f ms ago", router.name,
+                          (asyncio.get_running_loop().time() - at) * 1000)
+            router.feed(Startup(), at)
+        finally:
+            self._started(router)
 
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """asyncio's servers (the control socket) report every accept that fails for want of
@@ -639,6 +598,7 @@ class Runtime:
         self._stop.set()
 
     async def shutdown(self) -> None:
+        self._close_early()
         for task in list(self._tasks):
             task.cancel()
         if self.mailer is not None:
@@ -733,8 +693,13 @@ class Runtime:
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
                 if key not in self.endpoints and key not in staged.endpoints:
                     ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key)
+                    early = self.early.pop(key, None)
                     try:
-                        ep.socket = self._open_socket(model, key)
+                        if early is not None:
+                            ep.socket, ep.listening_since = early
+                            ep.started = set()
+                        else:
+                            ep.socket = self._open_socket(model, key)
                         ep.socket.errors = ep.errors
                     except VrrpSocketError as exc:
                         if exc.errno not in (errno.ENODEV, errno.EADDRNOTAVAIL):
@@ -782,10 +747,31 @@ class Runtime:
         self.announcers.update(staged.announcers)
         for key, ep in staged.endpoints.items():
             self.endpoints[key] = ep
-            if ep.socket is not None:
-                ep.socket.start(lambda raw, k=key: self._on_packet(k, raw))
+            if ep.socket is not None and ep.started is None:
+                self._start_reading(ep)
         for model, key in staged.planned:
             self.endpoints[key].routers[model.virtual_router_id] = staged.routers[model.name]
+
+    def _start_reading(self, ep: Endpoint) -> None:
+        assert ep.socket is not None
+        ep.started = None
+        ep.socket.start(lambda raw, k=ep.key: self._on_packet(k, raw))
+
+    def _started(self, router: Router) -> None:
+        """`router` has had its Startup (or waits for its scripts): an early socket is read once
+        every router on it has (daemon/early_listen.py), its queued adverts then heard."""
+        ep = self._endpoint_of(router)
+        if ep is None or ep.started is None or ep.socket is None:
+            return
+        ep.started.add(router.name)
+        if all(r.name in ep.started for r in ep.routers.values()):
+            self._start_reading(ep)
+
+    def _close_early(self) -> None:
+        """Early sockets the start did not take (a key it did not build) are not kept open."""
+        for sock, _ in self.early.values():
+            sock.close()
+        self.early.clear()
 
     @staticmethod
     def _open_firewall(config: Config) -> Firewall | None:
@@ -888,18 +874,7 @@ class Runtime:
             self._on_link(link_state(name))
 
     def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
-        family = key[1]
-        ifname = key[0]  # the VMAC unless vmac_xmit_base (endpoint_key)
-        src = model.unicast_src_ip if model.unicast_peers else model.mcast_src_ip
-        if src is None and model.ipvlan_address is not None:  # keepalived: the ipvlan's address
-            src = model.ipvlan_address.ip
-        if src is None and ifname != model.interface and family == socket.AF_INET:
-            # a VMAC has no IPv4 address: adverts leave from the parent's (keepalived, measured)
-            src = interface_source(model.interface, family)
-        if model.unicast_peers:
-            return VrrpSocket.open(ifname, family, src=src, unicast=True)
-        group = key[2]
-        return VrrpSocket.open(ifname, family, group=group, src=src)
+        return open_vrrp_socket(model, key)
 
     def _log_missing(self, model: InstanceModel, exc: VrrpSocketError, config: Config) -> None:
         if exc.errno != errno.ENODEV:
@@ -1004,7 +979,7 @@ class Runtime:
         sock.errors = ep.errors
         ep.reopens += 1
         ep.fault = None
-        sock.start(lambda raw, k=ep.key: self._on_packet(k, raw))
+        self._start_reading(ep)
         announcer = self._announcer(ep.ifname, index=sock.ifindex)
         log.info("%s: VRRP socket opened on ifindex %d (%s)", ep.ifname, sock.ifindex, why)
         for router in self._live_routers(ep):

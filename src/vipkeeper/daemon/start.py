@@ -11,11 +11,13 @@ Order matters and is the point of this module:
 2. open the process connector while still in the initial network namespace (it answers only
    there), then enter `--netns` if asked; sockets made afterwards live in that namespace;
 3. detach (unless -n), write the pid file, and only then start the event loop.
+Between 1 and 2 the VRRP sockets are opened (in `--netns`, from a short-lived thread there), so
+the instances listen from then on and their Startup is dated from it (daemon/early_listen.py);
+the event loop and the runtime are imported only after that.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -40,7 +42,7 @@ def run_daemon(config_file: str = DEFAULT_CONFIG, dont_fork: bool = False, log_c
                dump_dir: str | None = None, log_ident: str | None = None, process_rescan_interval: float = 0.2,
                vip_conflict_interval: float = 10.0, vrrp: bool = False) -> None:
     """`vipkeeper run` with its parameters (defaults as the click command's: tests/unit/test_cli_dispatch.py)."""
-    from vipkeeper.daemon.runtime import RunOptions
+    from vipkeeper.daemon.run_options import RunOptions
 
     data_file, stats_file, json_file = in_dump_dir(dump_dir, data_file, stats_file, json_file)
     facility = logsetup.parse_facility(log_facility)
@@ -70,8 +72,8 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
     if os.geteuid() != 0:
         raise StartFailure("vipkeeper run needs root (raw sockets, addresses, process events)")
 
-    from vipkeeper.daemon.runtime import Runtime, StartupError, early_signal_handlers
-    from vipkeeper.daemon.tracking import TrackingHub
+    from vipkeeper.daemon.config_file import StartupError, read_config
+    from vipkeeper.daemon.signal_table import early_signal_handlers
 
     early_signal_handlers()
     if options.metrics_listen is not None:
@@ -81,12 +83,19 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
             parse_listen(options.metrics_listen)
         except ListenError as exc:
             raise StartFailure(f"--metrics {exc}") from None
-    runtime = Runtime(options)
     try:
-        config = runtime.read_config()
+        config = read_config(options.config_file, options.config_id)
     except StartupError as exc:
         raise StartFailure(str(exc)) from None
+    early = _listen_early(config, options.netns)
+    from vipkeeper.asyncio_tls import import_asyncio
 
+    import_asyncio()  # without OpenSSL until a witness needs it (asyncio_tls.py); before the runtime's modules
+    from vipkeeper.daemon.runtime import Runtime
+    from vipkeeper.daemon.tracking import TrackingHub
+
+    runtime = Runtime(options)
+    runtime.early = early
     hub = TrackingHub(config, rescan_interval=options.process_rescan_interval)
     hub.prepare()  # the process connector, in the initial network namespace
     if options.netns:
@@ -113,6 +122,8 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
         for pid in acquired:
             pid.release()
         raise StartFailure(str(exc)) from None
+    import asyncio
+
     try:
         code = asyncio.run(_main(runtime, config, hub, dump_conf))
     finally:
@@ -121,7 +132,24 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
     sys.exit(code)
 
 
+def _listen_early(config, netns: str | None) -> dict:  # type: ignore[no-untyped-def]
+    """The VRRP sockets, listening from now, in the daemon's network namespace (early_listen.py);
+    none when that fails (the runtime then opens them, or says why it cannot)."""
+    from vipkeeper.daemon.early_listen import open_early
+
+    if not netns:
+        return open_early(config)
+    from vipkeeper.net import netns as netns_mod
+
+    try:
+        return netns_mod.call_in(netns, lambda: open_early(config))
+    except OSError:
+        return {}
+
+
 async def _main(runtime, config, hub, dump_conf: bool = False) -> int:  # type: ignore[no-untyped-def]
+    import asyncio
+
     from vipkeeper.control.server import DEFAULT_PATH, ControlServer, ControlSocketError
     from vipkeeper.daemon.runtime import (
         StartupError,

@@ -29,17 +29,19 @@ reader drains what is queued (bounded per wake) and calls back synchronously. No
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import errno
 import fcntl
 import ipaddress
 import socket
 import struct
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from vipkeeper.records import record
 from vipkeeper.vrrp.packet import internet_checksum
+
+if TYPE_CHECKING:  # the loop is imported when a socket starts: the daemon opens its sockets first
+    import asyncio
 
 IPPROTO_VRRP = 112
 VRRP_GROUP_V4 = ipaddress.IPv4Address("224.0.0.18")
@@ -191,7 +193,11 @@ class VrrpSocket:
     # -- receiving -----------------------------------------------------------------------
     def start(self, on_receive: Callable[[RawReceived], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Deliver every datagram to `on_receive` from the running loop."""
-        self._loop = loop or asyncio.get_running_loop()
+        if loop is None:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+        self._loop = loop
         self._on_receive = on_receive
         self._loop.add_reader(self.sock.fileno(), self._readable)
 
