@@ -10,10 +10,12 @@ Why: `dataclass` compiles every generated method with `exec` when the class is d
 six compilations per class); defining the configuration model and the VRRP core that way was a
 fifth of the daemon's start-up and a third of `vipkeeper check` (issue 18, measured with
 callgrind). Here `__eq__`, `__hash__`, `__repr__`, ordering and `__setattr__` are shared
-closures (no compilation), and `__init__` -- the one method whose speed matters, on the
-per-advert path -- is compiled on the class's first construction, to the same code `dataclass`
-generates (so it is as fast, and instances are laid out the same way). A class never built in
-a process never pays for it.
+closures (no compilation). `__init__` -- the one method whose speed matters, on the per-advert
+path -- binds its arguments in Python for a class's first `COMPILE_AFTER` constructions (setting
+the fields in the same order, so instances are laid out the same way), and is then compiled to
+the same code `dataclass` generates, so it is as fast from then on. A class built a few times
+in a process (most of the configuration model in `vipkeeper check`) never pays for a
+compilation.
 
 `fields`, `replace` and `asdict` stand for their `dataclasses` namesakes (which do not accept
 records). Only what vipkeeper uses is here: `slots=True` as dataclass's (the class made again with
@@ -182,14 +184,56 @@ def _with_slots(cls: type[T], fields: tuple[Field, ...], frozen: bool) -> type[T
     return made  # type: ignore[return-value]
 
 
+COMPILE_AFTER = 8  # constructions of a class before its __init__ is compiled
+
+
 def _lazy_init(cls: type) -> Callable[..., None]:
+    built = 0
+
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal built
+        built += 1
+        if built <= COMPILE_AFTER:
+            _bind(cls, self, args, kwargs)
+            return
         init = _compile_init(cls)
         cls.__init__ = init  # type: ignore[misc]
         init(self, *args, **kwargs)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     return __init__
+
+
+def _bind(cls: type, self: Any, args: tuple, kwargs: dict[str, Any]) -> None:
+    """What the compiled `__init__` does, without compiling: the same values, the same errors
+    (TypeError for a missing, repeated or unknown argument), the fields set in the same order."""
+    fields: tuple[Field, ...] = cls.__record_fields__  # type: ignore[attr-defined]
+    where = f"{cls.__qualname__}.__init__()"
+    if len(args) > len(fields):
+        raise TypeError(f"{where} takes {len(fields) + 1} positional arguments but {len(args) + 1} were given")
+    values = list(args)
+    missing = []
+    for f in fields[len(args):]:
+        if f.name in kwargs:
+            values.append(kwargs.pop(f.name))
+        elif f.default is not _MISSING:
+            values.append(f.default)
+        elif f.default_factory is not _MISSING:
+            values.append(f.default_factory())
+        else:
+            missing.append(f.name)
+    if missing:
+        raise TypeError(f"{where} missing {len(missing)} required argument(s): {', '.join(map(repr, missing))}")
+    if kwargs:
+        name = next(iter(kwargs))
+        if any(f.name == name for f in fields):
+            raise TypeError(f"{where} got multiple values for argument {name!r}")
+        raise TypeError(f"{where} got an unexpected keyword argument {name!r}")
+    put = object.__setattr__ if cls.__record_frozen__ else setattr  # type: ignore[attr-defined]
+    for f, value in zip(fields, values):
+        put(self, f.name, value)
+    if hasattr(cls, "__post_init__"):
+        self.__post_init__()
 
 
 def _compile_init(cls: type) -> Callable[..., None]:

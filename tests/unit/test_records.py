@@ -108,7 +108,7 @@ def test_replace_fields_asdict() -> None:
         records.replace(("x",))  # type: ignore[type-var]
 
 
-def test_defining_a_record_compiles_nothing_until_built(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_defining_a_record_compiles_nothing_and_init_only_once_built_often(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     compiled: list[str] = []
     real = compile
 
@@ -124,10 +124,37 @@ def test_defining_a_record_compiles_nothing_until_built(monkeypatch) -> None:  #
         y: int = 0
 
     assert compiled == []  # dataclass would have compiled __init__, __repr__, __eq__, __hash__, ...
-    assert Point(1) == Point(1, 0) and Point(2).y == 0
-    assert compiled == ["<record test_defining_a_record_compiles_nothing_until_built.<locals>.Point>"]
+    built = [Point(i) for i in range(records.COMPILE_AFTER)]
+    assert compiled == [] and built[3] == Point(3, 0)  # bound in Python so far (Point(3, 0) is one more)
+    Point(1)
+    assert compiled == ["<record test_defining_a_record_compiles_nothing_and_init_only_once_built_often.<locals>.Point>"]
     Point(3)
     assert len(compiled) == 1  # once per class
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["bound", "compiled"])
+def test_init_bound_in_python_as_compiled(compiled: bool) -> None:
+    made: list = []
+
+    @record(frozen=True)
+    class Thing:
+        a: int
+        b: str = "b"
+        c: list = factory(list)
+
+        def __post_init__(self) -> None:
+            made.append(self.a)
+
+    if compiled:
+        for _ in range(records.COMPILE_AFTER + 1):
+            Thing(0)
+    t = Thing(1, c=[2])
+    assert (t.a, t.b, t.c) == (1, "b", [2]) and made[-1] == 1
+    assert list(vars(t)) == ["a", "b", "c"]  # the same layout either way
+    assert Thing(1).c is not Thing(1).c
+    for bad in [lambda: Thing(), lambda: Thing(1, a=2), lambda: Thing(1, d=3), lambda: Thing(1, "b", [], 4)]:
+        with pytest.raises(TypeError):
+            bad()
 
 
 def test_mistakes_refused_as_dataclass_refuses_them() -> None:
