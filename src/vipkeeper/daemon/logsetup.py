@@ -15,9 +15,7 @@ the core's; this module only decides the envelope:
 
 from __future__ import annotations
 
-import json
 import logging
-import logging.handlers
 import os
 import re
 import socket
@@ -32,6 +30,12 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 # keepalived -S: 0-7 mean local0-7; also local0..local7, user, daemon (case as keepalived: lower)
 FACILITIES = {**{str(n): f"local{n}" for n in range(8)}, **{f"local{n}": f"local{n}" for n in range(8)},
               "user": "user", "daemon": "daemon"}
+
+
+# syslog's facility numbers (RFC 5424; logging.handlers.SysLogHandler.facility_names), here so
+# that a daemon logging to the journal or the console does not import logging.handlers (and with
+# it pickle and queue) before it has opened its sockets (daemon/early_listen.py)
+FACILITY_CODES = {"user": 1, "daemon": 3, **{f"local{n}": 16 + n for n in range(8)}}
 
 
 def parse_facility(text: str) -> str | None:
@@ -73,6 +77,8 @@ class JsonFormatter(logging.Formatter):
         }
         if message.startswith("(") and ")" in message:
             payload["instance"] = message[1 : message.index(")")]
+        import json  # only for --log-json
+
         return json.dumps(payload, separators=(",", ":"))
 
 
@@ -151,15 +157,17 @@ def configure(*, console: bool, json_lines: bool = False, syslog: bool = True,
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter() if json_lines else ConsoleFormatter(ident))
         root.addHandler(handler)
-    code = logging.handlers.SysLogHandler.facility_names.get(facility, logging.handlers.SysLogHandler.LOG_DAEMON)
+    code = FACILITY_CODES.get(facility, FACILITY_CODES["daemon"])
     if syslog and journal_socket and os.path.exists(journal_socket):
         try:
             root.addHandler(JournalHandler(journal_socket, ident, code))
         except OSError:
             pass
     elif syslog and os.path.exists("/dev/log"):
+        from logging.handlers import SysLogHandler
+
         try:
-            sys_handler = logging.handlers.SysLogHandler(address="/dev/log", facility=code)
+            sys_handler = SysLogHandler(address="/dev/log", facility=code)
         except OSError:
             sys_handler = None
         if sys_handler is not None:

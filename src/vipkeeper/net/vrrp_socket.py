@@ -38,7 +38,6 @@ import struct
 from typing import TYPE_CHECKING, Any, Callable
 
 from vipkeeper.records import record
-from vipkeeper.vrrp.packet import internet_checksum
 
 if TYPE_CHECKING:  # the loop is imported when a socket starts: the daemon opens its sockets first
     import asyncio
@@ -58,6 +57,16 @@ _MAX_DATAGRAM = 65535
 _DRAIN_PER_WAKE = 64
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def internet_checksum(data: bytes) -> int:  # noqa: F811 (the import below rebinds it)
+    """vrrp/packet.py's, imported on the first use: the daemon opens its sockets before it loads
+    the codec (daemon/early_listen.py). The import rebinds this name, so later calls go straight
+    to the codec's function."""
+    global internet_checksum
+    from vipkeeper.vrrp.packet import internet_checksum  # noqa: F811 (rebinds the global)
+
+    return internet_checksum(data)
 
 
 class VrrpSocketError(OSError):

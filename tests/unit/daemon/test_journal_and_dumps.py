@@ -111,3 +111,14 @@ def test_json_dump_is_keepalived_2_2_7_array() -> None:
     assert data["state"] == 1 and data["master_priority"] == 150 and data["vipset"] is False
     assert data["garp_delay"] == 5 and isinstance(data["garp_delay"], int)
     assert stats["release_master"] == 1 and stats["ip_ttl_err"] == 4
+
+
+def test_facility_codes_are_syslogs() -> None:
+    """logsetup's own table (it avoids importing logging.handlers at start) agrees with the library's."""
+    import logging.handlers
+
+    from vipkeeper.daemon import logsetup
+
+    assert set(logsetup.FACILITY_CODES) == set(logsetup.FACILITIES.values())
+    for name, code in logsetup.FACILITY_CODES.items():
+        assert logging.handlers.SysLogHandler.facility_names[name] == code
