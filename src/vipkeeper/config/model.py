@@ -1,7 +1,7 @@
 """The configuration model: what a keepalived.conf means, once read.
 
 Rules
-- Immutable: every value is a frozen dataclass or a tuple, so a running daemon can hold the old
+- Immutable: every value is a frozen record (vipkeeper/records.py) or a tuple, so a running daemon can hold the old
   model while a reload parses the new one, and compare the two instance by instance.
 - Every node knows where it came from (`Where`: file and line). Diagnostics, `lint` findings and
   runtime log lines point the admin at the exact line to change.
