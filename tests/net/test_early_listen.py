@@ -114,9 +114,10 @@ def test_first_advert_one_master_down_interval_after_the_socket_listened(lan, tm
         listening = wait_listening(lan["a"].ns, daemon)
         first = first_advert_from(watch, str(lan["a"].ipv4.ip), listening, MDI + 10)
         assert first is not None, daemon.log_lines()[-5:]
-        # never before a full interval of listening; and dated from the socket, not from the
-        # end of the start (which came tens of milliseconds later)
-        assert MDI - 0.005 <= first - listening <= MDI + 0.2, (first - listening, daemon.log_lines())
+        # Never before a full interval of listening (20 ms: how late this poller may see the
+        # socket on a loaded host; dating from the exec instead would be ~40 ms early), and
+        # dated from the socket, not from the end of the start.
+        assert MDI - 0.02 <= first - listening <= MDI + 0.5, (first - listening, daemon.log_lines())
         assert any("Startup dated from when its socket listened" in line for line in daemon.log_lines())
     finally:
         daemon.stop()
