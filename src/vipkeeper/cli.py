@@ -22,9 +22,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any, NoReturn
 
 from vipkeeper.commands import COMMANDS  # noqa: F401  (the table, as vipkeeper.cli.COMMANDS)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 OWN_OPTIONS = frozenset({"-h", "--help", "--version"})
 

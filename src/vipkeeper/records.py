@@ -25,9 +25,13 @@ records). Only what vipkeeper uses is here: `slots=True` as dataclass's (the cla
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Callable, TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
+    T = TypeVar("T")
+
 
 _MISSING: Any = object()
 

@@ -43,10 +43,13 @@ import os
 import pwd
 import shlex
 import stat
-from typing import Any, Sequence
 
 from vipkeeper.records import record
 from vipkeeper.track.script_security import needs_check, unsafe_reasons
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 _UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")

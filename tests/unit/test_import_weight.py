@@ -3,8 +3,11 @@
 Each check runs a fresh interpreter, so nothing imported by the test runner counts.
 - `vipkeeper check` does not import socket.py, subprocess, json, asyncio or click (a plain command
   line is parsed by vipkeeper/cli.py itself), nor dataclasses (and its inspect, ast, dis,
-  tokenize) nor shutil (and its bz2, lzma): the model is made of records (vipkeeper/records.py),
-  which compile nothing when a class is defined;
+  tokenize) nor shutil (and its bz2, lzma) nor typing (annotations are strings; the names come in
+  under `if TYPE_CHECKING:`): the model is made of records (vipkeeper/records.py), which compile
+  nothing when a class is defined;
+- the daemon opens its VRRP sockets before it imports the event loop, typing, dataclasses,
+  logging.handlers, json and the runtime (daemon/early_listen.py dates Startup from then);
 - the classes the daemon's start path defines are records too, not dataclasses: a dataclass
   compiles about six methods with exec as its module is imported (the model and the VRRP core
   were a fifth of the daemon's start-up, measured with callgrind); the few left are listed;
@@ -48,7 +51,22 @@ def test_check_imports_no_socket_subprocess_json_asyncio_or_click() -> None:
     assert "vipkeeper.config.parser" in out  # it did check the file
     assert not {"socket", "subprocess", "asyncio", "click", "ctypes.util"} & set(out), out
     assert "json.decoder" not in out and "json.encoder" not in out
-    assert not {"dataclasses", "inspect", "shutil", "bz2", "lzma"} & set(out), out
+    assert not {"dataclasses", "inspect", "shutil", "bz2", "lzma", "typing"} & set(out), out
+
+
+def test_daemon_loads_little_before_its_sockets_listen() -> None:
+    """What `vipkeeper run` imports before daemon/early_listen.py opens the VRRP sockets is all
+    start-up time counted against the Master_Down_Interval's start: not the event loop, typing,
+    dataclasses, logging.handlers, json nor the advert codec (they come after)."""
+    out = run_python(
+        "import sys, json as _j\n"
+        "before = set(sys.modules)\n"
+        "import vipkeeper.cli, vipkeeper.daemon.start, vipkeeper.daemon.config_file, vipkeeper.daemon.early_listen\n"
+        "import vipkeeper.daemon.signal_table, vipkeeper.daemon.run_options, vipkeeper.net.netns\n"
+        "print(_j.dumps(sorted(set(sys.modules) - before)))")
+    assert "vipkeeper.net.vrrp_socket" in out
+    assert not {"asyncio", "typing", "dataclasses", "logging.handlers", "json.decoder", "vipkeeper.vrrp.packet",
+                "vipkeeper.daemon.runtime"} & set(out), out
 
 
 # dataclasses still defined on the daemon's start path, each for a reason: the router's counters

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import Any
 
 from vipkeeper import records
 
@@ -17,6 +16,10 @@ from . import LocalHost, load
 from .host_checks import SECURITY_VIOLATION, SECURITY_VIOLATION_STARTUP
 from .model import Config, ConfigError
 from .scripts import with_host_checks
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_FILE = "/etc/keepalived/keepalived.conf"
 

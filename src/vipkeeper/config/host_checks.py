@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from typing import Protocol
-
 from vipkeeper.records import record
 
 from .model import Config, Diagnostic, Instance, ScriptCommand, Where
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
 
 SECURITY_VIOLATION = "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
 # keepalived 2.2.7 -t with a startup/shutdown script and no enable_script_security (measured: exit 6)
@@ -30,11 +30,18 @@ SECURITY_VIOLATION_STARTUP = ("SECURITY VIOLATION - start/shutdown scripts are b
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class Host(Protocol):
-    def interface_exists(self, name: str) -> bool: ...
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def script_file(self, command: str) -> tuple[str, bool] | None:
-        """The file a script's first word resolves to and whether it is executable; None if none."""
+    class Host(Protocol):
+        def interface_exists(self, name: str) -> bool: ...
+
+        def script_file(self, command: str) -> tuple[str, bool] | None:
+            """The file a script's first word resolves to and whether it is executable; None if none."""
+else:
+    class Host:
+        """What the checks ask of a host (a protocol for the type checker): `interface_exists(name)`
+        and `script_file(command)`, as LocalHost answers them."""
 
 
 @record(frozen=True)

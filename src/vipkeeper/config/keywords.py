@@ -25,7 +25,6 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from collections.abc import Callable
-from typing import Any, Literal
 
 from vipkeeper import records
 from vipkeeper.records import record
@@ -44,6 +43,10 @@ from .model import (
     VirtualRule,
 )
 from .tree import Node
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 
 class Invalid(Exception):
@@ -80,8 +83,9 @@ class Sink:
         self.diagnostics.append(Diagnostic(where, severity, message))
 
 
-Reader = Callable[[Node, Sink], Any]
-Status = Literal["ok", "ignored", "unsupported"]
+if TYPE_CHECKING:
+    Reader = Callable[[Node, Sink], Any]
+    Status = Literal["ok", "ignored", "unsupported"]
 
 
 @record(frozen=True)

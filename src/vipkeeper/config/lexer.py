@@ -37,14 +37,18 @@ fails at once instead of hanging the reader.
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import stat
-from typing import Any, Literal, NamedTuple
 
 from vipkeeper.records import record
 
 from .model import ConfigError, Diagnostic, Where
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 WORDS: Literal[0] = 0
 OPEN: Literal[1] = 1
@@ -70,12 +74,18 @@ _SPECIAL = frozenset("#!@$~\"'")
 _CONTROL = re.compile(rb"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
 
-class Line(NamedTuple):
-    """One logical line for the parser: words, or a lone `{` / `}`. (A tuple: there are many.)"""
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-    where: Where
-    kind: int
-    words: tuple[str, ...] = ()
+    class Line(NamedTuple):
+        """One logical line for the parser: words, or a lone `{` / `}`. (A tuple: there are many.)"""
+
+        where: Where
+        kind: int
+        words: tuple[str, ...] = ()
+else:  # the same tuple class, without importing typing
+    Line = collections.namedtuple("Line", ("where", "kind", "words"), defaults=((),))
+    Line.__doc__ = "One logical line for the parser: words, or a lone `{` / `}`. (A tuple: there are many.)"
 
 
 @record(frozen=True)

@@ -17,14 +17,20 @@ Rules
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
 
 from vipkeeper.records import factory, record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Severity = Literal["error", "warning", "unsupported", "ignored"]
+    ParamMatch = Literal["exact", "initial", "partial"]
+else:  # re-exported by config/__init__.py; plain strings at run time
+    Severity = ParamMatch = str
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-
-Severity = Literal["error", "warning", "unsupported", "ignored"]
 
 
 @record(frozen=True, order=True)
@@ -211,9 +217,6 @@ class VrrpScript:
     group: str | None = None
     init_fail: bool = False
     where: Where = NOWHERE
-
-
-ParamMatch = Literal["exact", "initial", "partial"]
 
 
 @record(frozen=True)

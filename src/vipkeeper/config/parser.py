@@ -21,7 +21,6 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from vipkeeper import records
 from vipkeeper.records import factory, record
@@ -53,6 +52,10 @@ from .model import (
     Witness,
 )
 from .tree import Node, build_tree
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_UNKNOWN = 1000
 SPELLING_CUTOFF = 0.8  # difflib ratio: priorty/priority 0.93; vrrp_version/version 0.74 is no typo

@@ -22,9 +22,12 @@ Pure: no sockets, nothing read from the host.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from .model import VirtualRoute, VirtualRule
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit")
 RULE_ACTIONS = ("blackhole", "unreachable", "prohibit")

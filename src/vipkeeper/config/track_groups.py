@@ -25,14 +25,16 @@ vrrp_iprule.c; man 5 keepalived.conf "Static track groups")
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
 
-from vipkeeper import records
 from vipkeeper.records import replace
 
 from .model import Instance, StaticTrackGroup, TrackRef, VirtualAddress, VirtualRoute, VirtualRule
 
-Entry = TypeVar("Entry", VirtualAddress, VirtualRoute, VirtualRule)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    Entry = TypeVar("Entry", VirtualAddress, VirtualRoute, VirtualRule)
 
 
 def known_only(entries: Iterable[Entry], defined: Sequence[StaticTrackGroup], sink: Any) -> list[Entry]:

@@ -15,9 +15,13 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from typing import Callable, TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
+if TYPE_CHECKING:
+    from typing import Callable, TypeVar
+
+    T = TypeVar("T")
+
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"

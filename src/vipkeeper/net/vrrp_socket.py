@@ -35,12 +35,13 @@ import fcntl
 import ipaddress
 import socket
 import struct
-from typing import TYPE_CHECKING, Any, Callable
 
 from vipkeeper.records import record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
 if TYPE_CHECKING:  # the loop is imported when a socket starts: the daemon opens its sockets first
     import asyncio
+    from typing import Any, Callable
 
 IPPROTO_VRRP = 112
 VRRP_GROUP_V4 = ipaddress.IPv4Address("224.0.0.18")
