@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import generate_latest
+from vipkeeper.control.exposition import generate_text
 from prometheus_client.parser import text_string_to_metric_families
 
 from vipkeeper.control.metrics import make_registry
@@ -11,7 +11,7 @@ LABELS = {"iname": "VI_1", "intf": "eth0", "vrid": "51"}
 
 
 def samples(snapshot: dict) -> dict:
-    text = generate_latest(make_registry(lambda: snapshot, process_metrics=False)).decode()
+    text = generate_text(make_registry(lambda: snapshot, process_metrics=False)).decode()
     return {(s.name, frozenset(s.labels.items())): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from prometheus_client.exposition import generate_latest
+from vipkeeper.control.exposition import generate_text
 
 from vipkeeper.control.metrics import make_registry
 
@@ -45,7 +45,7 @@ def test_rule_unit_tests_can_fail():
 
 def _exported(snapshot: dict) -> set[str]:
     snap = copy.deepcopy(snapshot)  # the sample carries a VIP conflict (conftest.py)
-    text = generate_latest(make_registry(lambda: snap, process_metrics=False)).decode()
+    text = generate_text(make_registry(lambda: snap, process_metrics=False)).decode()
     return {line.split("{")[0].split()[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 
