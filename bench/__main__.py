@@ -31,7 +31,7 @@ def choose_python(choice: str) -> str | None:
     starts slower and bigger, which is not the product's cost."""
     def usable(python: str) -> bool:
         try:
-            done = subprocess.run([python, "-c", "import click, prometheus_client"], capture_output=True, timeout=30,
+            done = subprocess.run([python, "-c", "import click"], capture_output=True, timeout=30,
                                   check=False)
         except (OSError, subprocess.TimeoutExpired):
             return False
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     python = choose_python(args.python)
     if python is None:
-        ap.error(f"--python {args.python}: not an interpreter that can import click and prometheus_client")
+        ap.error(f"--python {args.python}: not an interpreter that can import click")
     if python != sys.executable:
         from vipkeeper.lab.nodes import set_daemon_python
 

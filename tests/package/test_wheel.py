@@ -3,9 +3,9 @@
 `pip wheel` builds the wheel from a copy of what the build reads (pyproject.toml, README.md,
 LICENSE, src/), so nothing is written into the checkout. The wheel must hold the daemon and its
 commands but not the fault campaign (a test instrument under bench/campaign). Installed alone
-into a fresh venv (its dependencies, click and prometheus-client, come from the package index;
-pyroute2 is not among them), `vipkeeper check`, `lint`, `run --help` and `status` work, and
-`vipkeeper lab` says in one line which extra it needs.
+into a fresh venv (its one dependency, click, comes from the package index; pyroute2 and
+prometheus-client are not among them), `vipkeeper check`, `lint`, `run --help` and `status` work,
+the metrics page is written, and `vipkeeper lab` says in one line which extra it needs.
 """
 
 from __future__ import annotations
@@ -55,9 +55,10 @@ def test_the_wheel_holds_the_product_and_not_the_campaign(built: tuple[Path, Pat
     metadata = next(zipfile.ZipFile(wheel).read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     hard = [line for line in requires if "extra ==" not in line]
-    assert sorted(r.split()[1].split(">")[0].split("=")[0] for r in hard) == ["click", "prometheus-client"]
+    assert sorted(r.split()[1].split(">")[0].split("=")[0] for r in hard) == ["click"]
     assert any("pyroute2" in line and 'extra == "lab"' in line for line in requires), requires
     assert any("aiohttp" in line and 'extra == "witness"' in line for line in requires), requires
+    assert any("prometheus-client" in line and 'extra == "test"' in line for line in requires), requires
 
 
 def test_the_installed_wheel_alone_checks_lints_and_runs(built: tuple[Path, Path], tmp_path: Path) -> None:
@@ -67,6 +68,9 @@ def test_the_installed_wheel_alone_checks_lints_and_runs(built: tuple[Path, Path
     found = subprocess.run([str(py), "-c", "import importlib.util as u; print(u.find_spec('pyroute2'))"],
                            capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "None", "pyroute2 must not come with the wheel"
+    found = subprocess.run([str(py), "-c", "import importlib.util as u; print(u.find_spec('prometheus_client'))"],
+                           capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "None", "prometheus_client must not come with the wheel"
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"}  # no PYTHONPATH: the wheel only
     where = subprocess.run([str(py), "-c", "import vipkeeper; print(vipkeeper.__file__)"], capture_output=True,
                            text=True, check=True, env=env)
@@ -95,6 +99,14 @@ def test_the_installed_wheel_alone_checks_lints_and_runs(built: tuple[Path, Path
 
     lint = run("lint", str(SEED / "smtp-relay-antipattern.conf"))
     assert "VK102" in lint.stdout and "Traceback" not in lint.stderr, lint.stdout + lint.stderr
+
+    # the daemon's metrics page without prometheus_client
+    page = subprocess.run([str(py), "-c", "import vipkeeper.control.metrics as m, sys; sys.stdout.buffer.write("
+                           "b''.join(m.iter_text(m.make_registry(lambda: {'instances': [{'name': 'VI_1', "
+                           "'state': 'MASTER'}]}))))"], capture_output=True, text=True, env=env, timeout=60)
+    assert page.returncode == 0, page.stderr
+    assert 'vipkeeper_vrrp_state{iname="VI_1",intf="",vrid=""} 2.0' in page.stdout.splitlines()
+    assert any(line.startswith("process_resident_memory_bytes ") for line in page.stdout.splitlines())
 
     helped = run("run", "--help")
     assert helped.returncode == 0 and "-f" in helped.stdout, helped.stdout

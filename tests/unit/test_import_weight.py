@@ -120,3 +120,17 @@ def test_plain_run_command_line_does_not_import_click() -> None:
     assert "vipkeeper.daemon.start" in out
     assert "click" not in out
     assert "ssl" not in out and "_ssl" not in out
+
+
+def test_metrics_module_loads_neither_prometheus_client_nor_ssl() -> None:
+    """The daemon's /metrics (control/metrics.py) writes the text format itself: prometheus_client
+    imports ssl unconditionally (issue 18: +8.3 MiB RSS at 1,000 instances before any scrape)."""
+    out = run_python(
+        "import sys, json\n"
+        "from vipkeeper.asyncio_tls import import_asyncio\n"
+        "import_asyncio()\n"
+        "import vipkeeper.control.metrics as m\n"
+        "page = b''.join(m.iter_text(m.make_registry(lambda: {'instances': [{'name': 'VI_1'}]})))\n"
+        "assert b'vipkeeper_vrrp_state' in page and b'process_resident_memory_bytes' in page\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ('prometheus_client', 'ssl', '_ssl'))))")
+    assert out == []

@@ -52,17 +52,20 @@ class WatchCollector:
         return []
 
     def collect(self) -> Iterator:
-        from prometheus_client.core import GaugeMetricFamily
+        from vipkeeper.control.exposition import Family
+
+        def gauge(name: str, doc: str, labels: list[str]) -> Family:
+            return Family(name, doc, "gauge", labels)
 
         now = time.time()
         report = self.watch.report(now)
-        adv = GaugeMetricFamily("vipkeeper_watch_advertising", "1 while the source advertises the VRID",
+        adv = gauge("vipkeeper_watch_advertising", "1 while the source advertises the VRID",
                                 labels=["vrid", "source", "mac"])
-        prio = GaugeMetricFamily("vipkeeper_watch_priority", "Priority in the source's last advert",
+        prio = gauge("vipkeeper_watch_priority", "Priority in the source's last advert",
                                  labels=["vrid", "source"])
-        masters = GaugeMetricFamily("vipkeeper_watch_masters", "Sources advertising the VRID now", labels=["vrid"])
-        macs = GaugeMetricFamily("vipkeeper_watch_vip_macs", "MACs seen answering for the VIP", labels=["vrid", "vip"])
-        found = GaugeMetricFamily("vipkeeper_watch_findings", "Current findings by kind", labels=["kind"])
+        masters = gauge("vipkeeper_watch_masters", "Sources advertising the VRID now", labels=["vrid"])
+        macs = gauge("vipkeeper_watch_vip_macs", "MACs seen answering for the VIP", labels=["vrid", "vip"])
+        found = gauge("vipkeeper_watch_findings", "Current findings by kind", labels=["kind"])
         for v in report["vrids"]:
             vrid = str(v["vrid"])
             masters.add_metric([vrid], sum(1 for a in v["advertisers"] if a["advertising"]))
@@ -96,13 +99,11 @@ async def _run(ifname: str, duration: float, probe: float, as_json: bool, metric
         loop.add_signal_handler(sig, stop.set)
     server = None
     if metrics:
-        from prometheus_client.core import CollectorRegistry
-
+        from vipkeeper.control.exposition import Registry
         from vipkeeper.control.metrics import MetricsServer
 
         server = MetricsServer(metrics, dict, process_metrics=False)
-        server.registry = CollectorRegistry(auto_describe=False)
-        server.registry.register(WatchCollector(watch))
+        server.registry = Registry([WatchCollector(watch)])
         await server.start()
     loop.add_reader(capture.fileno(), capture.poll)
     end = loop.time() + duration if duration > 0 else None
