@@ -14,7 +14,7 @@ Rules
   per-sample objects +5.6 MiB more after a scrape): `MetricsServer` answers HTTP itself with
   asyncio, and exposition.py writes the text format, family by family, each instance family
   walking the instances as it is written. To an HTTP/1.1 request (Prometheus) the page goes out
-  chunked, one family a chunk, so it is never held whole, and a page cut short by an error is a
+  chunked, in pieces of about 16 KiB, so it is never held whole, and a page cut short by an error is a
   failed scrape; an HTTP/1.0 client (which takes no chunks) gets it whole with its length.
 
 - The listener can never be the way to run the daemon out of descriptors, nor to flood its log:
@@ -553,7 +553,7 @@ class MetricsServer:
             await self._respond(writer, 404, b"not found; try /metrics\n")
 
     async def _stream(self, writer: asyncio.StreamWriter, chunks: Iterator[bytes]) -> None:
-        """The page family by family, HTTP/1.1 chunked: its end is the last chunk, so a page cut
+        """The page piece by piece, HTTP/1.1 chunked: its end is the last chunk, so a page cut
         short (a family that failed, after the head went out) is a failed scrape, not a short one."""
         try:
             first = next(chunks, b"")
@@ -566,7 +566,7 @@ class MetricsServer:
         chunk = first
         while chunk:
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            await writer.drain()  # one family at a time in the transport's buffer (above its high mark)
+            await writer.drain()  # a piece at a time in the transport's buffer (above its high mark)
             try:
                 chunk = next(chunks, b"")
             except Exception:
