@@ -23,8 +23,15 @@ joins them (tests, and HEAD's Content-Length).
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple, Protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing at run time (start-up, issue 18)
+    from typing import Protocol
+
+    class Collector(Protocol):
+        def collect(self) -> Iterable[Family]: ...
 
 __all__ = ["CONTENT_TYPE", "Family", "Registry", "Sample", "format_value", "generate_text", "iter_text"]
 
@@ -34,11 +41,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Row = tuple[str, tuple[tuple[str, str], ...], float]
 
 
-class Sample(NamedTuple):
-    """A sample as a reader sees it (tests, docs check); the writer uses the rows."""
-    name: str
-    labels: dict[str, str]
-    value: float
+# a sample as a reader sees it (tests, the docs check): name, labels (a dict), value; the
+# writer uses the rows
+Sample = namedtuple("Sample", "name labels value")
 
 
 class Family:
@@ -49,7 +54,7 @@ class Family:
     walked once when the page is written.
     """
 
-    __slots__ = ("name", "documentation", "type", "labelnames", "_rows")
+    __slots__ = ("_rows", "documentation", "labelnames", "name", "type")
 
     def __init__(self, name: str, documentation: str, type_: str, labels: Iterable[str] = (),
                  value: float | None = None, rows: Iterable[Row] | None = None) -> None:
@@ -88,10 +93,6 @@ class Family:
             yield Sample(base + suffix, dict(pairs), value)
 
 
-class Collector(Protocol):
-    def collect(self) -> Iterable[Family]: ...
-
-
 class Registry:
     """The collectors one page is made of, in order."""
 
@@ -113,7 +114,7 @@ def format_value(value: float) -> str:
         return "+Inf"
     if d == -math.inf:
         return "-Inf"
-    if d != d:
+    if math.isnan(d):
         return "NaN"
     text = repr(d)
     dot = text.find(".")

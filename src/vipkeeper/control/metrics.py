@@ -45,7 +45,6 @@ from vipkeeper.config.listen import ANY, ListenError, parse_listen
 from .exposition import CONTENT_TYPE, Family, Registry, Row, iter_text
 from .process_metrics import ProcessCollector
 
-
 __all__ = ["ListenError", "MetricsServer", "SnapshotCollector", "make_registry", "parse_listen"]
 
 log = logging.getLogger("vipkeeper.metrics")

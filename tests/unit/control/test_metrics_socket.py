@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vipkeeper.control.exposition import generate_text
 from prometheus_client.parser import text_string_to_metric_families
 
+from vipkeeper.control.exposition import generate_text
 from vipkeeper.control.metrics import make_registry
 
 LABELS = {"iname": "VI_1", "intf": "eth0", "vrid": "51"}

@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 from vipkeeper.control.exposition import generate_text
-
 from vipkeeper.control.metrics import make_registry
 
 ROOT = Path(__file__).resolve().parents[3] / "monitoring"
