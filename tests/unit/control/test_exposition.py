@@ -10,6 +10,9 @@ prometheus_client before issue 18, rendered by prometheus_client's own `generate
   at nearly the same time agree (start time and fd limit exactly, the rest within bounds).
 - `promtool check metrics` finds nothing wrong with our page (process metrics included).
 - The values are formatted as prometheus_client's floatToGoString, over a spread of floats.
+- Served over HTTP/1.1 (as Prometheus asks) the page is streamed chunked and is the same page; a
+  family that fails after the first pieces went out leaves the page without its last chunk, which
+  the client reads as an error (not as a shorter page); one that fails before is a 500.
 """
 
 from __future__ import annotations
@@ -165,3 +168,53 @@ def test_an_empty_family_still_has_help_and_type() -> None:
             yield Family("x_seconds", "a\\b\nc", "histogram")
 
     assert generate_text(One()) == b"# HELP x_seconds a\\\\b\\nc\n# TYPE x_seconds histogram\n"
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def _get_http11(snapshot: dict) -> tuple[int, bytes | Exception]:
+    import asyncio
+    import http.client
+
+    from vipkeeper.control.metrics import MetricsServer
+
+    async def main() -> tuple[int, bytes | Exception]:
+        server = MetricsServer("127.0.0.1:0", lambda: snapshot)
+        await server.start()
+        try:
+            host, port = server.addresses[0]
+
+            def fetch() -> tuple[int, bytes | Exception]:
+                conn = http.client.HTTPConnection(host, port, timeout=5)  # HTTP/1.1
+                conn.request("GET", "/metrics")
+                resp = conn.getresponse()
+                try:
+                    return resp.status, resp.read()
+                except http.client.IncompleteRead as exc:
+                    return resp.status, exc
+                finally:
+                    conn.close()
+
+            return await asyncio.get_running_loop().run_in_executor(None, fetch)
+        finally:
+            await server.close()
+
+    return asyncio.run(main())
+
+
+def test_an_http11_scrape_is_streamed_and_a_page_cut_short_is_a_failed_read(caplog) -> None:
+    snap = realistic()
+    status, body = _get_http11(snap)
+    assert status == 200 and isinstance(body, bytes)
+    assert split_process(body.decode())[0] == split_process(generate_text(make_registry(lambda: snap)).decode())[0]
+    # a family that fails after the first pieces went out: no last chunk, the client sees it
+    snap["scripts"] = [{"name": Unprintable(), "state": "up"}]
+    status, body = _get_http11(snap)
+    assert status == 200 and isinstance(body, Exception), body
+    assert "generating the page failed" in caplog.text
+    # failing before anything went out: a 500
+    status, body = _get_http11({"scripts": [{"name": Unprintable()}]})
+    assert status == 500
