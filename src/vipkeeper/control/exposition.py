@@ -1,4 +1,4 @@
-"""Prometheus text exposition (format 0.0.4), written family by family without prometheus_client.
+"""Prometheus text exposition (format 0.0.4), written piece by piece without prometheus_client.
 
 Rules
 - The page is byte for byte what prometheus_client's `generate_latest` wrote for the same
