@@ -60,7 +60,8 @@ class VipConflicts:
                 log.warning("(%s) VIP conflict checks off on %s: %s", router.name, ifname, exc.strerror or exc)
                 return False
             sock.watched = {vip.packed for vip in self.core.vips}
-            self._loop.add_reader(sock.fileno(), self._read, sock)
+            for fd in sock.filenos():
+                self._loop.add_reader(fd, self._read, sock, fd)
         return True
 
     def became_master(self, router: Any) -> None:
@@ -91,7 +92,8 @@ class VipConflicts:
         in_use = set(self._users.values())
         for ifname in [i for i in self._sockets if i not in in_use]:
             sock = self._sockets.pop(ifname)
-            self._loop.remove_reader(sock.fileno())
+            for fd in sock.filenos():
+                self._loop.remove_reader(fd)
             sock.close()
 
     def conflicts_of(self, name: str) -> list[dict[str, Any]]:
@@ -104,15 +106,16 @@ class VipConflicts:
             self._timer.cancel()
             self._timer = None
         for sock in self._sockets.values():
-            self._loop.remove_reader(sock.fileno())
+            for fd in sock.filenos():
+                self._loop.remove_reader(fd)
             sock.close()
         self._sockets.clear()
 
     # -- events ------------------------------------------------------------------------------
 
-    def _read(self, sock: ConflictSocket) -> None:
+    def _read(self, sock: ConflictSocket, fd: int) -> None:
         t0 = time.process_time()
-        sock.read()
+        sock.read(fd)
         self.cpu += time.process_time() - t0
         self._rearm()
 

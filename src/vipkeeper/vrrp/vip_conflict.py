@@ -75,6 +75,7 @@ class _Master:
     vips: tuple[IPAddress, ...]
     since: float
     next_round: float
+    order: int = 0  # when it became Master, counted: its place among `masters` (dict order)
 
 
 class ConflictCore:
@@ -96,6 +97,7 @@ class ConflictCore:
         self.conflicts_seen = 0
         self._rounds: list[tuple[float, int, str]] = []  # (next_round, seq, instance); stale kept
         self._seq = 0
+        self._became = 0  # Masters entered so far: the next one's `order`
         self._conflicted: set[IPAddress] = set()  # VIPs with at least one conflict
 
     def _plan(self, name: str, m: _Master) -> None:
@@ -107,7 +109,8 @@ class ConflictCore:
 
     def became_master(self, instance: str, vips: tuple[IPAddress, ...], now: float) -> None:
         self.left_master(instance, now)  # a reconfigured Master starts over with its new VIP set
-        m = self.masters[instance] = _Master(tuple(vips), now, now + self.settle)
+        self._became += 1
+        m = self.masters[instance] = _Master(tuple(vips), now, now + self.settle, self._became)
         self._plan(instance, m)
         for vip in vips:
             self.vips[vip] = _Vip(instance)
@@ -181,9 +184,9 @@ class ConflictCore:
             m = self.masters.get(name)
             if m is not None and m.next_round == t and now >= m.next_round:
                 due.append(name)
-        if len(due) > 1:  # in the Masters' own order, as a walk over them gave
-            order = {name: i for i, name in enumerate(self.masters)}
-            due = sorted(set(due), key=order.__getitem__)
+        if len(due) > 1:  # in the Masters' own order, as a walk over them gave (not a dict of all
+            masters = self.masters  # n Masters per tick: that was most of a tick's cost, issue 18)
+            due = sorted(set(due), key=lambda name: masters[name].order)
         for name in due:
             m = self.masters[name]
             busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
