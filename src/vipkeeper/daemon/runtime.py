@@ -278,6 +278,7 @@ class Runtime:
         self._ifindex: dict[str, int] = {}  # the index each configured interface had when last seen (0: gone)
         self.vips_restored = 0
         self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
+        self._vips_verified: dict[str, tuple[int, Any]] = {}  # maintenance pass: router -> (removals, params)
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
         self.tuner: ProcessTuner | None = None
         self.mailer: Mailer | None = None
@@ -1082,12 +1083,23 @@ class Runtime:
                 log.warning("Still cannot remove VIP %s: %s - retrying every %gs", vip, error.strerror or error,
                             MAINTENANCE_INTERVAL)
         # A Master lacking one of its VIPs (an add the kernel refused, an event lost) adds it.
+        # A Master whose VIPs were all owned at a pass, with the same parameters and no owned
+        # address given up since (AddressOwner.removals), still has them all: not asked again
+        # (a thousand Masters' VIPs hashed each second were most of the pass, issue 18).
+        removals = self.addresses.removals
+        verified = self._vips_verified
         for router in list(self.routers.values()):
             if not router.vips_wanted:
                 continue
-            for vip in router.params.vips:
+            params = router.params
+            seen = verified.get(router.name)
+            if seen is not None and seen[0] == removals and seen[1] is params:
+                continue
+            verified[router.name] = (removals, params)
+            for vip in params.vips:
                 if self.addresses.owns(vip.key):
                     continue
+                verified.pop(router.name, None)
                 try:
                     self.addresses.add_now(vip)
                     log.warning("(%s) VIP %s was missing on a MASTER - added it", router.name, vip)
@@ -1097,6 +1109,8 @@ class Runtime:
                         self._complained.add(("add", vip.key))
                         log.error("(%s) cannot add VIP %s: %s - retrying every %gs", router.name, vip,
                                   exc.strerror or exc, MAINTENANCE_INTERVAL)
+        if len(verified) > len(self.routers):  # instances gone on a reload
+            self._vips_verified = {name: seen for name, seen in verified.items() if name in self.routers}
         for ep in list(self.endpoints.values()):
             if ep.socket is None:
                 self._reopen(ep, "interface present again")
