@@ -23,10 +23,14 @@ from vipkeeper.vrrp.vip_conflict import ConflictCore, ConflictEnded, ConflictSta
 
 log = logging.getLogger("vipkeeper.vrrp")
 
+# Rounds after a quiet one start on multiples of this (vrrp/vip_conflict.py: shared ticks, fewer
+# wake-ups); rounds more often than once a second keep their exact times.
+ROUND_GRID = 0.25  # s
+
 
 class VipConflicts:
     def __init__(self, interval: float, fifo_line: Callable[[Any, str], None]) -> None:
-        self.core = ConflictCore(interval=interval)
+        self.core = ConflictCore(interval=interval, grid=ROUND_GRID if interval >= 1.0 else 0.0)
         self._loop = asyncio.get_running_loop()
         self._sockets: dict[str, ConflictSocket] = {}
         self._routers: dict[str, Any] = {}  # Masters

@@ -23,6 +23,11 @@ Rules
   and a tick touches only the Masters whose round is due (a heap of round times, stale entries
   skipped) and the VIPs in conflict: with 1,000 Masters on 10 s rounds, a tick per round no
   longer walks every Master and VIP (about 1.5 % of a core at advert_int 1, issue 18).
+- With `grid` set, a round that follows a quiet one is due at the next multiple of `grid` after
+  the interval (up to `grid` later): Masters whose rounds fall in one grid step share one tick,
+  so a thousand Masters on 10 s rounds wake the daemon 1/grid times a second rather than ~20
+  (each wake-up costs about as much as a dozen adverts, issue 18). The first round after
+  becoming Master, rechecks and suspicions keep their exact times.
 - The other router's identity (VRRP source, VRID, priority) is remembered from adverts seen on
   the wire with the claiming MAC, even ones a firewall later drops.
 - Pure: events in with `now`, events and probe lists out; no sockets, no clock.
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -80,8 +86,9 @@ class _Master:
 
 class ConflictCore:
     def __init__(self, interval: float = 10.0, settle: float = 0.25, recheck: float = 0.1,
-                 reply_wait: float = 0.1, max_rate: float = 1000.0) -> None:
+                 reply_wait: float = 0.1, max_rate: float = 1000.0, grid: float = 0.0) -> None:
         self.interval = interval
+        self.grid = grid
         self.settle = settle
         self.recheck = recheck
         self.reply_wait = reply_wait
@@ -190,7 +197,12 @@ class ConflictCore:
         for name in due:
             m = self.masters[name]
             busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
-            m.next_round = now + (self.recheck if busy else self.interval)
+            if busy:
+                m.next_round = now + self.recheck
+            elif self.grid > 0:
+                m.next_round = math.ceil((now + self.interval) / self.grid) * self.grid
+            else:
+                m.next_round = now + self.interval
             self._plan(name, m)
             for vip in m.vips:
                 if vip not in self._queued and self.vips.get(vip) is not None and self.vips[vip].owner == name:

@@ -210,3 +210,13 @@ def test_the_round_heap_sends_what_walking_every_master_sent():
     assert cores[0].probes_sent == cores[1].probes_sent > 300
     ended = [e for entry in seen[0] if entry[0] == "tick" for e in entry[2][1]]
     assert cores[0].conflicts_seen > 5 and len(ended) > 5, (cores[0].conflicts_seen, len(ended))
+
+
+def test_with_a_grid_quiet_rounds_share_ticks_on_its_multiples():
+    core = ConflictCore(interval=2.0, settle=0.25, grid=0.5)
+    core.became_master("VI_1", (VIP,), 10.0)
+    core.became_master("VI_2", (VIP6,), 10.1)
+    rounds = run_until(core, 10.0, 15.0)
+    # first rounds exact (settle after becoming Master), then both on the grid's multiples
+    assert [(t, p) for t, p, _ in rounds] == [(10.25, [VIP]), (10.35, [VIP6]), (12.5, [VIP, VIP6]),
+                                             (14.5, [VIP, VIP6])]
