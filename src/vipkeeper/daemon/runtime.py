@@ -1088,18 +1088,18 @@ class Runtime:
         # (a thousand Masters' VIPs hashed each second were most of the pass, issue 18).
         removals = self.addresses.removals
         verified = self._vips_verified
-        for router in list(self.routers.values()):
+        for name, router in list(self.routers.items()):
             if not router.vips_wanted:
                 continue
             params = router.params
-            seen = verified.get(router.name)
+            seen = verified.get(name)
             if seen is not None and seen[0] == removals and seen[1] is params:
                 continue
-            verified[router.name] = (removals, params)
+            verified[name] = (removals, params)
             for vip in params.vips:
                 if self.addresses.owns(vip.key):
                     continue
-                verified.pop(router.name, None)
+                verified.pop(name, None)
                 try:
                     self.addresses.add_now(vip)
                     log.warning("(%s) VIP %s was missing on a MASTER - added it", router.name, vip)

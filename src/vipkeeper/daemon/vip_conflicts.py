@@ -23,14 +23,14 @@ from vipkeeper.vrrp.vip_conflict import ConflictCore, ConflictEnded, ConflictSta
 
 log = logging.getLogger("vipkeeper.vrrp")
 
-# Rounds after a quiet one start on multiples of this (vrrp/vip_conflict.py: shared ticks, fewer
-# wake-ups); rounds more often than once a second keep their exact times.
-ROUND_GRID = 0.25  # s
+# Rounds after a quiet one start on multiples of this share of the interval (vrrp/vip_conflict.py:
+# shared ticks, fewer wake-ups): 0.25 s at the default 10 s.
+ROUND_GRID = 1 / 40
 
 
 class VipConflicts:
     def __init__(self, interval: float, fifo_line: Callable[[Any, str], None]) -> None:
-        self.core = ConflictCore(interval=interval, grid=ROUND_GRID if interval >= 1.0 else 0.0)
+        self.core = ConflictCore(interval=interval, grid=interval * ROUND_GRID)
         self._loop = asyncio.get_running_loop()
         self._sockets: dict[str, ConflictSocket] = {}
         self._routers: dict[str, Any] = {}  # Masters

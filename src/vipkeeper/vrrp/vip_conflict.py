@@ -23,10 +23,11 @@ Rules
   and a tick touches only the Masters whose round is due (a heap of round times, stale entries
   skipped) and the VIPs in conflict: with 1,000 Masters on 10 s rounds, a tick per round no
   longer walks every Master and VIP (about 1.5 % of a core at advert_int 1, issue 18).
-- With `grid` set, a round that follows a quiet one is due at the next multiple of `grid` after
-  the interval (up to `grid` later): Masters whose rounds fall in one grid step share one tick,
-  so a thousand Masters on 10 s rounds wake the daemon 1/grid times a second rather than ~20
-  (each wake-up costs about as much as a dozen adverts, issue 18). The first round after
+- With `grid` set, a round that follows a quiet one is due at the multiple of `grid` nearest to
+  one interval on (at most grid/2 early or late; on average every interval): Masters whose
+  rounds fall in one grid step share one tick, so a thousand Masters on 10 s rounds wake the
+  daemon 1/grid times a second rather than ~20 (each wake-up costs about as much as a dozen
+  adverts, issue 18). The first round after
   becoming Master, rechecks and suspicions keep their exact times.
 - The other router's identity (VRRP source, VRID, priority) is remembered from adverts seen on
   the wire with the claiming MAC, even ones a firewall later drops.
@@ -200,7 +201,7 @@ class ConflictCore:
             if busy:
                 m.next_round = now + self.recheck
             elif self.grid > 0:
-                m.next_round = math.ceil((now + self.interval) / self.grid) * self.grid
+                m.next_round = max(now, math.floor((now + self.interval) / self.grid + 0.5) * self.grid)
             else:
                 m.next_round = now + self.interval
             self._plan(name, m)
