@@ -353,7 +353,7 @@ class Runtime:
             self._link_up[name] = link_state(name).up
         self.mailer = Mailer(config.global_defs)
         if self.options.vip_conflict_interval > 0:
-            self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event)
+            self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event, self.timers)
         for model in config.instances:
             state = link_state(model.interface)
             self._link_up[model.interface] = state.up

@@ -23,12 +23,11 @@ Rules
   and a tick touches only the Masters whose round is due (a heap of round times, stale entries
   skipped) and the VIPs in conflict: with 1,000 Masters on 10 s rounds, a tick per round no
   longer walks every Master and VIP (about 1.5 % of a core at advert_int 1, issue 18).
-- With `grid` set, a round that follows a quiet one is due at the multiple of `grid` nearest to
-  one interval on (at most grid/2 early or late; on average every interval): Masters whose
-  rounds fall in one grid step share one tick, so a thousand Masters on 10 s rounds wake the
-  daemon 1/grid times a second rather than ~20 (each wake-up costs about as much as a dozen
-  adverts, issue 18). The first round after
-  becoming Master, rechecks and suspicions keep their exact times.
+- `tick(now, early)` may start a round up to `early` before it is due (the next one an interval
+  after it went): the shell passes its timer's slack, so a round rides on a wake-up the daemon
+  makes anyway (a steady advert) instead of one of its own; a thousand Masters on 10 s rounds
+  otherwise wake the daemon ~20 times a second, and a wake-up costs about as much as a dozen
+  adverts (issue 18). Reply waits and the rate limit keep exact times.
 - The other router's identity (VRRP source, VRID, priority) is remembered from adverts seen on
   the wire with the claiming MAC, even ones a firewall later drops.
 - Pure: events in with `now`, events and probe lists out; no sockets, no clock.
@@ -38,7 +37,6 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -87,9 +85,8 @@ class _Master:
 
 class ConflictCore:
     def __init__(self, interval: float = 10.0, settle: float = 0.25, recheck: float = 0.1,
-                 reply_wait: float = 0.1, max_rate: float = 1000.0, grid: float = 0.0) -> None:
+                 reply_wait: float = 0.1, max_rate: float = 1000.0) -> None:
         self.interval = interval
-        self.grid = grid
         self.settle = settle
         self.recheck = recheck
         self.reply_wait = reply_wait
@@ -171,8 +168,8 @@ class ConflictCore:
 
     # -- time -------------------------------------------------------------------------------
 
-    def tick(self, now: float) -> tuple[list[IPAddress], list[ConflictEnded]]:
-        """Probes to send now, and conflicts that ended."""
+    def tick(self, now: float, early: float = 0.0) -> tuple[list[IPAddress], list[ConflictEnded]]:
+        """Probes to send now, and conflicts that ended; rounds due within `early` start now."""
         ended: list[ConflictEnded] = []
         conflicted = [v for v in self._conflicted if v in self.vips]
         if len(conflicted) > 1:  # in the VIPs' own order, as a walk over them gave
@@ -187,10 +184,11 @@ class ConflictCore:
                 ended.append(ConflictEnded(state.owner, vip, mac, now - c.since, True))
         self._conflicted = {v for v in self._conflicted if v in self.vips and self.vips[v].conflicts}
         due = []
-        while self._rounds and self._rounds[0][0] <= now:
+        soon = now + early
+        while self._rounds and self._rounds[0][0] <= soon:
             t, _seq, name = heapq.heappop(self._rounds)
             m = self.masters.get(name)
-            if m is not None and m.next_round == t and now >= m.next_round:
+            if m is not None and m.next_round == t and soon >= m.next_round:
                 due.append(name)
         if len(due) > 1:  # in the Masters' own order, as a walk over them gave (not a dict of all
             masters = self.masters  # n Masters per tick: that was most of a tick's cost, issue 18)
@@ -198,12 +196,7 @@ class ConflictCore:
         for name in due:
             m = self.masters[name]
             busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
-            if busy:
-                m.next_round = now + self.recheck
-            elif self.grid > 0:
-                m.next_round = max(now, math.floor((now + self.interval) / self.grid + 0.5) * self.grid)
-            else:
-                m.next_round = now + self.interval
+            m.next_round = now + (self.recheck if busy else self.interval)
             self._plan(name, m)
             for vip in m.vips:
                 if vip not in self._queued and self.vips.get(vip) is not None and self.vips[vip].owner == name:
@@ -227,6 +220,11 @@ class ConflictCore:
             out.append(vip)
         self.probes_sent += len(out)
         return out
+
+    def next_round(self) -> float | None:
+        """When the next round is due (a `tick` with `early` may start it that much before)."""
+        self.next_deadline()  # drops stale round entries
+        return self._rounds[0][0] if self._rounds else None
 
     def next_deadline(self) -> float | None:
         rounds = self._rounds

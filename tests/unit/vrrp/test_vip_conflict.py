@@ -212,11 +212,14 @@ def test_the_round_heap_sends_what_walking_every_master_sent():
     assert cores[0].conflicts_seen > 5 and len(ended) > 5, (cores[0].conflicts_seen, len(ended))
 
 
-def test_with_a_grid_quiet_rounds_share_ticks_on_its_multiples():
-    core = ConflictCore(interval=2.0, settle=0.25, grid=0.5)
+def test_a_tick_with_slack_starts_rounds_due_within_it_and_the_next_an_interval_after():
+    core = ConflictCore(interval=2.0, settle=0.25)
     core.became_master("VI_1", (VIP,), 10.0)
-    core.became_master("VI_2", (VIP6,), 10.1)
-    rounds = run_until(core, 10.0, 15.0)
-    # first rounds exact (settle after becoming Master), then both on the grid's multiples
-    assert [(t, p) for t, p, _ in rounds] == [(10.25, [VIP]), (10.35, [VIP6]), (12.5, [VIP, VIP6]),
-                                             (14.5, [VIP, VIP6])]
+    core.became_master("VI_2", (VIP6,), 10.03)
+    assert core.next_round() == 10.25
+    probes, _ = core.tick(10.25, early=0.05)  # VI_2's round (10.28) rides on VI_1's
+    assert probes == [VIP, VIP6]
+    assert core.next_round() == 12.25
+    assert core.tick(12.19, early=0.05) == ([], [])  # not within the slack yet
+    assert core.tick(12.2, early=0.05)[0] == [VIP, VIP6]
+    assert core.next_round() == 14.2
