@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
@@ -100,6 +100,10 @@ class Router:
     """Drives one core Instance: timers, actions, counters."""
 
     _steady_at: float | None = None  # a steady Master's next advert (module docstring); else None
+    # Counts, over every router, what can change whether a router wants its VIPs or which ones
+    # (a state change, new parameters, the witness's gate or binding): the runtime's once-a-
+    # second check of every Master's VIPs is skipped while this and the owned set are unchanged.
+    wants_changed: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -144,7 +148,7 @@ class Router:
         self._routes_synced: tuple[Any, bool] | None = None  # (model object, master) last synced
         # A quorum witness (witness/driver.py) that must admit every AddVips/Announce: VRRP
         # decides who wants the VIPs, the witness whether it may have them now.
-        self.witness: Any = None
+        self._witness: Any = None
         # garp_group / vrrp_garp_interval / vrrp_gna_interval: the runtime's one AnnouncePacing
         # (daemon/announce_pacing.py), which spaces this router's GARPs/NAs per interface
         self.pacing: Any = None
@@ -155,6 +159,15 @@ class Router:
     @property
     def name(self) -> str:
         return self.params.name
+
+    @property
+    def witness(self) -> Any:
+        return self._witness
+
+    @witness.setter
+    def witness(self, value: Any) -> None:
+        Router.wants_changed += 1
+        self._witness = value
 
     @property
     def state(self) -> State:
@@ -188,6 +201,7 @@ class Router:
         """Bookkeeping once the core has handled something: counters, timers."""
         after = self.core.state
         if after != before:
+            Router.wants_changed += 1
             self.counters.transitions += 1
             self.state_since = time.time()
             if after == State.MASTER:
@@ -394,6 +408,7 @@ class Router:
 
     def hold_vips(self, on: bool) -> None:
         """The witness opened (on) or closed its gate: add and announce, or remove, the VIPs."""
+        Router.wants_changed += 1
         if on:
             self._change_vips(self.params.vips, self.addresses.add_now, "add")
             self.sync_routes()  # routes after the VIPs, as on becoming Master
@@ -430,6 +445,7 @@ class Router:
 
     @params.setter
     def params(self, value: InstanceParams) -> None:
+        Router.wants_changed += 1
         self._params = value
         self._adverts: dict[int, list[Any]] = {}
 

@@ -245,6 +245,8 @@ class Runtime:
         self._ifindex: dict[str, int] = {}  # the index each configured interface had when last seen (0: gone)
         self.vips_restored = 0
         self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
+        self._vips_verified: dict[str, tuple[int, Any]] = {}  # maintenance pass: router -> (removals, params)
+        self._vips_clean: tuple[int, int] | None = None  # (removals, Router.wants_changed) of the last clean check
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
         self.tuner: ProcessTuner | None = None
         self.mailer: Mailer | None = None
@@ -300,7 +302,7 @@ class Runtime:
             self._link_up[name] = link_state(name).up
         self.mailer = Mailer(config.global_defs)
         if self.options.vip_conflict_interval > 0:
-            self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event)
+            self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event, self.timers)
         for model in config.instances:
             state = link_state(model.interface)
             self._link_up[model.interface] = state.up
@@ -1056,21 +1058,13 @@ class Runtime:
                 log.warning("Still cannot remove VIP %s: %s - retrying every %gs", vip, error.strerror or error,
                             MAINTENANCE_INTERVAL)
         # A Master lacking one of its VIPs (an add the kernel refused, an event lost) adds it.
-        for router in list(self.routers.values()):
-            if not router.vips_wanted:
-                continue
-            for vip in router.params.vips:
-                if self.addresses.owns(vip.key):
-                    continue
-                try:
-                    self.addresses.add_now(vip)
-                    log.warning("(%s) VIP %s was missing on a MASTER - added it", router.name, vip)
-                    self._complained.discard(("add", vip.key))
-                except AddressError as exc:
-                    if ("add", vip.key) not in self._complained:
-                        self._complained.add(("add", vip.key))
-                        log.error("(%s) cannot add VIP %s: %s - retrying every %gs", router.name, vip,
-                                  exc.strerror or exc, MAINTENANCE_INTERVAL)
+        # Nothing to ask while no owned address was given up (AddressOwner.removals) and no
+        # router's wish for VIPs changed (Router.wants_changed) since a check found all present:
+        # the walk over a thousand Masters was a 1-3 ms stall each second (issue 18).
+        removals = self.addresses.removals
+        mark = (removals, Router.wants_changed)
+        if mark != self._vips_clean:
+            self._vips_clean = mark if self._check_vips(removals) else None
         for ep in list(self.endpoints.values()):
             if ep.socket is None:
                 self._reopen(ep, "interface present again")
@@ -1092,6 +1086,38 @@ class Runtime:
                     self._reopen_or_lose(ep, f"{ep.ifname} re-created, was ifindex {ep.socket.ifindex}")
                 elif ep.socket.failing == 0 and ep.socket.sent:
                     ep.backoff = MAINTENANCE_INTERVAL  # sends work again: the next failure starts afresh
+
+    def _check_vips(self, removals: int) -> bool:
+        """Add back any VIP a Master lacks; True when none was missing. A Master whose VIPs were
+        all owned at a check, with the same parameters and no owned address given up since, is
+        not asked again."""
+        clean = True
+        verified = self._vips_verified
+        for name, router in list(self.routers.items()):
+            if not router.vips_wanted:
+                continue
+            params = router.params
+            seen = verified.get(name)
+            if seen is not None and seen[0] == removals and seen[1] is params:
+                continue
+            verified[name] = (removals, params)
+            for vip in params.vips:
+                if self.addresses.owns(vip.key):
+                    continue
+                clean = False
+                verified.pop(name, None)
+                try:
+                    self.addresses.add_now(vip)
+                    log.warning("(%s) VIP %s was missing on a MASTER - added it", router.name, vip)
+                    self._complained.discard(("add", vip.key))
+                except AddressError as exc:
+                    if ("add", vip.key) not in self._complained:
+                        self._complained.add(("add", vip.key))
+                        log.error("(%s) cannot add VIP %s: %s - retrying every %gs", router.name, vip,
+                                  exc.strerror or exc, MAINTENANCE_INTERVAL)
+        if len(verified) > len(self.routers):  # instances gone on a reload
+            self._vips_verified = {name: seen for name, seen in verified.items() if name in self.routers}
+        return clean
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs

@@ -19,20 +19,28 @@ from collections.abc import Callable
 from typing import Any
 
 from vipkeeper.net.conflict_socket import ConflictSocket
+from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp.vip_conflict import ConflictCore, ConflictEnded, ConflictStarted
 
 log = logging.getLogger("vipkeeper.vrrp")
 
+# A round may start this share of the interval early (50 ms at the default 10 s), on a wake-up
+# the daemon makes anyway (vrrp/vip_conflict.py: `tick(now, early)`; precise_timers.py `early`).
+ROUND_EARLY = 1 / 200
+
 
 class VipConflicts:
-    def __init__(self, interval: float, fifo_line: Callable[[Any, str], None]) -> None:
+    def __init__(self, interval: float, fifo_line: Callable[[Any, str], None],
+                 timers: PreciseTimers | None = None) -> None:
         self.core = ConflictCore(interval=interval)
+        self._early = interval * ROUND_EARLY
         self._loop = asyncio.get_running_loop()
+        self._timers = timers
         self._sockets: dict[str, ConflictSocket] = {}
         self._routers: dict[str, Any] = {}  # Masters
         self._users: dict[str, str] = {}  # router in BACKUP or MASTER -> its interface
         self._vip_if: dict[Any, str] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | TimerHandle | None = None
         self._fifo_line = fifo_line
         self.counts: dict[str, int] = {}
         self.cpu = 0.0  # process time spent here, for the cost figure
@@ -60,7 +68,8 @@ class VipConflicts:
                 log.warning("(%s) VIP conflict checks off on %s: %s", router.name, ifname, exc.strerror or exc)
                 return False
             sock.watched = {vip.packed for vip in self.core.vips}
-            self._loop.add_reader(sock.fileno(), self._read, sock)
+            for fd in sock.filenos():
+                self._loop.add_reader(fd, self._read, sock, fd)
         return True
 
     def became_master(self, router: Any) -> None:
@@ -91,7 +100,8 @@ class VipConflicts:
         in_use = set(self._users.values())
         for ifname in [i for i in self._sockets if i not in in_use]:
             sock = self._sockets.pop(ifname)
-            self._loop.remove_reader(sock.fileno())
+            for fd in sock.filenos():
+                self._loop.remove_reader(fd)
             sock.close()
 
     def conflicts_of(self, name: str) -> list[dict[str, Any]]:
@@ -104,15 +114,16 @@ class VipConflicts:
             self._timer.cancel()
             self._timer = None
         for sock in self._sockets.values():
-            self._loop.remove_reader(sock.fileno())
+            for fd in sock.filenos():
+                self._loop.remove_reader(fd)
             sock.close()
         self._sockets.clear()
 
     # -- events ------------------------------------------------------------------------------
 
-    def _read(self, sock: ConflictSocket) -> None:
+    def _read(self, sock: ConflictSocket, fd: int) -> None:
         t0 = time.process_time()
-        sock.read()
+        sock.read(fd)
         self.cpu += time.process_time() - t0
         self._rearm()
 
@@ -130,7 +141,7 @@ class VipConflicts:
     def _fire(self) -> None:
         self._timer = None
         t0 = time.process_time()
-        probes, ended = self.core.tick(self._loop.time())
+        probes, ended = self.core.tick(self._loop.time(), self._early if self._timers is not None else 0.0)
         for vip in probes:
             sock = self._sockets.get(self._vip_if.get(vip, ""))
             if sock is not None:
@@ -147,8 +158,15 @@ class VipConflicts:
                 return
             self._timer.cancel()
             self._timer = None
-        if deadline is not None:
+        if deadline is None:
+            return
+        if self._timers is None:
             self._timer = self._loop.call_at(deadline, self._fire)
+        else:
+            # early only for a round (a tick with that slack takes it), so an early run always
+            # makes progress; reply waits and the rate limit fire on time
+            early = self._early if deadline == self.core.next_round() else 0.0
+            self._timer = self._timers.call_at(deadline, self._fire, early=early)
 
     def _started(self, ev: ConflictStarted) -> None:
         self.counts[ev.instance] = self.counts.get(ev.instance, 0) + 1

@@ -129,6 +129,9 @@ class AddressOwner:
     _pending: dict[tuple[str, Any, int], Vip] = factory(dict)
     _requests: AddressSocket | None = None
     _indexes: dict[str, int] = factory(dict)
+    # How many owned addresses were given up so far (forget): a set of keys found owned stays
+    # owned while this is unchanged (adds never un-own), so a check can be skipped (issue 18)
+    removals: int = 0
 
     async def __aenter__(self) -> AddressOwner:
         self.open_requests()
@@ -166,7 +169,10 @@ class AddressOwner:
     def forget(self, key: tuple[str, Any, int]) -> Vip | None:
         """The kernel says the address is gone (RTM_DELADDR): nothing left to own or remove."""
         self._pending.pop(key, None)
-        return self._owned.pop(key, None)
+        vip = self._owned.pop(key, None)
+        if vip is not None:
+            self.removals += 1
+        return vip
 
     async def add(self, vip: Vip) -> bool:
         """Put `vip` on its interface; True when this call added it (and we now own it)."""

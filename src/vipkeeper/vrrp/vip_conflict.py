@@ -23,6 +23,11 @@ Rules
   and a tick touches only the Masters whose round is due (a heap of round times, stale entries
   skipped) and the VIPs in conflict: with 1,000 Masters on 10 s rounds, a tick per round no
   longer walks every Master and VIP (about 1.5 % of a core at advert_int 1, issue 18).
+- `tick(now, early)` may start a round up to `early` before it is due (the next one an interval
+  after it went): the shell passes its timer's slack, so a round rides on a wake-up the daemon
+  makes anyway (a steady advert) instead of one of its own; a thousand Masters on 10 s rounds
+  otherwise wake the daemon ~20 times a second, and a wake-up costs about as much as a dozen
+  adverts (issue 18). Reply waits and the rate limit keep exact times.
 - The other router's identity (VRRP source, VRID, priority) is remembered from adverts seen on
   the wire with the claiming MAC, even ones a firewall later drops.
 - Pure: events in with `now`, events and probe lists out; no sockets, no clock.
@@ -76,6 +81,7 @@ class _Master:
     vips: tuple[IPAddress, ...]
     since: float
     next_round: float
+    order: int = 0  # when it became Master, counted: its place among `masters` (dict order)
 
 
 class ConflictCore:
@@ -97,6 +103,7 @@ class ConflictCore:
         self.conflicts_seen = 0
         self._rounds: list[tuple[float, int, str]] = []  # (next_round, seq, instance); stale kept
         self._seq = 0
+        self._became = 0  # Masters entered so far: the next one's `order`
         self._conflicted: set[IPAddress] = set()  # VIPs with at least one conflict
 
     def _plan(self, name: str, m: _Master) -> None:
@@ -108,7 +115,8 @@ class ConflictCore:
 
     def became_master(self, instance: str, vips: tuple[IPAddress, ...], now: float) -> None:
         self.left_master(instance, now)  # a reconfigured Master starts over with its new VIP set
-        m = self.masters[instance] = _Master(tuple(vips), now, now + self.settle)
+        self._became += 1
+        m = self.masters[instance] = _Master(tuple(vips), now, now + self.settle, self._became)
         self._plan(instance, m)
         for vip in vips:
             self.vips[vip] = _Vip(instance)
@@ -161,8 +169,8 @@ class ConflictCore:
 
     # -- time -------------------------------------------------------------------------------
 
-    def tick(self, now: float) -> tuple[list[IPAddress], list[ConflictEnded]]:
-        """Probes to send now, and conflicts that ended."""
+    def tick(self, now: float, early: float = 0.0) -> tuple[list[IPAddress], list[ConflictEnded]]:
+        """Probes to send now, and conflicts that ended; rounds due within `early` start now."""
         ended: list[ConflictEnded] = []
         conflicted = [v for v in self._conflicted if v in self.vips]
         if len(conflicted) > 1:  # in the VIPs' own order, as a walk over them gave
@@ -177,14 +185,15 @@ class ConflictCore:
                 ended.append(ConflictEnded(state.owner, vip, mac, now - c.since, True))
         self._conflicted = {v for v in self._conflicted if v in self.vips and self.vips[v].conflicts}
         due = []
-        while self._rounds and self._rounds[0][0] <= now:
+        soon = now + early
+        while self._rounds and self._rounds[0][0] <= soon:
             t, _seq, name = heapq.heappop(self._rounds)
             m = self.masters.get(name)
-            if m is not None and m.next_round == t and now >= m.next_round:
+            if m is not None and m.next_round == t and soon >= m.next_round:
                 due.append(name)
-        if len(due) > 1:  # in the Masters' own order, as a walk over them gave
-            order = {name: i for i, name in enumerate(self.masters)}
-            due = sorted(set(due), key=order.__getitem__)
+        if len(due) > 1:  # in the Masters' own order, as a walk over them gave (not a dict of all
+            masters = self.masters  # n Masters per tick: that was most of a tick's cost, issue 18)
+            due = sorted(set(due), key=lambda name: masters[name].order)
         for name in due:
             m = self.masters[name]
             busy = any(self.vips[v].conflicts for v in m.vips if v in self.vips)
@@ -212,6 +221,11 @@ class ConflictCore:
             out.append(vip)
         self.probes_sent += len(out)
         return out
+
+    def next_round(self) -> float | None:
+        """When the next round is due (a `tick` with `early` may start it that much before)."""
+        self.next_deadline()  # drops stale round entries
+        return self._rounds[0][0] if self._rounds else None
 
     def next_deadline(self) -> float | None:
         rounds = self._rounds

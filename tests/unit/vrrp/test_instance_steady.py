@@ -88,8 +88,9 @@ def test_resume_outside_master_changes_nothing() -> None:
     assert backup.next_deadline() == before
 
 
-def test_a_steady_advert_may_go_one_percent_early_at_most_4_ms() -> None:
-    assert steady_early(1.0) == 0.004 and steady_early(0.1) == 0.001 and steady_early(10.0) == 0.004
+def test_a_steady_advert_may_go_one_percent_early_at_most_10_ms() -> None:
+    assert steady_early(1.0) == 0.01 and steady_early(0.1) == 0.001 and steady_early(10.0) == 0.01
+    assert steady_early(0.5) == 0.005
 
 
 def test_a_garp_extra_if_round_bounds_the_schedule_as_a_timer_does() -> None:

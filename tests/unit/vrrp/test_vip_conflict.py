@@ -210,3 +210,16 @@ def test_the_round_heap_sends_what_walking_every_master_sent():
     assert cores[0].probes_sent == cores[1].probes_sent > 300
     ended = [e for entry in seen[0] if entry[0] == "tick" for e in entry[2][1]]
     assert cores[0].conflicts_seen > 5 and len(ended) > 5, (cores[0].conflicts_seen, len(ended))
+
+
+def test_a_tick_with_slack_starts_rounds_due_within_it_and_the_next_an_interval_after():
+    core = ConflictCore(interval=2.0, settle=0.25)
+    core.became_master("VI_1", (VIP,), 10.0)
+    core.became_master("VI_2", (VIP6,), 10.03)
+    assert core.next_round() == 10.25
+    probes, _ = core.tick(10.25, early=0.05)  # VI_2's round (10.28) rides on VI_1's
+    assert probes == [VIP, VIP6]
+    assert core.next_round() == 12.25
+    assert core.tick(12.19, early=0.05) == ([], [])  # not within the slack yet
+    assert core.tick(12.2, early=0.05)[0] == [VIP, VIP6]
+    assert core.next_round() == 14.2
