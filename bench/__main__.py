@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                          "move the VIP; qmax1 = quorum_max 1 on its postfix master tracker)")
     ap.add_argument("--instances", default=None, help="scale: comma-separated subset of 1,255,1000")
     ap.add_argument("--intervals", default=None, help="scale: comma-separated subset of 1,0.1")
+    ap.add_argument("--settings", default=None, help="failover: comma-separated VERSION:ADVERT_INT subset of 2:1,3:1,3:0.1")
+    ap.add_argument("--tracking", default=None, help="failover: comma-separated subset of fault,weight")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, daemon logs)")
     ap.add_argument("--python", default="auto",
                     help="the interpreter vipkeeper runs under: a path, 'current' (this one), or 'auto' (default: "
@@ -106,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         programs = Programs(workdir)
         for figure in wanted:
             if figure == "failover":
-                table = failover.figure1(args.runs or (3 if args.quick else 20), workdir)
+                settings = [(int(v), float(a)) for v, a in (x.split(":") for x in args.settings.split(","))] \
+                    if args.settings else None
+                table = failover.figure1(args.runs or (3 if args.quick else 20), workdir, settings,
+                                         tuple(args.tracking.split(",")) if args.tracking else ("fault", "weight"))
             elif figure == "node":
                 table = failover.figure2(args.runs or (3 if args.quick else 20), workdir)
             elif figure == "detect":

@@ -84,11 +84,13 @@ SERVICE_SETTINGS = [(2, 1.0), (3, 1.0), (3, 0.1)]
 NODE_SETTINGS = [(2, 1.0), (3, 0.1)]
 
 
-def figure1(runs: int, workdir: str) -> Table:
+def figure1(runs: int, workdir: str, settings: list[tuple[int, float]] | None = None,
+            trackings: tuple[str, ...] = ("fault", "weight")) -> Table:
+    """`settings` (VRRP version, advert_int) and `trackings` pick a subset of the rows."""
     table = Table("fig1-service-failover", "tracked process SIGKILLed on the Master -> VIP on the Backup / GARP at client", "ms")
     tables = {"process": table}
-    for version, adv in SERVICE_SETTINGS:
-        for tracking in ("fault", "weight"):
+    for version, adv in settings or SERVICE_SETTINGS:
+        for tracking in trackings:
             print(f"fig1: v{version} advert_int {adv:g} tracking by {tracking}", file=sys.stderr, flush=True)
             measure(PairSettings(adv, version, tracking), ["process"], runs, workdir, tables)
     table.notes.append("bound = RFC 5798 time after detection: fault -> Skew_Time; weight -> Master_Down_Interval "
