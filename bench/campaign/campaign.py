@@ -1489,14 +1489,27 @@ VERDICT_KINDS = ("split_brain", "split_brain_loss", "split_brain_delay", "not_on
                  "reload_touched_other", "checker_gap", "dual_holder")
 
 
+HEALTH_KINDS = ("crash", "fd_leak", "rss_leak", "zombie")  # verdicts about one node's daemon ("b daemon exited ...")
+
+
+def on_keepalived_node(result: dict[str, Any], violation: dict[str, Any]) -> bool:
+    """A health verdict about node b in a mixed run of vipkeeper: that node runs keepalived, so
+    the verdict is keepalived's, not vipkeeper's (the cluster verdicts stay the run's)."""
+    return (result.get("mode") == "mixed" and result["daemon"].startswith("vipkeeper")
+            and violation["kind"] in HEALTH_KINDS and violation.get("detail", "").startswith("b "))
+
+
 def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived"),
           mode: str | None = None) -> str:
     """The campaign table: schedules run and violations by kind, with seeds to replay; with
-    `mode`, of that mode's results only (a line without a mode is lan4's)."""
+    `mode`, of that mode's results only (a line without a mode is lan4's). In the mixed mode a
+    health verdict about vipkeeper's run's keepalived node is listed on a line of its own."""
     lines = []
     if mode is not None:
         results = [r for r in results if r.get("mode", "lan4") == mode]
         lines.append(f"mode {mode}")
+    peer = [(r, v) for r in results for v in r["violations"] if on_keepalived_node(r, v)]
+    results = [dict(r, violations=[v for v in r["violations"] if not on_keepalived_node(r, v)]) for r in results]
     header = f"{'verdict':<26}" + "".join(f"{d:>36}" for d in daemons)
     lines.append(header)
     lines.append("-" * len(header))
@@ -1522,6 +1535,13 @@ def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", 
             shown = ",".join(map(str, seeds[:4])) + ("…" if len(seeds) > 4 else "")
             cells.append(f"{count}" + (f" (seeds {shown})" if seeds else ""))
         lines.append(f"{kind:<26}" + "".join(f"{c:>36}" for c in cells))
+    if peer:
+        lines.append("")
+        lines.append("on the keepalived node b of vipkeeper's mixed runs (not counted above):")
+        for kind in HEALTH_KINDS:
+            seeds = sorted({v["seed"] for _r, v in peer if v["kind"] == kind})
+            if seeds:
+                lines.append(f"  {kind}: {sum(1 for _r, v in peer if v['kind'] == kind)} (seeds {' '.join(map(str, seeds))})")
     replay = [f"  {d} {kind}: seeds {' '.join(map(str, seeds))}"
               for d in daemons for kind in kinds
               if (seeds := sorted({v['seed'] for r in runs[d] for v in r['violations'] if v['kind'] == kind}))]

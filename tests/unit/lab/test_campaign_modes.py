@@ -161,3 +161,22 @@ def test_a_reloaded_priority_decides_the_best_holder():
     # an equal priority may keep the VIP where it is
     rec = Record("vipkeeper", LAN, samples=timeline((0, 20, "a")), events=[(7.9, "reload_priority", "b", "apply 150")])
     assert kinds(rec) == []
+
+
+def test_a_crash_of_the_keepalived_node_in_a_mixed_run_is_not_vipkeepers():
+    crash_b = {"kind": "crash", "seed": 2, "at": 5.1, "detail": "b daemon exited with 2 (log x)"}
+    crash_a = {"kind": "crash", "seed": 3, "at": 5.1, "detail": "a daemon exited with 1 (log x)"}
+    results = [
+        {"daemon": "vipkeeper", "mode": "mixed", "seed": 2, "duration": 30, "violations": [crash_b]},
+        {"daemon": "vipkeeper", "mode": "mixed", "seed": 3, "duration": 30, "violations": [crash_a]},
+        {"daemon": "keepalived", "mode": "mixed", "seed": 2, "duration": 30, "violations": [dict(crash_b)]},
+    ]
+    text = campaign.table(results, mode="mixed")
+    rows = {ln.split()[0]: ln.split()[1:] for ln in text.splitlines() if ln and not ln.startswith(" ")}
+    # vipkeeper's own crash (node a, seed 3) counts; node b's (keepalived) is listed apart
+    assert rows["crash"][:3] == ["1", "(seeds", "3)"] and rows["crash"][3:] == ["1", "(seeds", "2)"]
+    assert rows["schedules"][-2:] == ["1", "1"]  # 'schedules with violations': 1 and 1
+    assert "on the keepalived node b of vipkeeper's mixed runs" in text and "  crash: 1 (seeds 2)" in text
+    # outside the mixed mode a node-b crash is the run's own
+    lan = [dict(results[0], mode="lan4")]
+    assert "on the keepalived node b" not in campaign.table(lan, mode="lan4")
