@@ -1097,9 +1097,14 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
         def write_conf(n: str, text: str | None = None) -> None:
             d = daemons[n]
             peers = [str(o.ipv4.ip) for o in lan.nodes if o.name in NODES and o.name != n]
-            d.conf.write_text(text if text is not None else config_text(
+            # Written aside and renamed over: a daemon reading the file for a reload sees the old
+            # text or the new, never an empty or half-written file (a reload_broken reverted a few
+            # ms after its SIGHUP once let a daemon read the file between truncate and write).
+            tmp = d.conf.with_name(d.conf.name + ".new")
+            tmp.write_text(text if text is not None else config_text(
                 n, priority[n], schedule.advert_int, procname[n], endpoints, mode=mode, src=str(nodes[n].ipv4.ip),
                 peers=peers, second=n not in removed_now))
+            os.replace(tmp, d.conf)
 
         for n in NODES:
             nft_apply(n)
@@ -1493,10 +1498,12 @@ HEALTH_KINDS = ("crash", "fd_leak", "rss_leak", "zombie")  # verdicts about one 
 
 
 def on_keepalived_node(result: dict[str, Any], violation: dict[str, Any]) -> bool:
-    """A health verdict about node b in a mixed run of vipkeeper: that node runs keepalived, so
-    the verdict is keepalived's, not vipkeeper's (the cluster verdicts stay the run's)."""
+    """A health verdict about node b in a mixed run of vipkeeper, or a VIP its exited daemon left
+    behind: that node runs keepalived, so the verdict is keepalived's, not vipkeeper's (the
+    cluster verdicts stay the run's)."""
     return (result.get("mode") == "mixed" and result["daemon"].startswith("vipkeeper")
-            and violation["kind"] in HEALTH_KINDS and violation.get("detail", "").startswith("b "))
+            and (violation["kind"] in HEALTH_KINDS and violation.get("detail", "").startswith("b ")
+                 or violation["kind"] == "orphan_vip" and violation.get("detail", "").startswith("b's daemon")))
 
 
 def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived"),
@@ -1538,7 +1545,7 @@ def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", 
     if peer:
         lines.append("")
         lines.append("on the keepalived node b of vipkeeper's mixed runs (not counted above):")
-        for kind in HEALTH_KINDS:
+        for kind in (*HEALTH_KINDS, "orphan_vip"):
             seeds = sorted({v["seed"] for _r, v in peer if v["kind"] == kind})
             if seeds:
                 lines.append(f"  {kind}: {sum(1 for _r, v in peer if v['kind'] == kind)} (seeds {' '.join(map(str, seeds))})")

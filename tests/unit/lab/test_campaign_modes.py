@@ -178,5 +178,10 @@ def test_a_crash_of_the_keepalived_node_in_a_mixed_run_is_not_vipkeepers():
     assert rows["schedules"][-2:] == ["1", "1"]  # 'schedules with violations': 1 and 1
     assert "on the keepalived node b of vipkeeper's mixed runs" in text and "  crash: 1 (seeds 2)" in text
     # outside the mixed mode a node-b crash is the run's own
+    orphan = {"kind": "orphan_vip", "seed": 2, "at": 9.0, "detail": "b's daemon exited and left the VIP while a+c holds it"}
+    results[0]["violations"].append(orphan)
+    text = campaign.table(results, mode="mixed")
+    assert "  orphan_vip: 1 (seeds 2)" in text
+    assert [ln.split()[1] for ln in text.splitlines() if ln.startswith("orphan_vip")] == ["0"]
     lan = [dict(results[0], mode="lan4")]
     assert "on the keepalived node b" not in campaign.table(lan, mode="lan4")
