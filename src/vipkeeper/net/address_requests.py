@@ -13,18 +13,24 @@ few fixed structs.
 
 The socket is opened in the namespace the addresses live in (the daemon's own after it entered
 it, or a named one for the lab and the tests) and subscribes to no group, so nothing but our own
-acknowledgements ever arrives on it.
+acknowledgements ever arrives on it. It also answers "which index has this interface now"
+(SIOCGIFINDEX on the socket itself, which the kernel answers in the socket's namespace): no new
+descriptor, unlike glibc's if_nametoindex, so a daemon out of descriptors can still take its VIPs
+away (a lookup that failed for lack of a descriptor read as "no such interface", and the VIP was
+forgotten instead of removed: the fault campaign, fd mode).
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import ipaddress
 import itertools
 import socket
 import struct
 
 NETLINK_ROUTE = 0
+SIOCGIFINDEX = 0x8933
 RTM_NEWLINK = 16
 RTM_DELLINK = 17
 RTM_NEWADDR = 20
@@ -166,6 +172,18 @@ class AddressSocket:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
         self.sock.bind((0, 0))
         self._seq = itertools.count(1)
+
+    def index(self, ifname: str) -> int:
+        """The interface's index now, in the socket's namespace; OSError(ENODEV) when there is no
+        such interface (any other errno means the kernel could not say)."""
+        name = ifname.encode(errors="surrogateescape")
+        if not name or len(name) > 15 or b"\0" in name:  # IFNAMSIZ: no interface can have it
+            raise OSError(errno.ENODEV, "no such device")
+        fd = self.sock.fileno()
+        if fd < 0:  # closed under us: as a request on it would fail
+            raise OSError(errno.EBADF, "netlink socket closed")
+        reply = fcntl.ioctl(fd, SIOCGIFINDEX, struct.pack("16s16x", name))
+        return struct.unpack_from("@i", reply, 16)[0]
 
     def request(self, message_for_seq) -> int:  # type: ignore[no-untyped-def]
         """Send the request built for a fresh sequence number; its errno (0: done)."""

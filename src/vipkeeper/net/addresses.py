@@ -18,9 +18,10 @@ Rules:
   change costs one send and one recv, with no await between a new Master's first advert and its
   VIP. The async `add`/`remove` remain for callers that await; they do the same.
 - Dumps (start-up cleanup, `present`) go over the same socket: rare, and off the failover path.
-- No link dump on the hot path: the interface index comes from if_nametoindex (one ioctl) in the
-  daemon's own namespace, or is looked up once per name in a named one and cached (dropped and
-  looked up again if the kernel says the device is gone).
+- No link dump on the hot path: the interface index comes from one SIOCGIFINDEX ioctl on the
+  request socket, asked each time (a re-created interface has a new index). It needs no new
+  descriptor: glibc's if_nametoindex opens a socket, and a daemon out of descriptors read its
+  failure as "no such interface" and forgot a VIP it should have removed.
 - LinkWatcher subscribes to RTMGRP_LINK and the IPv4/IPv6 address groups on a plain netlink
   socket read by loop.add_reader and decoded by address_requests; it subscribes first and reads
   the current state afterwards, so no change can fall between the two. On ENOBUFS (events lost)
@@ -128,7 +129,6 @@ class AddressOwner:
     _owned: dict[tuple[str, Any, int], Vip] = factory(dict)
     _pending: dict[tuple[str, Any, int], Vip] = factory(dict)
     _requests: AddressSocket | None = None
-    _indexes: dict[str, int] = factory(dict)
     # How many owned addresses were given up so far (forget): a set of keys found owned stays
     # owned while this is unchanged (adds never un-own), so a check can be skipped (issue 18)
     removals: int = 0
@@ -231,35 +231,26 @@ class AddressOwner:
     def _change(self, kind: int, vip: Vip, flags: int) -> int:
         if self._requests is None:
             raise RuntimeError("AddressOwner used outside 'async with'")
-        for attempt in range(2):
-            index = self._index_now(vip.ifname)
-            try:
-                err = self._requests.request(lambda seq: address_message(
-                    kind, seq, index, vip.address, scope=vip.scope, flags=flags,
-                    broadcast=vip.broadcast, label=vip.label))
-            except OSError as exc:
-                raise AddressError(exc.errno or errno.EIO, f"netlink: {exc.strerror or exc}") from None
-            if err == errno.ENODEV and attempt == 0 and self._indexes.pop(vip.ifname, None) is not None:
-                continue  # the device was re-created under a new index: look it up again
-            return err
-        return errno.ENODEV
+        index = self._index_now(vip.ifname)
+        try:
+            return self._requests.request(lambda seq: address_message(
+                kind, seq, index, vip.address, scope=vip.scope, flags=flags,
+                broadcast=vip.broadcast, label=vip.label))
+        except OSError as exc:
+            raise AddressError(exc.errno or errno.EIO, f"netlink: {exc.strerror or exc}") from None
 
     def _index_now(self, ifname: str) -> int:
-        index = self._indexes.get(ifname)
-        if index is not None:
-            return index
+        """Asked of the kernel each time (an interface re-created under the same name has a new
+        index), on the request socket itself: no descriptor needed. Only ENODEV means "no such
+        interface"; anything else is an error the caller keeps the VIP pending on."""
+        assert self._requests is not None
         try:
-            if self.netns is None:
-                index = socket.if_nametoindex(ifname)
-            else:
-                from vipkeeper.net.netns import call_in
-
-                index = call_in(self.netns, lambda: socket.if_nametoindex(ifname))
-        except OSError:
-            raise AddressError(errno.ENODEV, f"{ifname}: no such interface") from None
-        if self.netns is not None:
-            self._indexes[ifname] = index  # the daemon's own namespace asks the kernel each time
-        return index
+            return self._requests.index(ifname)
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
+                raise AddressError(errno.ENODEV, f"{ifname}: no such interface") from None
+            err = exc.errno or errno.EIO
+            raise AddressError(err, f"{ifname}: index lookup failed: {_strerror(err)}") from None
 
     async def claim(self, vip: Vip) -> bool:
         """Declare a present address ours (startup cleanup of leftover VIPs); True if present."""

@@ -77,11 +77,8 @@ class RouteOwner:
         return self._requests
 
     def _index(self, ifname: str) -> int:
-        if self.netns is None:
-            return socket.if_nametoindex(ifname)
-        from vipkeeper.net.netns import call_in
-
-        return call_in(self.netns, lambda: socket.if_nametoindex(ifname))
+        # on the request socket (its namespace, no new descriptor: address_requests.py)
+        return self._socket().index(ifname)
 
     @property
     def empty(self) -> bool:
