@@ -68,7 +68,8 @@ class Sink:
         """An equal value of the same type met before in this parse, else `value`: the model holds
         one object for an address written many times (the same unicast peer or source in 1,000
         instances), not one each (issue 18). The table dies with the parse."""
-        return self._shared.setdefault((type(value), value), value)
+        key = (float, value.hex()) if type(value) is float else (type(value), value)  # -0.0 is not 0.0
+        return self._shared.setdefault(key, value)
 
     def warning(self, node_or_where: Any, message: str) -> None:
         self._add(node_or_where, "warning", message)
