@@ -134,3 +134,18 @@ def test_metrics_module_loads_neither_prometheus_client_nor_ssl() -> None:
         "assert b'vipkeeper_vrrp_state' in page and b'process_resident_memory_bytes' in page\n"
         "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ('prometheus_client', 'ssl', '_ssl'))))")
     assert out == []
+
+
+def test_daemon_modules_leave_out_features_the_configuration_may_not_use() -> None:
+    """The notify fifo (notify/fifo.py) and the start-up/shutdown scripts (daemon/lifecycle_scripts.py)
+    are imported when the configuration names them, not by the runtime itself (issue 18: RSS of a
+    daemon that does not use them); tests/net/test_notify_fifo*.py and test_lifecycle_scripts.py run them."""
+    out = run_python(
+        "import sys, json\n"
+        "from vipkeeper.asyncio_tls import import_asyncio\n"
+        "import_asyncio()\n"
+        "import vipkeeper.cli, vipkeeper.daemon.start, vipkeeper.daemon.runtime, vipkeeper.control.server\n"
+        "import vipkeeper.daemon.tracking, vipkeeper.daemon.config_file, vipkeeper.daemon.early_listen\n"
+        "print(json.dumps(sorted(m for m in ('vipkeeper.notify.fifo', 'vipkeeper.daemon.lifecycle_scripts')\n"
+        "                        if m in sys.modules)))")
+    assert out == []

@@ -25,15 +25,15 @@ DEFAULT_FILE = "/etc/keepalived/keepalived.conf"
 
 
 def to_jsonable(value: Any) -> Any:
-    """The model as plain JSON values: records to objects, addresses to strings."""
+    """The model as plain JSON values: records to objects, addresses and networks (routes, rules) to strings."""
     if records.is_record(value):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in records.fields(value)}
     if isinstance(value, (tuple, list)):
         return [to_jsonable(item) for item in value]
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address,
-                          ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Interface,
+                          ipaddress.IPv6Interface, ipaddress.IPv4Network, ipaddress.IPv6Network)):
         return str(value)
     return value
 

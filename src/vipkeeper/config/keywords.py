@@ -30,6 +30,7 @@ from vipkeeper import records
 from vipkeeper.records import record
 
 from . import routes
+from .ip_interface import ip_interface
 from .listen import ListenError, parse_listen
 from .model import (
     Diagnostic,
@@ -61,6 +62,14 @@ class Sink:
         # (feature, where, message): features vipkeeper lacks whose absence changes the wire or
         # who holds a VIP; the parser makes each an error unless global_defs opts out of it.
         self.refusals: list[tuple[str, Any, str]] = []
+        self._shared: dict[Any, Any] = {}
+
+    def shared(self, value: Any) -> Any:
+        """An equal value of the same type met before in this parse, else `value`: the model holds
+        one object for an address written many times (the same unicast peer or source in 1,000
+        instances), not one each (issue 18). The table dies with the parse."""
+        key = (float, value.hex()) if type(value) is float else (type(value), value)  # -0.0 is not 0.0
+        return self._shared.setdefault(key, value)
 
     def warning(self, node_or_where: Any, message: str) -> None:
         self._add(node_or_where, "warning", message)
@@ -241,7 +250,7 @@ def parse_address(text: str) -> IPAddress:
 
 
 def address(node: Node, sink: Sink) -> IPAddress:
-    return parse_address(_one(node))
+    return sink.shared(parse_address(_one(node)))  # type: ignore[no-any-return]
 
 
 def multicast(version: int) -> Reader:
@@ -249,7 +258,7 @@ def multicast(version: int) -> Reader:
         value = parse_address(_one(node))
         if value.version != version or not value.is_multicast:
             raise Invalid(f"'{node.keyword}' must be an IPv{version} multicast address, not '{node.args[0]}'")
-        return value
+        return sink.shared(value)  # type: ignore[no-any-return]
 
     return read
 
@@ -355,11 +364,12 @@ def parse_vip(child: Node, sink: Sink) -> VirtualAddress:
                 sink.warning(child, f"number '{length}' outside range [0, {base.max_prefixlen}]; Invalid "
                                     f"address prefix len {length} for address {text} - using {base.max_prefixlen}")
                 length = str(base.max_prefixlen)
-            interface = ipaddress.ip_interface(f"{host}/{length}")
+            interface = ip_interface(f"{host}/{length}")
         else:
-            interface = ipaddress.ip_interface(parse_address(text))
+            interface = ip_interface(parse_address(text))
     except (ValueError, Invalid):
         raise Invalid(f"VRRP parsed invalid IP {text}. skipping IP...") from None
+    interface = sink.shared(interface)
     fields: dict[str, Any] = {}
     options: list[str] = []
     args = list(child.args)
@@ -515,7 +525,7 @@ def peer_block(node: Node, sink: Sink) -> dict[str, Any]:
     ranges: list[tuple[IPAddress, int, int]] = []
     for child in _words_entries(node, sink):
         try:
-            peer = parse_address(child.keyword)
+            peer = sink.shared(parse_address(child.keyword))
         except Invalid as exc:
             sink.warning(child, f"{exc} in unicast_peer - ignoring")
             continue
@@ -588,7 +598,7 @@ def use_ipvlan(node: Node, sink: Sink) -> dict[str, Any]:
                 result["ipvlan_mode"] = arg
             continue
         try:
-            address = ipaddress.ip_interface(arg)
+            address = ip_interface(arg)
         except ValueError:
             address = None
         if address is not None:

@@ -33,7 +33,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
-@record(frozen=True, order=True)
+@record(frozen=True, order=True, slots=True)
 class Where:
     """A position in the configuration: the file as the admin named it and a 1-based line."""
 
@@ -47,7 +47,7 @@ class Where:
 NOWHERE = Where("<default>", 0)
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class Diagnostic:
     """One message about the configuration, printed as `FILE:LINE: severity: message`."""
 
@@ -68,7 +68,7 @@ class ConfigError(Exception):
         self.message = message
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class ScriptCommand:
     """A command line to run (notify scripts), with the user keepalived would run it as.
 
@@ -83,7 +83,7 @@ class ScriptCommand:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class VirtualAddress:
     """One `virtual_ipaddress` (or `_excluded`, or `static_ipaddress`) entry.
 
@@ -116,7 +116,7 @@ class VirtualAddress:
 _DEFAULT_ROUTE = ipaddress.IPv4Network("0.0.0.0/0")
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class VirtualRoute:
     """A `virtual_routes`/`static_routes` entry (config/routes.py reads the words).
 
@@ -146,7 +146,7 @@ class VirtualRoute:
         return " ".join(self.words)
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class VirtualRule:
     """A `virtual_rules`/`static_rules` entry (config/routes.py reads the words).
 
@@ -175,7 +175,7 @@ class VirtualRule:
         return " ".join(self.words)
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class TrackRef:
     """An instance's (or sync group's) reference to something it tracks.
 
@@ -190,7 +190,7 @@ class TrackRef:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class StaticTrackGroup:
     """A top-level `track_group NAME { group { VI_1 VI_2 } }`: the instances that track the
     interface of each static address, route or rule naming it (config/track_groups.py)."""
@@ -200,7 +200,7 @@ class StaticTrackGroup:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class VrrpScript:
     """A `vrrp_script` block: a command run every `interval`, judged by its exit status."""
 
@@ -219,7 +219,7 @@ class VrrpScript:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class TrackProcess:
     """A `vrrp_track_process` block.
 
@@ -243,7 +243,7 @@ class TrackProcess:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class TrackFile:
     """A `vrrp_track_file` block: an integer read from `file`, multiplied by the weight."""
 
@@ -256,7 +256,7 @@ class TrackFile:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class Authentication:
     """VRRPv2 authentication. keepalived truncates `auth_pass` to 8 characters."""
 
@@ -265,7 +265,7 @@ class Authentication:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class Notifies:
     """The notify scripts of an instance or a sync group (None: not configured)."""
 
@@ -280,7 +280,7 @@ class Notifies:
     report_deleted: bool = False  # `notify_deleted` given (with or without a script): DELETED, not FAULT
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class Garp:
     """Gratuitous ARP / unsolicited NA timing, resolved against global defaults."""
 
@@ -294,7 +294,7 @@ class Garp:
     na_interval: float = 0.0  # vrrp_gna_interval
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class GarpGroup:
     """A top-level `garp_group` block: the minimum time between two gratuitous ARPs
     (`garp_interval`) and between two unsolicited NAs (`gna_interval`) on its interfaces, shared
@@ -306,7 +306,7 @@ class GarpGroup:
     where: Where = NOWHERE
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class Instance:
     """A `vrrp_instance` block, with every default resolved."""
 
@@ -399,7 +399,7 @@ class Instance:
         return self.unicast_src_ip or self.mcast_src_ip or (self.ipvlan_address.ip if self.ipvlan_address else None)
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class SyncGroup:
     """A `vrrp_sync_group`: member instances that change state together."""
 
@@ -416,7 +416,7 @@ class SyncGroup:
     witness: str | None = None  # vipkeeper extension: one witness key for the whole group
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class Witness:
     """A `vipkeeper_witness` block (vipkeeper extension): an etcd cluster whose key a router
     must hold, under a lease of its own, to hold its VIPs (witness/claim.py says how)."""
@@ -438,7 +438,7 @@ class Witness:
         return self.timeout or min(1.0, self.lease_ttl / 3)
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class GlobalDefs:
     """The VRRP-related part of `global_defs`, plus vipkeeper's own keywords."""
 
@@ -506,7 +506,7 @@ class GlobalDefs:
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class Config:
     """A whole configuration: the result of `config.load()`.
 

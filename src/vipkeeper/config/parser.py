@@ -144,6 +144,8 @@ class _Walker:
             previous = block.values.get(key)
             if spec.block and isinstance(previous, tuple) and isinstance(item, tuple):
                 item = previous + item  # a second `virtual_ipaddress { }` adds, as in keepalived
+            if type(item) is str or type(item) is float:  # one "eth0", "BACKUP", 1.0 for all instances
+                item = sink.shared(item)
             block.values[key] = item
             block.wheres[key] = child.where
 
@@ -686,7 +688,7 @@ class _Resolver:
             return None
         return Instance(
             name=name, interface=interface, virtual_router_id=values["virtual_router_id"],
-            where=block.node.where, state=state, priority=priority, advert_int=advert_int,
+            where=block.node.where, state=state, priority=priority, advert_int=self.sink.shared(advert_int),
             version=version, family=family, nopreempt=nopreempt, preempt_delay=preempt_delay,
             down_timer_adverts=values.get("down_timer_adverts", g.vrrp_down_timer_adverts),
             authentication=auth, mcast_src_ip=values.get("mcast_src_ip"), mcast_dst_ip=mcast_dst,
@@ -702,8 +704,8 @@ class _Resolver:
             track_script=self.refs(name, values.get("track_script", ()), "script", known["script"]),
             track_process=self.refs(name, values.get("track_process", ()), "process", known["process"]),
             track_file=self.refs(name, values.get("track_file", ()), "file", known["file"]),
-            notify=_notifies(values, g.vrrp_notify_priority_changes),
-            garp=garp,
+            notify=self.sink.shared(_notifies(values, g.vrrp_notify_priority_changes)),
+            garp=self.sink.shared(garp),
             lower_prio_no_advert=values.get("lower_prio_no_advert", g.vrrp_lower_prio_no_advert or strict_mode),
             higher_prio_send_advert=values.get("higher_prio_send_advert", g.vrrp_higher_prio_send_advert),
             dont_track_primary=values.get("dont_track_primary", False),

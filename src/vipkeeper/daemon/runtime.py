@@ -45,7 +45,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vipkeeper import __version__, records
 from vipkeeper.config.model import NOWHERE, Config, GlobalDefs
@@ -54,7 +54,6 @@ from vipkeeper.config.scripts import notify_commands
 from vipkeeper.daemon.announce_pacing import AnnouncePacing
 from vipkeeper.daemon.config_file import StartupError, read_config
 from vipkeeper.daemon.early_listen import endpoint_key, open_vrrp_socket, startup_time
-from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
 from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.process import raise_fd_limit
 from vipkeeper.daemon.run_options import RunOptions
@@ -90,7 +89,6 @@ from vipkeeper.net.vrrp_socket import (
     VrrpSocket,
     VrrpSocketError,
 )
-from vipkeeper.notify.fifo import NotifyFifo
 from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
@@ -113,6 +111,9 @@ from vipkeeper.vrrp.instance import (
     TrackedEntryLost,
     TrackerChanged,
 )
+
+if TYPE_CHECKING:  # notify/fifo.py is imported only when a fifo is configured (issue 18: RSS)
+    from vipkeeper.notify.fifo import NotifyFifo
 
 log = logging.getLogger("vipkeeper.daemon")
 
@@ -215,6 +216,16 @@ def _strip_where(value: Any) -> Any:
     return value
 
 
+async def _lifecycle_script(kind: str, g: GlobalDefs) -> None:
+    """daemon/lifecycle_scripts.py's run_lifecycle_script, imported only when `global_defs` names
+    a `startup_script`/`shutdown_script` (issue 18: what a daemon does not use costs no RSS)."""
+    if getattr(g, f"{kind}_script") is None:
+        return
+    from vipkeeper.daemon.lifecycle_scripts import run_lifecycle_script
+
+    await run_lifecycle_script(kind, g)
+
+
 class Runtime:
     def __init__(self, options: RunOptions) -> None:
         self.options = options
@@ -287,7 +298,7 @@ class Runtime:
             self.tuner = ProcessTuner()
             self.tuner.apply(tuning)
         # keepalived starts VRRP once the start-up script has ended or timed out
-        await run_lifecycle_script("startup", config.global_defs)
+        await _lifecycle_script("startup", config.global_defs)
         self.firewall = self._open_firewall(config)
         await self.addresses.__aenter__()
         self.timers = PreciseTimers(asyncio.get_running_loop(), on_lag=self.loop_watch.on_lag)
@@ -672,7 +683,7 @@ class Runtime:
             self._parse_executor.shutdown(wait=False, cancel_futures=True)
             self._parse_executor = None
         if self.config is not None:  # after every instance stopped, as keepalived
-            await run_lifecycle_script("shutdown", self.config.global_defs)
+            await _lifecycle_script("shutdown", self.config.global_defs)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -1126,6 +1137,8 @@ class Runtime:
                                     (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script, "vrrp notify fifo")):
             if fifo is None:
                 continue
+            from vipkeeper.notify.fifo import NotifyFifo  # only with a fifo configured (issue 18: RSS)
+
             handle = NotifyFifo.from_config(fifo, script, self.notifier, label=label)
             if handle.open():
                 self.fifos.append(handle)

@@ -62,3 +62,19 @@ def test_json_model_and_config_id(tmp_path):
     assert document["config"]["diagnostics"][0]["where"] == {"file": str(path), "line": 5}
     document = json.loads(run("-f", str(path), "-i", "b", "--json").output)
     assert document["config"]["instances"][0]["interface"] == "eth1"
+
+
+def test_json_model_with_routes_and_rules(tmp_path):
+    """Route and rule networks are strings in the JSON model, as addresses are (they were a
+    TypeError traceback: keepalived's own keepalived.conf.vrrp.routes sample showed it)."""
+    path = tmp_path / "k.conf"
+    path.write_text(GOOD.replace(" virtual_router_id 5\n", " virtual_router_id 5\n virtual_routes {\n  198.51.100.0/24 via 192.0.2.1 dev eth0\n }\n"
+                                              " virtual_rules {\n  from 2001:db8::/64 table 100\n }\n")
+                    + "static_routes {\n 192.0.2.128/25 dev eth0\n}\n")
+    result = run("-f", str(path), "--no-host", "--json")
+    assert result.exit_code == 5 and "Traceback" not in result.output, result.output  # 5: GOOD's warning
+    config = json.loads(result.output)["config"]
+    instance = config["instances"][0]
+    assert instance["virtual_routes"][0]["dst"] == "198.51.100.0/24" and instance["virtual_routes"][0]["via"] == "192.0.2.1"
+    assert instance["virtual_rules"][0]["src"] == "2001:db8::/64"
+    assert config["static_routes"][0]["dst"] == "192.0.2.128/25"
