@@ -231,6 +231,7 @@ class Runtime:
         self.options = options
         self.config: Config | None = None
         self.routers: dict[str, Router] = {}
+        self._announcer_for = self._vip_announcer
         self.endpoints: dict[tuple, Endpoint] = {}
         self.addresses = AddressOwner()
         self.announcers: dict[str, Announcer] = {}
@@ -548,7 +549,7 @@ class Runtime:
         self._vip_routers = None
         self.routers[router.name] = router
         router.pacing = self.pacing
-        router.announcer_for = self._vip_announcer
+        router.announcer_for = self._announcer_for  # one bound method for every router
         router.start()
         task = asyncio.get_running_loop().create_task(self._bring_up(router), name=f"start {router.name}")
         self._tasks.add(task)
@@ -722,14 +723,15 @@ class Runtime:
                         self._log_missing(model, exc, config)
                     staged.endpoints[key] = ep
                 staged.planned.append((model, key))
+            # each bound once: every router holds the same three objects, not three of its own
+            on_notify, on_state, on_send_failed = self._on_notify, self._on_state, self._on_send_failed
             for model, key in staged.planned:
                 ep = self.endpoints.get(key) or staged.endpoints[key]
                 params = params_of(model, config, _source(ep, model))
                 announcer = (self._staged_announcer(model.vmac_interface or model.interface, staged)
                              if ep.socket is not None else None)
                 router = Router(model, params, ep.socket, self.addresses, announcer,
-                                self._on_notify, self._on_state, timers=self.timers,
-                                on_send_failed=self._on_send_failed)
+                                on_notify, on_state, timers=self.timers, on_send_failed=on_send_failed)
                 router.firewall = self._guard(firewall, model)
                 staged.routers[model.name] = router
         except BaseException:
@@ -1697,7 +1699,7 @@ class Runtime:
             "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],
             "counters": {**router.counters.as_dict(),
                          # what the core left out under a flood (vrrp/log_limit.py)
-                         "log_lines_suppressed": core.log_limiter.suppressed_total,
+                         "log_lines_suppressed": core.lines_suppressed,
                          "reactions_skipped": core.reactions_skipped,
                          "vip_conflicts": self.conflicts.counts.get(router.name, 0) if self.conflicts else 0},
             "vip_conflicts": self.conflicts.conflicts_of(router.name) if self.conflicts else [],

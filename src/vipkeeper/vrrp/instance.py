@@ -356,8 +356,20 @@ def _addr_key(addr: IPAddress | None) -> int:
     return int(addr) if addr is not None else -1
 
 
+# The trackers of an instance that has none (most): shared, never written (`handle` gives an
+# instance its own dict at its first TrackerChanged).
+_NO_TRACKERS: dict[str, tuple[int, bool]] = {}
+
+
 class Instance:
-    """One VRRP virtual router. See the module docstring for the rules."""
+    """One VRRP virtual router. See the module docstring for the rules.
+
+    Slotted, and what most instances never use (trackers, the log rate limiter) made at first
+    use: a daemon holds one per instance (issue 18: memory at a thousand instances)."""
+
+    __slots__ = ("params", "state", "master_adver_int_cs", "master_source", "master_priority", "_trackers",
+                 "_iface_up", "_socket_ok", "_started", "_timers", "_preempt_at", "effective_priority",
+                 "_log_limiter", "_reacted_at", "_extra_if_at", "reactions_skipped")
 
     def __init__(self, params: InstanceParams) -> None:
         self.params = params
@@ -365,14 +377,14 @@ class Instance:
         self.master_adver_int_cs = params.advert_int_cs
         self.master_source: IPAddress | None = None
         self.master_priority: int | None = None
-        self._trackers: dict[str, tuple[int, bool]] = {}
+        self._trackers = _NO_TRACKERS
         self._iface_up = True
         self._socket_ok = True
         self._started = False
         self._timers: dict[str, float] = {}
         self._preempt_at: float | None = None
         self.effective_priority = self._compute_priority()
-        self.log_limiter = LogLimiter()
+        self._log_limiter: LogLimiter | None = None  # made at the first line a received advert causes
         self._reacted_at: float | None = None  # last answer to a lower/zero-priority advert
         self._extra_if_at: float | None = None  # MASTER: garp_extra_if due with the first advert from then
         self.reactions_skipped = 0
@@ -419,6 +431,11 @@ class Instance:
             self._timers["advert"] = at
 
     @property
+    def lines_suppressed(self) -> int:
+        """Log lines caused by received adverts and left out by the rate limit (log_limit.py)."""
+        return self._log_limiter.suppressed_total if self._log_limiter is not None else 0
+
+    @property
     def faulted(self) -> bool:
         return not self._iface_up or not self._socket_ok or any(f for _, f in self._trackers.values())
 
@@ -444,6 +461,8 @@ class Instance:
         elif isinstance(event, TimerFired):
             self._on_timers(now, out)
         elif isinstance(event, TrackerChanged):
+            if self._trackers is _NO_TRACKERS:
+                self._trackers = {}
             self._trackers[event.name] = (event.contribution, event.fault)
             self._reassess(now, out)
         elif isinstance(event, InterfaceDown):
@@ -491,7 +510,10 @@ class Instance:
 
     def _log_rx(self, out: list[Action], key: str, now: float, message: str, level: str = "info") -> None:
         """A line caused by a received advert: rate-limited per reason (log_limit.py)."""
-        write, skipped = self.log_limiter.allow(key, now)
+        limiter = self._log_limiter
+        if limiter is None:
+            limiter = self._log_limiter = LogLimiter()
+        write, skipped = limiter.allow(key, now)
         if write:
             if skipped:
                 message += f" ({skipped} similar suppressed)"
