@@ -441,7 +441,7 @@ class Router:
     def reannounce(self, address: Any) -> None:
         """A burst (garp_master_repeat rounds) for one of our VIPs, on its interface and spacing
         as every other announcement (a VIP conflict has ended while we are Master)."""
-        vips = tuple(v for v in self.params.vips if isinstance(v, Vip) and v.address.ip == address)
+        vips = tuple(v for v in self.params.vips if isinstance(v, Vip) and v.ip == address)
         if vips:
             self._announce(Announce(max(1, self.params.garp_master_repeat), vips))
 
@@ -539,7 +539,7 @@ class Router:
             if vip.ifname != self.announcer.ifname and self.announcer_for is not None:
                 announcer = self.announcer_for(vip.ifname)
             if announcer is not None:
-                out.append((place.get(vip, len(place)), announcer, vip.address.ip))
+                out.append((place.get(vip, len(place)), announcer, vip.ip))
         return out
 
 

@@ -73,13 +73,13 @@ class VipConflicts:
         return True
 
     def became_master(self, router: Any) -> None:
-        vips = tuple(v.address.ip for v in router.params.vips)
+        vips = tuple(v.ip for v in router.params.vips)  # the Vips' own address objects, not copies
         ifname = router.model.interface
         if not self._open(router):
             return
         self._routers[router.name] = router
         for v in router.params.vips:
-            self._vip_if[v.address.ip] = v.ifname if v.ifname in self._sockets else ifname
+            self._vip_if[v.ip] = v.ifname if v.ifname in self._sockets else ifname
         self.core.became_master(router.name, vips, self._loop.time())
         self._watch_set()
         self._rearm()

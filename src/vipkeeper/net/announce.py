@@ -58,9 +58,9 @@ class Announcer:
         self.errors: collections.Counter[str] = collections.Counter()
         self._router: tuple[float, bool] | None = None
         # A new Master announces each VIP several times (garp_master_repeat), right after
-        # adding it: the frame for an address never changes (the NA's router flag is part of
-        # the key), so it is built once.
-        self._frames: dict[tuple[object, bool], bytes] = {}
+        # adding it: the frame for an address never changes, so it is built once; one dict per
+        # NA router flag (index: the flag), keyed by the address itself (no key tuple per VIP).
+        self._frames: tuple[dict[object, bytes], dict[object, bytes]] = ({}, {})
 
     def send_garp(self, vip: str | ipaddress.IPv4Address) -> bool:
         if self.noarp:
@@ -77,7 +77,8 @@ class Announcer:
         sent = 0
         for vip in vips:
             router = self.forwarding()
-            frame = self._frames.get((vip, router))
+            built = self._frames[router]
+            frame = built.get(vip)
             if frame is None:
                 addr = ipaddress.ip_address(str(vip).split("/", 1)[0])
                 if addr.version == 4:
@@ -86,8 +87,8 @@ class Announcer:
                     frame = frames.gratuitous_arp(self.mac, addr)
                 else:
                     frame = frames.unsolicited_na(self.mac, addr, router=router)
-                if len(self._frames) < 65536:
-                    self._frames[(vip, router)] = frame
+                if len(built) < 65536:
+                    built[vip] = frame
             sent += self._send(frame)
         return sent
 
