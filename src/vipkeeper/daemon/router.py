@@ -613,11 +613,13 @@ def vips_of(model: InstanceModel) -> tuple[Vip, ...]:
     return tuple(out)
 
 
-def advertised_addresses(model: InstanceModel) -> tuple[packet.IPAddress, ...]:
+def advertised_addresses(model: InstanceModel, vips: tuple[Vip, ...] | None = None) -> tuple[packet.IPAddress, ...]:
     """The addresses carried in our adverts: the VIPs of the instance's own family (keepalived
-    leaves excluded VIPs and the other family out)."""
+    leaves excluded VIPs and the other family out). With `vips` (`vips_of(model)`, which starts
+    with the virtual_ipaddress entries in order): their own address objects, not new ones."""
     return tuple(
-        entry.address.ip for entry in model.virtual_ipaddress if entry.address.version == model.family
+        entry.address.ip if vips is None else vips[i].ip
+        for i, entry in enumerate(model.virtual_ipaddress) if entry.address.version == model.family
     )
 
 

@@ -166,6 +166,7 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
     """The core's view of one instance, every default already resolved by the parser."""
     auth_type, auth_data = auth_of(model)
     g = config.global_defs
+    vips = vips_of(model)
     return InstanceParams(
         name=model.name,
         vrid=model.virtual_router_id,
@@ -177,8 +178,8 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
         nopreempt=model.nopreempt,
         preempt_delay=model.preempt_delay,
         source_address=source,
-        vips=vips_of(model),
-        addresses=advertised_addresses(model),
+        vips=vips,
+        addresses=advertised_addresses(model, vips),  # the Vips' address objects, shared
         skip_check_adv_addr=model.skip_check_adv_addr,
         unicast_peers=tuple(model.unicast_peers),
         # The guide's rule: adverts from a host that is not a configured peer are dropped and
