@@ -227,6 +227,8 @@ class ConflictCore:
             state.last_probe = now
             self._tokens -= 1
             out.append(vip)
+        if not self._queue:
+            self._queued.clear()  # (empty already) back to a small table: a round of 1,000 grew it to 64 KiB
         self.probes_sent += len(out)
         return out
 
