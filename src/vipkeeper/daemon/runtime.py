@@ -571,7 +571,7 @@ class Runtime:
         for router in routers:
             try:
                 timeout = self._bring_up(router)
-            except Exception as exc:  # one router's failure is its own (as it was in a task of its own)
+            except Exception as exc:  # noqa: BLE001 - one router's failure is its own (as in a task of its own)
                 asyncio.get_running_loop().call_exception_handler(
                     {"message": f"start {router.name} failed", "exception": exc})
                 continue

@@ -17,7 +17,13 @@ from vipkeeper.daemon.router import Router, RouterCounters
 from vipkeeper.daemon.runtime import params_of
 from vipkeeper.net.addresses import Vip
 from vipkeeper.net.vrrp_socket import VrrpSocket
-from vipkeeper.vrrp.instance import AdvertReceived, ForceMaster, Startup, State, TrackerChanged
+from vipkeeper.vrrp.instance import (
+    AdvertReceived,
+    ForceMaster,
+    Startup,
+    State,
+    TrackerChanged,
+)
 from vipkeeper.vrrp.log_limit import LogLimiter
 from vipkeeper.vrrp.packet import Advertisement
 from vipkeeper.vrrp.vip_conflict import ConflictCore
