@@ -259,7 +259,10 @@ class Runtime:
         self._ifindex: dict[str, int] = {}  # the index each configured interface had when last seen (0: gone)
         self.vips_restored = 0
         self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
-        self._vips_verified: dict[str, tuple[int, Any]] = {}  # maintenance pass: router -> (removals, params)
+        # maintenance pass: router -> the params its VIPs were all found owned with, while the
+        # address owner's removals count is `_vips_verified_at` (a removal voids every entry)
+        self._vips_verified: dict[str, Any] = {}
+        self._vips_verified_at = -1
         self._vips_clean: tuple[int, int] | None = None  # (removals, Router.wants_changed) of the last clean check
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
         self.tuner: ProcessTuner | None = None
@@ -1153,14 +1156,16 @@ class Runtime:
         not asked again."""
         clean = True
         verified = self._vips_verified
+        if removals != self._vips_verified_at:  # an owned address was given up: check every Master
+            verified.clear()
+            self._vips_verified_at = removals
         for name, router in list(self.routers.items()):
             if not router.vips_wanted:
                 continue
             params = router.params
-            seen = verified.get(name)
-            if seen is not None and seen[0] == removals and seen[1] is params:
+            if verified.get(name) is params:
                 continue
-            verified[name] = (removals, params)
+            verified[name] = params  # (no tuple per Master: issue 18, memory per instance)
             for vip in params.vips:
                 if self.addresses.owns(vip.key):
                     continue
