@@ -69,10 +69,9 @@ def test_daemon_loads_little_before_its_sockets_listen() -> None:
                 "vipkeeper.daemon.runtime"} & set(out), out
 
 
-# dataclasses still defined on the daemon's start path, each for a reason: the router's counters
-# and the advert codec belong to the per-advert path, reworked elsewhere.
-START_PATH_DATACLASSES = {"vipkeeper.daemon.router.RouterCounters", "vipkeeper.vrrp.packet.Advertisement",
-                          "vipkeeper.vrrp.packet.Received"}
+# dataclasses still defined on the daemon's start path, each for a reason: the advert codec
+# belongs to the per-advert path, reworked elsewhere.
+START_PATH_DATACLASSES = {"vipkeeper.vrrp.packet.Advertisement", "vipkeeper.vrrp.packet.Received"}
 
 
 def test_daemon_start_path_defines_records_not_dataclasses() -> None:

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import ipaddress
 import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from vipkeeper.config.model import Instance as InstanceModel
@@ -67,16 +65,22 @@ TIMER_FIRED = TimerFired()
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
-@dataclass
 class RouterCounters:
-    adverts_sent: int = 0
-    adverts_received: int = 0
-    priority_zero_sent: int = 0
-    priority_zero_received: int = 0
-    transitions: int = 0
-    became_master: int = 0
-    released_master: int = 0
-    drops: collections.Counter[str] = field(default_factory=collections.Counter)
+    """What the shell counts for one router. Slotted (one per instance, issue 18), and the drops by
+    reason made at the first drop: most routers never drop an advert."""
+
+    __slots__ = ("adverts_sent", "adverts_received", "priority_zero_sent", "priority_zero_received",
+                 "transitions", "became_master", "released_master", "_drops")
+
+    def __init__(self) -> None:
+        self.clear()
+
+    @property
+    def drops(self) -> collections.Counter[str]:
+        drops = self._drops
+        if drops is None:
+            drops = self._drops = collections.Counter()
+        return drops
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,19 +91,35 @@ class RouterCounters:
             "transitions": self.transitions,
             "became_master": self.became_master,
             "released_master": self.released_master,
-            "drops": dict(self.drops),
+            "drops": dict(self._drops) if self._drops else {},
         }
 
     def clear(self) -> None:
         """keepalived's STATS_CLEAR signal: every counter back to zero."""
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, collections.Counter() if f.name == "drops" else 0)
+        self.adverts_sent = 0
+        self.adverts_received = 0
+        self.priority_zero_sent = 0
+        self.priority_zero_received = 0
+        self.transitions = 0
+        self.became_master = 0
+        self.released_master = 0
+        self._drops: collections.Counter[str] | None = None
 
 
 class Router:
-    """Drives one core Instance: timers, actions, counters."""
+    """Drives one core Instance: timers, actions, counters.
 
-    _steady_at: float | None = None  # a steady Master's next advert (module docstring); else None
+    Slotted: a daemon holds one per instance (issue 18: a thousand of them), and with more than
+    30 attributes CPython 3.11 gives each instance a dict of its own. Every attribute is listed
+    here; the callbacks handed in are shared by every router (the runtime binds each once)."""
+
+    __slots__ = (
+        "model", "_params", "core", "socket", "addresses", "announcer", "counters", "state_since",
+        "master_heard", "_on_notify", "_on_state", "_timer", "_timer_at", "_loop", "_timers", "_mcast_dst",
+        "_on_send_failed", "_steady_at", "_steady_int", "_steady_prio", "_steady_until", "group", "firewall",
+        "route_owner", "_routes_synced", "_witness", "pacing", "announcer_for", "_advert_prio", "_advert_wire",
+    )
+
     # Counts, over every router, what can change whether a router wants its VIPs or which ones
     # (a state change, new parameters, the witness's gate or binding): the runtime's once-a-
     # second check of every Master's VIPs is skipped while this and the owned set are unchanged.
@@ -136,6 +156,7 @@ class Router:
         self._timers = timers
         self._mcast_dst = socket_.group if socket_ is not None else None
         self._on_send_failed = on_send_failed
+        self._steady_at: float | None = None  # a steady Master's next advert (module docstring); else None
         self._steady_int = 0.0
         self._steady_prio = 0
         self._steady_until: float | None = None
@@ -420,7 +441,7 @@ class Router:
     def reannounce(self, address: Any) -> None:
         """A burst (garp_master_repeat rounds) for one of our VIPs, on its interface and spacing
         as every other announcement (a VIP conflict has ended while we are Master)."""
-        vips = tuple(v for v in self.params.vips if isinstance(v, Vip) and v.address.ip == address)
+        vips = tuple(v for v in self.params.vips if isinstance(v, Vip) and v.ip == address)
         if vips:
             self._announce(Announce(max(1, self.params.garp_master_repeat), vips))
 
@@ -437,7 +458,8 @@ class Router:
         self.announcer = announcer
         if socket_ is not None:
             self._mcast_dst = socket_.group
-        self._adverts = {}
+        self._advert_prio = -1
+        self._advert_wire = ()
 
     @property
     def params(self) -> InstanceParams:
@@ -447,20 +469,25 @@ class Router:
     def params(self, value: InstanceParams) -> None:
         Router.wants_changed += 1
         self._params = value
-        self._adverts: dict[int, list[Any]] = {}
+        # the datagrams of the last advert built, at `_advert_prio` (-1: none yet)
+        self._advert_prio = -1
+        self._advert_wire: tuple[Any, ...] = ()
 
     def send_advert(self, priority: int) -> None:
         sock = self.socket
         if sock is None:  # interface missing: the instance is in FAULT (runtime.py)
             return
         # An advert's datagrams depend only on the parameters, the socket and the priority:
-        # built once (rebind and a new `params` start afresh).
-        wire = self._adverts.get(priority)
-        if wire is None:
+        # built once per priority change (rebind and a new `params` start afresh); only the last
+        # one is kept (a Master sends one priority until something changes it).
+        if priority == self._advert_prio:
+            wire = self._advert_wire
+        else:
             adv = advert_for(self.params, priority)
-            targets = list(self.params.unicast_peers) if self.params.unicast_peers else [self._mcast_dst]
-            wire = [sock.prepare(packet.encode(adv, sock.src, dst), dst) for dst in targets]
-            self._adverts[priority] = wire
+            targets = self.params.unicast_peers or (self._mcast_dst,)
+            wire = tuple(sock.prepare(packet.encode(adv, sock.src, dst), dst) for dst in targets)
+            self._advert_prio = priority
+            self._advert_wire = wire
         for prepared in wire:
             if sock.send_prepared(prepared):
                 self.counters.adverts_sent += 1
@@ -512,7 +539,7 @@ class Router:
             if vip.ifname != self.announcer.ifname and self.announcer_for is not None:
                 announcer = self.announcer_for(vip.ifname)
             if announcer is not None:
-                out.append((place.get(vip, len(place)), announcer, vip.address.ip))
+                out.append((place.get(vip, len(place)), announcer, vip.ip))
         return out
 
 
@@ -586,11 +613,13 @@ def vips_of(model: InstanceModel) -> tuple[Vip, ...]:
     return tuple(out)
 
 
-def advertised_addresses(model: InstanceModel) -> tuple[packet.IPAddress, ...]:
+def advertised_addresses(model: InstanceModel, vips: tuple[Vip, ...] | None = None) -> tuple[packet.IPAddress, ...]:
     """The addresses carried in our adverts: the VIPs of the instance's own family (keepalived
-    leaves excluded VIPs and the other family out)."""
+    leaves excluded VIPs and the other family out). With `vips` (`vips_of(model)`, which starts
+    with the virtual_ipaddress entries in order): their own address objects, not new ones."""
     return tuple(
-        entry.address.ip for entry in model.virtual_ipaddress if entry.address.version == model.family
+        entry.address.ip if vips is None else vips[i].ip
+        for i, entry in enumerate(model.virtual_ipaddress) if entry.address.version == model.family
     )
 
 

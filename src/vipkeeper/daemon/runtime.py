@@ -166,6 +166,7 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
     """The core's view of one instance, every default already resolved by the parser."""
     auth_type, auth_data = auth_of(model)
     g = config.global_defs
+    vips = vips_of(model)
     return InstanceParams(
         name=model.name,
         vrid=model.virtual_router_id,
@@ -177,8 +178,8 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
         nopreempt=model.nopreempt,
         preempt_delay=model.preempt_delay,
         source_address=source,
-        vips=vips_of(model),
-        addresses=advertised_addresses(model),
+        vips=vips,
+        addresses=advertised_addresses(model, vips),  # the Vips' address objects, shared
         skip_check_adv_addr=model.skip_check_adv_addr,
         unicast_peers=tuple(model.unicast_peers),
         # The guide's rule: adverts from a host that is not a configured peer are dropped and
@@ -231,6 +232,7 @@ class Runtime:
         self.options = options
         self.config: Config | None = None
         self.routers: dict[str, Router] = {}
+        self._announcer_for = self._vip_announcer
         self.endpoints: dict[tuple, Endpoint] = {}
         self.addresses = AddressOwner()
         self.announcers: dict[str, Announcer] = {}
@@ -250,13 +252,17 @@ class Runtime:
         self._link_up: dict[str, bool] = {}
         self._link_pending: dict[str, asyncio.TimerHandle] = {}  # interface_up_down_delays
         self._tasks: set[asyncio.Task[None]] = set()
+        self._to_bring_up: list[Router] = []  # activated, brought up in the next loop iteration
         self.groups: dict[str, GroupDriver] = {}
         self.timers: PreciseTimers | None = None
         self.announce_errors: dict[str, collections.Counter[str]] = {}
         self._ifindex: dict[str, int] = {}  # the index each configured interface had when last seen (0: gone)
         self.vips_restored = 0
         self._complained: set[tuple[str, tuple]] = set()  # failures logged once until they clear
-        self._vips_verified: dict[str, tuple[int, Any]] = {}  # maintenance pass: router -> (removals, params)
+        # maintenance pass: router -> the params its VIPs were all found owned with, while the
+        # address owner's removals count is `_vips_verified_at` (a removal voids every entry)
+        self._vips_verified: dict[str, Any] = {}
+        self._vips_verified_at = -1
         self._vips_clean: tuple[int, int] | None = None  # (removals, Router.wants_changed) of the last clean check
         self._vip_routers: dict[tuple, list[Router]] | None = None  # VIP key -> routers (built lazily)
         self.tuner: ProcessTuner | None = None
@@ -548,13 +554,36 @@ class Runtime:
         self._vip_routers = None
         self.routers[router.name] = router
         router.pacing = self.pacing
-        router.announcer_for = self._vip_announcer
+        router.announcer_for = self._announcer_for  # one bound method for every router
         router.start()
-        task = asyncio.get_running_loop().create_task(self._bring_up(router), name=f"start {router.name}")
+        # Brought up in the next loop iteration, in the order activated, by one task for all of
+        # them (as a task each did, but a thousand tasks held a thousand coroutines at once at
+        # start-up: ~0.7 MiB of heap freed a moment later that stayed in the RSS, issue 18).
+        # One that waits for its track scripts goes on in a task of its own.
+        self._to_bring_up.append(router)
+        if len(self._to_bring_up) == 1:
+            self._spawn(self._bring_up_activated(), "start")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _bring_up(self, router: Router) -> None:
+    async def _bring_up_activated(self) -> None:
+        routers, self._to_bring_up = self._to_bring_up, []
+        for router in routers:
+            try:
+                timeout = self._bring_up(router)
+            except Exception as exc:  # noqa: BLE001 - one router's failure is its own (as in a task of its own)
+                asyncio.get_running_loop().call_exception_handler(
+                    {"message": f"start {router.name} failed", "exception": exc})
+                continue
+            if timeout is not None:
+                self._spawn(self._bring_up_after_scripts(router, timeout), f"start {router.name}")
+
+    def _bring_up(self, router: Router) -> float | None:
+        """Startup for `router` now, or, when it waits for track scripts, how long it may wait
+        (`_bring_up_after_scripts` then carries on)."""
         tracking = self.tracking
         assert tracking is not None and self.config is not None
         try:
@@ -566,7 +595,29 @@ class Runtime:
                 timeout = max((s.timeout or s.interval) for s in specs if s is not None) + 1.0
                 log.info("(%s) waiting for track script%s %s", router.name, "s" if len(pending) > 1 else "",
                          ", ".join(pending))
-                await tracking.wait_scripts(router.model, timeout)
+                return timeout
+        except BaseException:
+            self._started(router)
+            raise
+        self._bring_up_now(router, waited=False)
+        return None
+
+    async def _bring_up_after_scripts(self, router: Router, timeout: float) -> None:
+        tracking = self.tracking
+        assert tracking is not None
+        try:
+            await tracking.wait_scripts(router.model, timeout)
+        except BaseException:
+            self._started(router)
+            raise
+        self._bring_up_now(router, waited=True)
+
+    def _bring_up_now(self, router: Router, waited: bool) -> None:
+        """The rest of bringing `router` up: the trackers' and the interface's state, then
+        Startup, dated from when its socket listened unless it `waited` for track scripts."""
+        tracking = self.tracking
+        assert tracking is not None
+        try:
             for event in tracking.current(router.model):
                 router.feed(event)
             if not self._link_up.get(router.model.interface, True) and not router.model.dont_track_primary:
@@ -574,7 +625,7 @@ class Runtime:
             ep = self._endpoint_of(router)
             if ep is not None and ep.socket is None:
                 router.feed(SocketState(False, ep.fault or f"interface {ep.ifname} down"))
-            since = ep.listening_since if ep is not None and not pending else None
+            since = ep.listening_since if ep is not None and not waited else None
             at = startup_time(since, asyncio.get_running_loop().time(), router.params.advert_int)
             if at is not None:
                 log.debug("(%s) Startup dated from when its socket listened, %.1f ms ago", router.name,
@@ -722,14 +773,15 @@ class Runtime:
                         self._log_missing(model, exc, config)
                     staged.endpoints[key] = ep
                 staged.planned.append((model, key))
+            # each bound once: every router holds the same three objects, not three of its own
+            on_notify, on_state, on_send_failed = self._on_notify, self._on_state, self._on_send_failed
             for model, key in staged.planned:
                 ep = self.endpoints.get(key) or staged.endpoints[key]
                 params = params_of(model, config, _source(ep, model))
                 announcer = (self._staged_announcer(model.vmac_interface or model.interface, staged)
                              if ep.socket is not None else None)
                 router = Router(model, params, ep.socket, self.addresses, announcer,
-                                self._on_notify, self._on_state, timers=self.timers,
-                                on_send_failed=self._on_send_failed)
+                                on_notify, on_state, timers=self.timers, on_send_failed=on_send_failed)
                 router.firewall = self._guard(firewall, model)
                 staged.routers[model.name] = router
         except BaseException:
@@ -1104,14 +1156,16 @@ class Runtime:
         not asked again."""
         clean = True
         verified = self._vips_verified
+        if removals != self._vips_verified_at:  # an owned address was given up: check every Master
+            verified.clear()
+            self._vips_verified_at = removals
         for name, router in list(self.routers.items()):
             if not router.vips_wanted:
                 continue
             params = router.params
-            seen = verified.get(name)
-            if seen is not None and seen[0] == removals and seen[1] is params:
+            if verified.get(name) is params:
                 continue
-            verified[name] = (removals, params)
+            verified[name] = params  # (no tuple per Master: issue 18, memory per instance)
             for vip in params.vips:
                 if self.addresses.owns(vip.key):
                     continue
@@ -1697,7 +1751,7 @@ class Runtime:
             "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],
             "counters": {**router.counters.as_dict(),
                          # what the core left out under a flood (vrrp/log_limit.py)
-                         "log_lines_suppressed": core.log_limiter.suppressed_total,
+                         "log_lines_suppressed": core.lines_suppressed,
                          "reactions_skipped": core.reactions_skipped,
                          "vip_conflicts": self.conflicts.counts.get(router.name, 0) if self.conflicts else 0},
             "vip_conflicts": self.conflicts.conflicts_of(router.name) if self.conflicts else [],

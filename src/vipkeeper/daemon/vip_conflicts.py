@@ -40,6 +40,9 @@ class VipConflicts:
         self._routers: dict[str, Any] = {}  # Masters
         self._users: dict[str, str] = {}  # router in BACKUP or MASTER -> its interface
         self._vip_if: dict[Any, str] = {}
+        # the packed VIPs a Master checks: one set, every socket's `watched`, kept up to date in
+        # place (not made again from every VIP at each change of Master: n^2 at start-up)
+        self._watched: set[bytes] = set()
         self._timer: asyncio.TimerHandle | TimerHandle | None = None
         self._fifo_line = fifo_line
         self.counts: dict[str, int] = {}
@@ -67,34 +70,39 @@ class VipConflicts:
             except OSError as exc:
                 log.warning("(%s) VIP conflict checks off on %s: %s", router.name, ifname, exc.strerror or exc)
                 return False
-            sock.watched = {vip.packed for vip in self.core.vips}
+            sock.watched = self._watched
             for fd in sock.filenos():
                 self._loop.add_reader(fd, self._read, sock, fd)
         return True
 
     def became_master(self, router: Any) -> None:
-        vips = tuple(v.address.ip for v in router.params.vips)
+        vips = tuple(v.ip for v in router.params.vips)  # the Vips' own address objects, not copies
         ifname = router.model.interface
         if not self._open(router):
             return
         self._routers[router.name] = router
         for v in router.params.vips:
-            self._vip_if[v.address.ip] = v.ifname if v.ifname in self._sockets else ifname
+            self._vip_if[v.ip] = v.ifname if v.ifname in self._sockets else ifname
+        before = self.core.masters.get(router.name)  # (a reload may change a Master's VIPs)
         self.core.became_master(router.name, vips, self._loop.time())
-        self._watch_set()
+        if before is not None:
+            self._unwatch(before.vips)
+        self._watched.update(vip.packed for vip in vips)
         self._rearm()
 
     def left_master(self, router: Any) -> None:
+        before = self.core.masters.get(router.name)
         for ev in self.core.left_master(router.name, self._loop.time()):
             self._ended(ev)
         self._routers.pop(router.name, None)
-        self._watch_set()
+        if before is not None:
+            self._unwatch(before.vips)
         self._rearm()
 
-    def _watch_set(self) -> None:
-        packed = {vip.packed for vip in self.core.vips}
-        for sock in self._sockets.values():
-            sock.watched = packed
+    def _unwatch(self, vips: tuple[Any, ...]) -> None:
+        """Those of `vips` no Master checks any more leave the watched set."""
+        checked = self.core.vips
+        self._watched.difference_update(vip.packed for vip in vips if vip not in checked)
 
     def _close_unused(self) -> None:
         in_use = set(self._users.values())

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
-import functools
 import ipaddress
 import os
 import socket
@@ -70,9 +69,17 @@ class AddressError(OSError):
     """Netlink refused a change for a reason other than 'already there' / 'already gone'."""
 
 
-@record(frozen=True)
-class Vip:
-    """One virtual address as keepalived's virtual_ipaddress line describes it."""
+class _VipKey:
+    __slots__ = ("_key",)  # Vip.key once computed (not a field: not compared, shown or pickled)
+
+
+@record(frozen=True, slots=True)
+class Vip(_VipKey):
+    """One virtual address as keepalived's virtual_ipaddress line describes it.
+
+    Slotted (a daemon holds one per VIP: issue 18, memory at a thousand instances); `key` is
+    computed once and kept in a slot of its own, and `ip` is the address object inside it, one
+    for every user (the conflict checks, the announcements)."""
 
     ifname: str
     address: Interface
@@ -107,11 +114,21 @@ class Vip:
             brd = ipaddress.IPv4Address(broadcast)
         return cls(ifname, iface, brd, scope, label)
 
-    @functools.cached_property
+    @property
     def key(self) -> tuple[str, Any, int]:
         """What the kernel tells addresses apart by. Kept once computed (the maintenance pass
         asks for every VIP of every Master each second; `address.ip` is a new object per call)."""
-        return (self.ifname, self.address.ip, self.address.network.prefixlen)
+        try:
+            return self._key
+        except AttributeError:
+            key = (self.ifname, self.address.ip, self.address.network.prefixlen)
+            object.__setattr__(self, "_key", key)
+            return key
+
+    @property
+    def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """The address without its prefix: equal to `address.ip`, the same object every time."""
+        return self.key[1]
 
     def __str__(self) -> str:
         return f"{self.address.with_prefixlen} dev {self.ifname}"

@@ -57,10 +57,10 @@ class Announcer:
         self.sent = 0
         self.errors: collections.Counter[str] = collections.Counter()
         self._router: tuple[float, bool] | None = None
-        # A new Master announces each VIP several times (garp_master_repeat), right after
-        # adding it: the frame for an address never changes (the NA's router flag is part of
-        # the key), so it is built once.
-        self._frames: dict[tuple[object, bool], bytes] = {}
+        # A new Master announces each VIP several times (garp_master_repeat), right after adding
+        # it: the frames come from parts made once for this MAC (frames.AnnounceFrames), cheap
+        # enough that no frame is kept per VIP (issue 18: memory per instance).
+        self._frames = frames.AnnounceFrames(self.mac)
 
     def send_garp(self, vip: str | ipaddress.IPv4Address) -> bool:
         if self.noarp:
@@ -77,17 +77,14 @@ class Announcer:
         sent = 0
         for vip in vips:
             router = self.forwarding()
-            frame = self._frames.get((vip, router))
-            if frame is None:
-                addr = ipaddress.ip_address(str(vip).split("/", 1)[0])
-                if addr.version == 4:
-                    if self.noarp:
-                        continue
-                    frame = frames.gratuitous_arp(self.mac, addr)
-                else:
-                    frame = frames.unsolicited_na(self.mac, addr, router=router)
-                if len(self._frames) < 65536:
-                    self._frames[(vip, router)] = frame
+            addr = vip if isinstance(vip, (ipaddress.IPv4Address, ipaddress.IPv6Address)) \
+                else ipaddress.ip_address(str(vip).split("/", 1)[0])
+            if addr.version == 4:
+                if self.noarp:
+                    continue
+                frame = self._frames.garp(addr)  # type: ignore[arg-type]
+            else:
+                frame = self._frames.na(addr, router)  # type: ignore[arg-type]
             sent += self._send(frame)
         return sent
 

@@ -9,7 +9,8 @@ Rules
   filter on it before dropping it -- about 0.4 % of a core at 1,000 Masters (issue 18). Bound
   to an ethertype, a socket sees received frames only; frames this host sends are skipped
   anyway (the filter drops PACKET_OUTGOING).
-- It sends the probes frames.py builds, each VIP's frame built once: an ARP probe (answered by a
+- It sends the probes frames.py builds (frames.ProbeFrames: parts made once per interface, a few
+  joins per probe, no frame kept per VIP): an ARP probe (answered by a
   unicast reply), an NS from the interface's link-local address (answered by a unicast solicited
   NA). Neither moves other hosts' caches; a DAD probe, used only when the interface has no
   link-local address, is answered to all-nodes and would.
@@ -24,6 +25,7 @@ import ctypes
 import ipaddress
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from vipkeeper.net import frames
@@ -106,7 +108,9 @@ class ConflictSocket:
         self.sock = self.socks[frames.ETH_P_ARP]
         self.mac_text = frames.mac_text(self.mac)
         self.link_local = link_local_address(ifname)
-        self._frames: dict[object, bytes] = {}
+        # the probes come from parts made once (frames.ProbeFrames): no frame kept per VIP
+        self._probes = frames.ProbeFrames(self.mac, self.link_local)
+        self._link_local_read = time.monotonic()
         self.received = 0
         self.sent = 0
         self.send_errors = 0
@@ -120,20 +124,18 @@ class ConflictSocket:
             sock.close()
 
     def probe(self, vip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
-        frame = self._frames.get(vip)
-        if frame is None:
-            if vip.version == 6 and self.link_local is None:
-                self.link_local = link_local_address(self.ifname)
-            frame = probe_frame(self.mac, vip, self.link_local)
-            self._frames[vip] = frame
+        if vip.version == 6 and self.link_local is None and time.monotonic() - self._link_local_read >= 1.0:
+            # none yet (a DAD probe until there is one): looked for again at most once a second
+            self._link_local_read = time.monotonic()
+            self.link_local = link_local_address(self.ifname)
+            if self.link_local is not None:
+                self._probes = frames.ProbeFrames(self.mac, self.link_local)
+        frame = self._probes.probe(vip)
         try:
             self.socks[frames.ETH_P_ARP if vip.version == 4 else frames.ETH_P_IPV6].send(frame)
             self.sent += 1
         except OSError:
             self.send_errors += 1
-
-    def forget(self, vip: object) -> None:
-        self._frames.pop(vip, None)
 
     def identity(self, mac: str) -> tuple[str, int, int] | None:
         """(source address, VRID, priority) of the last advert seen from `mac`, if any."""

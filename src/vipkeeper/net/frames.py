@@ -150,6 +150,89 @@ def neighbour_solicitation(mac: str | bytes, source: str | ipaddress.IPv6Address
     return ethernet_header(ipv6_multicast_mac(group), smac, ETH_P_IPV6) + ip6 + message
 
 
+def _words(data: bytes) -> int:
+    """The sum of `data`'s 16-bit words (even length), unfolded: internet_checksum's sum in parts."""
+    return sum(struct.unpack(f"!{len(data) // 2}H", data))
+
+
+def _fold(total: int) -> int:
+    """internet_checksum's result from the sum of every word."""
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+_SOLICITED_NODE = b"\xff\x02" + bytes(9) + b"\x01\xff"  # ff02::1:ffXX:XXXX without its last 3 bytes
+
+
+class AnnounceFrames:
+    """`gratuitous_arp` and `unsolicited_na` for one MAC, byte for byte, from parts made once: a
+    frame costs a few joins and, for an NA, the sum of the one part that varies (the VIP), so a
+    sender keeps no frame per VIP (issue 18: memory per instance) and builds one in about the
+    time a dictionary lookup and the send take."""
+
+    __slots__ = ("_garp_head", "_na_head", "_na_mid", "_na_tail", "_na_sums")
+
+    def __init__(self, mac: str | bytes) -> None:
+        smac = mac_bytes(mac)
+        self._garp_head = BROADCAST_MAC + smac + struct.pack("!HHHBBH", ETH_P_ARP, 1, ETH_P_IP, 6, 4, ARP_REQUEST) + smac
+        self._na_head = (ipv6_multicast_mac(ALL_NODES) + smac + struct.pack("!H", ETH_P_IPV6)
+                         + struct.pack("!IHBB", 6 << 28, 32, _IPPROTO_ICMPV6, 255))
+        self._na_mid = ALL_NODES.packed + bytes((ICMPV6_NEIGHBOUR_ADVERT, 0))
+        option = struct.pack("!BB", ND_OPT_TARGET_LL_ADDR, 1) + smac
+        self._na_tail = option
+        # (flags bytes, sum of every word but the VIP's two copies) by the Router flag
+        const = _words(ALL_NODES.packed) + _words(struct.pack("!I3xB", 32, _IPPROTO_ICMPV6)) + _words(option)
+        sums = []
+        for router in (False, True):
+            flags = struct.pack("!I", NA_FLAG_OVERRIDE | (NA_FLAG_ROUTER if router else 0))
+            sums.append((flags, const + ICMPV6_NEIGHBOUR_ADVERT * 256 + _words(flags)))
+        self._na_sums = tuple(sums)
+
+    def garp(self, vip: ipaddress.IPv4Address) -> bytes:
+        ip = vip.packed
+        return self._garp_head + ip + BROADCAST_MAC + ip
+
+    def na(self, vip: ipaddress.IPv6Address, router: bool = False) -> bytes:
+        target = vip.packed
+        flags, const = self._na_sums[bool(router)]
+        checksum = _fold(const + 2 * _words(target))  # the VIP is the pseudo-header's source and the target
+        return (self._na_head + target + self._na_mid + checksum.to_bytes(2, "big") + flags + target
+                + self._na_tail)
+
+
+class ProbeFrames:
+    """`arp_probe` and `neighbour_solicitation` (from `link_local`) for one MAC, byte for byte,
+    from parts made once (as AnnounceFrames: no frame kept per VIP). Without a link-local
+    address an IPv6 probe is `dad_solicitation`, built whole."""
+
+    __slots__ = ("mac", "link_local", "_arp_head", "_ns_head", "_ns_ip", "_ns_tail", "_ns_sum")
+
+    def __init__(self, mac: str | bytes, link_local: ipaddress.IPv6Address | None) -> None:
+        smac = self.mac = mac_bytes(mac)
+        self.link_local = link_local
+        self._arp_head = (BROADCAST_MAC + smac + struct.pack("!HHHBBH", ETH_P_ARP, 1, ETH_P_IP, 6, 4, ARP_REQUEST)
+                          + smac + bytes(4) + bytes(6))
+        option = struct.pack("!BB", ND_OPT_SOURCE_LL_ADDR, 1) + smac
+        self._ns_head = smac + struct.pack("!H", ETH_P_IPV6)
+        src = link_local.packed if link_local is not None else bytes(16)
+        self._ns_ip = struct.pack("!IHBB", 6 << 28, 32, _IPPROTO_ICMPV6, 255) + src
+        self._ns_tail = option
+        self._ns_sum = (_words(src) + _words(struct.pack("!I3xB", 32, _IPPROTO_ICMPV6))
+                        + ICMPV6_NEIGHBOUR_SOLICIT * 256 + _words(option))
+
+    def probe(self, vip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bytes:
+        target = vip.packed
+        if vip.version == 4:
+            return self._arp_head + target
+        if self.link_local is None:
+            return dad_solicitation(self.mac, vip)  # type: ignore[arg-type]
+        group = _SOLICITED_NODE + target[13:]
+        checksum = _fold(self._ns_sum + _words(group) + _words(target))
+        return (b"\x33\x33" + group[12:] + self._ns_head + self._ns_ip + group
+                + bytes((ICMPV6_NEIGHBOUR_SOLICIT, 0)) + checksum.to_bytes(2, "big") + bytes(4) + target + self._ns_tail)
+
+
 @record(frozen=True)
 class ArpFrame:
     eth_dst: bytes

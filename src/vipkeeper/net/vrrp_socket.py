@@ -159,6 +159,7 @@ class VrrpSocket:
         self._ident = 0  # the last IPv4 ID sent
         self._dst_texts: dict[IPAddress, str] = {}
         self._routes: dict[tuple[Any, int], tuple] = {}
+        self._prepared: dict[IPAddress, tuple] = {}  # destination -> what `prepare` shares for it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_receive: Callable[[RawReceived], None] | None = None
 
@@ -296,13 +297,21 @@ class VrrpSocket:
         target = _address(dst, self.family) if dst is not None else self.group
         if target is None:
             raise ValueError(f"{self.ifname}: a unicast VRRP socket needs a destination")
+        # What depends only on the socket and the destination (the address tuple, IPv6's
+        # ancillary data) is one object for every advert prepared here: a socket serves up to
+        # 255 instances, each holding its prepared advert (issue 18: memory per instance).
+        shared = self._prepared.get(target)
         if self.family == socket.AF_INET:
             assert isinstance(self.src, ipaddress.IPv4Address) and isinstance(target, ipaddress.IPv4Address)
+            if shared is None:
+                shared = self._prepared[target] = (self._dst_text(target), 0)
             datagram = bytearray(ipv4_header(self.src, target, len(payload), 0) + payload)
-            return (datagram, (self._dst_text(target), 0))
-        pktinfo = struct.pack("@16sI", self.src.packed, self.ifindex)
-        return (None, [payload], [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
-                (str(target), 0, 0, self.ifindex))
+            return (datagram, shared)
+        if shared is None:
+            pktinfo = struct.pack("@16sI", self.src.packed, self.ifindex)
+            shared = self._prepared[target] = ([(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
+                                               (str(target), 0, 0, self.ifindex))
+        return (None, (payload,), shared[0], shared[1])
 
     def send_prepared(self, prepared: tuple) -> bool:
         """Send what `prepare` built; True when it left (as `send`)."""

@@ -356,8 +356,83 @@ def _addr_key(addr: IPAddress | None) -> int:
     return int(addr) if addr is not None else -1
 
 
+TIMER_NAMES = ("start", "down", "advert", "garp", "refresh", "lowgarp")
+
+
+class Timers:
+    """An instance's timers by name (the module docstring's table): the deadline of each that
+    runs, as a dict of them would hold it (`get`, `in`, `[name] = at`, `pop`, `del`, `items`,
+    `values`, `len`, `clear`), in one slot per name: a dict per instance is 184 bytes, this 80
+    (issue 18: memory at a thousand instances). Nothing depends on the order of the timers."""
+
+    __slots__ = TIMER_NAMES
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.start = self.down = self.advert = self.garp = self.refresh = self.lowgarp = None
+
+    def get(self, name: str, default: float | None = None) -> float | None:
+        at = getattr(self, name)
+        return default if at is None else at
+
+    def __contains__(self, name: str) -> bool:
+        return getattr(self, name) is not None
+
+    def __getitem__(self, name: str) -> float:
+        at = getattr(self, name)
+        if at is None:
+            raise KeyError(name)
+        return at  # type: ignore[no-any-return]
+
+    def __setitem__(self, name: str, at: float) -> None:
+        setattr(self, name, at)
+
+    def __delitem__(self, name: str) -> None:
+        if getattr(self, name) is None:
+            raise KeyError(name)
+        setattr(self, name, None)
+
+    def pop(self, name: str, default: float | None = None) -> float | None:
+        at = getattr(self, name)
+        setattr(self, name, None)
+        return default if at is None else at
+
+    def items(self) -> list[tuple[str, float]]:
+        return [(name, at) for name, at in zip(TIMER_NAMES, self._all()) if at is not None]
+
+    def values(self) -> list[float]:
+        return [at for at in (self.start, self.down, self.advert, self.garp, self.refresh, self.lowgarp)
+                if at is not None]
+
+    def __len__(self) -> int:
+        return len(self.values())
+
+    def __bool__(self) -> bool:
+        return bool(self.values())
+
+    def _all(self) -> tuple[float | None, ...]:  # in TIMER_NAMES' order
+        return (self.start, self.down, self.advert, self.garp, self.refresh, self.lowgarp)
+
+    def __repr__(self) -> str:
+        return f"Timers({dict(self.items())!r})"
+
+
+# The trackers of an instance that has none (most): shared, never written (`handle` gives an
+# instance its own dict at its first TrackerChanged).
+_NO_TRACKERS: dict[str, tuple[int, bool]] = {}
+
+
 class Instance:
-    """One VRRP virtual router. See the module docstring for the rules."""
+    """One VRRP virtual router. See the module docstring for the rules.
+
+    Slotted, and what most instances never use (trackers, the log rate limiter) made at first
+    use: a daemon holds one per instance (issue 18: memory at a thousand instances)."""
+
+    __slots__ = ("params", "state", "master_adver_int_cs", "master_source", "master_priority", "_trackers",
+                 "_iface_up", "_socket_ok", "_started", "_timers", "_preempt_at", "effective_priority",
+                 "_log_limiter", "_reacted_at", "_extra_if_at", "reactions_skipped")
 
     def __init__(self, params: InstanceParams) -> None:
         self.params = params
@@ -365,14 +440,14 @@ class Instance:
         self.master_adver_int_cs = params.advert_int_cs
         self.master_source: IPAddress | None = None
         self.master_priority: int | None = None
-        self._trackers: dict[str, tuple[int, bool]] = {}
+        self._trackers = _NO_TRACKERS
         self._iface_up = True
         self._socket_ok = True
         self._started = False
-        self._timers: dict[str, float] = {}
+        self._timers = Timers()
         self._preempt_at: float | None = None
         self.effective_priority = self._compute_priority()
-        self.log_limiter = LogLimiter()
+        self._log_limiter: LogLimiter | None = None  # made at the first line a received advert causes
         self._reacted_at: float | None = None  # last answer to a lower/zero-priority advert
         self._extra_if_at: float | None = None  # MASTER: garp_extra_if due with the first advert from then
         self.reactions_skipped = 0
@@ -380,7 +455,8 @@ class Instance:
     # --- queries ----------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        return min(self._timers.values()) if self._timers else None
+        times = self._timers.values()
+        return min(times) if times else None
 
     def steady(self) -> tuple[float, float, int, float | None] | None:
         """The steady Master's schedule, `(deadline, advert_int, priority, until)`, or None.
@@ -419,6 +495,11 @@ class Instance:
             self._timers["advert"] = at
 
     @property
+    def lines_suppressed(self) -> int:
+        """Log lines caused by received adverts and left out by the rate limit (log_limit.py)."""
+        return self._log_limiter.suppressed_total if self._log_limiter is not None else 0
+
+    @property
     def faulted(self) -> bool:
         return not self._iface_up or not self._socket_ok or any(f for _, f in self._trackers.values())
 
@@ -444,6 +525,8 @@ class Instance:
         elif isinstance(event, TimerFired):
             self._on_timers(now, out)
         elif isinstance(event, TrackerChanged):
+            if self._trackers is _NO_TRACKERS:
+                self._trackers = {}
             self._trackers[event.name] = (event.contribution, event.fault)
             self._reassess(now, out)
         elif isinstance(event, InterfaceDown):
@@ -491,7 +574,10 @@ class Instance:
 
     def _log_rx(self, out: list[Action], key: str, now: float, message: str, level: str = "info") -> None:
         """A line caused by a received advert: rate-limited per reason (log_limit.py)."""
-        write, skipped = self.log_limiter.allow(key, now)
+        limiter = self._log_limiter
+        if limiter is None:
+            limiter = self._log_limiter = LogLimiter()
+        write, skipped = limiter.allow(key, now)
         if write:
             if skipped:
                 message += f" ({skipped} similar suppressed)"

@@ -23,6 +23,8 @@ DEFAULT_INTERVAL = 60.0
 class LogLimiter:
     """`allow(key, now)` -> (write it?, how many lines of this key were skipped before it)."""
 
+    __slots__ = ("interval", "_last", "_skipped", "suppressed_total")
+
     def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
         self.interval = interval
         self._last: dict[Hashable, float] = {}

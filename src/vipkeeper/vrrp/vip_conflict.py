@@ -38,10 +38,15 @@ from __future__ import annotations
 import heapq
 import ipaddress
 from collections import deque
+from types import MappingProxyType
 
-from vipkeeper.records import factory, record
+from vipkeeper.records import record
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# The answers and conflicts of a VIP nobody else answered for (nearly all): one shared read-only
+# empty mapping; `claim` gives a VIP dicts of its own at its first answer.
+_NONE: MappingProxyType = MappingProxyType({})
 
 
 @record(frozen=True)
@@ -72,8 +77,8 @@ class Conflict:
 class _Vip:
     owner: str
     last_probe: float | None = None
-    answers: dict[str, float] = factory(dict)  # mac -> last answer time
-    conflicts: dict[str, Conflict] = factory(dict)
+    answers: dict[str, float] = _NONE  # type: ignore[assignment]  # mac -> last answer time
+    conflicts: dict[str, Conflict] = _NONE  # type: ignore[assignment]
 
 
 @record(slots=True)  # one per VIP or Master: no __dict__ each
@@ -101,15 +106,14 @@ class ConflictCore:
         self._tokens_at: float | None = None
         self.probes_sent = 0
         self.conflicts_seen = 0
-        self._rounds: list[tuple[float, int, str]] = []  # (next_round, seq, instance); stale kept
-        self._seq = 0
+        self._rounds: list[tuple[float, str]] = []  # (next_round, instance); stale kept
         self._became = 0  # Masters entered so far: the next one's `order`
         self._conflicted: set[IPAddress] = set()  # VIPs with at least one conflict
 
     def _plan(self, name: str, m: _Master) -> None:
-        """(Re)enter a Master's round time in the heap; an older entry becomes stale."""
-        self._seq += 1
-        heapq.heappush(self._rounds, (m.next_round, self._seq, name))
+        """(Re)enter a Master's round time in the heap; an older entry becomes stale. Entries of
+        one time pop in name order: a tick sorts the Masters it starts by `order` anyway."""
+        heapq.heappush(self._rounds, (m.next_round, name))
 
     # -- state of the instances -----------------------------------------------------------
 
@@ -155,10 +159,14 @@ class ConflictCore:
                     m.next_round = sooner
                     self._plan(state.owner, m)
             return []
+        if state.answers is _NONE:
+            state.answers = {}
         state.answers[mac] = now
         if mac in state.conflicts:
             return []
         peer = self.identity.get(mac)
+        if state.conflicts is _NONE:
+            state.conflicts = {}
         state.conflicts[mac] = Conflict(mac, now, peer)
         self._conflicted.add(vip)
         self.conflicts_seen += 1
@@ -187,7 +195,7 @@ class ConflictCore:
         due = []
         soon = now + early
         while self._rounds and self._rounds[0][0] <= soon:
-            t, _seq, name = heapq.heappop(self._rounds)
+            t, name = heapq.heappop(self._rounds)
             m = self.masters.get(name)
             if m is not None and m.next_round == t and soon >= m.next_round:
                 due.append(name)
@@ -219,6 +227,8 @@ class ConflictCore:
             state.last_probe = now
             self._tokens -= 1
             out.append(vip)
+        if not self._queue:
+            self._queued.clear()  # (empty already) back to a small table: a round of 1,000 grew it to 64 KiB
         self.probes_sent += len(out)
         return out
 
@@ -230,7 +240,7 @@ class ConflictCore:
     def next_deadline(self) -> float | None:
         rounds = self._rounds
         while rounds:  # drop stale entries: a Master gone, or its round moved since
-            t, _seq, name = rounds[0]
+            t, name = rounds[0]
             m = self.masters.get(name)
             if m is not None and m.next_round == t:
                 break

@@ -42,6 +42,7 @@ def test_arp_frames_match_keepalived(name: str, frame: dict) -> None:
     if m := re.match(r"ARP, Request who-has (\S+) \(ff:ff:ff:ff:ff:ff\) tell (\S+),", summary):
         assert m[1] == m[2]
         built = frames.gratuitous_arp(src_mac, m[1])
+        assert frames.AnnounceFrames(src_mac).garp(ipaddress.IPv4Address(m[1])) == built  # the sender's way
     elif m := re.match(r"ARP, Request who-has (\S+) tell (\S+),", summary):
         built = frames.arp_frame(frames.ARP_REQUEST, src_mac, m[2], b"\0" * 6, m[1])
     elif m := re.match(r"ARP, Reply (\S+) is-at (\S+),", summary):
@@ -65,6 +66,7 @@ def test_neighbour_adverts_match_keepalived(name: str, frame: dict) -> None:
     assert m is not None and m[1] == m[2]
     built = frames.unsolicited_na(raw[6:12], m[1], router=False)
     assert built.hex() == frame["hex"]
+    assert frames.AnnounceFrames(raw[6:12]).na(ipaddress.IPv6Address(m[1]), False) == built  # the sender's way
     parsed = frames.parse_neighbour_advert(raw)
     assert parsed is not None
     assert parsed.checksum_ok and parsed.override and not parsed.router and parsed.hop_limit == 255
@@ -106,3 +108,33 @@ def test_parsers_ignore_other_frames() -> None:
     assert frames.parse_neighbour_advert(garp) is None
     assert frames.parse_arp(na) is None
     assert frames.parse_arp(garp[:30]) is None
+
+
+EDGE_V6 = ["::", "::1", "2001:db8::1", "2001:db8:5::3e7", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+           "fe80::ffff:ffff:ffff:ffff", "2001:db8::ff:fe00:1"]
+
+
+def test_frames_from_parts_are_the_whole_builders_frames() -> None:
+    """AnnounceFrames/ProbeFrames (what the announcer and the conflict socket send: no frame kept
+    per VIP) give byte for byte the frames of gratuitous_arp, unsolicited_na (Router flag on and
+    off), arp_probe, neighbour_solicitation and, without a link-local address, dad_solicitation:
+    random MACs and addresses, and the checksum's edge cases (sums that fold to 0xffff)."""
+    import random
+
+    rnd = random.Random(18)
+    cases = [(bytes(6), a) for a in EDGE_V6] + [(b"\xff" * 6, a) for a in EDGE_V6]
+    cases += [(bytes(rnd.randrange(256) for _ in range(6)), str(ipaddress.IPv6Address(rnd.getrandbits(128))))
+              for _ in range(400)]
+    for i, (mac, text) in enumerate(cases):
+        v6 = ipaddress.IPv6Address(text)
+        v4 = ipaddress.IPv4Address(rnd.getrandbits(32) if i > 3 else ("0.0.0.0", "255.255.255.255", "192.0.2.1",
+                                                                      "198.51.100.255")[i])
+        link_local = None if i % 5 == 0 else ipaddress.IPv6Address(EDGE_V6[i % len(EDGE_V6)] if i < 30
+                                                                   else rnd.getrandbits(128))
+        announce, probes = frames.AnnounceFrames(mac), frames.ProbeFrames(mac, link_local)
+        assert announce.garp(v4) == frames.gratuitous_arp(mac, v4)
+        assert announce.na(v6, False) == frames.unsolicited_na(mac, v6, router=False)
+        assert announce.na(v6, True) == frames.unsolicited_na(mac, v6, router=True)
+        assert probes.probe(v4) == frames.arp_probe(mac, v4)
+        ns = frames.neighbour_solicitation(mac, link_local, v6) if link_local else frames.dad_solicitation(mac, v6)
+        assert probes.probe(v6) == ns, (mac.hex(), link_local, v6)
