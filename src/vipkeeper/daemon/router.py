@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from vipkeeper import log_hold
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
@@ -63,6 +64,9 @@ log = logging.getLogger("vipkeeper.vrrp")
 
 # One event object for every timer (it carries nothing): not one allocation per advert.
 TIMER_FIRED = TimerFired()
+
+# What peers, clients and the kernel see of an action at once: the failover path (enqueue).
+_ON_THE_WIRE = frozenset((SendAdvert, AddVips, DelVips, Announce))
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -194,6 +198,23 @@ class Router:
         self.after(before)
 
     def enqueue(self, actions: list[Action]) -> None:
+        """Carry the actions out in order. Log lines the core put before a send or a VIP change
+        (a new Master's "Receive advertisement timeout", "Entering MASTER STATE") are made at
+        once but written after the last of those (log_hold.py): writing a line costs more than
+        the send it would delay."""
+        if len(actions) > 2:
+            last = -1
+            for i, action in enumerate(actions):
+                if type(action) in _ON_THE_WIRE:
+                    last = i
+            if last > 0 and any(type(action) is Log for action in actions[:last]):
+                held = log_hold.hold()
+                try:
+                    for action in actions[: last + 1]:
+                        self._run_now(action)
+                finally:
+                    log_hold.release(held)
+                actions = actions[last + 1 :]
         for action in actions:
             self._run_now(action)
 
@@ -245,13 +266,15 @@ class Router:
         else:
             self.route_owner.sync((), ())
 
-    def received(self, got: packet.Received) -> None:
+    def received(self, got: packet.Received, at: float | None = None) -> None:
+        """An advert for this router; `at`: when it arrived (loop clock, the kernel's receive
+        stamp: net/rx_time.py), the time the core's timers run from. None: now."""
         adv = got.advertisement
         self.counters.adverts_received += 1
         if adv.priority == 0:
             self.counters.priority_zero_received += 1
         before_master = self.core.master_source
-        self.feed(AdvertReceived(adv, got.source))
+        self.feed(AdvertReceived(adv, got.source), at)
         if self.core.master_source is not None and (
             self.core.master_source == got.source or before_master != self.core.master_source
         ):
@@ -457,10 +480,10 @@ class Router:
         # built once (rebind and a new `params` start afresh).
         wire = self._adverts.get(priority)
         if wire is None:
-            adv = advert_for(self.params, priority)
-            targets = list(self.params.unicast_peers) if self.params.unicast_peers else [self._mcast_dst]
-            wire = [sock.prepare(packet.encode(adv, sock.src, dst), dst) for dst in targets]
-            self._adverts[priority] = wire
+            wire = self._prepare_advert(sock, priority)
+            if priority and 0 not in self._adverts:
+                # the priority-0 advert ready before it is needed: it starts a failover
+                self._prepare_advert(sock, 0)
         for prepared in wire:
             if sock.send_prepared(prepared):
                 self.counters.adverts_sent += 1
@@ -472,6 +495,12 @@ class Router:
                     log.warning("(%s): send advert error %d (%s)", self.name, err, os.strerror(err))
                 if self._on_send_failed is not None:
                     self._on_send_failed(self)
+
+    def _prepare_advert(self, sock: VrrpSocket, priority: int) -> list[Any]:
+        adv = advert_for(self.params, priority)
+        targets = list(self.params.unicast_peers) if self.params.unicast_peers else [self._mcast_dst]
+        wire = self._adverts[priority] = [sock.prepare(packet.encode(adv, sock.src, dst), dst) for dst in targets]
+        return wire
 
     def _announce(self, action: Announce) -> None:
         """Rounds of GARP/NA, each VIP on its own interface (keepalived sends a `dev eth1` VIP's on

@@ -1178,7 +1178,7 @@ class Runtime:
             return
         if ranged and not self._ttl_in_range(router, got):
             return
-        router.received(got)
+        router.received(got, raw.at)
 
     @staticmethod
     def _ttl_in_range(router: Router, got: packet.Received) -> bool:

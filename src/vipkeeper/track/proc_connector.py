@@ -76,6 +76,7 @@ import time
 from collections import deque
 from typing import Callable, Container, Iterable, Sequence
 
+from vipkeeper import log_hold
 from vipkeeper.config.model import TrackProcess
 from vipkeeper.records import record
 from vipkeeper.track import procfs
@@ -790,9 +791,17 @@ class ProcessTracker:
         return self._loop.time()
 
     def _emit(self, changes: Iterable[StatusChange]) -> None:
-        for ch in changes:
-            self.log.info("Quorum %s for tracked process %s", "gained" if ch.has_quorum else "lost", ch.name)
-            self.on_change(ch)
+        # The line comes first in the log, but is written after on_change has carried the
+        # change out: a lost quorum's priority-0 advert does not wait for it (log_hold.py).
+        held = None
+        try:
+            for ch in changes:
+                if held is None:
+                    held = log_hold.hold()
+                self.log.info("Quorum %s for tracked process %s", "gained" if ch.has_quorum else "lost", ch.name)
+                self.on_change(ch)
+        finally:
+            log_hold.release(held)
         self._arm_timer()
 
     def _arm_timer(self) -> None:

@@ -7,7 +7,11 @@ Rules
 -----
 - Pure: no sockets, no clock reads, no tasks. Time comes in with every event (`now`, seconds
   on any monotonic scale); `next_deadline()` says when the shell must call back with
-  `TimerFired`. Durations are computed in integer microseconds exactly as keepalived does, so
+  `TimerFired`. For `AdvertReceived`, `now` is when the advert arrived (the kernel's receive
+  stamp, net/rx_time.py), which may be before the shell read it: the RFC's timers (Skew_Time,
+  Master_Down_Interval) run from the arrival. An advert that arrived before the latest `now`
+  already handled is taken as of that time, so time never runs backwards here and no timer
+  starts before a state the instance has since entered. Durations are computed in integer microseconds exactly as keepalived does, so
   that e.g. a priority-100 backup of a 1 s VRRPv3 master waits 3.609375 s, not 3.6094 s.
 - `handle(event, now) -> list[Action]` returns actions in the order they must be executed. The
   order carries meaning: leaving MASTER for FAULT or STOP sends the priority-0 advert *before*
@@ -376,6 +380,7 @@ class Instance:
         self._reacted_at: float | None = None  # last answer to a lower/zero-priority advert
         self._extra_if_at: float | None = None  # MASTER: garp_extra_if due with the first advert from then
         self.reactions_skipped = 0
+        self._clock = float("-inf")  # the latest `now` handled (an advert is never handled earlier)
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -439,6 +444,12 @@ class Instance:
 
     def handle(self, event: Event, now: float) -> list[Action]:
         out: list[Action] = []
+        if now >= self._clock:
+            self._clock = now
+        elif isinstance(event, AdvertReceived):
+            # Arrived before something this instance has already handled (read late): it is
+            # heard as of that, never in the past of a state it has since left or entered.
+            now = self._clock
         if isinstance(event, AdvertReceived):
             self._on_advert(event, now, out)
         elif isinstance(event, TimerFired):
