@@ -1,8 +1,8 @@
 """Log lines held back while time-critical work runs, then written in order.
 
-Rule: a line keeps the time it was logged at (the record is made at once: `record.created`);
-only the writing -- formatting, the write to stderr or journald, 10 to 350 µs a line in Python on
-a loaded host (issue 18) -- waits until the hold ends. Lines come out in the order they were
+Rule: a line keeps the time it was logged at (`record.created`); only the work -- making the
+record, formatting it, writing it to stderr or journald: 60 to 350 µs a line in Python on a loaded
+host, where the code is cold after a quiet second (issue 18) -- waits until the hold ends. Lines come out in the order they were
 logged, none is lost, none is duplicated. Used where a line comes before work on a failover's
 path: the process tracker's "Quorum lost ..." before the priority-0 advert it causes, the core's
 "Receive advertisement timeout" / "Entering MASTER STATE" before the new Master's advert and VIPs
@@ -10,7 +10,9 @@ path: the process tracker's "Quorum lost ..." before the priority-0 advert it ca
 the critical path only the making of the record.
 
 How: `hold()` swaps the handlers of the `vipkeeper` logger for one that keeps the records;
-`release(token)` puts the handlers back and hands each kept record to them. Holds nest: only
+`release(token)` puts the handlers back and hands each kept record to them. `line(logger, level,
+message)` is the cheap form for the lines on the path itself: during a hold it keeps only the
+message and the time (the record is made at release, with that time); otherwise it logs. Holds nest: only
 the outermost release writes. Only a logger tree the daemon configured is held (handlers on
 `vipkeeper`, no propagation to the root logger): anywhere else (tests, a library user) `hold()`
 does nothing. A line logged from another thread during a hold is held too and written at
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from typing import Any
 
 _TREE = "vipkeeper"
 
@@ -33,7 +37,8 @@ class _Holder:
 
     def __init__(self, real: list[logging.Handler]) -> None:
         self.real = real
-        self.records: list[logging.LogRecord] = []
+        # records, and lines from `line` not made into records yet: (logger, level, message, extra, time)
+        self.records: list[Any] = []
         self.active = True
         self.guard = threading.Lock()
 
@@ -64,6 +69,28 @@ def hold() -> _Holder | None:
     return holder
 
 
+def line(logger: logging.Logger, level: int, message: str, extra: dict[str, Any] | None = None) -> None:
+    """`logger.log(level, "%s", message, extra=extra)`, made later during a hold (module docstring)."""
+    tree = logging.getLogger(_TREE)
+    holder = tree.handlers[0] if tree.handlers else None
+    if isinstance(holder, _Holder) and holder.active:
+        if logger.isEnabledFor(level):
+            holder.records.append((logger, level, message, extra, time.time()))
+        return
+    logger.log(level, "%s", message, extra=extra)
+
+
+def _record(held: Any) -> logging.LogRecord:
+    if isinstance(held, logging.LogRecord):
+        return held
+    logger, level, message, extra, created = held
+    record = logger.makeRecord(logger.name, level, "", 0, "%s", (message,), None, extra=extra)
+    record.created = created
+    record.msecs = int((created - int(created)) * 1000) + 0.0  # as LogRecord computes it
+    record.relativeCreated = (created - logging._startTime) * 1000  # type: ignore[attr-defined]
+    return record
+
+
 def release(holder: _Holder | None) -> None:
     """End the hold `hold()` returned and write what it kept, in order."""
     if holder is None:
@@ -73,5 +100,5 @@ def release(holder: _Holder | None) -> None:
         holder.active = False
         tree.handlers = holder.real
         records, holder.records = holder.records, []
-    for record in records:
-        _write(holder.real, record)
+    for held in records:
+        _write(holder.real, _record(held))

@@ -407,7 +407,8 @@ class Router:
             self._on_notify(self, action)
         elif isinstance(action, Log):
             # the VRID travels with the line for journald's VRRP_VRID field (daemon/logsetup.py)
-            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message, extra={"vrid": self.params.vrid})
+            # (made later when enqueue holds the log: log_hold.line)
+            log_hold.line(log, _LEVELS.get(action.level, logging.INFO), action.message, {"vrid": self.params.vrid})
         elif isinstance(action, Drop):
             self.counters.drops[action.reason.value] += 1
 

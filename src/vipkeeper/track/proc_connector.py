@@ -650,8 +650,9 @@ class ProcessTracker:
                 events, touched = self._events(raw)
                 if events:
                     changes = self.table.handle_batch(events, self._now())
-                    self._pidfds_after_events(touched)
+                    # the changes first: a lost quorum starts a failover; the pidfds can wait
                     self._emit(changes)
+                    self._pidfds_after_events(touched)
             return len(raw) + int(overflow)
         finally:
             self._last_drain = self._now()
@@ -777,9 +778,12 @@ class ProcessTracker:
         if cur is None or cur[0] != fd:
             return
         start = cur[1]
-        self._close_pidfd(pid)
         self.counters.pidfd_exits += 1
+        # The change first (a lost quorum starts a failover), the descriptor after: nothing
+        # runs on the loop in between, so the readable pidfd cannot call again meanwhile.
         self._emit(self.table.handle(Exit(pid, start=start), self._now()))
+        if self._pidfds.get(pid) is cur:
+            self._close_pidfd(pid)
         if self.mode == "connector":
             self._pidfds_after_events((pid,))  # a reused PID that still counts needs a new pidfd
         else:
@@ -798,7 +802,8 @@ class ProcessTracker:
             for ch in changes:
                 if held is None:
                     held = log_hold.hold()
-                self.log.info("Quorum %s for tracked process %s", "gained" if ch.has_quorum else "lost", ch.name)
+                log_hold.line(self.log, logging.INFO,
+                              f"Quorum {'gained' if ch.has_quorum else 'lost'} for tracked process {ch.name}")
                 self.on_change(ch)
         finally:
             log_hold.release(held)
