@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-_TREE = "vipkeeper"
+_TREE = logging.getLogger("vipkeeper")  # getLogger takes logging's lock: looked up once
 
 
 class _Holder:
@@ -60,7 +60,7 @@ def _write(handlers: list[logging.Handler], record: logging.LogRecord) -> None:
 def hold() -> _Holder | None:
     """Start holding the daemon's log lines; pass the result to `release`. None: nothing held
     (already holding, or the tree is not the daemon's)."""
-    tree = logging.getLogger(_TREE)
+    tree = _TREE
     handlers = tree.handlers
     if not handlers or tree.propagate or isinstance(handlers[0], _Holder):
         return None
@@ -71,8 +71,8 @@ def hold() -> _Holder | None:
 
 def line(logger: logging.Logger, level: int, message: str, extra: dict[str, Any] | None = None) -> None:
     """`logger.log(level, "%s", message, extra=extra)`, made later during a hold (module docstring)."""
-    tree = logging.getLogger(_TREE)
-    holder = tree.handlers[0] if tree.handlers else None
+    handlers = _TREE.handlers
+    holder = handlers[0] if handlers else None
     if isinstance(holder, _Holder) and holder.active:
         if logger.isEnabledFor(level):
             holder.records.append((logger, level, message, extra, time.time()))
@@ -95,7 +95,7 @@ def release(holder: _Holder | None) -> None:
     """End the hold `hold()` returned and write what it kept, in order."""
     if holder is None:
         return
-    tree = logging.getLogger(_TREE)
+    tree = _TREE
     with holder.guard:
         holder.active = False
         tree.handlers = holder.real
