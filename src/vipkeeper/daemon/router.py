@@ -564,16 +564,21 @@ class GroupDriver:
     def feed(self, router: Router, event: Event, now: float | None = None) -> None:
         before = {name: r.core.state for name, r in self.routers.items()}
         tagged = self.core.handle(router.name, event, router.now() if now is None else now)
-        for member, action in tagged:
-            if member is None:
-                if isinstance(action, GroupNotify):
-                    self._notify(action.group, action.state)
-                elif isinstance(action, Log):
-                    # In the queue of the member that caused it, so it prints after that
-                    # member's own lines, not ahead of them.
-                    router.enqueue([action])
-            else:
-                self.routers[member].enqueue([action])
+        # the members' lines are written once every action has been carried out (Router.enqueue)
+        held = log_hold.hold() if len(tagged) > 2 else None
+        try:
+            for member, action in tagged:
+                if member is None:
+                    if isinstance(action, GroupNotify):
+                        self._notify(action.group, action.state)
+                    elif isinstance(action, Log):
+                        # In the queue of the member that caused it, so it prints after that
+                        # member's own lines, not ahead of them.
+                        router.enqueue([action])
+                else:
+                    self.routers[member].enqueue([action])
+        finally:
+            log_hold.release(held)
         for name, r in self.routers.items():
             r.after(before[name])
 
