@@ -85,7 +85,7 @@ def _advert(prio: int) -> packet.Received:
     return packet.Received(PEER, GROUP, 255, adv)
 
 
-def test_the_new_masters_lines_are_written_after_its_advert_and_vip(events: list) -> None:
+def test_the_new_masters_lines_are_written_after_its_vip_and_advert(events: list) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         clock = [100.0]
@@ -99,11 +99,12 @@ def test_the_new_masters_lines_are_written_after_its_advert_and_vip(events: list
         router.feed(TimerFired())
         assert router.state == State.MASTER
         kinds = [e[0] for e in events]
-        assert kinds[:2] == ["advert", "add"], events
+        assert router.params.vips_first  # no firewall rule, no routes: the VIP before the advert
+        assert kinds[:2] == ["add", "advert"], events
         lines = [e[1] for e in events if e[0] == "log"]
         # all of the core's lines, in the core's order, after the advert and the VIP
         assert lines[:2] == ["(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE"]
-        assert kinds.index("log") > kinds.index("add")
+        assert kinds.index("log") > kinds.index("advert")
 
     asyncio.run(main())
 

@@ -67,3 +67,14 @@ def test_a_late_read_whose_skew_time_has_passed_takes_over_at_the_next_timer() -
     assert deadline is not None and deadline == 10.1 + skew_us(2, 100, 100) / 1e6
     inst.handle(TimerFired(), 11.5)  # the shell fires a past deadline at once
     assert inst.state == State.MASTER
+
+
+def test_vips_first_adds_the_vips_before_the_new_masters_advert() -> None:
+    for first in (False, True):
+        inst = Instance(InstanceParams(name="VI_1", vrid=51, version=2, priority=100, vips=("vip",),
+                                       addresses=(VIP,), vips_first=first))
+        inst.handle(Startup(), 0.0)
+        acts = inst.handle(TimerFired(), inst.next_deadline() or 0.0)
+        kinds = [type(a).__name__ for a in acts if type(a).__name__ != "Log"]
+        assert kinds == (["AddVips", "SendAdvert", "Announce", "Notify"] if first
+                         else ["SendAdvert", "AddVips", "Announce", "Notify"])
