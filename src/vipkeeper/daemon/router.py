@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from vipkeeper import log_hold
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
@@ -61,6 +62,9 @@ log = logging.getLogger("vipkeeper.vrrp")
 
 # One event object for every timer (it carries nothing): not one allocation per advert.
 TIMER_FIRED = TimerFired()
+
+# What peers, clients and the kernel see of an action at once: the failover path (enqueue).
+_ON_THE_WIRE = frozenset((SendAdvert, AddVips, DelVips, Announce))
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -118,6 +122,7 @@ class Router:
         "master_heard", "_on_notify", "_on_state", "_timer", "_timer_at", "_loop", "_timers", "_mcast_dst",
         "_on_send_failed", "_steady_at", "_steady_int", "_steady_prio", "_steady_until", "group", "firewall",
         "route_owner", "_routes_synced", "_witness", "pacing", "announcer_for", "_advert_prio", "_advert_wire",
+        "_advert_zero",
     )
 
     # Counts, over every router, what can change whether a router wants its VIPs or which ones
@@ -215,6 +220,23 @@ class Router:
         self.after(before)
 
     def enqueue(self, actions: list[Action]) -> None:
+        """Carry the actions out in order. Log lines the core put before a send or a VIP change
+        (a new Master's "Receive advertisement timeout", "Entering MASTER STATE") are made at
+        once but written after the last of those (log_hold.py): writing a line costs more than
+        the send it would delay."""
+        if len(actions) > 2:
+            last = -1
+            for i, action in enumerate(actions):
+                if type(action) in _ON_THE_WIRE:
+                    last = i
+            if last > 0 and any(type(action) is Log for action in actions[:last]):
+                held = log_hold.hold()
+                try:
+                    for action in actions[: last + 1]:
+                        self._run_now(action)
+                finally:
+                    log_hold.release(held)
+                actions = actions[last + 1 :]
         for action in actions:
             self._run_now(action)
 
@@ -266,13 +288,15 @@ class Router:
         else:
             self.route_owner.sync((), ())
 
-    def received(self, got: packet.Received) -> None:
+    def received(self, got: packet.Received, at: float | None = None) -> None:
+        """An advert for this router; `at`: when it arrived (loop clock, the kernel's receive
+        stamp: net/rx_time.py), the time the core's timers run from. None: now."""
         adv = got.advertisement
         self.counters.adverts_received += 1
         if adv.priority == 0:
             self.counters.priority_zero_received += 1
         before_master = self.core.master_source
-        self.feed(AdvertReceived(adv, got.source))
+        self.feed(AdvertReceived(adv, got.source), at)
         if self.core.master_source is not None and (
             self.core.master_source == got.source or before_master != self.core.master_source
         ):
@@ -405,7 +429,8 @@ class Router:
             self._on_notify(self, action)
         elif isinstance(action, Log):
             # the VRID travels with the line for journald's VRRP_VRID field (daemon/logsetup.py)
-            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message, extra={"vrid": self.params.vrid})
+            # (made later when enqueue holds the log: log_hold.line)
+            log_hold.line(log, _LEVELS.get(action.level, logging.INFO), action.message, {"vrid": self.params.vrid})
         elif isinstance(action, Drop):
             self.counters.drops[action.reason.value] += 1
 
@@ -460,6 +485,7 @@ class Router:
             self._mcast_dst = socket_.group
         self._advert_prio = -1
         self._advert_wire = ()
+        self._advert_zero = None
 
     @property
     def params(self) -> InstanceParams:
@@ -472,6 +498,7 @@ class Router:
         # the datagrams of the last advert built, at `_advert_prio` (-1: none yet)
         self._advert_prio = -1
         self._advert_wire: tuple[Any, ...] = ()
+        self._advert_zero: tuple[Any, ...] | None = None
 
     def send_advert(self, priority: int) -> None:
         sock = self.socket
@@ -479,15 +506,21 @@ class Router:
             return
         # An advert's datagrams depend only on the parameters, the socket and the priority:
         # built once per priority change (rebind and a new `params` start afresh); only the last
-        # one is kept (a Master sends one priority until something changes it).
+        # one is kept (a Master sends one priority until something changes it), and beside it the
+        # priority-0 advert, ready before it is needed: it starts a failover.
         if priority == self._advert_prio:
             wire = self._advert_wire
+        elif priority == 0 and self._advert_zero is not None:
+            wire = self._advert_zero
         else:
-            adv = advert_for(self.params, priority)
-            targets = self.params.unicast_peers or (self._mcast_dst,)
-            wire = tuple(sock.prepare(packet.encode(adv, sock.src, dst), dst) for dst in targets)
-            self._advert_prio = priority
-            self._advert_wire = wire
+            wire = self._prepare_advert(sock, priority)
+            if priority:
+                self._advert_prio = priority
+                self._advert_wire = wire
+                if self._advert_zero is None:
+                    self._advert_zero = self._prepare_advert(sock, 0)
+            else:
+                self._advert_zero = wire
         for prepared in wire:
             if sock.send_prepared(prepared):
                 self.counters.adverts_sent += 1
@@ -499,6 +532,11 @@ class Router:
                     log.warning("(%s): send advert error %d (%s)", self.name, err, os.strerror(err))
                 if self._on_send_failed is not None:
                     self._on_send_failed(self)
+
+    def _prepare_advert(self, sock: VrrpSocket, priority: int) -> tuple[Any, ...]:
+        adv = advert_for(self.params, priority)
+        targets = self.params.unicast_peers or (self._mcast_dst,)
+        return tuple(sock.prepare(packet.encode(adv, sock.src, dst), dst) for dst in targets)
 
     def _announce(self, action: Announce) -> None:
         """Rounds of GARP/NA, each VIP on its own interface (keepalived sends a `dev eth1` VIP's on
@@ -561,16 +599,21 @@ class GroupDriver:
     def feed(self, router: Router, event: Event, now: float | None = None) -> None:
         before = {name: r.core.state for name, r in self.routers.items()}
         tagged = self.core.handle(router.name, event, router.now() if now is None else now)
-        for member, action in tagged:
-            if member is None:
-                if isinstance(action, GroupNotify):
-                    self._notify(action.group, action.state)
-                elif isinstance(action, Log):
-                    # In the queue of the member that caused it, so it prints after that
-                    # member's own lines, not ahead of them.
-                    router.enqueue([action])
-            else:
-                self.routers[member].enqueue([action])
+        # the members' lines are written once every action has been carried out (Router.enqueue)
+        held = log_hold.hold() if len(tagged) > 2 else None
+        try:
+            for member, action in tagged:
+                if member is None:
+                    if isinstance(action, GroupNotify):
+                        self._notify(action.group, action.state)
+                    elif isinstance(action, Log):
+                        # In the queue of the member that caused it, so it prints after that
+                        # member's own lines, not ahead of them.
+                        router.enqueue([action])
+                else:
+                    self.routers[member].enqueue([action])
+        finally:
+            log_hold.release(held)
         for name, r in self.routers.items():
             r.after(before[name])
 

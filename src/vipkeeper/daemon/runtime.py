@@ -200,6 +200,10 @@ def params_of(model: InstanceModel, config: Config, source: packet.IPAddress) ->
         auth_data=auth_data,
         notify_priority_changes=model.notify.priority_changes or g.vrrp_notify_priority_changes,
         startup_delay=g.vrrp_startup_delay,
+        # VIPs before the first advert when they are only netlink requests: no nftables drop rule
+        # and no virtual routes/rules go with them (instance.py's rules; keepalived's order else)
+        vips_first=not (g.nftables is not None and Runtime._guarded(model))
+        and not (model.virtual_routes or model.virtual_rules),
     )
 
 
@@ -1232,7 +1236,7 @@ class Runtime:
             return
         if ranged and not self._ttl_in_range(router, got):
             return
-        router.received(got)
+        router.received(got, raw.at)
 
     @staticmethod
     def _ttl_in_range(router: Router, got: packet.Received) -> bool:

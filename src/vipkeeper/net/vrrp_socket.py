@@ -10,7 +10,9 @@ Rules:
   the interface unless `src` is configured). IPV6_CHECKSUM is left off on purpose: the codec
   computes the VRRP checksum (as keepalived does) and the kernel must not rewrite or check it;
   the core verifies it on receive.
-- In: bytes and the facts only the kernel knows (source, destination, TTL / hop limit, interface)
+- In: bytes and the facts only the kernel knows (source, destination, TTL / hop limit, interface,
+  and when the datagram arrived: SO_TIMESTAMPNS, turned into the loop's clock by net/rx_time.py,
+  so a Backup's timers run from the arrival as RFC 5798 says, not from when Python read it)
   go to `on_receive` as a RawReceived. The shell does not judge TTL 255 or the VRRP fields: the
   codec and instance do, so the counters they keep name the reason. For IPv4 `data` is the whole
   datagram (the codec may want the header); for IPv6 it is the VRRP payload (the kernel keeps the
@@ -35,7 +37,9 @@ import fcntl
 import ipaddress
 import socket
 import struct
+import time
 
+from vipkeeper.net.rx_time import ArrivalClock
 from vipkeeper.records import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
@@ -56,6 +60,10 @@ _IFA_F_TENTATIVE = 0x40
 _IPV6_LINK_SCOPE = 0x20
 _MAX_DATAGRAM = 65535
 _DRAIN_PER_WAKE = 64
+SO_TIMESTAMPNS = 35  # linux/asm-generic/socket.h (SO_TIMESTAMPNS_OLD: a native struct timespec)
+_TIMESPEC = struct.Struct("@ll")
+_TS_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+_V6_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20) + _TS_SPACE
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -83,6 +91,7 @@ class RawReceived:
     dst: IPAddress
     hop_limit: int
     ifname: str
+    at: float | None = None  # arrival on the loop's clock (net/rx_time.py); None: not known
 
     @property
     def family(self) -> int:
@@ -162,6 +171,8 @@ class VrrpSocket:
         self._prepared: dict[IPAddress, tuple] = {}  # destination -> what `prepare` shares for it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_receive: Callable[[RawReceived], None] | None = None
+        self.arrivals = ArrivalClock()
+        self._since = 0.0  # loop time reading began: nothing counts as arriving earlier
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -192,6 +203,7 @@ class VrrpSocket:
         sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, IPPROTO_VRRP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if family == socket.AF_INET:
                 _configure_v4(sock, ifindex, mcast, source)
             else:
@@ -210,6 +222,9 @@ class VrrpSocket:
             loop = asyncio.get_running_loop()
         self._loop = loop
         self._on_receive = on_receive
+        # Datagrams queued before now (daemon/early_listen.py) arrived before anyone listened:
+        # they count as arriving now.
+        self._since = loop.time()
         self._loop.add_reader(self.sock.fileno(), self._readable)
 
     @property
@@ -231,7 +246,8 @@ class VrrpSocket:
     def recv(self) -> RawReceived | None:
         """Read one datagram now; None when it was unusable (counted in `errors`)."""
         if self.family == socket.AF_INET:
-            data, _ = self.sock.recvfrom(_MAX_DATAGRAM)
+            data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX_DATAGRAM, _TS_SPACE)
+            at = self._arrival(ancdata)
             parsed = parse_ipv4(data)
             if isinstance(parsed, str):
                 self.errors[parsed] += 1
@@ -241,10 +257,9 @@ class VrrpSocket:
                 self.errors["not_vrrp"] += 1
                 return None
             self.received += 1
-            return RawReceived(data, src, dst, ttl, self.ifname)
-        data, ancdata, flags, addr = self.sock.recvmsg(
-            _MAX_DATAGRAM, socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
-        )
+            return RawReceived(data, src, dst, ttl, self.ifname, at)
+        data, ancdata, flags, addr = self.sock.recvmsg(_MAX_DATAGRAM, _V6_SPACE)
+        at = self._arrival(ancdata)
         if flags & socket.MSG_TRUNC:
             self.errors["truncated"] += 1
             return None
@@ -261,7 +276,25 @@ class VrrpSocket:
             return None
         src = ipaddress.IPv6Address(addr[0].split("%", 1)[0])
         self.received += 1
-        return RawReceived(data, src, dst, hop_limit, self.ifname)
+        return RawReceived(data, src, dst, hop_limit, self.ifname, at)
+
+    def _arrival(self, ancdata: list[tuple[int, int, bytes]]) -> float | None:
+        """The datagram's arrival on the loop clock from its SCM_TIMESTAMPNS (net/rx_time.py);
+        None without a loop (a socket read directly, not started)."""
+        loop = self._loop
+        if loop is None:
+            return None
+        stamp = None
+        for level, kind, value in ancdata:
+            if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET and len(value) >= _TIMESPEC.size:
+                sec, nsec = _TIMESPEC.unpack_from(value)
+                stamp = sec + nsec * 1e-9
+                break
+        read_real = time.time()  # realtime first (net/rx_time.py says why)
+        read_loop = loop.time()
+        arrivals = self.arrivals
+        at = arrivals.arrival(stamp, arrivals.offset(read_real, read_loop), read_loop)
+        return at if at > self._since else self._since
 
     # -- sending -------------------------------------------------------------------------
     def send(self, payload: bytes, dst: str | IPAddress | None = None) -> bool:

@@ -76,6 +76,7 @@ import time
 from collections import deque
 from typing import Callable, Container, Iterable, Sequence
 
+from vipkeeper import log_hold
 from vipkeeper.config.model import TrackProcess
 from vipkeeper.records import record
 from vipkeeper.track import procfs
@@ -649,8 +650,9 @@ class ProcessTracker:
                 events, touched = self._events(raw)
                 if events:
                     changes = self.table.handle_batch(events, self._now())
-                    self._pidfds_after_events(touched)
+                    # the changes first: a lost quorum starts a failover; the pidfds can wait
                     self._emit(changes)
+                    self._pidfds_after_events(touched)
             return len(raw) + int(overflow)
         finally:
             self._last_drain = self._now()
@@ -776,9 +778,12 @@ class ProcessTracker:
         if cur is None or cur[0] != fd:
             return
         start = cur[1]
-        self._close_pidfd(pid)
         self.counters.pidfd_exits += 1
+        # The change first (a lost quorum starts a failover), the descriptor after: nothing
+        # runs on the loop in between, so the readable pidfd cannot call again meanwhile.
         self._emit(self.table.handle(Exit(pid, start=start), self._now()))
+        if self._pidfds.get(pid) is cur:
+            self._close_pidfd(pid)
         if self.mode == "connector":
             self._pidfds_after_events((pid,))  # a reused PID that still counts needs a new pidfd
         else:
@@ -790,9 +795,18 @@ class ProcessTracker:
         return self._loop.time()
 
     def _emit(self, changes: Iterable[StatusChange]) -> None:
-        for ch in changes:
-            self.log.info("Quorum %s for tracked process %s", "gained" if ch.has_quorum else "lost", ch.name)
-            self.on_change(ch)
+        # The line comes first in the log, but is written after on_change has carried the
+        # change out: a lost quorum's priority-0 advert does not wait for it (log_hold.py).
+        held = None
+        try:
+            for ch in changes:
+                if held is None:
+                    held = log_hold.hold()
+                log_hold.line(self.log, logging.INFO,
+                              f"Quorum {'gained' if ch.has_quorum else 'lost'} for tracked process {ch.name}")
+                self.on_change(ch)
+        finally:
+            log_hold.release(held)
         self._arm_timer()
 
     def _arm_timer(self) -> None:

@@ -7,12 +7,21 @@ Rules
 -----
 - Pure: no sockets, no clock reads, no tasks. Time comes in with every event (`now`, seconds
   on any monotonic scale); `next_deadline()` says when the shell must call back with
-  `TimerFired`. Durations are computed in integer microseconds exactly as keepalived does, so
+  `TimerFired`. For `AdvertReceived`, `now` is when the advert arrived (the kernel's receive
+  stamp, net/rx_time.py), which may be before the shell read it: the RFC's timers (Skew_Time,
+  Master_Down_Interval) run from the arrival. An advert that arrived before the latest `now`
+  already handled is taken as of that time, so time never runs backwards here and no timer
+  starts before a state the instance has since entered. Durations are computed in integer microseconds exactly as keepalived does, so
   that e.g. a priority-100 backup of a 1 s VRRPv3 master waits 3.609375 s, not 3.6094 s.
 - `handle(event, now) -> list[Action]` returns actions in the order they must be executed. The
   order carries meaning: leaving MASTER for FAULT or STOP sends the priority-0 advert *before*
-  the VIPs are deleted, and becoming MASTER sends an advert *before* adding VIPs and
-  announcing them (so the old master lets go first).
+  the VIPs are deleted, and becoming MASTER sends an advert *before* announcing the VIPs (so
+  the old master lets go first). keepalived also sends that advert before it adds the VIPs;
+  with `vips_first` the VIPs come first (the shell sets it when adding them is one quick
+  netlink request each, no firewall rule or route with them): what clients wait for is the
+  address, and the advert's send (delivered to every listener on the LAN within the call, 0.1
+  to 0.4 ms on a loaded host) would delay it, while the old master cannot act on the advert
+  in the few microseconds the VIP comes earlier.
 - The codec has already said the advert is well formed; this module says whether it is right
   for *this* router (VRID, version, interval for v2, authentication, peer, advertised VIPs) and
   answers `Drop(reason)` otherwise, with the same `DropReason` vocabulary the codec uses.
@@ -172,6 +181,7 @@ class InstanceParams:
     auth_data: bytes = b""
     notify_priority_changes: bool = False
     startup_delay: float = 0.0
+    vips_first: bool = False  # a new Master adds its VIPs before its first advert (module rules)
 
     @property
     def is_owner(self) -> bool:
@@ -432,7 +442,7 @@ class Instance:
 
     __slots__ = ("params", "state", "master_adver_int_cs", "master_source", "master_priority", "_trackers",
                  "_iface_up", "_socket_ok", "_started", "_timers", "_preempt_at", "effective_priority",
-                 "_log_limiter", "_reacted_at", "_extra_if_at", "reactions_skipped")
+                 "_log_limiter", "_reacted_at", "_extra_if_at", "reactions_skipped", "_clock")
 
     def __init__(self, params: InstanceParams) -> None:
         self.params = params
@@ -451,6 +461,7 @@ class Instance:
         self._reacted_at: float | None = None  # last answer to a lower/zero-priority advert
         self._extra_if_at: float | None = None  # MASTER: garp_extra_if due with the first advert from then
         self.reactions_skipped = 0
+        self._clock = float("-inf")  # the latest `now` handled (an advert is never handled earlier)
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -520,6 +531,12 @@ class Instance:
 
     def handle(self, event: Event, now: float) -> list[Action]:
         out: list[Action] = []
+        if now >= self._clock:
+            self._clock = now
+        elif isinstance(event, AdvertReceived):
+            # Arrived before something this instance has already handled (read late): it is
+            # heard as of that, never in the past of a state it has since left or entered.
+            now = self._clock
         if isinstance(event, AdvertReceived):
             self._on_advert(event, now, out)
         elif isinstance(event, TimerFired):
@@ -702,9 +719,14 @@ class Instance:
         self.state = State.MASTER
         self.master_source = p.source_address
         self.master_priority = self.effective_priority
-        out.append(SendAdvert(self.effective_priority))
-        self._log(out, "Entering MASTER STATE")
-        out.append(AddVips(p.vips))
+        if p.vips_first:
+            out.append(AddVips(p.vips))
+            out.append(SendAdvert(self.effective_priority))
+            self._log(out, "Entering MASTER STATE")
+        else:
+            out.append(SendAdvert(self.effective_priority))
+            self._log(out, "Entering MASTER STATE")
+            out.append(AddVips(p.vips))
         if p.vips and p.garp_master_repeat > 0:
             out.append(Announce(p.garp_master_repeat, p.vips))
         self._set("advert", now + p.advert_int)

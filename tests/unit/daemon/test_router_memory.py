@@ -90,8 +90,13 @@ def test_per_instance_objects_have_no_dict_and_share_what_they_can() -> None:
         assert a._advert_wire is wire_a  # built once for the priority, not again per advert
         # the destination part of the prepared datagram is one object for every router of the socket
         assert a._advert_wire[0][1] is b._advert_wire[0][1]
-        a.send_advert(0)  # another priority: the one kept is now that one
-        assert a._advert_prio == 0 and a._advert_wire is not wire_a
+        zero = a._advert_zero  # the priority-0 advert was made with the first one (a failover starts with it)
+        assert zero is not None and zero is not wire_a
+        a.send_advert(0)
+        assert a._advert_zero is zero and a._advert_wire is wire_a  # neither built again
+        a.send_advert(a.core.effective_priority - 1)  # another priority: the one kept is now that one
+        assert a._advert_prio == a.core.effective_priority - 1 and a._advert_wire is not wire_a
+        assert a._advert_zero is zero
         # a drop and a tracker make their own objects, for that instance only
         a.counters.drops["vrid_mismatch"] += 1
         assert a.counters.as_dict()["drops"] == {"vrid_mismatch": 1} and b.counters._drops is None

@@ -41,10 +41,10 @@ class _FakeSock:
     def __init__(self, datagrams: list[bytes]) -> None:
         self.datagrams = datagrams
 
-    def recvfrom(self, size: int) -> tuple[bytes, tuple[str, int]]:
+    def recvmsg(self, size: int, ancsize: int) -> tuple[bytes, list, int, tuple[str, int]]:
         if not self.datagrams:
             raise BlockingIOError
-        return self.datagrams.pop(0), ("192.0.2.1", 0)
+        return self.datagrams.pop(0), [], 0, ("192.0.2.1", 0)
 
     def fileno(self) -> int:
         return -1
