@@ -88,13 +88,15 @@ def start_pair(bed: Testbed) -> None:
     bed.wait_sole("b", VIP, master_down(120) + STARTUP)
 
 
-def test_leftover_vip_as_primary_is_not_the_advert_source(bed: Testbed) -> None:
+@pytest.mark.parametrize("kind", ["vipkeeper", "keepalived"])
+def test_leftover_vip_as_primary_is_not_the_advert_source(bed: Testbed, kind: str) -> None:
     """a starts with the leftover VIP as eth0's primary address and its own as a secondary: it
-    advertises from its own address, so b hears it and yields: a alone holds the VIP."""
+    advertises from its own address, so b hears it and yields: a alone holds the VIP.
+    keepalived 2.2.7 on a does the same (it never takes a VIP as the interface's address)."""
     start_pair(bed)
     flush_leaving_vip(bed, "a", own_back=True)
     started = time.time()
-    bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
+    bed.start("a", kind=kind, conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
     bed.wait_sole("a", VIP, master_down(150) + STARTUP)
     settle = time.time()
     bed.wait_adverts("a", settle, 6, 6 * ADV + 3.0, VRID)
@@ -102,6 +104,8 @@ def test_leftover_vip_as_primary_is_not_the_advert_source(bed: Testbed) -> None:
     assert bed.holders(VIP) == ["a"]
     assert bed.dual_holding(VIP, settle, end) == []
     assert adverts_from(bed, "a", started) == {str(own(bed, "a").ip)}
+    if kind == "keepalived":
+        return
     snap = status(bed, "a")["instances"][0]
     assert snap["state"] == "MASTER"
     assert snap["source_address"] == str(own(bed, "a").ip)
@@ -157,3 +161,26 @@ def test_master_flushed_and_address_back_keeps_one_holder(bed: Testbed) -> None:
     assert bed.holders(VIP) == ["a"]
     assert bed.dual_holding(VIP, settle, end) == []
     assert adverts_from(bed, "a", restarted) == {str(own(bed, "a").ip)}
+
+
+def test_running_master_follows_its_interface_address(bed: Testbed) -> None:
+    """A Master whose eth0 is flushed keeps sending from its last address while it has no other
+    (the VIP it puts back is never taken); when another address of its own arrives, its adverts
+    leave from that one, and b keeps hearing it: one holder throughout."""
+    start_pair(bed)
+    bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
+    bed.wait_sole("a", VIP, master_down(150) + STARTUP)
+    ip(bed, "a", "-4", "addr", "flush", "dev", "eth0")
+    wait_for(lambda: "a" in bed.holders(VIP), 5.0, 0.01, "a's VIP put back after the flush")
+    assert (instance(bed, "a") or {}).get("source_address") == str(own(bed, "a").ip)
+    moved = time.time()
+    ip(bed, "a", "addr", "add", "192.0.2.11/24", "dev", "eth0")
+    wait_for(lambda: (instance(bed, "a") or {}).get("source_address") == "192.0.2.11", 5.0, 0.05,
+             "a's source on its new address")
+    bed.wait_adverts("a", time.time(), 6, 6 * ADV + 3.0, VRID)
+    end = time.time()
+    assert "192.0.2.11" in adverts_from(bed, "a", moved)
+    assert bed.holders(VIP) == ["a"]
+    assert bed.dual_holding(VIP, moved, end) == []
+    snap = instance(bed, "a")
+    assert snap is not None and snap["state"] == "MASTER" and snap["socket"]["reopens"] >= 1
