@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 import struct
@@ -175,3 +176,36 @@ def test_a_socket_on_a_recreated_interface_fails_every_send_and_says_so(topology
             fresh.close()
     finally:
         sock.close()
+
+
+def test_ipv4_source_is_never_a_vip(topology: Topology, lan: Lan, in_ns) -> None:
+    """The interface's first address that is not a VIP (`not_from`), whatever the kernel's
+    primary (a VIP put back on a flushed interface is primary); none but VIPs: EADDRNOTAVAIL."""
+    from vipkeeper.net.vrrp_socket import VrrpSocketError, interface_source, ipv4_addresses
+
+    node = lan["a"]
+    vip = ipaddress.ip_address("192.0.2.100")
+
+    def ip(*args: str) -> None:
+        topology.run(node.ns, ["ip", *args])
+
+    ip("-4", "addr", "flush", "dev", node.ifname)
+    ip("addr", "add", "192.0.2.100/24", "dev", node.ifname)
+    ip("addr", "add", "192.0.2.1/24", "dev", node.ifname)
+    ip("addr", "add", "198.51.100.1/24", "dev", node.ifname)
+    index = in_ns(node.ns, lambda: socket.if_nametoindex(node.ifname))
+    assert in_ns(node.ns, lambda: ipv4_addresses(index)) == [ipaddress.ip_address(a) for a in (
+        "192.0.2.100", "198.51.100.1", "192.0.2.1")]  # primaries first, then 192.0.2.100's secondary
+    assert in_ns(node.ns, lambda: ipv4_addresses(index + 1000)) == []
+    with _open(in_ns, node, socket.AF_INET) as plain, _open(in_ns, node, socket.AF_INET, not_from={vip}) as a:
+        assert plain.src == vip  # the kernel's primary: what the daemon used to send from
+        assert a.src == ipaddress.ip_address("198.51.100.1")
+    # kept while the interface still has it, else the first that is not a VIP
+    keep = ipaddress.ip_address("192.0.2.1")
+    assert in_ns(node.ns, lambda: interface_source(node.ifname, socket.AF_INET, {vip}, keep)) == keep
+    ip("addr", "del", "192.0.2.1/24", "dev", node.ifname)
+    ip("addr", "del", "198.51.100.1/24", "dev", node.ifname)
+    with pytest.raises(VrrpSocketError) as raised:
+        _open(in_ns, node, socket.AF_INET, not_from={vip})
+    assert raised.value.errno == errno.EADDRNOTAVAIL
+    assert "no IPv4 address to send VRRP from" in str(raised.value)

@@ -50,20 +50,46 @@ def endpoint_key(model: InstanceModel, group4: ipaddress.IPv4Address, group6: ip
     return (ifname, family, str(group), model.mcast_src_ip)
 
 
-def open_vrrp_socket(model: InstanceModel, key: tuple) -> VrrpSocket:
-    """The VRRP socket for `key` (endpoint_key), as the instance `model` needs it."""
-    family = key[1]
-    ifname = key[0]  # the VMAC unless vmac_xmit_base (endpoint_key)
+def not_sources(config: Config) -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address the configuration makes virtual (VIPs and eVIPs of every instance): never
+    an advert's source, whichever interface carries it (net/vrrp_socket.py)."""
+    return frozenset(v.ip for m in config.instances for v in m.virtual_ipaddress + m.virtual_ipaddress_excluded)
+
+
+def configured_source(model: InstanceModel) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The source the configuration fixes (unicast_src_ip / mcast_src_ip / the ipvlan's address),
+    or None: then the socket takes the interface's own address, which may change."""
     src = model.unicast_src_ip if model.unicast_peers else model.mcast_src_ip
     if src is None and model.ipvlan_address is not None:  # keepalived: the ipvlan's address
         src = model.ipvlan_address.ip
+    return src
+
+
+def interface_source_of(model: InstanceModel, key: tuple, not_from: frozenset = frozenset(),
+                        keep: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+                        ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The interface address the socket for `key` sends from when none is configured: the
+    interface's own, or for an IPv4 VMAC the parent's (it has none); raises VrrpSocketError
+    when there is none (see vrrp_socket.interface_source)."""
+    ifname, family = key[0], key[1]
+    if ifname != model.interface and family == socket.AF_INET:
+        ifname = model.interface
+    return interface_source(ifname, family, not_from, keep)
+
+
+def open_vrrp_socket(model: InstanceModel, key: tuple, not_from: frozenset = frozenset()) -> VrrpSocket:
+    """The VRRP socket for `key` (endpoint_key), as the instance `model` needs it; unless the
+    source is configured, it is the interface's address that is none of `not_from` (not_sources)."""
+    family = key[1]
+    ifname = key[0]  # the VMAC unless vmac_xmit_base (endpoint_key)
+    src = configured_source(model)
     if src is None and ifname != model.interface and family == socket.AF_INET:
         # a VMAC has no IPv4 address: adverts leave from the parent's (keepalived, measured)
-        src = interface_source(model.interface, family)
+        src = interface_source(model.interface, family, not_from)
     if model.unicast_peers:
-        return VrrpSocket.open(ifname, family, src=src, unicast=True)
+        return VrrpSocket.open(ifname, family, src=src, unicast=True, not_from=not_from)
     group = key[2]
-    return VrrpSocket.open(ifname, family, group=group, src=src)
+    return VrrpSocket.open(ifname, family, group=group, src=src, not_from=not_from)
 
 
 def open_early(config: Config) -> dict[tuple, tuple[VrrpSocket, float]]:
@@ -72,6 +98,7 @@ def open_early(config: Config) -> dict[tuple, tuple[VrrpSocket, float]]:
     namespace. A socket that cannot be opened here is simply not in the result."""
     g = config.global_defs
     found: dict[tuple, tuple[VrrpSocket, float]] = {}
+    not_from = not_sources(config)
     for model in config.instances:
         if model.vmac_interface is not None or model.use_ipvlan is not None:
             continue  # the runtime creates that interface first
@@ -79,7 +106,7 @@ def open_early(config: Config) -> dict[tuple, tuple[VrrpSocket, float]]:
         if key in found:
             continue
         try:
-            sock = open_vrrp_socket(model, key)
+            sock = open_vrrp_socket(model, key, not_from)
         except OSError as exc:
             log.debug("(%s) VRRP socket not opened early: %s", model.name, exc)
             continue

@@ -53,7 +53,14 @@ from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.config.scripts import notify_commands
 from vipkeeper.daemon.announce_pacing import AnnouncePacing
 from vipkeeper.daemon.config_file import StartupError, read_config
-from vipkeeper.daemon.early_listen import endpoint_key, open_vrrp_socket, startup_time
+from vipkeeper.daemon.early_listen import (
+    configured_source,
+    endpoint_key,
+    interface_source_of,
+    not_sources,
+    open_vrrp_socket,
+    startup_time,
+)
 from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.process import raise_fd_limit
 from vipkeeper.daemon.run_options import RunOptions
@@ -144,6 +151,8 @@ class Endpoint:
     # loop's clock); read only once each of its routers has had its Startup (`started`)
     listening_since: float | None = None
     started: set[str] | None = None
+    # the configured VIPs and eVIPs: never the adverts' source (net/vrrp_socket.py)
+    not_from: frozenset = frozenset()
 
     @property
     def ifname(self) -> str:
@@ -749,6 +758,7 @@ class Runtime:
         FAULT). Raises StartupError with everything it opened closed again."""
         g = config.global_defs
         staged = StagedBuild()
+        not_from = not_sources(config)
         try:
             for model in config.instances:
                 if model.name in keep:
@@ -760,14 +770,14 @@ class Runtime:
                 staged.vmacs.extend(self._ensure_address_vmacs(model))
                 key = endpoint_key(model, g.vrrp_mcast_group4, g.vrrp_mcast_group6)
                 if key not in self.endpoints and key not in staged.endpoints:
-                    ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key)
+                    ep = Endpoint(None, unicast=bool(model.unicast_peers), model=model, key=key, not_from=not_from)
                     early = self.early.pop(key, None)
                     try:
                         if early is not None:
                             ep.socket, ep.listening_since = early
                             ep.started = set()
                         else:
-                            ep.socket = self._open_socket(model, key)
+                            ep.socket = self._open_socket(model, key, not_from)
                         ep.socket.errors = ep.errors
                     except VrrpSocketError as exc:
                         if exc.errno not in (errno.ENODEV, errno.EADDRNOTAVAIL):
@@ -781,6 +791,7 @@ class Runtime:
             on_notify, on_state, on_send_failed = self._on_notify, self._on_state, self._on_send_failed
             for model, key in staged.planned:
                 ep = self.endpoints.get(key) or staged.endpoints[key]
+                ep.not_from = not_from
                 params = params_of(model, config, _source(ep, model))
                 announcer = (self._staged_announcer(model.vmac_interface or model.interface, staged)
                              if ep.socket is not None else None)
@@ -942,8 +953,8 @@ class Runtime:
                 continue
             self._on_link(link_state(name))
 
-    def _open_socket(self, model: InstanceModel, key: tuple) -> VrrpSocket:
-        return open_vrrp_socket(model, key)
+    def _open_socket(self, model: InstanceModel, key: tuple, not_from: frozenset = frozenset()) -> VrrpSocket:
+        return open_vrrp_socket(model, key, not_from)
 
     def _log_missing(self, model: InstanceModel, exc: VrrpSocketError, config: Config) -> None:
         if exc.errno != errno.ENODEV:
@@ -1038,7 +1049,7 @@ class Runtime:
         """Open the endpoint's socket afresh (none before, or bound to an index that is gone);
         True when it works now and its routers have been told."""
         try:
-            sock = self._open_socket(ep.model, ep.key)
+            sock = self._open_socket(ep.model, ep.key, ep.not_from)
         except VrrpSocketError as exc:
             log.debug("%s: cannot open the VRRP socket yet: %s", ep.ifname, exc)
             return False
@@ -1294,12 +1305,15 @@ class Runtime:
             for router in list(self.routers.values()):
                 if router.vips_wanted:
                     router._change_vips(router.params.vips, self.addresses.add_now, "add")
+            self._check_sources(None, "address events lost")
             return
         if change.added:
             # An interface that had no address to send from may have one now.
-            for ep in self.endpoints.values():
+            for ep in list(self.endpoints.values()):
                 if ep.socket is None and ep.ifname == change.ifname:
                     self._reopen(ep, f"address {change.address} added")
+        self._check_sources(change, f"address {change.address} {'added' if change.added else 'removed'}")
+        if change.added:
             return
         self.addresses.forget(change.key)  # the kernel confirms: gone, whoever removed it
         if change.key in self.static_addresses:
@@ -1323,6 +1337,29 @@ class Runtime:
                 except AddressError as exc:
                     if exc.errno != errno.ENODEV:  # a deleted interface is handled by its link event
                         log.error("(%s) cannot add VIP %s back: %s", router.name, vip, exc.strerror or exc)
+
+    def _check_sources(self, change: AddressChange | None, why: str) -> None:
+        """The adverts' source follows the interface's own IPv4 address (never a VIP; RFC 5798
+        5.1.1.1: the primary IPv4 address of the interface): an open socket whose source is not
+        configured is reopened when the interface's address to send from is another one now,
+        e.g. the source address was removed and another remains, or the socket was opened
+        while the VIP was the only (or the primary) address. A change of a VIP (every Master's
+        add and delete) does not look. With no address left the source is kept (keepalived
+        2.2.7 would put the instance in FAULT until an address returns)."""
+        for ep in list(self.endpoints.values()):
+            sock = ep.socket
+            if sock is None or ep.key[1] != socket.AF_INET or configured_source(ep.model) is not None:
+                continue
+            if change is not None and (change.address in ep.not_from or
+                                       change.ifname not in (ep.ifname, ep.model.interface)):
+                continue
+            try:
+                wanted = interface_source_of(ep.model, ep.key, ep.not_from, keep=sock.src)
+            except VrrpSocketError:
+                continue  # nothing to send from: keep sending from the last address
+            if wanted != sock.src:
+                log.info("%s: VRRP source address %s, was %s (%s)", ep.ifname, wanted, sock.src, why)
+                self._reopen(ep, f"source address {wanted}")
 
     def _link_up_down(self, ifname: str, up: bool) -> None:
         """With `interface_up_down_delays` for the link, an up/down change is acted on only once it

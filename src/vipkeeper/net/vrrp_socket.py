@@ -10,6 +10,15 @@ Rules:
   the interface unless `src` is configured). IPV6_CHECKSUM is left off on purpose: the codec
   computes the VRRP checksum (as keepalived does) and the kernel must not rewrite or check it;
   the core verifies it on receive.
+- The IPv4 source, unless configured, is the interface's primary IPv4 address that is not a VIP
+  (`not_from`, every address the configuration makes virtual): keepalived 2.2.7 likewise never
+  takes a VIP or eVIP as an interface's address (keepalived_netlink.c,
+  ignore_address_if_ours_or_link_local). On an interface that was flushed while its Master put
+  the VIP back, the VIP is the primary address; an advert from it is dropped by the kernel of
+  every peer that holds the VIP too (its source is a local address there), so the two Masters
+  would never hear each other. With no other address there is nothing to send from (the
+  instance waits, as for a missing interface). The addresses are read with one RTM_GETADDR
+  dump, in the kernel's order (primaries first).
 - In: bytes and the facts only the kernel knows (source, destination, TTL / hop limit, interface,
   and when the datagram arrived: SO_TIMESTAMPNS, turned into the loop's clock by net/rx_time.py,
   so a Backup's timers run from the arrival as RFC 5798 says, not from when Python read it)
@@ -24,16 +33,15 @@ Rules:
   errno, so the owner can tell a lost packet from a dead socket (an interface deleted under it:
   the socket stays bound to the old ifindex and nothing it sends ever leaves again).
 
-Theory of operation: `open()` makes and configures the socket (no netlink, so it works on or off
-the loop and after `netns.enter()`), `start(on_receive)` adds a reader to the running loop; the
-reader drains what is queued (bounded per wake) and calls back synchronously. No threads.
+Theory of operation: `open()` makes and configures the socket (no event-loop netlink: one
+synchronous address dump at most, so it works on or off the loop and after `netns.enter()`),
+`start(on_receive)` adds a reader to the running loop; the reader drains what is queued (bounded per wake) and calls back synchronously. No threads.
 """
 
 from __future__ import annotations
 
 import collections
 import errno
-import fcntl
 import ipaddress
 import socket
 import struct
@@ -45,7 +53,7 @@ from vipkeeper.records import record
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (start-up, issue 18)
 if TYPE_CHECKING:  # the loop is imported when a socket starts: the daemon opens its sockets first
     import asyncio
-    from typing import Any, Callable
+    from typing import Any, Callable, Collection
 
 IPPROTO_VRRP = 112
 VRRP_GROUP_V4 = ipaddress.IPv4Address("224.0.0.18")
@@ -55,7 +63,6 @@ VRRP_TOS = 0xC0
 # Not exported by Python's socket module (linux/in.h, linux/in6.h).
 IP_MULTICAST_ALL = 49
 IPV6_MULTICAST_ALL = 29
-SIOCGIFADDR = 0x8915
 _IFA_F_TENTATIVE = 0x40
 _IPV6_LINK_SCOPE = 0x20
 _MAX_DATAGRAM = 65535
@@ -184,8 +191,10 @@ class VrrpSocket:
         src: str | IPAddress | None = None,
         *,
         unicast: bool = False,
+        not_from: Collection[IPAddress] = (),
     ) -> VrrpSocket:
-        """Open for multicast (default group unless `group`) or, with unicast=True, for peers."""
+        """Open for multicast (default group unless `group`) or, with unicast=True, for peers;
+        without `src`, from the interface's address (never one of `not_from`, the VIPs)."""
         if family not in (socket.AF_INET, socket.AF_INET6):
             raise VrrpSocketError(errno.EAFNOSUPPORT, f"{ifname}: VRRP runs over IPv4 or IPv6, not family {family}")
         try:
@@ -199,7 +208,7 @@ class VrrpSocket:
             )
             if not mcast.is_multicast:
                 raise VrrpSocketError(errno.EINVAL, f"{ifname}: {mcast} is not a multicast group")
-        source = _address(src, family) if src is not None else _interface_source(ifname, ifindex, family)
+        source = _address(src, family) if src is not None else _interface_source(ifname, ifindex, family, not_from)
         sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, IPPROTO_VRRP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
@@ -473,15 +482,15 @@ def _address(value: str | IPAddress, family: int) -> IPAddress:
     return addr
 
 
-def _interface_source(ifname: str, ifindex: int, family: int) -> IPAddress:
-    """The address keepalived would send from: primary IPv4, or the IPv6 link-local address."""
+def _interface_source(ifname: str, ifindex: int, family: int, not_from: Collection[IPAddress] = (),
+                      keep: IPAddress | None = None) -> IPAddress:
+    """The address keepalived would send from: the primary IPv4 address that is not a VIP
+    (`keep` instead while the interface still has it), or the IPv6 link-local address."""
     if family == socket.AF_INET:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                reply = fcntl.ioctl(probe.fileno(), SIOCGIFADDR, struct.pack("16s16x", ifname.encode()))
-            except OSError:
-                raise VrrpSocketError(errno.EADDRNOTAVAIL, f"{ifname}: no IPv4 address to send VRRP from") from None
-        return ipaddress.IPv4Address(reply[20:24])
+        candidates = [a for a in ipv4_addresses(ifindex) if a not in not_from]
+        if not candidates:
+            raise VrrpSocketError(errno.EADDRNOTAVAIL, f"{ifname}: no IPv4 address to send VRRP from")
+        return keep if keep in candidates else candidates[0]
     # /proc/thread-self/net follows this thread's network namespace, also after netns.enter().
     best: ipaddress.IPv6Address | None = None
     with open("/proc/thread-self/net/if_inet6") as table:
@@ -498,11 +507,78 @@ def _interface_source(ifname: str, ifindex: int, family: int) -> IPAddress:
     return best
 
 
-def interface_source(ifname: str, family: int) -> IPAddress:
-    """The address VRRP is sent from on `ifname` (its primary IPv4 / IPv6 link-local address):
-    a VMAC has none of its own, so its adverts take the parent interface's (net/vmac.py)."""
+_RTM_NEWADDR = 20
+_RTM_GETADDR = 22
+_NLMSG_ERROR = 2
+_NLMSG_DONE = 3
+_NLM_F_DUMP_REQUEST = 0x301  # NLM_F_REQUEST | NLM_F_DUMP
+_IFA_ADDRESS = 1
+_IFA_LOCAL = 2
+_NLMSG_HDR = struct.Struct("=IHHII")
+_IFADDRMSG = struct.Struct("=BBBBI")
+_RTATTR = struct.Struct("=HH")
+_MAX_DUMP_READS = 1024
+
+
+def ipv4_addresses(ifindex: int) -> list[ipaddress.IPv4Address]:
+    """The interface's IPv4 addresses in the kernel's order (primaries before secondaries), read
+    with one netlink dump in this thread's network namespace; [] if it cannot be read."""
+    found: list[ipaddress.IPv4Address] = []
+    try:
+        nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+    except OSError:
+        return found
+    with nl:
+        try:
+            nl.sendto(_NLMSG_HDR.pack(_NLMSG_HDR.size + _IFADDRMSG.size, _RTM_GETADDR, _NLM_F_DUMP_REQUEST, 1, 0)
+                      + _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0), (0, 0))
+            for _ in range(_MAX_DUMP_READS):
+                data = nl.recv(65536)
+                pos = 0
+                while pos + _NLMSG_HDR.size <= len(data):
+                    length, kind = _NLMSG_HDR.unpack_from(data, pos)[:2]
+                    if length < _NLMSG_HDR.size or kind in (_NLMSG_DONE, _NLMSG_ERROR):
+                        return found
+                    if kind == _RTM_NEWADDR:
+                        addr = _ifaddr(data[pos + _NLMSG_HDR.size:pos + length], ifindex)
+                        if addr is not None:
+                            found.append(addr)
+                    pos += (length + 3) & ~3
+        except OSError:
+            pass
+    return found
+
+
+def _ifaddr(msg: bytes, ifindex: int) -> ipaddress.IPv4Address | None:
+    """IFA_LOCAL (else IFA_ADDRESS) of one RTM_NEWADDR body, if it is an IPv4 address of `ifindex`."""
+    if len(msg) < _IFADDRMSG.size:
+        return None
+    family, _, _, _, index = _IFADDRMSG.unpack_from(msg)
+    if family != socket.AF_INET or index != ifindex:
+        return None
+    local = address = None
+    pos = _IFADDRMSG.size
+    while pos + _RTATTR.size <= len(msg):
+        length, kind = _RTATTR.unpack_from(msg, pos)
+        if length < _RTATTR.size:
+            break
+        if length == _RTATTR.size + 4 and kind in (_IFA_LOCAL, _IFA_ADDRESS):
+            value = ipaddress.IPv4Address(msg[pos + 4:pos + 8])
+            if kind == _IFA_LOCAL:
+                local = value
+            else:
+                address = value
+        pos += (length + 3) & ~3
+    return local or address
+
+
+def interface_source(ifname: str, family: int, not_from: Collection[IPAddress] = (),
+                     keep: IPAddress | None = None) -> IPAddress:
+    """The address VRRP is sent from on `ifname` (its primary IPv4 address that is none of
+    `not_from`, kept at `keep` while the interface has it; the IPv6 link-local address): a VMAC
+    has none of its own, so its adverts take the parent interface's (net/vmac.py)."""
     try:
         ifindex = socket.if_nametoindex(ifname)
     except OSError:
         raise VrrpSocketError(errno.ENODEV, f"{ifname}: no such interface") from None
-    return _interface_source(ifname, ifindex, family)
+    return _interface_source(ifname, ifindex, family, not_from, keep)
