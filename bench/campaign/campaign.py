@@ -1019,10 +1019,14 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
     def rel() -> float:
         return _now() - t_zero
 
-    def note(kind: str, node: str | None, what: str) -> None:
-        rec.events.append((round(rel(), 3), kind, node, what))
+    def note(kind: str, node: str | None, what: str, at: float | None = None) -> None:
+        # `at`: when the step began. An event is dated before its action, never after it: a
+        # sample taken between a fault's effect and its note would otherwise count as quiet
+        # (a tracked process killed drops its node's VIP within milliseconds).
+        when = rel() if at is None else at
+        rec.events.append((round(when, 3), kind, node, what))
         if verbose:
-            print(f"  {rel():6.2f} {flavour} {kind} {node or ''} {what}", flush=True)
+            print(f"  {when:6.2f} {flavour} {kind} {node or ''} {what}", flush=True)
 
     etcd = None
     try:
@@ -1238,6 +1242,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
             delay = at - rel()
             if delay > 0:
                 time.sleep(delay)
+            began = rel()
             n = f.node
             if f.kind == "loss":
                 # loss on the node's link, both ways, as a faulty cable or switch port loses frames:
@@ -1301,8 +1306,8 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     rec.close_interval(rec.isolated, n, rel())
             elif f.kind == "proc_kill":
                 if action == "apply":
+                    rec.add_interval(rec.proc_down, n, began)  # down from before the kill
                     stop_sleeper(n)
-                    rec.add_interval(rec.proc_down, n, rel())
                 else:
                     start_sleeper(n)
                     # the tracker's own delay/rescan: count it down until the next advert
@@ -1374,7 +1379,7 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
             elif f.kind == "bad_burst":
                 rec.bursts.append(_burst(f.arg, daemons, netlinks, tx, client_mac, client.ipv4.ip, burst_seq, rel, rec))
                 burst_seq += 64
-            note(f.kind, n, f"{action} {f.arg if f.arg is not None else ''}".strip())
+            note(f.kind, n, f"{action} {f.arg if f.arg is not None else ''}".strip(), at=began)
         delay = schedule.duration - rel()
         if delay > 0:
             time.sleep(delay)

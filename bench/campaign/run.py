@@ -202,8 +202,11 @@ def main() -> int:
             print(f"  {fault}")
         for d in daemons:
             rec = campaign.run_schedule(schedule, d, verbose=args.verbose)
-            for v in campaign.judge(rec):
+            found = campaign.judge(rec)
+            for v in found:
                 print(f"  {d}: {v.kind} at {v.at}s: {v.detail}")
+            if not found:
+                print(f"  {d}: no violation")
         return 0
     done = {(r.get("mode", "lan4"), r["daemon"], r["seed"]) for r in campaign.load_results(results_path)}
     # seed by seed, each mode and daemon side by side: a run cut short leaves every mode about as far

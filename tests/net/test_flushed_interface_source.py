@@ -184,3 +184,47 @@ def test_running_master_follows_its_interface_address(bed: Testbed) -> None:
     assert bed.dual_holding(VIP, moved, end) == []
     snap = instance(bed, "a")
     assert snap is not None and snap["state"] == "MASTER" and snap["socket"]["reopens"] >= 1
+
+
+def promote(bed: Testbed, name: str) -> str:
+    return bed.topo.run(bed.lan[name].ns, ["cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries"]).stdout.strip()
+
+
+@pytest.mark.parametrize("kind", ["vipkeeper", "keepalived"])
+def test_start_up_cleanup_of_a_primary_vip_keeps_the_nodes_own_address(bed: Testbed, kind: str) -> None:
+    """Campaign flush seed 34: a Backup-to-be starts with the leftover VIP as eth0's primary and
+    its own address as a secondary (promote_secondaries=0, the kernel's default). Its start-up
+    cleanup deleted the VIP, and the kernel deleted the secondary with it: a had no address to
+    send from and stayed in FAULT. vipkeeper sets promote_secondaries before that delete (and
+    puts 0 back at exit): a keeps its address and is a Backup hearing b. keepalived 2.2.7 on the
+    same state (no `promote_secondaries` keyword) is measured beside it: it too removes the
+    leftover VIP as a Backup, and a's own address goes with it."""
+    start_pair(bed)
+    bed.topo.run(bed.lan["a"].ns, ["sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=0"])
+    flush_leaving_vip(bed, "a", own_back=True)
+    started = time.time()
+    bed.start("a", kind=kind, conf=vrrp_conf(priority=100, vrid=VRID, vips=[VIP], advert_int=ADV))
+    removed = wait_for(lambda: bed.removed_at("a", VIP, started), STARTUP, what="a's start-up cleanup of the VIP")
+    mine = ipaddress.ip_interface(str(own(bed, "a")))
+    if kind == "keepalived":
+        assert mine not in bed.topo.addresses(bed.lan["a"].ns)  # lost with the primary VIP
+        return
+    assert removed
+    assert mine in bed.topo.addresses(bed.lan["a"].ns)
+    assert promote(bed, "a") == "1"
+    snap = wait_for(lambda: (s := instance(bed, "a")) and s["state"] == "BACKUP" and s, STARTUP, what="a Backup")
+    assert snap["source_address"] == str(own(bed, "a").ip)
+    assert bed.holders(VIP) == ["b"]
+    bed.stop("a")
+    assert promote(bed, "a") == "0"  # the admin's value again after the daemon's exit
+
+
+def test_promote_secondaries_keyword_sets_it_from_start_up(bed: Testbed) -> None:
+    """keepalived's `promote_secondaries` instance keyword: set on the interface from start-up (an
+    admin's own deletes keep the other addresses of their subnet), the old value back at exit."""
+    bed.topo.run(bed.lan["a"].ns, ["sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=0"])
+    bed.start("a", conf=vrrp_conf(priority=100, vrid=VRID, vips=[VIP], advert_int=ADV, extra=["promote_secondaries"]))
+    wait_for(lambda: instance(bed, "a") is not None, STARTUP, what="a's control socket")
+    assert promote(bed, "a") == "1"
+    bed.stop("a")
+    assert promote(bed, "a") == "0"

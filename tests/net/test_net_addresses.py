@@ -173,3 +173,58 @@ def test_link_watcher_reports_address_changes_by_name_also_when_the_link_goes(to
             watcher.close()
 
     asyncio.run(main())
+
+
+def _promote(topology: Topology, ns: str) -> str:
+    return topology.run(ns, ["cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries"]).stdout.strip()
+
+
+def test_removing_a_primary_vip_keeps_the_admins_address_of_its_subnet(topology: Topology, lan: Lan) -> None:
+    """Issue 20 campaign, flush seed 34: an admin's flush left the VIP as eth0's primary address
+    and the node's own address came back as a secondary. Deleting the VIP (a restarted daemon's
+    start-up cleanup) made the kernel delete the secondary with it (promote_secondaries=0), and
+    the node had nothing left to send adverts from. The owner sets promote_secondaries before
+    its delete and puts the admin's value back at close."""
+    node = lan["a"]
+    own = str(node.ipv4)
+    topology.run(node.ns, ["sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=0"])
+
+    def leftover_vip_first() -> None:
+        topology.run(node.ns, ["ip", "-4", "addr", "flush", "dev", "eth0"])
+        topology.run(node.ns, ["ip", "addr", "add", "192.0.2.100/24", "dev", "eth0"])
+        topology.run(node.ns, ["ip", "addr", "add", own, "dev", "eth0"])
+
+    # the kernel's rule the test stands on: a plain delete takes the secondary along
+    leftover_vip_first()
+    topology.run(node.ns, ["ip", "addr", "del", "192.0.2.100/24", "dev", "eth0"])
+    assert ipaddress.ip_interface(own) not in topology.addresses(node.ns)
+
+    leftover_vip_first()
+    vip = Vip.make("eth0", "192.0.2.100/24")
+
+    async def main() -> None:
+        async with AddressOwner(netns=node.ns) as owner:
+            assert await owner.claim(vip) is True
+            assert await owner.remove(vip) is True
+            now = topology.addresses(node.ns)
+            assert ipaddress.ip_interface("192.0.2.100/24") not in now
+            assert ipaddress.ip_interface(own) in now
+            assert _promote(topology, node.ns) == "1"
+        assert _promote(topology, node.ns) == "0"  # the admin's value again at close
+
+    asyncio.run(main())
+
+
+def test_promote_secondaries_left_as_the_admin_set_it(topology: Topology, lan: Lan) -> None:
+    """An admin who runs with promote_secondaries=1 keeps it after the daemon's close."""
+    node = lan["a"]
+    topology.run(node.ns, ["sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1"])
+    vip = Vip.make("eth0", "192.0.2.100/24")
+
+    async def main() -> None:
+        async with AddressOwner(netns=node.ns) as owner:
+            assert await owner.add(vip) is True
+            assert await owner.remove(vip) is True
+        assert _promote(topology, node.ns) == "1"
+
+    asyncio.run(main())

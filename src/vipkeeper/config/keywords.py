@@ -957,8 +957,9 @@ INSTANCE: dict[str, Keyword] = {
     "authentication": ok("authentication", lambda node, sink: node, block=True),
     "virtual_ipaddress": ok("virtual_ipaddress", vip_block, block=True),
     "virtual_ipaddress_excluded": ok("virtual_ipaddress_excluded", vip_block, block=True),
-    "promote_secondaries": unsupported("set promote_secondaries on the interface so removing one address "
-                                       "keeps the others of its subnet", field="promote_secondaries", read=flag),
+    # set from start-up on the instance's interface; without it vipkeeper still sets it before its
+    # own first IPv4 delete there (net/addresses.py), and puts the old value back at exit
+    "promote_secondaries": ok("promote_secondaries", flag),
     "virtual_routes": ok("virtual_routes", route_block, block=True),
     "virtual_rules": ok("virtual_rules", rule_block, block=True),
     "accept": ok(None, accept(True), multi=True),

@@ -344,6 +344,13 @@ class Runtime:
         # Leftover VIPs from a daemon that died without cleaning up are ours to remove, as
         # keepalived's start-up does (vrrp_restore_interface with force).
         owner_of = {vip.key: router.name for router in built.values() for vip in router.params.vips}
+        for model in config.instances:
+            if any(key == "promote_secondaries" for key, _ in model.extras):
+                try:
+                    self.addresses.promote_secondaries(model.interface)
+                except AddressError as exc:
+                    log.warning("(%s) cannot set promote_secondaries on %s: %s", model.name, model.interface,
+                                exc.strerror or exc)
         for vip in await self.addresses.claim_present([v for r in built.values() for v in r.params.vips]):
             log.info("(%s) removing leftover VIP %s", owner_of[vip.key], vip)
             try:

@@ -17,6 +17,13 @@ Rules:
   rtnetlink request inside our send() and has queued its ack before the call returns, so a VIP
   change costs one send and one recv, with no await between a new Master's first advert and its
   VIP. The async `add`/`remove` remain for callers that await; they do the same.
+- Removing a VIP never takes an admin's address with it. When the VIP is an interface's primary
+  IPv4 address (an admin's flush left it alone, or it came before the admin's own), the kernel
+  deletes the other addresses of its subnet with it unless promote_secondaries is set. Before its
+  first IPv4 delete on an interface (each new index of that name again) the owner sets
+  promote_secondaries=1 there, and puts the old value back at close, after release_all. keepalived
+  2.2.7 does so only for instances configured with `promote_secondaries`; without it, removing a
+  leftover VIP deleted the node's own address and left it with nothing to send adverts from.
 - Dumps (start-up cleanup, `present`) go over the same socket: rare, and off the failover path.
 - No link dump on the hot path: the interface index comes from one SIOCGIFINDEX ioctl on the
   request socket, asked each time (a re-created interface has a new index). It needs no new
@@ -149,6 +156,8 @@ class AddressOwner:
     # How many owned addresses were given up so far (forget): a set of keys found owned stays
     # owned while this is unchanged (adds never un-own), so a check can be skipped (issue 18)
     removals: int = 0
+    # promote_secondaries set by us: interface -> (its index then, the value before)
+    _promoted: dict[str, tuple[int, str]] = factory(dict)
 
     async def __aenter__(self) -> AddressOwner:
         self.open_requests()
@@ -168,8 +177,53 @@ class AddressOwner:
 
     async def close(self) -> None:
         if self._requests is not None:
+            self._restore_promote()
             self._requests.close()
             self._requests = None
+
+    def _sysctl(self, fn: Callable[..., Any], *args: str) -> Any:
+        if self.netns is None:
+            return fn(*args)
+        from vipkeeper.net.netns import call_in
+
+        return call_in(self.netns, lambda: fn(*args))
+
+    def _promote_secondaries(self, ifname: str, index: int) -> None:
+        """promote_secondaries=1 on `ifname` before an IPv4 delete there (module rules); once
+        per index of the name."""
+        done = self._promoted.get(ifname)
+        if done is not None and done[0] == index:
+            return
+        from vipkeeper.net.sysctl import read_sysctl, write_sysctl
+
+        before = self._sysctl(read_sysctl, "ipv4", ifname, "promote_secondaries")
+        if before is None:  # no such sysctl readable here (no /proc/sys): nothing to keep
+            self._promoted[ifname] = (index, "1")
+            return
+        if before != "1":
+            self._sysctl(write_sysctl, "ipv4", ifname, "promote_secondaries", "1")
+        # the value to restore is the admin's: a later index of the same name starts at the default
+        self._promoted[ifname] = (index, before if done is None else done[1])
+
+    def promote_secondaries(self, ifname: str) -> None:
+        """Set promote_secondaries on `ifname` now (keepalived's `promote_secondaries` keyword:
+        an instance that asks for it has it from start-up on, for an admin's deletes too)."""
+        self._promote_secondaries(ifname, self._index_now(ifname))
+
+    def _restore_promote(self) -> None:
+        from vipkeeper.net.sysctl import read_sysctl, write_sysctl
+
+        for ifname, (index, before) in self._promoted.items():
+            if before == "1":
+                continue
+            try:
+                if self._index_now(ifname) != index:
+                    continue  # re-created since: the new interface has its own default
+            except AddressError:
+                continue
+            if self._sysctl(read_sysctl, "ipv4", ifname, "promote_secondaries") == "1":
+                self._sysctl(write_sysctl, "ipv4", ifname, "promote_secondaries", before)
+        self._promoted.clear()
 
     @property
     def owned(self) -> frozenset[Vip]:
@@ -249,6 +303,8 @@ class AddressOwner:
         if self._requests is None:
             raise RuntimeError("AddressOwner used outside 'async with'")
         index = self._index_now(vip.ifname)
+        if kind == RTM_DELADDR and vip.address.version == 4:
+            self._promote_secondaries(vip.ifname, index)
         try:
             return self._requests.request(lambda seq: address_message(
                 kind, seq, index, vip.address, scope=vip.scope, flags=flags,

@@ -58,6 +58,7 @@ from vipkeeper.net.link_requests import (
     macvlan_message,
     set_up_message,
 )
+from vipkeeper.net.sysctl import read_sysctl, write_sysctl
 from vipkeeper.records import record
 
 log = logging.getLogger("vipkeeper.vmac")
@@ -110,28 +111,6 @@ def missing_kind_message(kind: str, err: int) -> str:
         return (f"this kernel has no {kind} support (RTM_NEWLINK kind {kind}: EOPNOTSUPP, "
                 "\"Unknown device type\": the module is neither built in nor loadable)")
     return errno.errorcode.get(err, str(err))
-
-
-def _sysctl_path(proto: str, ifname: str, key: str) -> str:
-    return f"/proc/sys/net/{proto}/conf/{ifname}/{key}"
-
-
-def read_sysctl(proto: str, ifname: str, key: str) -> str | None:
-    try:
-        with open(_sysctl_path(proto, ifname, key)) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def write_sysctl(proto: str, ifname: str, key: str, value: str) -> bool:
-    try:
-        with open(_sysctl_path(proto, ifname, key), "w") as f:
-            f.write(value)
-        return True
-    except OSError as exc:
-        log.warning("%s: cannot set %s.%s=%s: %s", ifname, proto, key, value, exc.strerror or exc)
-        return False
 
 
 class VmacOwner:
