@@ -1563,6 +1563,36 @@ def table(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", 
     return "\n".join(lines)
 
 
+def summary(results: list[dict[str, Any]]) -> str:
+    """One Markdown row per mode, vipkeeper beside keepalived (the README's table): schedules
+    played, simulated seconds, quiet samples judged, schedules with a violation, and keepalived's
+    violations by kind. A health verdict about the keepalived node of vipkeeper's mixed runs is
+    not vipkeeper's (as in `table`) and is named in the row's last cell."""
+    rows = ["| mode | schedules (vk / ka) | simulated s | quiet samples judged (vk / ka) "
+            "| schedules with violations: vipkeeper | keepalived | keepalived's violations |",
+            "|---|--:|--:|--:|--:|--:|---|"]
+    for mode in MODES:
+        mine = [r for r in results if r.get("mode", "lan4") == mode]
+        if not mine:
+            continue
+        runs = {d: [r for r in mine if r["daemon"] == d] for d in ("vipkeeper", "keepalived")}
+        own = {d: [[v for v in r["violations"] if not on_keepalived_node(r, v)] for r in runs[d]] for d in runs}
+        peer = Counter(v["kind"] for r in runs["vipkeeper"] for v in r["violations"] if on_keepalived_node(r, v))
+        theirs = Counter(v["kind"] for vs in own["keepalived"] for v in vs)
+        vk = Counter(v["kind"] for vs in own["vipkeeper"] for v in vs)
+        vk_cell = str(sum(1 for vs in own["vipkeeper"] if vs))
+        if vk:
+            vk_cell += " (" + ", ".join(f"{k} {n}" for k, n in sorted(vk.items())) + ")"
+        note = ", ".join(f"{k} {n}" for k, n in sorted(theirs.items())) or "none"
+        if peer:
+            note += "; on vipkeeper's runs' keepalived node b: " + ", ".join(f"{k} {n}" for k, n in sorted(peer.items()))
+        quiet = " / ".join(str(sum(r.get("checked", {}).get("quiet_samples", 0) for r in runs[d])) for d in runs)
+        rows.append(f"| {mode} | {len(runs['vipkeeper'])} / {len(runs['keepalived'])} "
+                    f"| {sum(r['duration'] for r in runs['vipkeeper']):.0f} | {quiet} | {vk_cell} "
+                    f"| {sum(1 for vs in own['keepalived'] if vs)} | {note} |")
+    return "\n".join(rows)
+
+
 def tables(results: list[dict[str, Any]], daemons: Sequence[str] = ("vipkeeper", "keepalived")) -> str:
     """One table per mode that has results, in MODES order."""
     present = {r.get("mode", "lan4") for r in results}

@@ -7,6 +7,7 @@ are skipped). Logs of runs with violations are kept under RESULTS_DIR/logs/DAEMO
     python bench/campaign/run.py --schedules 200 [--results DIR] [--first-seed 1]   # run/resume
     python bench/campaign/run.py --schedules 200 --jobs 2                           # 2 at a time
     python bench/campaign/run.py --table                                            # print the table
+    python bench/campaign/run.py --summary                                          # a row per mode (Markdown)
     python bench/campaign/run.py --replay SEED --daemon vipkeeper -v                # one schedule
     python bench/campaign/run.py --witness --schedules 50                          # witness mode
 
@@ -153,6 +154,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=1, metavar="N", help="schedules played at once, one worker process each")
     ap.add_argument("--play", type=int, metavar="SEED", help=argparse.SUPPRESS)  # a --jobs worker
     ap.add_argument("--table", action="store_true", help="print the table of the results so far")
+    ap.add_argument("--summary", action="store_true", help="one Markdown row per mode (the README's table)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     modes = list(campaign.MODES) if args.mode == "all" else [m.strip() for m in args.mode.split(",") if m.strip()]
@@ -188,6 +190,9 @@ def main() -> int:
     both = ("vipkeeper", "keepalived") + ((campaign.WITNESS_FLAVOUR,) if args.witness else ())
     daemons = both if args.daemon == "both" else (args.daemon,)
     results_path = results_file(args.results, args.witness)
+    if args.summary:
+        print(campaign.summary(campaign.load_results(results_path)))
+        return 0
     if args.table:
         print(campaign.tables(campaign.load_results(results_path), both))
         return 0

@@ -185,3 +185,24 @@ def test_a_crash_of_the_keepalived_node_in_a_mixed_run_is_not_vipkeepers():
     assert [ln.split()[1] for ln in text.splitlines() if ln.startswith("orphan_vip")] == ["0"]
     lan = [dict(results[0], mode="lan4")]
     assert "on the keepalived node b" not in campaign.table(lan, mode="lan4")
+
+
+def test_the_summary_has_a_row_per_mode_with_vipkeepers_own_violations_only():
+    crash_b = {"kind": "crash", "seed": 2, "at": 5.1, "detail": "b daemon exited with 2 (log x)"}
+    split = {"kind": "split_brain", "seed": 4, "at": 9.0, "detail": "a+b both hold the VIP"}
+    results = [
+        {"daemon": "vipkeeper", "mode": "mixed", "seed": 2, "duration": 30, "violations": [crash_b],
+         "checked": {"quiet_samples": 100}},
+        {"daemon": "keepalived", "mode": "mixed", "seed": 2, "duration": 30, "violations": [dict(crash_b)],
+         "checked": {"quiet_samples": 90}},
+        {"daemon": "vipkeeper", "mode": "flush", "seed": 4, "duration": 40, "violations": [split]},
+        {"daemon": "keepalived", "mode": "flush", "seed": 4, "duration": 40, "violations": []},
+    ]
+    rows = [ln.split("|")[1:-1] for ln in campaign.summary(results).splitlines()[2:]]
+    cells = {r[0].strip(): [c.strip() for c in r[1:]] for r in rows}
+    assert list(cells) == ["mixed", "flush"]  # MODES order, only modes with results
+    # mixed: node b's crash (keepalived) is not vipkeeper's, and is named apart
+    assert cells["mixed"][:5] == ["1 / 1", "30", "100 / 90", "0", "1"]
+    assert cells["mixed"][5] == "crash 1; on vipkeeper's runs' keepalived node b: crash 1"
+    # flush: vipkeeper's own violation counts, by kind
+    assert cells["flush"][3] == "1 (split_brain 1)" and cells["flush"][4] == "0" and cells["flush"][5] == "none"
