@@ -65,3 +65,27 @@ def test_skew_time_runs_from_the_arrival_of_priority_zero(bed: Testbed) -> None:
     # Skew_Time after the arrival, within the daemon's and the watcher's latency; from the read
     # it would be at least skew + STALL. Never before the skew time has run out.
     assert skew(100) - 0.002 <= delay < skew(100) + STALL / 2, f"took over {delay:.3f}s after priority 0"
+
+
+def test_backup_never_takes_over_before_skew_time(bed: Testbed) -> None:
+    """The RFC's lower bound, on the kernel's stamps alone: the Backup's first advert as Master
+    leaves no earlier than Skew_Time after the priority-0 advert left the Master (both stamped on
+    the bridge ports, the same clock; the advert reaches the Backup after it left the Master, so
+    the bound holds without any tolerance). Its timer is the precise one (precise_timers.py): a
+    deadline computed or armed early would show here. And it was the skew time that ran out,
+    not the master-down interval (3 x ADV + skew)."""
+    bed.start("a", conf=vrrp_conf(priority=150, vips=[VIP], advert_int=ADV, version=2))
+    bed.start("b", conf=vrrp_conf(priority=100, vips=[VIP], advert_int=ADV, version=2))
+    bed.wait_sole("a", VIP, 3 * ADV + skew(150) + 3.0)
+    bed.wait_adverts("a", time.time(), 1, 2 * ADV, VRID)  # b has heard a as Master
+
+    sent = bed.daemon("a").kill(signal.SIGTERM)
+    zero = wait_for(lambda: bed.priority_zero_at("a", sent, VRID), 2.0, 0.001, what="a's priority-0 advert")
+    bed.wait_adverts("b", zero, 1, skew(100) + 2.0, VRID)
+    first = min(f.time for f, r in bed.adverts("b", zero, None, VRID) if r.advertisement.priority > 0)
+    delay = first - zero
+    assert delay >= skew(100), f"b advertised as Master {(skew(100) - delay) * 1e6:.0f} µs before Skew_Time ran out"
+    assert delay < 3 * ADV, f"b took over {delay:.3f}s after priority 0: the master-down interval, not the skew time"
+    bed.wait_sole("b", VIP, 2.0)
+    added = bed.added_at("b", VIP, sent)
+    assert added is not None and added >= zero + skew(100)
