@@ -88,3 +88,37 @@ def test_a_lenient_timer_rides_along_with_one_that_is_due() -> None:
     # the lenient one ran in the same wake-up as the strict one, before its own time; the
     # strict one after it never runs early
     assert seen[1][1] < 0.024 and seen[0][1] >= 0.02 and seen[2][1] >= 0.026
+
+
+def test_strict_deadlines_never_run_early_among_lenient_ones() -> None:
+    """A Backup's skew / master-down timer (early=0) shares the heap with Masters' adverts that
+    may go up to `early` before their time: however the two interleave, no strict callback runs
+    before its deadline (RFC 5798's lower bound), and each lenient one runs no earlier than its
+    own allowance."""
+    import random
+
+    async def main() -> list[tuple[float, float, float]]:
+        loop = asyncio.get_running_loop()
+        timers = PreciseTimers(loop)
+        rng = random.Random(7)
+        ran: list[tuple[float, float, float]] = []  # (due, early, ran at)
+        start = loop.time()
+        last = start
+        for _ in range(60):
+            due = start + rng.uniform(0.002, 0.08)
+            early = rng.choice((0.0, 0.0, 0.004, 0.01))
+            last = max(last, due)
+            timers.call_at(due, lambda d=due, e=early: ran.append((d, e, loop.time())), early=early)
+        done = asyncio.Event()
+        timers.call_at(last + 0.001, done.set)
+        await asyncio.wait_for(done.wait(), 5)
+        timers.close()
+        return ran
+
+    ran = asyncio.run(main())
+    assert len(ran) == 60
+    assert any(at < due for due, early, at in ran if early > 0), "no lenient timer rode along: the test proves nothing"
+    for due, early, at in ran:
+        assert at >= due - early, (due, early, at)
+        if early == 0.0:
+            assert at >= due, f"a strict timer ran {(due - at) * 1e6:.0f} µs early"
