@@ -19,6 +19,7 @@ from vipkeeper import records
 from vipkeeper.config import loads, model
 from vipkeeper.config.ip_interface import IPv4Interface, IPv6Interface, ip_interface
 
+
 def _instance(name: str, vrid: int, addresses: str) -> str:
     """One vrrp_instance of CONF: the same text in each but for the name, VRID and addresses (the
     values written many times, shared within a parse)."""
