@@ -2,8 +2,10 @@
 
 `lan` gives two nodes (a: 192.0.2.1, b: 192.0.2.2, with 2001:db8::1/::2 and link-local addresses)
 and a client (192.0.2.200) on one bridge; `lan3` adds node c (192.0.2.3). `topology` is the
-Topology behind them, for processes, partitions and address reads. `in_ns(ns, fn)` runs fn on a
-thread inside ns so sockets can be made there while the test runner never changes namespace.
+Topology behind them, for processes, partitions and address reads. `bed` is a lab Testbed on it
+(nodes a and b; `pytest.mark.testbed(...)` on the module or test gives other arguments, e.g.
+`ipv6=False`); bed_helpers.py holds what the tests ask of its daemons. `in_ns(ns, fn)` runs fn
+on a thread inside ns so sockets can be made there while the test runner never changes namespace.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import vipkeeper
+from vipkeeper.lab.testbed import Testbed
 from vipkeeper.lab.topology import Lan, Topology
 from vipkeeper.net.netns import NETNS_RUN_DIR, call_in
 
@@ -40,6 +43,15 @@ def lan(topology: Topology) -> Lan:
 @pytest.fixture
 def lan3(topology: Topology) -> Lan:
     return topology.add_bridge_lan(("a", "b", "c"), client="client")
+
+
+@pytest.fixture
+def bed(topology: Topology, request: pytest.FixtureRequest) -> Iterator[Testbed]:
+    """A Testbed (lab/testbed.py) of nodes a and b, IPv4 and IPv6, closed whatever the test does;
+    a `testbed` marker's arguments go to Testbed instead (`pytest.mark.testbed(ipv6=False)`)."""
+    marker = request.node.get_closest_marker("testbed")
+    with Testbed(topology, *(marker.args if marker else ()), **(marker.kwargs if marker else {})) as tb:
+        yield tb
 
 
 @pytest.fixture

@@ -11,11 +11,8 @@ for comparison (it logs and reacts to every one: printed, not asserted).
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -23,6 +20,8 @@ import pytest
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
 from vipkeeper.net.netns import call_in
 from vipkeeper.vrrp import packet
+
+from .bed_helpers import status
 
 pytestmark = pytest.mark.net
 
@@ -51,14 +50,6 @@ def flood(ns: str, adv: packet.Advertisement, count: int, to: str = "224.0.0.18"
                     time.sleep(pause)
 
     call_in(ns, send)
-
-
-def status(bed: Testbed) -> dict:
-    sock = bed.nodes["a"].workdir / "vk.ctl"
-    out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
-                         capture_output=True, text=True, timeout=10, check=False)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def rx_script(work) -> str:
@@ -117,13 +108,13 @@ def test_flood_of_bad_and_lower_priority_adverts_at_a_master(topology, kind) -> 
         flood(bed.nodes["b"].ns, packet.Advertisement.v2(VRID, 100, (vip_ip,), 1, b"secret1"), 25, to="192.0.2.1")
         deadline = time.monotonic() + 3.0
         while True:
-            drops = status(bed)["instances"][0]["counters"]["drops"]
+            drops = status(bed, "a")["instances"][0]["counters"]["drops"]
             if drops.get("mode_mismatch") == 25 or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         assert drops.get("auth_mismatch") == FLOOD, drops  # counters exact: every one counted
         assert drops.get("mode_mismatch") == 25, drops
-        counters = status(bed)["instances"][0]["counters"]
+        counters = status(bed, "a")["instances"][0]["counters"]
         # what was left out is counted too: every bad-password line but the first, every
         # lower-priority advert but the answered ones
         assert counters["log_lines_suppressed"] >= FLOOD - 2 + FLOOD - 2

@@ -4,15 +4,14 @@ the Master, adverts for its VRID go out) while the existing instance keeps its s
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
+
+from .bed_helpers import status
 
 pytestmark = pytest.mark.net
 
@@ -33,14 +32,6 @@ def bed(topology):
         tb.start("b", conf=vrrp_conf("VI_1", vrid=71, priority=100, vips=[VIP1], advert_int=ADV))
         tb.wait_sole("a", VIP1, 3 * ADV + 4.0)
         yield tb
-
-
-def status(bed: Testbed, name: str) -> dict:
-    sock = bed.nodes[name].workdir / "vk.ctl"
-    out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
-                         capture_output=True, text=True, timeout=10, check=False)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def instance(snapshot: dict, name: str) -> dict:

@@ -17,10 +17,7 @@ bridge, not from log text."""
 from __future__ import annotations
 
 import ipaddress
-import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -28,7 +25,9 @@ import pytest
 from vipkeeper.lab.proc import wait_for
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
 
-pytestmark = pytest.mark.net
+from .bed_helpers import master_down, status, status_if_up
+
+pytestmark = [pytest.mark.net, pytest.mark.testbed(ipv6=False)]
 
 VIP = "192.0.2.100/24"
 ADV = 0.2
@@ -36,30 +35,10 @@ VRID = 51
 STARTUP = 10.0  # s: a daemon's start-up on a loaded shared host (the first election is not under test)
 
 
-def master_down(priority: int, adv: float = ADV) -> float:
-    return 3 * adv + (256 - priority) / 256 * adv
-
-
-@pytest.fixture
-def bed(topology):
-    with Testbed(topology, ("a", "b"), ipv6=False) as tb:
-        yield tb
-
-
-def status(bed: Testbed, name: str) -> dict:
-    sock = bed.nodes[name].workdir / "vk.ctl"
-    out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
-                         capture_output=True, text=True, timeout=10, check=False)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
 def instance(bed: Testbed, name: str) -> dict | None:
     """The instance's status, or None while the daemon does not answer yet (for wait_for)."""
-    sock = bed.nodes[name].workdir / "vk.ctl"
-    out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
-                         capture_output=True, text=True, timeout=10, check=False)
-    return json.loads(out.stdout)["instances"][0] if out.returncode == 0 else None
+    snap = status_if_up(bed, name)
+    return snap["instances"][0] if snap is not None else None
 
 
 def ip(bed: Testbed, name: str, *args: str) -> None:
@@ -85,7 +64,21 @@ def adverts_from(bed: Testbed, name: str, after: float) -> set[str]:
 
 def start_pair(bed: Testbed) -> None:
     bed.start("b", conf=vrrp_conf(priority=120, vrid=VRID, vips=[VIP], advert_int=ADV))
-    bed.wait_sole("b", VIP, master_down(120) + STARTUP)
+    bed.wait_sole("b", VIP, master_down(120, ADV) + STARTUP)
+
+
+def assert_a_alone_sending_from_its_own_address(bed: Testbed, timeout: float, since: float) -> tuple[float, float]:
+    """Waits up to `timeout` until a alone holds the VIP, then for six more adverts of a's: a is
+    still the one holder, no two nodes held the VIP at any instant of that window, and every
+    advert a sent since `since` left from its own address. Returns the window (settle, end)."""
+    bed.wait_sole("a", VIP, timeout)
+    settle = time.time()
+    bed.wait_adverts("a", settle, 6, 6 * ADV + 3.0, VRID)
+    end = time.time()
+    assert bed.holders(VIP) == ["a"]
+    assert bed.dual_holding(VIP, settle, end) == []
+    assert adverts_from(bed, "a", since) == {str(own(bed, "a").ip)}
+    return settle, end
 
 
 @pytest.mark.parametrize("kind", ["vipkeeper", "keepalived"])
@@ -97,13 +90,7 @@ def test_leftover_vip_as_primary_is_not_the_advert_source(bed: Testbed, kind: st
     flush_leaving_vip(bed, "a", own_back=True)
     started = time.time()
     bed.start("a", kind=kind, conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
-    bed.wait_sole("a", VIP, master_down(150) + STARTUP)
-    settle = time.time()
-    bed.wait_adverts("a", settle, 6, 6 * ADV + 3.0, VRID)
-    end = time.time()
-    assert bed.holders(VIP) == ["a"]
-    assert bed.dual_holding(VIP, settle, end) == []
-    assert adverts_from(bed, "a", started) == {str(own(bed, "a").ip)}
+    assert_a_alone_sending_from_its_own_address(bed, master_down(150, ADV) + STARTUP, since=started)
     if kind == "keepalived":
         return
     snap = status(bed, "a")["instances"][0]
@@ -120,18 +107,12 @@ def test_start_on_flushed_interface_waits_then_converges_when_the_address_return
     started = time.time()
     bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
     wait_for(lambda: (instance(bed, "a") or {}).get("state") == "FAULT", STARTUP, 0.05, "a in FAULT")
-    bed.wait_sole("b", VIP, master_down(150) + 3.0)
+    bed.wait_sole("b", VIP, master_down(150, ADV) + 3.0)
     assert adverts_from(bed, "a", started) == set(), "a advertised with no address of its own"
 
     back = time.time()
     ip(bed, "a", "addr", "add", str(own(bed, "a")), "dev", "eth0")
-    bed.wait_sole("a", VIP, master_down(150) + 4.0)
-    settle = time.time()
-    bed.wait_adverts("a", settle, 6, 6 * ADV + 3.0, VRID)
-    end = time.time()
-    assert bed.holders(VIP) == ["a"]
-    assert bed.dual_holding(VIP, settle, end) == []
-    assert adverts_from(bed, "a", back) == {str(own(bed, "a").ip)}
+    settle, end = assert_a_alone_sending_from_its_own_address(bed, master_down(150, ADV) + 4.0, since=back)
     assert bed.advertisers(settle + ADV, end, VRID) == {"a"}
 
 
@@ -142,7 +123,7 @@ def test_master_flushed_and_address_back_keeps_one_holder(bed: Testbed) -> None:
     address."""
     start_pair(bed)
     bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
-    bed.wait_sole("a", VIP, master_down(150) + STARTUP)
+    bed.wait_sole("a", VIP, master_down(150, ADV) + STARTUP)
     ip(bed, "a", "-4", "addr", "flush", "dev", "eth0")
     wait_for(lambda: "a" in bed.holders(VIP), 5.0, 0.01, "a's VIP put back after the flush")
     ip(bed, "a", "addr", "add", str(own(bed, "a")), "dev", "eth0")
@@ -151,16 +132,10 @@ def test_master_flushed_and_address_back_keeps_one_holder(bed: Testbed) -> None:
     assert bed.holders(VIP) == ["a"]
     bed.stop("a", sig=signal.SIGKILL)
     # the killed daemon leaves its VIP (now eth0's primary address); b takes over meanwhile
-    wait_for(lambda: "b" in bed.holders(VIP), master_down(120) + 3.0, 0.01, "b taking over")
+    wait_for(lambda: "b" in bed.holders(VIP), master_down(120, ADV) + 3.0, 0.01, "b taking over")
     restarted = time.time()
     bed.start("a", conf=bed.conf_path("a"))
-    bed.wait_sole("a", VIP, master_down(150) + STARTUP)
-    settle = time.time()
-    bed.wait_adverts("a", settle, 6, 6 * ADV + 3.0, VRID)
-    end = time.time()
-    assert bed.holders(VIP) == ["a"]
-    assert bed.dual_holding(VIP, settle, end) == []
-    assert adverts_from(bed, "a", restarted) == {str(own(bed, "a").ip)}
+    assert_a_alone_sending_from_its_own_address(bed, master_down(150, ADV) + STARTUP, since=restarted)
 
 
 def test_running_master_follows_its_interface_address(bed: Testbed) -> None:
@@ -169,7 +144,7 @@ def test_running_master_follows_its_interface_address(bed: Testbed) -> None:
     leave from that one, and b keeps hearing it: one holder throughout."""
     start_pair(bed)
     bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
-    bed.wait_sole("a", VIP, master_down(150) + STARTUP)
+    bed.wait_sole("a", VIP, master_down(150, ADV) + STARTUP)
     ip(bed, "a", "-4", "addr", "flush", "dev", "eth0")
     wait_for(lambda: "a" in bed.holders(VIP), 5.0, 0.01, "a's VIP put back after the flush")
     assert (instance(bed, "a") or {}).get("source_address") == str(own(bed, "a").ip)

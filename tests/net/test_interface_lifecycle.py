@@ -9,14 +9,13 @@ address events in each namespace and the frames captured on the bridge, not from
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 
 import pytest
 
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
+
+from .bed_helpers import master_down, status
 
 pytestmark = pytest.mark.net
 
@@ -27,43 +26,25 @@ VRID = 60
 STARTUP = 10.0  # s: a daemon's start-up on a loaded shared host (the first election is not under test)
 
 
-def master_down(priority: int, adv: float = ADV) -> float:
-    return 3 * adv + (256 - priority) / 256 * adv
-
-
-@pytest.fixture
-def bed(topology):
-    with Testbed(topology, ("a", "b"), ipv6=True) as tb:
-        yield tb
-
-
-def status(bed: Testbed, name: str) -> dict:
-    sock = bed.nodes[name].workdir / "vk.ctl"
-    out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
-                         capture_output=True, text=True, timeout=10, check=False)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
 @pytest.mark.parametrize("family", [4, 6])
 def test_master_interface_recreated_leaves_exactly_one_holder(bed: Testbed, family: int) -> None:
     """IPv6 too: the re-created interface has a new MAC, so a new link-local source."""
     vip = VIP if family == 4 else VIP6
     bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[vip], advert_int=ADV))
     bed.start("b", conf=vrrp_conf(priority=100, vrid=VRID, vips=[vip], advert_int=ADV))
-    bed.wait_sole("a", vip, master_down(150) + STARTUP)
+    bed.wait_sole("a", vip, master_down(150, ADV) + STARTUP)
     old_index = status(bed, "a")["instances"][0]["socket"]["ifindex"]
 
     deleted = bed.delete_link("a")
     # the deletion takes a's VIP with the interface; b hears no more adverts and takes over
-    bed.wait_sole("b", vip, master_down(100) + 3.0)
+    bed.wait_sole("b", vip, master_down(100, ADV) + 3.0)
     snap = status(bed, "a")["instances"][0]
     assert snap["state"] == "FAULT"
     assert snap["socket"]["open"] is False
 
     back = bed.recreate_link("a")
     # a reopens on the new ifindex, hears b (100 < 150) and preempts: one holder, a.
-    bed.wait_sole("a", vip, master_down(150) + 4.0)
+    bed.wait_sole("a", vip, master_down(150, ADV) + 4.0)
     settle = time.time()
     time.sleep(6 * ADV)
     end = time.time()
@@ -89,12 +70,12 @@ def test_persistent_send_errors_put_the_master_in_fault_and_it_recovers(bed: Tes
     are counted in the status and metrics, and once sends work again it rejoins and preempts."""
     bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP], advert_int=ADV))
     bed.start("b", conf=vrrp_conf(priority=100, vrid=VRID, vips=[VIP], advert_int=ADV))
-    bed.wait_sole("a", VIP, master_down(150) + STARTUP)
+    bed.wait_sole("a", VIP, master_down(150, ADV) + STARTUP)
     ns = bed.lan["a"].ns
     bed.topo.run(ns, ["iptables", "-A", "OUTPUT", "-p", "112", "-j", "DROP"])
     blocked = time.time()
     # 3 failed adverts, then FAULT; b takes over after its master-down interval
-    bed.wait_sole("b", VIP, 3 * ADV + master_down(100) + 3.0)
+    bed.wait_sole("b", VIP, 3 * ADV + master_down(100, ADV) + 3.0)
     removed = bed.removed_at("a", VIP, blocked)
     assert removed is not None and removed - blocked < 3 * ADV + 1.0, "a kept the VIP with its sends failing"
     snap = status(bed, "a")["instances"][0]
@@ -106,7 +87,7 @@ def test_persistent_send_errors_put_the_master_in_fault_and_it_recovers(bed: Tes
 
     bed.topo.run(ns, ["iptables", "-D", "OUTPUT", "-p", "112", "-j", "DROP"])
     # retried with back-off (1 s, then 2 s, ...): back to BACKUP, hears b, preempts
-    bed.wait_sole("a", VIP, 8.0 + master_down(150))
+    bed.wait_sole("a", VIP, 8.0 + master_down(150, ADV))
     settle = time.time()
     time.sleep(4 * ADV)
     assert bed.dual_holding(VIP, settle) == []

@@ -26,24 +26,13 @@ import pytest
 
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
 
+from .bed_helpers import status
+
 pytestmark = pytest.mark.net
 
 FAMILIES = {4: ("192.0.2.50/24", "192.0.2.2"), 6: ("2001:db8::50/64", None)}
 ADV = 0.5
 CHECK = 1.0  # --vip-conflict-interval
-
-
-@pytest.fixture
-def bed(topology):
-    with Testbed(topology, ("a", "b"), ipv6=True) as tb:
-        yield tb
-
-
-def status(bed: Testbed, name: str) -> dict:
-    sock = bed.nodes[name].workdir / "vk.ctl"
-    out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
-                         capture_output=True, text=True, timeout=10, check=True)
-    return json.loads(out.stdout)
 
 
 def neigh_mac(bed: Testbed, vip: str) -> str | None:

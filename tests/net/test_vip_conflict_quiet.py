@@ -7,15 +7,14 @@ and is reported by the new Master."""
 from __future__ import annotations
 
 import ipaddress
-import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
+
+from .bed_helpers import status
 
 pytestmark = pytest.mark.net
 
@@ -43,10 +42,7 @@ def test_no_conflict_in_normal_failovers_but_a_sigkilled_master_is_one(topology)
         time.sleep(2.0)
         for name in ("a", "b"):
             assert conflict_lines(bed, name) == [], (name, conflict_lines(bed, name))
-        sock = bed.nodes["a"].workdir / "vk.ctl"
-        out = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(sock), "--json"],
-                             capture_output=True, text=True, timeout=10, check=True)
-        inst = json.loads(out.stdout)["instances"][0]
+        inst = status(bed, "a")["instances"][0]
         assert inst["state"] == "MASTER" and inst["vip_conflicts"] == [] and inst["counters"]["vip_conflicts"] == 0
 
         # SIGKILL leaves the VIP on a's interface: b, the new Master, must say so.

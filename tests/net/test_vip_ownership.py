@@ -17,22 +17,14 @@ import pytest
 from vipkeeper.lab.proc import wait_for
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
 
-pytestmark = pytest.mark.net
+from .bed_helpers import master_down
+
+pytestmark = [pytest.mark.net, pytest.mark.testbed(ipv6=False)]
 
 VIP = "192.0.2.70/24"
 ADV = 0.5
 VRID = 70
 STARTUP = 10.0  # s: a daemon's start-up on a loaded shared host (the first election is not under test)
-
-
-def master_down(priority: int, adv: float = ADV) -> float:
-    return 3 * adv + (256 - priority) / 256 * adv
-
-
-@pytest.fixture
-def bed(topology):
-    with Testbed(topology, ("a", "b"), ipv6=False) as tb:
-        yield tb
 
 
 def conf(priority: int) -> str:
@@ -44,10 +36,10 @@ def test_vip_found_on_becoming_master_is_released_on_backup_and_sigterm(bed: Tes
     bed.daemon("a").log.wait_line(lambda line: "Entering BACKUP STATE (init)" in line.text, STARTUP)
     # Between start-up (which cleans leftovers) and becoming Master, the VIP appears by hand.
     bed.topo.run(bed.lan["a"].ns, ["ip", "addr", "add", VIP, "dev", "eth0"])
-    bed.daemon("a").log.wait_line(lambda line: "Entering MASTER STATE" in line.text, master_down(100) + 3.0)
+    bed.daemon("a").log.wait_line(lambda line: "Entering MASTER STATE" in line.text, master_down(100, ADV) + 3.0)
     joined = time.time()
     bed.start("b", conf=conf(150))
-    bed.wait_sole("b", VIP, master_down(150) + STARTUP)  # b starts; a dropped it on stepping down
+    bed.wait_sole("b", VIP, master_down(150, ADV) + STARTUP)  # b starts; a dropped it on stepping down
     assert bed.removed_at("a", VIP, joined) is not None
     assert all(e - s < ADV for s, e in bed.dual_holding(VIP, joined))
     stopped = bed.stop("a", signal.SIGTERM)
@@ -60,7 +52,7 @@ def test_vip_found_on_becoming_master_is_released_on_backup_and_sigterm(bed: Tes
 def test_vip_removed_from_a_master_comes_back(bed: Testbed, how: str) -> None:
     bed.start("a", conf=conf(150))
     bed.start("b", conf=conf(100))
-    bed.wait_sole("a", VIP, master_down(150) + STARTUP)
+    bed.wait_sole("a", VIP, master_down(150, ADV) + STARTUP)
     time.sleep(2 * ADV)  # b has heard a and let go of anything it took in the start-up race
     ns = bed.lan["a"].ns
     cmd = ["ip", "addr", "del", VIP, "dev", "eth0"] if how == "del" else ["ip", "addr", "flush", "dev", "eth0"]
@@ -95,7 +87,7 @@ def test_a_vip_the_kernel_refused_is_added_once_it_can_be(topology) -> None:
     with Testbed(topology, ("a",), ipv6=False) as bed:
         extra = "198.51.100.70/24 dev vx2"
         bed.start("a", conf=vrrp_conf(priority=150, vrid=VRID, vips=[VIP, extra], advert_int=ADV))
-        bed.wait_sole("a", VIP, master_down(150) + STARTUP)
+        bed.wait_sole("a", VIP, master_down(150, ADV) + STARTUP)
         log = bed.daemon("a").log
         log.wait_line(lambda line: "cannot add VIP 198.51.100.70/24 dev vx2" in line.text, 2.0)
         assert not bed.watch["a"].holds("198.51.100.70")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,6 +29,8 @@ import pytest
 from vipkeeper.lab.etcd import EtcdCluster, blackhole
 from vipkeeper.lab.testbed import Testbed, vrrp_conf
 from vipkeeper.witness.claim import RATE_BOUND
+
+from .bed_helpers import status
 
 pytestmark = [pytest.mark.net,
               pytest.mark.skipif(not EtcdCluster.available(), reason="etcd-server is not installed")]
@@ -147,14 +148,6 @@ def routes(bed: Testbed, name: str) -> list[str]:
     out = subprocess.run(["ip", "-n", bed.nodes[name].ns, "route", "show", ROUTE], capture_output=True,
                          text=True, timeout=10, check=True)
     return out.stdout.splitlines()
-
-
-def status(bed: Testbed, name: str) -> dict:
-    ctl = bed.nodes[name].workdir / "vk.ctl"
-    done = subprocess.run([sys.executable, "-m", "vipkeeper", "status", "--socket", str(ctl), "--json"],
-                          capture_output=True, text=True, timeout=10, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def test_router_partition_two_holders_without_witness_one_with(bed: Testbed, etcd: EtcdCluster) -> None:

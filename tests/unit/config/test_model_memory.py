@@ -19,43 +19,39 @@ from vipkeeper import records
 from vipkeeper.config import loads, model
 from vipkeeper.config.ip_interface import IPv4Interface, IPv6Interface, ip_interface
 
+
+def _instance(name: str, vrid: int, addresses: str) -> str:
+    """One vrrp_instance of CONF: the same text in each but for the name, VRID and addresses (the
+    values written many times, shared within a parse)."""
+    return f"""vrrp_instance {name} {{
+  interface eth0
+  state BACKUP
+  virtual_router_id {vrid}
+  advert_int 0.5
+  version 3
+  unicast_src_ip 192.0.2.1
+  unicast_peer {{
+    192.0.2.2
+  }}
+{addresses}}}
+"""
+
+
 CONF = """
 global_defs {
   router_id r1
 }
-vrrp_instance VI_1 {
-  interface eth0
-  state BACKUP
-  virtual_router_id 1
-  advert_int 0.5
-  version 3
-  unicast_src_ip 192.0.2.1
-  unicast_peer {
-    192.0.2.2
-  }
-  virtual_ipaddress {
+""" + _instance("VI_1", 1, """  virtual_ipaddress {
     198.51.100.1/24 dev eth0
   }
-}
-vrrp_instance VI_2 {
-  interface eth0
-  state BACKUP
-  virtual_router_id 2
-  advert_int 0.5
-  version 3
-  unicast_src_ip 192.0.2.1
-  unicast_peer {
-    192.0.2.2
-  }
-  virtual_ipaddress {
+""") + _instance("VI_2", 2, """  virtual_ipaddress {
     198.51.100.2/24
   }
   virtual_ipaddress_excluded {
     2001:db8::1/64
   }
   use_ipvlan ipv0 198.51.100.9/24
-}
-"""
+""")
 
 
 def model_records() -> list[type]:
@@ -101,6 +97,9 @@ def test_vip_addresses_keep_no_network_object() -> None:
     for address in (v4, v6, ipvlan):
         assert isinstance(address, (IPv4Interface, IPv6Interface))
         assert "network" not in vars(address)
+        assert list(vars(address)) == ["netmask", "_prefixlen"]  # no more per object than that...
+        stdlib = ipaddress.IPv4Interface if address.version == 4 else ipaddress.IPv6Interface
+        assert type(address).__basicsize__ == stdlib.__basicsize__  # ...and no slot beside the stdlib's
     assert v4 == ipaddress.ip_interface("198.51.100.1/24") and str(v4.network) == "198.51.100.0/24"
     assert v6.network == ipaddress.IPv6Network("2001:db8::/64") and str(ipvlan) == "198.51.100.9/24"
 

@@ -5,26 +5,22 @@ it is needed. Fake socket and addresses; the loop's clock is a float the test se
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
-import socket
+from collections.abc import Callable
 
 import pytest
 
-from vipkeeper.config import loads
 from vipkeeper.daemon.router import Router
-from vipkeeper.daemon.runtime import params_of
-from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import Startup, State, TimerFired, TrackerChanged, skew_us
+
+from .router_harness import GROUP, on_loop, routers
 
 CONFIG = """vrrp_instance VI_1 { interface eth0
   virtual_router_id 51 priority 100 advert_int 1
   virtual_ipaddress { 192.0.2.100/32 } }"""
-SRC = ipaddress.IPv4Address("192.0.2.1")
 PEER = ipaddress.IPv4Address("192.0.2.2")
-GROUP = ipaddress.IPv4Address("224.0.0.18")
 
 
 class _Events(logging.Handler):
@@ -72,12 +68,16 @@ def events():
         root.handlers, root.propagate, root.level = saved
 
 
-def _router(events: list) -> Router:
-    config = loads(CONFIG)
-    model = config.instances[0]
-    sock = VrrpSocket(_Wire(events), "eth0", 2, socket.AF_INET, GROUP, SRC)  # type: ignore[arg-type]
-    return Router(model, params_of(model, config, SRC), sock, _Addresses(events), None,  # type: ignore[arg-type]
-                  lambda r, n: None)
+def _started(events: list, test: Callable[[Router, list[float]], None]) -> None:
+    """Run test(router, clock) on CONFIG's router, its adverts, VIP changes and lines in `events`,
+    once it has had its Startup; the loop's clock is clock[0], 100.0 at first."""
+
+    def body(clock: list[float]) -> None:
+        (router,) = routers(CONFIG, _Wire(events), addresses=lambda: _Addresses(events))
+        router.feed(Startup())
+        test(router, clock)
+
+    on_loop(body, 100.0)
 
 
 def _advert(prio: int) -> packet.Received:
@@ -86,12 +86,7 @@ def _advert(prio: int) -> packet.Received:
 
 
 def test_the_new_masters_lines_are_written_after_its_vip_and_advert(events: list) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        clock = [100.0]
-        loop.time = lambda: clock[0]  # type: ignore[method-assign]
-        router = _router(events)
-        router.feed(Startup())
+    def check(router: Router, clock: list[float]) -> None:
         events.clear()
         deadline = router.core.next_deadline()
         assert deadline is not None
@@ -106,16 +101,11 @@ def test_the_new_masters_lines_are_written_after_its_vip_and_advert(events: list
         assert lines[:2] == ["(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE"]
         assert kinds.index("log") > kinds.index("advert")
 
-    asyncio.run(main())
+    _started(events, check)
 
 
 def test_a_lost_tracker_sends_priority_zero_before_any_line(events: list) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        clock = [100.0]
-        loop.time = lambda: clock[0]  # type: ignore[method-assign]
-        router = _router(events)
-        router.feed(Startup())
+    def check(router: Router, clock: list[float]) -> None:
         clock[0] = router.core.next_deadline() or 0.0
         router.feed(TimerFired())
         assert router._advert_zero is not None  # prepared with the first advert, before any failover
@@ -126,16 +116,11 @@ def test_a_lost_tracker_sends_priority_zero_before_any_line(events: list) -> Non
         assert ("log", "(VI_1) Entering FAULT STATE") in events
         assert [e[0] for e in events].index("remove") < [e[0] for e in events].index("log")
 
-    asyncio.run(main())
+    _started(events, check)
 
 
 def test_the_arrival_time_of_an_advert_is_what_the_timers_run_from(events: list) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        clock = [100.0]
-        loop.time = lambda: clock[0]  # type: ignore[method-assign]
-        router = _router(events)
-        router.feed(Startup())
+    def check(router: Router, clock: list[float]) -> None:
         clock[0] = 101.0
         router.received(_advert(150), at=100.98)
         clock[0] = 102.3  # read 0.2 s after it arrived
@@ -144,4 +129,4 @@ def test_the_arrival_time_of_an_advert_is_what_the_timers_run_from(events: list)
         router.received(_advert(150))  # no arrival known: the read time
         assert router.core.next_deadline() == 102.3 + 3 + skew_us(2, 100, 100) / 1e6
 
-    asyncio.run(main())
+    _started(events, check)

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 
-from vipkeeper.config import loads
-from vipkeeper.daemon.router import Router, RouterCounters
-from vipkeeper.daemon.runtime import params_of
+from vipkeeper.daemon.router import RouterCounters
 from vipkeeper.net.addresses import Vip
-from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.vrrp.instance import (
     AdvertReceived,
     ForceMaster,
@@ -28,14 +24,14 @@ from vipkeeper.vrrp.log_limit import LogLimiter
 from vipkeeper.vrrp.packet import Advertisement
 from vipkeeper.vrrp.vip_conflict import ConflictCore
 
+from .router_harness import routers
+
 CONFIG = """vrrp_instance VI_1 { interface eth0
   virtual_router_id 51 priority 255 advert_int 1 version 3
   virtual_ipaddress { 192.0.2.100/32 } }
 vrrp_instance VI_2 { interface eth0
   virtual_router_id 52 priority 255 advert_int 1 version 3
   virtual_ipaddress { 192.0.2.101/32 } }"""
-SRC = ipaddress.IPv4Address("192.0.2.1")
-GROUP = ipaddress.IPv4Address("224.0.0.18")
 
 
 class _Wire:
@@ -47,29 +43,10 @@ class _Wire:
         return len(data)
 
 
-class _Addresses:
-    def add_now(self, vip: object) -> bool:
-        return True
-
-    def remove_now(self, vip: object) -> bool:
-        return True
-
-
-def _routers() -> tuple[list[Router], _Wire]:
-    config = loads(CONFIG)
-    wire = _Wire()
-    sock = VrrpSocket(wire, "eth0", 2, socket.AF_INET, GROUP, SRC)  # type: ignore[arg-type]
-
-    def on_notify(router: Router, action: object) -> None:
-        pass
-
-    return [Router(model, params_of(model, config, SRC), sock, _Addresses(), None,  # type: ignore[arg-type]
-                   on_notify) for model in config.instances], wire
-
-
 def test_per_instance_objects_have_no_dict_and_share_what_they_can() -> None:
     async def main() -> None:
-        (a, b), wire = _routers()
+        wire = _Wire()
+        a, b = routers(CONFIG, wire)
         for obj in (a, a.core, a.counters, a.params, a.params.vips[0], LogLimiter()):
             assert not hasattr(obj, "__dict__"), type(obj).__name__
         # made at first use: nothing of the kind yet

@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 
-from vipkeeper.config import loads
 from vipkeeper.daemon.router import Router
-from vipkeeper.daemon.runtime import params_of
-from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import AdvertReceived, Instance, Startup, State
+
+from .router_harness import on_loop, routers
 
 CONFIG = """vrrp_instance VI_1 { interface eth0
   virtual_router_id 51 priority 255 advert_int 1 version 3
   garp_master_delay 2.5
   virtual_ipaddress { 192.0.2.100/32 } }"""
-SRC = ipaddress.IPv4Address("192.0.2.1")
 PEER = ipaddress.IPv4Address("192.0.2.2")
-GROUP = ipaddress.IPv4Address("224.0.0.18")
 
 
 class _Capture:
@@ -38,21 +34,9 @@ class _Capture:
         return len(data)
 
 
-class _Addresses:
-    def add_now(self, vip: object) -> bool:
-        return True
-
-    def remove_now(self, vip: object) -> bool:
-        return True
-
-
 def _router(clock: list[float], timers: PreciseTimers | None) -> tuple[Router, _Capture, list[int]]:
-    config = loads(CONFIG)
-    model = config.instances[0]
     cap = _Capture(clock)
-    sock = VrrpSocket(cap, "eth0", 2, socket.AF_INET, GROUP, SRC)  # type: ignore[arg-type]
-    router = Router(model, params_of(model, config, SRC), sock, _Addresses(), None,  # type: ignore[arg-type]
-                    lambda r, n: None, timers=timers)
+    (router,) = routers(CONFIG, cap, timers=timers)
     handled = [0]
 
     class Counting(Instance):  # the core (slotted: no method to replace on the instance) counting its events
@@ -67,11 +51,8 @@ def _router(clock: list[float], timers: PreciseTimers | None) -> tuple[Router, _
 
 
 def test_steady_adverts_equal_the_cores_and_bypass_it() -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        clock = [1000.0]
-        loop.time = lambda: clock[0]  # type: ignore[method-assign]
-        timers = PreciseTimers(loop)
+    def check(clock: list[float]) -> None:
+        timers = PreciseTimers(asyncio.get_running_loop())
         steady, cap_s, handled_s = _router(clock, timers)
         plain, cap_p, handled_p = _router(clock, None)  # no precise timers: every timer via the core
         for r in (steady, plain):
@@ -105,17 +86,14 @@ def test_steady_adverts_equal_the_cores_and_bypass_it() -> None:
         assert steady.core.next_deadline() == plain.core.next_deadline() == steady.next_deadline()
         timers.close()
 
-    asyncio.run(main())
+    on_loop(check, 1000.0)
 
 
 def test_a_router_in_a_sync_group_never_goes_steady() -> None:
     from vipkeeper.daemon.router import GroupDriver
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        clock = [50.0]
-        loop.time = lambda: clock[0]  # type: ignore[method-assign]
-        timers = PreciseTimers(loop)
+    def check(clock: list[float]) -> None:
+        timers = PreciseTimers(asyncio.get_running_loop())
         router, _cap, _handled = _router(clock, timers)
         router.feed(Startup())
         for _ in range(10):  # master-down, then the delayed GARP: steady from there
@@ -131,4 +109,4 @@ def test_a_router_in_a_sync_group_never_goes_steady() -> None:
         assert router._steady_at is None and isinstance(router.core, Instance)
         timers.close()
 
-    asyncio.run(main())
+    on_loop(check, 50.0)
