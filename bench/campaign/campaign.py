@@ -1127,9 +1127,13 @@ def run_schedule(schedule: Schedule, flavour: str, keep_dir: Path | None = None,
                     rec.checker_errors.append(f"{t:.2f}s sampler: {exc}")
                     time.sleep(0.01)
                     continue
-                rec.samples.append((round(t, 3), tuple(n for n in NODES if main_ip in addrs[n])))
+                # dated when the reads are done: every node's state was read at or before that time,
+                # never after it (dated at the start, a read that a loaded machine finished after a
+                # fault's action was dated before the action: reload seed 122)
+                seen = rel()
+                rec.samples.append((round(seen, 3), tuple(n for n in NODES if main_ip in addrs[n])))
                 if mode in TWO_INSTANCES:  # in step with samples (the sync verdict zips them)
-                    rec.samples2.append((round(t, 3), tuple(n for n in NODES if VIP2.ip in addrs[n])))
+                    rec.samples2.append((round(seen, 3), tuple(n for n in NODES if VIP2.ip in addrs[n])))
                 time.sleep(max(0.0, 0.01 - (rel() - t)))
 
         # the capture: VRRP frames on the bridge, seen from the client
