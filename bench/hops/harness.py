@@ -8,7 +8,7 @@ kills a's tracked process RUNS times and records per run: t0 (monotonic, just be
 the priority-0 advert's kernel receive stamp on b's eth0, the VIP's netlink event on b, the PIDs.
 summary.py joins that with the daemons' stamps into per-hop medians.
 """
-import json, os, sys, time, glob, tempfile
+import json, os, sys, time, tempfile
 from bench.lab import Pair, PairSettings, VIP
 from vipkeeper.lab.watch import FrameCapture, is_vrrp_or_arp
 from vipkeeper.lab.nodes import set_daemon_python

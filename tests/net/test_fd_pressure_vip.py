@@ -20,7 +20,6 @@ import pytest
 
 from vipkeeper.lab.proc import wait_for
 from vipkeeper.lab.topology import Topology
-from vipkeeper.net.netns import call_in
 
 pytestmark = pytest.mark.net
 

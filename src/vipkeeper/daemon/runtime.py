@@ -64,7 +64,7 @@ from vipkeeper.daemon.early_listen import (
 from vipkeeper.daemon.loop_watch import LoopWatch
 from vipkeeper.daemon.process import raise_fd_limit
 from vipkeeper.daemon.run_options import RunOptions
-from vipkeeper.daemon.signal_table import IGNORED_SIGNALS, SIGNUM, STOP_SIGNALS, early_signal_handlers
+from vipkeeper.daemon.signal_table import IGNORED_SIGNALS, SIGNUM, STOP_SIGNALS
 from vipkeeper.daemon.router import (
     GroupDriver,
     Router,

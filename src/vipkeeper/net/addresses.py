@@ -376,7 +376,6 @@ class AddressOwner:
 
 
 def _strerror(err: int) -> str:
-    import os
 
     return os.strerror(err) if err > 0 else str(err)
 

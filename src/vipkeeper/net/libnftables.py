@@ -8,7 +8,6 @@ libnftables 1.0.6 also reads its input as JSON.
 
 from __future__ import annotations
 
-import ctypes
 import json
 from typing import Any
 
