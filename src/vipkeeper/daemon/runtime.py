@@ -1181,9 +1181,10 @@ class Runtime:
         if removals != self._vips_verified_at:  # an owned address was given up: check every Master
             verified.clear()
             self._vips_verified_at = removals
-        for name, router in list(self.routers.items()):
+        for router in tuple(self.routers.values()):  # (not a 2-tuple per Master each pass: issue 18)
             if not router.vips_wanted:
                 continue
+            name = router.name
             params = router.params
             if verified.get(name) is params:
                 continue
