@@ -102,7 +102,7 @@ from vipkeeper.precise_timers import PreciseTimers
 from vipkeeper.records import factory, record
 from vipkeeper.script_launch import set_script_umask
 from vipkeeper.script_users import ScriptUsers
-from vipkeeper.track.proc_connector import ConnectorUnavailable
+from vipkeeper.track.connector_error import ConnectorUnavailable
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.garp_pacing import plan_of
 from vipkeeper.vrrp.instance import (

@@ -26,7 +26,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vipkeeper.config.model import Config, GlobalDefs, VrrpScript
 from vipkeeper.config.model import Instance as InstanceModel
@@ -42,15 +42,13 @@ from vipkeeper.track.priority import (
     instance_refs,
     up_down_effect,
 )
-from vipkeeper.track.proc_connector import (
-    ConnectorUnavailable,
-    ProcessConnector,
-    ProcessTracker,
-    open_connector,
-)
-from vipkeeper.track.process_table import StatusChange
+from vipkeeper.track.connector_error import ConnectorUnavailable
 from vipkeeper.track.script import ScriptRunner
 from vipkeeper.vrrp.instance import TrackerChanged
+
+if TYPE_CHECKING:  # track/proc_connector.py is imported only when a process is tracked (issue 18 memory)
+    from vipkeeper.track.proc_connector import ProcessConnector, ProcessTracker
+    from vipkeeper.track.process_table import StatusChange
 
 log = logging.getLogger("vipkeeper.track")
 
@@ -92,6 +90,8 @@ class TrackingHub:
     def prepare(self) -> None:
         """Open the process connector now (initial network namespace), if anything needs it."""
         if self.config.track_processes and self._connector is None and not self._problem:
+            from vipkeeper.track.proc_connector import open_connector
+
             self._connector, self._problem = open_connector(self.config.global_defs.process_monitor_rcv_bufs)
 
     async def start(self, on_change: OnChange) -> None:
@@ -105,6 +105,8 @@ class TrackingHub:
                 if ref.kind == "interface" and ref.tracker not in self.ifaces._up:
                     self.ifaces.link_changed(ref.tracker, link_state(ref.tracker).up)
         if config.track_processes and self.processes is None:
+            from vipkeeper.track.proc_connector import ProcessTracker
+
             self.processes = ProcessTracker(
                 list(config.track_processes), self._process_changed, connector=self._connector,
                 connector_problem=self._problem, rescan_interval=self.rescan_interval,
@@ -192,6 +194,8 @@ class TrackingHub:
             if tuple(config.track_processes) != tuple(old.track_processes) or \
                     (config.track_processes and self.processes is None):
                 if config.track_processes:
+                    from vipkeeper.track.proc_connector import ProcessTracker
+
                     tracker = ProcessTracker(
                         list(config.track_processes), staged.hold_process_change,
                         connector=None, connector_problem=self._problem,
