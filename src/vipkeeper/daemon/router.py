@@ -26,13 +26,12 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vipkeeper import log_hold
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
-from vipkeeper.net.firewall import Firewall
 from vipkeeper.net.libnftables import NftError
 from vipkeeper.net.routes import RouteOwner
 from vipkeeper.net.vrrp_socket import VrrpSocket
@@ -57,6 +56,9 @@ from vipkeeper.vrrp.instance import (
     steady_early,
 )
 from vipkeeper.vrrp.sync_group import GroupNotify, SyncGroup
+
+if TYPE_CHECKING:  # net/firewall.py is imported by the runtime only when `nftables` is configured (issue 18)
+    from vipkeeper.net.firewall import Firewall
 
 log = logging.getLogger("vipkeeper.vrrp")
 

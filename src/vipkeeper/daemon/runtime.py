@@ -87,7 +87,6 @@ from vipkeeper.net.addresses import (
     link_state,
 )
 from vipkeeper.net.announce import AnnounceError, Announcer
-from vipkeeper.net.firewall import Firewall
 from vipkeeper.net.libnftables import NftError
 from vipkeeper.net.routes import RouteOwner, RouteWatch
 from vipkeeper.net.vmac import VmacError, VmacOwner, VmacSpec, vmac_mac
@@ -120,6 +119,7 @@ from vipkeeper.vrrp.instance import (
 )
 
 if TYPE_CHECKING:  # notify/fifo.py is imported only when a fifo is configured (issue 18: RSS)
+    from vipkeeper.net.firewall import Firewall  # and net/firewall.py when `nftables` is (likewise)
     from vipkeeper.notify.fifo import NotifyFifo
 
 log = logging.getLogger("vipkeeper.daemon")
@@ -866,6 +866,8 @@ class Runtime:
         g = config.global_defs
         if g.nftables is None:
             return None
+        from vipkeeper.net.firewall import Firewall
+
         firewall = Firewall(g.nftables, g.nftables_priority, g.nftables_counters)
         families = {vip.address.version for model in config.instances if Runtime._guarded(model)
                     for vip in model.virtual_ipaddress + model.virtual_ipaddress_excluded}
