@@ -33,7 +33,6 @@ from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
 from vipkeeper.net.libnftables import NftError
-from vipkeeper.net.routes import RouteOwner
 from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
@@ -59,6 +58,7 @@ from vipkeeper.vrrp.sync_group import GroupNotify, SyncGroup
 
 if TYPE_CHECKING:  # net/firewall.py is imported by the runtime only when `nftables` is configured (issue 18)
     from vipkeeper.net.firewall import Firewall
+    from vipkeeper.net.routes import RouteOwner  # likewise net/routes.py: virtual_routes/rules, static ones
 
 log = logging.getLogger("vipkeeper.vrrp")
 
@@ -283,6 +283,8 @@ class Router:
         if self.route_owner is None:
             if not (model.virtual_routes or model.virtual_rules) or not master:
                 return
+            from vipkeeper.net.routes import RouteOwner
+
             self.route_owner = RouteOwner(f"({self.name})")
         self._routes_synced = (model, master)
         if master:

@@ -88,7 +88,6 @@ from vipkeeper.net.addresses import (
 )
 from vipkeeper.net.announce import AnnounceError, Announcer
 from vipkeeper.net.libnftables import NftError
-from vipkeeper.net.routes import RouteOwner, RouteWatch
 from vipkeeper.net.vmac import VmacError, VmacOwner, VmacSpec, vmac_mac
 from vipkeeper.net.vrrp_socket import (
     RawReceived,
@@ -120,6 +119,7 @@ from vipkeeper.vrrp.instance import (
 
 if TYPE_CHECKING:  # notify/fifo.py is imported only when a fifo is configured (issue 18: RSS)
     from vipkeeper.net.firewall import Firewall  # and net/firewall.py when `nftables` is (likewise)
+    from vipkeeper.net.routes import RouteOwner, RouteWatch  # and net/routes.py when routes or rules are
     from vipkeeper.notify.fifo import NotifyFifo
 
 log = logging.getLogger("vipkeeper.daemon")
@@ -402,6 +402,8 @@ class Runtime:
         static route or rule names a track_group."""
         if self.route_watch is None and (any(m.virtual_routes or m.virtual_rules for m in config.instances)
                                          or self._static_watched(config)):
+            from vipkeeper.net.routes import RouteWatch
+
             try:
                 self.route_watch = RouteWatch()
                 self.route_watch.start(self._on_route_deleted)
@@ -453,6 +455,8 @@ class Runtime:
         if self.static_routes is None:
             if not (config.static_routes or config.static_rules):
                 return
+            from vipkeeper.net.routes import RouteOwner
+
             self.static_routes = RouteOwner("static")
         self.static_routes.sync(config.static_routes, config.static_rules)
 

@@ -4,7 +4,7 @@
 Measured in a fresh interpreter (this one has imported everything the other tests use): the
 runtime, the control server and the VRRP core leave out the process connector and its process
 table (imported when a `vrrp_track_process` is configured), the nftables firewall (when
-`nftables` is) and `dataclasses` (with `copy`);
+`nftables` is), the route and rule owner (when routes or rules are) and `dataclasses` (with `copy`);
 a tracked process brings the connector in, and its exception is the same class either way.
 """
 
@@ -25,7 +25,8 @@ from vipkeeper.track.proc_connector import ConnectorUnavailable as Again
 print(json.dumps({"before": before, "same": ConnectorUnavailable is Again}))
 """
 WATCH = ["dataclasses", "copy", "vipkeeper.track.proc_connector", "vipkeeper.track.process_table",
-         "vipkeeper.track.procfs", "vipkeeper.net.firewall", "vipkeeper.net.nft_rules"]
+         "vipkeeper.track.procfs", "vipkeeper.net.firewall", "vipkeeper.net.nft_rules", "vipkeeper.net.routes",
+         "vipkeeper.net.route_requests"]
 
 
 def _run() -> dict:
@@ -36,7 +37,7 @@ def _run() -> dict:
     return json.loads(done.stdout)
 
 
-def test_run_path_leaves_out_process_connector_firewall_and_dataclasses() -> None:
+def test_run_path_leaves_out_connector_firewall_routes_and_dataclasses() -> None:
     got = _run()
     assert got["before"] == []
     assert got["same"] is True
