@@ -137,15 +137,19 @@ def test_metrics_module_loads_neither_prometheus_client_nor_ssl() -> None:
 
 
 def test_daemon_modules_leave_out_features_the_configuration_may_not_use() -> None:
-    """The notify fifo (notify/fifo.py) and the start-up/shutdown scripts (daemon/lifecycle_scripts.py)
-    are imported when the configuration names them, not by the runtime itself (issue 18: RSS of a
-    daemon that does not use them); tests/net/test_notify_fifo*.py and test_lifecycle_scripts.py run them."""
+    """The notify fifo (notify/fifo.py), the start-up/shutdown scripts (daemon/lifecycle_scripts.py),
+    VMACs (net/vmac.py), mail alerts (notify/mail.py, smtp.py, mail_format.py) and sync groups
+    (vrrp/sync_group.py) are imported when the configuration names them, not by the runtime itself
+    (issue 18: RSS of a daemon that does not use them); tests/net/test_notify_fifo*.py,
+    test_lifecycle_scripts.py, test_vmac*.py, test_mail_alerts.py and the sync group tests run them."""
     out = run_python(
         "import sys, json\n"
         "from vipkeeper.asyncio_tls import import_asyncio\n"
         "import_asyncio()\n"
         "import vipkeeper.cli, vipkeeper.daemon.start, vipkeeper.daemon.runtime, vipkeeper.control.server\n"
         "import vipkeeper.daemon.tracking, vipkeeper.daemon.config_file, vipkeeper.daemon.early_listen\n"
-        "print(json.dumps(sorted(m for m in ('vipkeeper.notify.fifo', 'vipkeeper.daemon.lifecycle_scripts')\n"
+        "print(json.dumps(sorted(m for m in ('vipkeeper.notify.fifo', 'vipkeeper.daemon.lifecycle_scripts',\n"
+        "                                    'vipkeeper.net.vmac', 'vipkeeper.notify.mail', 'vipkeeper.notify.smtp',\n"
+        "                                    'vipkeeper.notify.mail_format', 'vipkeeper.vrrp.sync_group')\n"
         "                        if m in sys.modules)))")
     assert out == []
