@@ -110,6 +110,8 @@ def test_conflict_records_share_the_empty_answers_until_an_answer() -> None:
 
 def test_instances_alike_share_one_common_parameter_record() -> None:
     config = loads(CONFIG)
+    first, second = config.instances  # the configuration's records share theirs too (records' shared=)
+    assert first._shared is second._shared and not hasattr(first, "__dict__")  # type: ignore[attr-defined]
     a, b = (params_of(m, config, SRC) for m in config.instances)
     assert a.name != b.name and a.vrid != b.vrid
     assert a.common is b.common and a.advert_int == b.advert_int and a.garp_master_delay == b.garp_master_delay
