@@ -83,7 +83,8 @@ class ScriptCommand:
     where: Where = NOWHERE
 
 
-@record(frozen=True, slots=True)
+@record(frozen=True, slots=True, shared=("dev", "brd", "scope", "label", "no_track", "peer", "options", "track_group",
+                                         "vmac"))
 class VirtualAddress:
     """One `virtual_ipaddress` (or `_excluded`, or `static_ipaddress`) entry.
 
