@@ -138,10 +138,11 @@ def test_metrics_module_loads_neither_prometheus_client_nor_ssl() -> None:
 
 def test_daemon_modules_leave_out_features_the_configuration_may_not_use() -> None:
     """The notify fifo (notify/fifo.py), the start-up/shutdown scripts (daemon/lifecycle_scripts.py),
-    VMACs (net/vmac.py), mail alerts (notify/mail.py, smtp.py, mail_format.py) and sync groups
-    (vrrp/sync_group.py) are imported when the configuration names them, not by the runtime itself
+    VMACs (net/vmac.py), mail alerts (notify/mail.py, smtp.py, mail_format.py), sync groups
+    (vrrp/sync_group.py), tracked files (track/file.py) and tracked scripts (track/script.py) are imported when the configuration names them, not by the runtime itself
     (issue 18: RSS of a daemon that does not use them); tests/net/test_notify_fifo*.py,
-    test_lifecycle_scripts.py, test_vmac*.py, test_mail_alerts.py and the sync group tests run them."""
+    test_lifecycle_scripts.py, test_vmac*.py, test_mail_alerts.py, test_track_file*.py, test_track_script*.py
+    and the sync group tests run them."""
     out = run_python(
         "import sys, json\n"
         "from vipkeeper.asyncio_tls import import_asyncio\n"
@@ -150,6 +151,7 @@ def test_daemon_modules_leave_out_features_the_configuration_may_not_use() -> No
         "import vipkeeper.daemon.tracking, vipkeeper.daemon.config_file, vipkeeper.daemon.early_listen\n"
         "print(json.dumps(sorted(m for m in ('vipkeeper.notify.fifo', 'vipkeeper.daemon.lifecycle_scripts',\n"
         "                                    'vipkeeper.net.vmac', 'vipkeeper.notify.mail', 'vipkeeper.notify.smtp',\n"
-        "                                    'vipkeeper.notify.mail_format', 'vipkeeper.vrrp.sync_group')\n"
+        "                                    'vipkeeper.notify.mail_format', 'vipkeeper.vrrp.sync_group',\n"
+        "                                    'vipkeeper.track.file', 'vipkeeper.track.script')\n"
         "                        if m in sys.modules)))")
     assert out == []

@@ -33,7 +33,6 @@ from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import link_state
 from vipkeeper.script_launch import Vetted, resolve_identity, vet_command
 from vipkeeper.script_users import ScriptUsers
-from vipkeeper.track.file import FileTracker
 from vipkeeper.track.interface import InterfaceStates
 from vipkeeper.track.priority import (
     ResolvedRef,
@@ -43,10 +42,11 @@ from vipkeeper.track.priority import (
     up_down_effect,
 )
 from vipkeeper.track.connector_error import ConnectorUnavailable
-from vipkeeper.track.script import ScriptRunner
 from vipkeeper.vrrp.instance import TrackerChanged
 
 if TYPE_CHECKING:  # track/proc_connector.py is imported only when a process is tracked (issue 18 memory)
+    from vipkeeper.track.file import FileTracker  # likewise track/file.py for a vrrp_track_file
+    from vipkeeper.track.script import ScriptRunner  # and track/script.py for a referenced vrrp_script
     from vipkeeper.track.proc_connector import ProcessConnector, ProcessTracker
     from vipkeeper.track.process_table import StatusChange
 
@@ -122,6 +122,8 @@ class TrackingHub:
         for spec in config.track_files:
             if spec.name in self.files:
                 continue
+            from vipkeeper.track.file import FileTracker
+
             tracker = FileTracker(spec, self._file_changed)
             self.files[spec.name] = tracker
             self.file_values[spec.name] = tracker.start()
@@ -142,6 +144,8 @@ class TrackingHub:
                 self.disabled_scripts.add(spec.name)
                 continue
             self.disabled_scripts.discard(spec.name)
+            from vipkeeper.track.script import ScriptRunner
+
             runner = ScriptRunner(spec, self._script_changed, vetted=verdict)
             self.scripts[spec.name] = runner
             self.script_status[spec.name] = runner.ok
@@ -208,6 +212,8 @@ class TrackingHub:
             for spec in config.track_files:
                 if spec.name in self.files and old.track_file(spec.name) == spec:
                     continue
+                from vipkeeper.track.file import FileTracker
+
                 tracker = FileTracker(spec, staged.hold_file_change)
                 staged.files[spec.name] = tracker
                 staged.file_values[spec.name] = tracker.start()
