@@ -18,10 +18,11 @@ in a process (most of the configuration model in `vipkeeper check`) never pays f
 compilation.
 
 `shared=("a", "b", ...)` (with `slots=True, frozen=True`) keeps those fields, which most
-records of a class have alike, in one tuple per distinct combination of values instead of a slot
-each: the record holds a reference to that tuple (`_shared`) and the fields read as its own
-through properties; `fields`, `replace`, `asdict`, `==`, `hash`, `repr`, pickling are as
-without it. For what a process holds a thousand of (the configuration's instances, issue 18).
+records of a class have alike, in one object per distinct combination of values instead of a slot
+each: the record holds a reference to that combination's one holder object (`_shared`, slotted)
+and the fields read as its own through properties (`attrgetter("_shared.name")`, in C);
+`fields`, `replace`, `asdict`, `==`, `hash`, `repr`, pickling are as without it. For what a
+process holds a thousand of (the configuration's instances, issue 18).
 Values are kept apart by type as well as by value (1 and 1.0, True and 1 stay as given).
 
 `fields`, `replace` and `asdict` stand for their `dataclasses` namesakes (which do not accept
@@ -131,8 +132,10 @@ def _process(cls: type[T], frozen: bool, order: bool, eq: bool, slots: bool, sha
     cls.__record_shared__ = shared  # type: ignore[attr-defined]
     if shared:
         cls.__record_interned__ = {}  # type: ignore[attr-defined]
-        for i, name in enumerate(shared):
-            setattr(cls, name, property(_shared_getter(i), doc=f"{name} (shared)"))
+        # the shared values' holder: a slotted object, so a field reads in C (attrgetter "_shared.x")
+        cls.__record_holder__ = type(f"{cls.__name__}Shared", (), {"__slots__": shared})  # type: ignore[attr-defined]
+        for name in shared:
+            setattr(cls, name, property(attrgetter("_shared." + name), doc=f"{name} (shared)"))
     cls.__record_frozen__ = frozen  # type: ignore[attr-defined]
     names = tuple(f.name for f in ordered)
     body = cls.__dict__
@@ -262,26 +265,26 @@ def _bind(cls: type, self: Any, args: tuple, kwargs: dict[str, Any]) -> None:
 _INTERNED_MAX = 4096  # distinct combinations of shared values kept per class (reloads bring new ones)
 
 
-def _shared_getter(i: int) -> Callable[[Any], Any]:
-    def get(self: Any) -> Any:
-        return self._shared[i]
+def _holder(cls: type, values: tuple) -> Any:
+    holder = object.__new__(cls.__record_holder__)  # type: ignore[attr-defined]
+    for name, value in zip(cls.__record_shared__, values):  # type: ignore[attr-defined]
+        object.__setattr__(holder, name, value)
+    return holder
 
-    return get
 
-
-def _intern(cls: type, values: tuple) -> tuple:
-    """The one tuple of a class's shared values equal to `values` (by value and type)."""
+def _intern(cls: type, values: tuple) -> Any:
+    """The one holder of a class's shared values equal to `values` (by value and type)."""
     interned: dict = cls.__record_interned__  # type: ignore[attr-defined]
     try:
         key = (values, tuple(map(type, values)))
         found = interned.get(key)
-    except TypeError:  # an unhashable value: this record keeps its own tuple
-        return values
+    except TypeError:  # an unhashable value: this record keeps a holder of its own
+        return _holder(cls, values)
     if found is None:
         if len(interned) >= _INTERNED_MAX:
             interned.clear()
-        found = interned[key] = values
-    return found  # type: ignore[no-any-return]
+        found = interned[key] = _holder(cls, values)
+    return found
 
 
 def _put_all(cls: type, self: Any, fields: tuple[Field, ...], values: Any) -> None:
