@@ -17,6 +17,14 @@ the same code `dataclass` generates, so it is as fast from then on. A class buil
 in a process (most of the configuration model in `vipkeeper check`) never pays for a
 compilation.
 
+`shared=("a", "b", ...)` (with `slots=True, frozen=True`) keeps those fields, which most
+records of a class have alike, in one object per distinct combination of values instead of a slot
+each: the record holds a reference to that combination's one holder object (`_shared`, slotted)
+and the fields read as its own through properties (`attrgetter("_shared.name")`, in C);
+`fields`, `replace`, `asdict`, `==`, `hash`, `repr`, pickling are as without it. For what a
+process holds a thousand of (the configuration's instances, issue 18).
+Values are kept apart by type as well as by value (1 and 1.0, True and 1 stay as given).
+
 `fields`, `replace` and `asdict` stand for their `dataclasses` namesakes (which do not accept
 records). Only what vipkeeper uses is here: `slots=True` as dataclass's (the class made again with
 `__slots__`); no `kw_only`, `InitVar`, `init=False`.
@@ -76,16 +84,16 @@ def _is_classvar(annotation: Any) -> bool:
 
 
 def record(cls: type[T] | None = None, /, *, frozen: bool = False, order: bool = False, eq: bool = True,
-           slots: bool = False) -> Any:
+           slots: bool = False, shared: tuple[str, ...] = ()) -> Any:
     """Decorate a class with annotated fields as a record (see the module docstring)."""
 
     def wrap(cls: type[T]) -> type[T]:
-        return _process(cls, frozen, order, eq, slots)
+        return _process(cls, frozen, order, eq, slots, tuple(shared))
 
     return wrap if cls is None else wrap(cls)
 
 
-def _process(cls: type[T], frozen: bool, order: bool, eq: bool, slots: bool) -> type[T]:
+def _process(cls: type[T], frozen: bool, order: bool, eq: bool, slots: bool, shared: tuple[str, ...] = ()) -> type[T]:
     fields: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
         for f in getattr(base, "__record_fields__", ()):
@@ -114,9 +122,20 @@ def _process(cls: type[T], frozen: bool, order: bool, eq: bool, slots: bool) -> 
             seen_default = True
         elif seen_default:
             raise TypeError(f"non-default argument {f.name!r} follows default argument")
+    if shared:
+        unknown = sorted(set(shared) - {f.name for f in ordered})
+        if unknown or not (slots and frozen):
+            raise TypeError(f"shared= needs slots=True, frozen=True and field names (not {unknown})")
     if slots:
-        cls = _with_slots(cls, ordered, frozen)
+        cls = _with_slots(cls, ordered, frozen, shared)
     cls.__record_fields__ = ordered  # type: ignore[attr-defined]
+    cls.__record_shared__ = shared  # type: ignore[attr-defined]
+    if shared:
+        cls.__record_interned__ = {}  # type: ignore[attr-defined]
+        # the shared values' holder: a slotted object, so a field reads in C (attrgetter "_shared.x")
+        cls.__record_holder__ = type(f"{cls.__name__}Shared", (), {"__slots__": shared})  # type: ignore[attr-defined]
+        for name in shared:
+            setattr(cls, name, property(attrgetter("_shared." + name), doc=f"{name} (shared)"))
     cls.__record_frozen__ = frozen  # type: ignore[attr-defined]
     names = tuple(f.name for f in ordered)
     body = cls.__dict__
@@ -160,7 +179,7 @@ def _process(cls: type[T], frozen: bool, order: bool, eq: bool, slots: bool) -> 
     return cls
 
 
-def _with_slots(cls: type[T], fields: tuple[Field, ...], frozen: bool) -> type[T]:
+def _with_slots(cls: type[T], fields: tuple[Field, ...], frozen: bool, shared: tuple[str, ...] = ()) -> type[T]:
     """The class made again with `__slots__` for its own fields (no `__dict__` per instance), as
     `dataclass(slots=True)` does; a frozen one gets the pickling/copying state methods too."""
     if "__slots__" in cls.__dict__:
@@ -172,14 +191,14 @@ def _with_slots(cls: type[T], fields: tuple[Field, ...], frozen: bool) -> type[T
         body.pop(name, None)  # a class attribute (the default) cannot share a slot's name
     body.pop("__dict__", None)
     body.pop("__weakref__", None)
-    body["__slots__"] = tuple(name for name in names if name not in inherited)
+    body["__slots__"] = tuple(name for name in names if name not in inherited and name not in shared) + (
+        ("_shared",) if shared else ())
     if frozen:
         def __getstate__(self: Any) -> list[Any]:
             return [getattr(self, name) for name in names]
 
         def __setstate__(self: Any, state: list[Any]) -> None:
-            for name, value in zip(names, state):
-                object.__setattr__(self, name, value)
+            _put_all(type(self), self, fields, state)
 
         body.setdefault("__getstate__", __getstate__)
         body.setdefault("__setstate__", __setstate__)
@@ -233,17 +252,62 @@ def _bind(cls: type, self: Any, args: tuple, kwargs: dict[str, Any]) -> None:
         if any(f.name == name for f in fields):
             raise TypeError(f"{where} got multiple values for argument {name!r}")
         raise TypeError(f"{where} got an unexpected keyword argument {name!r}")
-    put = object.__setattr__ if cls.__record_frozen__ else setattr  # type: ignore[attr-defined]
-    for f, value in zip(fields, values):
-        put(self, f.name, value)
+    if cls.__record_shared__:  # type: ignore[attr-defined]
+        _put_all(cls, self, fields, values)
+    else:
+        put = object.__setattr__ if cls.__record_frozen__ else setattr  # type: ignore[attr-defined]
+        for f, value in zip(fields, values):
+            put(self, f.name, value)
     if hasattr(cls, "__post_init__"):
         self.__post_init__()
+
+
+_INTERNED_MAX = 4096  # distinct combinations of shared values kept per class (reloads bring new ones)
+
+
+def _holder(cls: type, values: tuple) -> Any:
+    holder = object.__new__(cls.__record_holder__)  # type: ignore[attr-defined]
+    for name, value in zip(cls.__record_shared__, values):  # type: ignore[attr-defined]
+        object.__setattr__(holder, name, value)
+    return holder
+
+
+def _intern(cls: type, values: tuple) -> Any:
+    """The one holder of a class's shared values equal to `values` (by value and type)."""
+    interned: dict = cls.__record_interned__  # type: ignore[attr-defined]
+    try:
+        key = (values, tuple(map(type, values)))
+        found = interned.get(key)
+    except TypeError:  # an unhashable value: this record keeps a holder of its own
+        return _holder(cls, values)
+    if found is None:
+        if len(interned) >= _INTERNED_MAX:
+            interned.clear()
+        found = interned[key] = _holder(cls, values)
+    return found
+
+
+def _put_all(cls: type, self: Any, fields: tuple[Field, ...], values: Any) -> None:
+    """Set a frozen record's fields to `values` (in field order), the shared ones as one tuple."""
+    shared: tuple[str, ...] = getattr(cls, "__record_shared__", ())
+    if not shared:
+        for f, value in zip(fields, values):
+            object.__setattr__(self, f.name, value)
+        return
+    by_name = {}
+    for f, value in zip(fields, values):
+        if f.name in shared:
+            by_name[f.name] = value
+        else:
+            object.__setattr__(self, f.name, value)
+    object.__setattr__(self, "_shared", _intern(cls, tuple(by_name[n] for n in shared)))
 
 
 def _compile_init(cls: type) -> Callable[..., None]:
     """The `__init__` dataclasses would generate for this record, compiled now."""
     fields: tuple[Field, ...] = cls.__record_fields__  # type: ignore[attr-defined]
     frozen = cls.__record_frozen__  # type: ignore[attr-defined]
+    shared: tuple[str, ...] = cls.__record_shared__  # type: ignore[attr-defined]
     env: dict[str, Any] = {"__object": object, "__MISSING": _MISSING}
     params = ["self"]
     lines = []
@@ -258,7 +322,15 @@ def _compile_init(cls: type) -> Callable[..., None]:
             params.append(f"{f.name}=__default{i}")
         else:
             params.append(f.name)
-        lines.append(f"  __object.__setattr__(self, {f.name!r}, {value})" if frozen else f"  self.{f.name} = {value}")
+        if f.name in shared:
+            lines.append(f"  __s{shared.index(f.name)} = {value}")
+        else:
+            lines.append(f"  __object.__setattr__(self, {f.name!r}, {value})" if frozen else f"  self.{f.name} = {value}")
+    if shared:
+        env["__intern"] = _intern
+        env["__cls"] = cls
+        items = "".join(f"__s{i}, " for i in range(len(shared)))
+        lines.append(f"  __object.__setattr__(self, '_shared', __intern(__cls, ({items})))")
     if hasattr(cls, "__post_init__"):
         lines.append("  self.__post_init__()")
     if not lines:

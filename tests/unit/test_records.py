@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import pickle
 
 import pytest
 
 from vipkeeper import records
-from vipkeeper.records import FrozenInstanceError, factory, field, record
+from vipkeeper.records import COMPILE_AFTER, FrozenInstanceError, factory, field, fields, record, replace
 
 
 def make(decorate, make_field):  # type: ignore[no-untyped-def]
@@ -168,3 +169,40 @@ def test_mistakes_refused_as_dataclass_refuses_them() -> None:
         @record
         class Mutable:
             a: list = []  # noqa: RUF012
+
+
+@record(frozen=True, slots=True, shared=("b", "c"))
+class R:
+    a: int
+    b: float = 1.0
+    c: tuple = ()
+    d: str = "x"
+
+
+def test_shared_fields_are_kept_once_per_combination_and_read_as_the_records_own() -> None:
+    one, two, other = R(1), R(2, 1.0, ()), R(3, 1)  # 1 is not 1.0: a combination of its own
+    assert not hasattr(one, "__dict__") and "b" not in R.__slots__ and "_shared" in R.__slots__
+    assert one._shared is two._shared and other._shared is not one._shared  # type: ignore[attr-defined]
+    assert (one.a, one.b, one.c, one.d) == (1, 1.0, (), "x") and type(other.b) is int
+    assert [f.name for f in fields(R)] == ["a", "b", "c", "d"]
+    moved = replace(one, b=2.5)
+    assert moved.b == 2.5 and moved.a == 1 and one.b == 1.0
+    assert R(1) == one and R(1) != moved and hash(R(1)) == hash(one)
+    assert repr(one) == "R(a=1, b=1.0, c=(), d='x')"
+    with pytest.raises(FrozenInstanceError):
+        one.b = 3.0  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(moved)) == moved
+    built = [R(i, 1.0, (i % 2,)) for i in range(3 * COMPILE_AFTER)]  # past the compiled __init__ too
+    assert built[-1]._shared is built[1]._shared and built[-1].c == (1,) and built[-2].c == (0,)  # type: ignore[attr-defined]
+    assert R(1, [1]).b == [1]  # an unhashable value: a tuple of that record's own
+
+
+def test_shared_needs_slots_frozen_and_known_names() -> None:
+    with pytest.raises(TypeError):
+        @record(frozen=True, shared=("a",))
+        class NoSlots:
+            a: int = 0
+    with pytest.raises(TypeError):
+        @record(frozen=True, slots=True, shared=("z",))
+        class Unknown:
+            a: int = 0

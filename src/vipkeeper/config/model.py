@@ -83,7 +83,8 @@ class ScriptCommand:
     where: Where = NOWHERE
 
 
-@record(frozen=True, slots=True)
+@record(frozen=True, slots=True, shared=("dev", "brd", "scope", "label", "no_track", "peer", "options", "track_group",
+                                         "vmac"))
 class VirtualAddress:
     """One `virtual_ipaddress` (or `_excluded`, or `static_ipaddress`) entry.
 
@@ -306,9 +307,22 @@ class GarpGroup:
     where: Where = NOWHERE
 
 
-@record(frozen=True, slots=True)
+# What vrrp_instance blocks mostly have alike: kept once per combination (records' `shared=`), not
+# in a slot of each of a thousand instances (issue 18: memory)
+_INSTANCE_SHARED = (
+    "state", "advert_int", "version", "family", "nopreempt", "preempt_delay", "down_timer_adverts",
+    "authentication", "mcast_dst_ip", "unicast_peer_ttl", "unicast_ttl", "unicast_fault_no_peer",
+    "check_unicast_src", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "track_interface",
+    "track_script", "track_process", "track_file", "notify", "garp", "lower_prio_no_advert",
+    "higher_prio_send_advert", "dont_track_primary", "skip_check_adv_addr", "strict_mode", "accept", "use_vmac",
+    "vmac_address", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "ipvlan_address", "ipvlan_mode",
+    "garp_extra_if", "garp_extra_if_all", "fast_handover", "smtp_alert", "witness", "sync_group", "extras",
+)
+
+
+@record(frozen=True, slots=True, shared=_INSTANCE_SHARED)
 class Instance:
-    """A `vrrp_instance` block, with every default resolved."""
+    """A `vrrp_instance` block, with every default resolved (most fields shared: _INSTANCE_SHARED)."""
 
     name: str
     interface: str

@@ -532,23 +532,24 @@ class _Resolver:
         else:
             priority = 100
 
-        vips = list(values.get("virtual_ipaddress", ()))
+        given = values.get("virtual_ipaddress", ())
         # keepalived takes the instance's family from the first address it reads, in file order
         # (a VIP, unicast_src_ip, mcast_src_ip or a unicast peer); the others must match it
-        firsts: list[tuple[Where, int]] = [(vips[0].where, vips[0].family)] if vips else []
+        firsts: list[tuple[Where, int]] = [(given[0].where, given[0].family)] if given else []
         for key in ("unicast_src_ip", "mcast_src_ip", "unicast_peers"):
             value = values.get(key)
             if value:
                 firsts.append((block.where(key), (value[0] if key == "unicast_peers" else value).version))
         family = 6 if values.get("native_ipv6") else (min(firsts)[1] if firsts else 4)
         kept = []
-        for vip in vips:
+        for vip in given:
             if vip.family != family:
                 sink.warning(vip.where, f"({name}): address family must match VRRP instance "
                                         f"[{vip.address}] - ignoring")
             else:
                 kept.append(vip)
-        vips = kept
+        # nothing dropped (nearly always): the walked tuple itself, not a copy per instance (issue 18)
+        vips = given if len(kept) == len(given) and type(given) is tuple else tuple(kept)
         if not vips:
             sink.warning(block.node, f"({name}) No VIP specified; at least one is sensible")
 
@@ -696,7 +697,7 @@ class _Resolver:
             unicast_peer_ttl=values.get("unicast_peer_ttl", ()),
             unicast_fault_no_peer=values.get("unicast_fault_no_peer", False),
             check_unicast_src=values.get("check_unicast_src", g.vrrp_check_unicast_src),
-            virtual_ipaddress=tuple(vips),
+            virtual_ipaddress=vips,
             virtual_ipaddress_excluded=values.get("virtual_ipaddress_excluded", ()),
             virtual_routes=values.get("virtual_routes", ()),
             virtual_rules=values.get("virtual_rules", ()),

@@ -26,15 +26,13 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vipkeeper import log_hold
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import AddressError, AddressOwner, Vip
 from vipkeeper.net.announce import Announcer
-from vipkeeper.net.firewall import Firewall
 from vipkeeper.net.libnftables import NftError
-from vipkeeper.net.routes import RouteOwner
 from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
@@ -56,7 +54,11 @@ from vipkeeper.vrrp.instance import (
     TimerFired,
     steady_early,
 )
-from vipkeeper.vrrp.sync_group import GroupNotify, SyncGroup
+
+if TYPE_CHECKING:  # net/firewall.py is imported by the runtime only when `nftables` is configured (issue 18)
+    from vipkeeper.net.firewall import Firewall
+    from vipkeeper.net.routes import RouteOwner  # likewise net/routes.py: virtual_routes/rules, static ones
+    from vipkeeper.vrrp.sync_group import SyncGroup  # and vrrp/sync_group.py when a sync group is (GroupDriver)
 
 log = logging.getLogger("vipkeeper.vrrp")
 
@@ -281,6 +283,8 @@ class Router:
         if self.route_owner is None:
             if not (model.virtual_routes or model.virtual_rules) or not master:
                 return
+            from vipkeeper.net.routes import RouteOwner
+
             self.route_owner = RouteOwner(f"({self.name})")
         self._routes_synced = (model, master)
         if master:
@@ -588,15 +592,19 @@ class GroupDriver:
     timers stay right whichever member an event was for."""
 
     def __init__(self, name: str, routers: list[Router], notify: Callable[[str, str], None]) -> None:
+        from vipkeeper.vrrp.sync_group import SyncGroup  # only with a vrrp_sync_group (issue 18: RSS)
+
         self.name = name
         self.routers = {r.name: r for r in routers}
-        self.core = SyncGroup(name, [r.core for r in routers])
+        self.core: SyncGroup = SyncGroup(name, [r.core for r in routers])
         self._notify = notify
         for router in routers:
             router.leave_steady()  # the group's core must see every member's timers as they are
             router.group = self
 
     def feed(self, router: Router, event: Event, now: float | None = None) -> None:
+        from vipkeeper.vrrp.sync_group import GroupNotify  # loaded by __init__ already: a dict look-up
+
         before = {name: r.core.state for name, r in self.routers.items()}
         tagged = self.core.handle(router.name, event, router.now() if now is None else now)
         # the members' lines are written once every action has been carried out (Router.enqueue)

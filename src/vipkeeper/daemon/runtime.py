@@ -87,22 +87,18 @@ from vipkeeper.net.addresses import (
     link_state,
 )
 from vipkeeper.net.announce import AnnounceError, Announcer
-from vipkeeper.net.firewall import Firewall
 from vipkeeper.net.libnftables import NftError
-from vipkeeper.net.routes import RouteOwner, RouteWatch
-from vipkeeper.net.vmac import VmacError, VmacOwner, VmacSpec, vmac_mac
 from vipkeeper.net.vrrp_socket import (
     RawReceived,
     VrrpSocket,
     VrrpSocketError,
 )
-from vipkeeper.notify.mail import Mailer
 from vipkeeper.notify.scripts import NotifyRunner
 from vipkeeper.precise_timers import PreciseTimers
 from vipkeeper.records import factory, record
 from vipkeeper.script_launch import set_script_umask
 from vipkeeper.script_users import ScriptUsers
-from vipkeeper.track.proc_connector import ConnectorUnavailable
+from vipkeeper.track.connector_error import ConnectorUnavailable
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.garp_pacing import plan_of
 from vipkeeper.vrrp.instance import (
@@ -120,11 +116,16 @@ from vipkeeper.vrrp.instance import (
 )
 
 if TYPE_CHECKING:  # notify/fifo.py is imported only when a fifo is configured (issue 18: RSS)
+    from vipkeeper.net.firewall import Firewall  # and net/firewall.py when `nftables` is (likewise)
+    from vipkeeper.net.routes import RouteOwner, RouteWatch  # and net/routes.py when routes or rules are
+    from vipkeeper.net.vmac import VmacOwner  # net/vmac.py: when an instance uses a VMAC (Runtime.vmacs)
     from vipkeeper.notify.fifo import NotifyFifo
+    from vipkeeper.notify.mail import Mailer  # notify/mail.py and smtp: when mail alerts are configured
 
 log = logging.getLogger("vipkeeper.daemon")
 
 
+_NO_MAIL = {"configured": False, "sent": 0, "failed": 0, "in_flight": 0, "last_error": None}  # Mailer.snapshot()
 SEND_FAULT_AFTER = 3  # failed sends in a row on a live interface that put its instances in FAULT
 MAINTENANCE_INTERVAL = 1.0  # s: retry refused VIP deletes, reopen missing sockets
 RETRY_BACKOFF_MAX = 30.0  # s: longest wait before retrying a socket whose sends kept failing
@@ -289,7 +290,7 @@ class Runtime:
         self.conflicts: VipConflicts | None = None
         self.static_routes: RouteOwner | None = None  # static_routes / static_rules
         self.route_watch: RouteWatch | None = None  # deletions of tracked virtual routes/rules
-        self.vmacs = VmacOwner()  # use_vmac interfaces
+        self._vmacs: VmacOwner | None = None  # use_vmac interfaces (made at the first: Runtime.vmacs)
         self.static_addresses: dict[Any, Vip] = {}  # static_ipaddress entries vipkeeper added
         self.witnesses: dict[str, Any] = {}  # key name -> witness.driver.ClaimDriver
         self.loop_watch = LoopWatch()  # lag record, late-run line, systemd watchdog
@@ -301,6 +302,32 @@ class Runtime:
 
     def read_config(self) -> Config:
         return read_config(self.options.config_file, self.options.config_id)
+
+    @property
+    def vmacs(self) -> VmacOwner:
+        """The VMACs' owner, made (and net/vmac.py imported) when the first one is wanted:
+        a daemon without use_vmac / use_vmac_addr never loads it (issue 18: RSS)."""
+        if self._vmacs is None:
+            from vipkeeper.net.vmac import VmacOwner
+
+            self._vmacs = VmacOwner()
+        return self._vmacs
+
+    @property
+    def vmacs_owned(self) -> dict[str, Any]:
+        """The VMACs we own (name -> spec), without making the owner."""
+        return self._vmacs.owned if self._vmacs is not None else {}
+
+    def _mail_to(self, g: GlobalDefs) -> None:
+        """The mailer reads `g` from now on; it is made (notify/mail.py and notify/smtp.py imported)
+        once a configuration has `notification_email` and `smtp_server`, the only case that mails
+        (Mailer.configured), and kept, with its counters, across reloads (issue 18: RSS)."""
+        if self.mailer is not None:
+            self.mailer.global_defs = g
+        elif g.notification_email and g.smtp_server is not None:
+            from vipkeeper.notify.mail import Mailer
+
+            self.mailer = Mailer(g)
 
     async def start(self, config: Config, tracking: TrackingHub) -> None:
         self.config = config
@@ -330,7 +357,7 @@ class Runtime:
         self._open_fifos(config)
         for _, name in socket.if_nameindex():  # what is there now is not news to report
             self._link_up[name] = link_state(name).up
-        self.mailer = Mailer(config.global_defs)
+        self._mail_to(config.global_defs)
         if self.options.vip_conflict_interval > 0:
             self.conflicts = VipConflicts(self.options.vip_conflict_interval, self._fifo_event, self.timers)
         for model in config.instances:
@@ -402,6 +429,8 @@ class Runtime:
         static route or rule names a track_group."""
         if self.route_watch is None and (any(m.virtual_routes or m.virtual_rules for m in config.instances)
                                          or self._static_watched(config)):
+            from vipkeeper.net.routes import RouteWatch
+
             try:
                 self.route_watch = RouteWatch()
                 self.route_watch.start(self._on_route_deleted)
@@ -453,6 +482,8 @@ class Runtime:
         if self.static_routes is None:
             if not (config.static_routes or config.static_rules):
                 return
+            from vipkeeper.net.routes import RouteOwner
+
             self.static_routes = RouteOwner("static")
         self.static_routes.sync(config.static_routes, config.static_rules)
 
@@ -743,8 +774,10 @@ class Runtime:
         if self.options.release_on_stop:
             await self.addresses.release_all()
             # VMACs after the VIPs on them; with --dont-release-vrrp they stay with their VIPs
-            self.vmacs.release_all()
-        self.vmacs.close()
+            if self._vmacs is not None:
+                self._vmacs.release_all()
+        if self._vmacs is not None:
+            self._vmacs.close()
         await self.addresses.close()
         self.loop_watch.close()
         if self.timers is not None:
@@ -866,6 +899,8 @@ class Runtime:
         g = config.global_defs
         if g.nftables is None:
             return None
+        from vipkeeper.net.firewall import Firewall
+
         firewall = Firewall(g.nftables, g.nftables_priority, g.nftables_counters)
         families = {vip.address.version for model in config.instances if Runtime._guarded(model)
                     for vip in model.virtual_ipaddress + model.virtual_ipaddress_excluded}
@@ -892,7 +927,9 @@ class Runtime:
         return model.priority != 255 and not accept
     def _ensure_vmac(self, model: InstanceModel) -> bool:
         """Create (or take over) the instance's VMAC; True when this call created it."""
-        if model.vmac_interface is None or model.vmac_interface in self.vmacs.owned:
+        from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
+
+        if model.vmac_interface is None or model.vmac_interface in self.vmacs_owned:
             return False
         spec = VmacSpec(model.vmac_interface, model.interface,
                         vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family,
@@ -915,6 +952,8 @@ class Runtime:
     def _ensure_address_vmacs(self, model: InstanceModel) -> list[str]:
         """Create (or take over) the VMACs of VIPs on other interfaces (use_vmac_addr, a VIP's
         use_vmac; config/vmac_addr.py); the names of those this call created."""
+        from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
+
         created = []
         for name, parent, family in model.address_vmacs:
             if name in self.vmacs.owned:
@@ -946,9 +985,11 @@ class Runtime:
         soon as its parent exists, as keepalived 2.2.7 does (measured: FAULT, "Interface vrrp.71
         deleted", the VMAC created again, BACKUP, election). Its socket follows by itself: the
         new link's event reopens it (_on_link)."""
-        if state.ifname not in self.vmacs.owned and not any(s.parent == state.ifname
-                                                            for s in self.vmacs.owned.values()):
+        if state.ifname not in self.vmacs_owned and not any(s.parent == state.ifname
+                                                            for s in self.vmacs_owned.values()):
             return
+        from vipkeeper.net.vmac import VmacError  # loaded: a VMAC of ours exists
+
         for name in self.vmacs.missing():
             spec = self.vmacs.owned[name]
             if name not in self._wanted_vmacs():
@@ -1181,9 +1222,10 @@ class Runtime:
         if removals != self._vips_verified_at:  # an owned address was given up: check every Master
             verified.clear()
             self._vips_verified_at = removals
-        for name, router in list(self.routers.items()):
+        for router in tuple(self.routers.values()):  # (not a 2-tuple per Master each pass: issue 18)
             if not router.vips_wanted:
                 continue
+            name = router.name
             params = router.params
             if verified.get(name) is params:
                 continue
@@ -1582,8 +1624,7 @@ class Runtime:
         if firewall is not self.firewall:
             old_firewall, self.firewall = self.firewall, firewall
             self._refirewall(old_firewall)
-        if self.mailer is not None:
-            self.mailer.global_defs = config.global_defs
+        self._mail_to(config.global_defs)
         self._take_build(staged)
         self._pace(config)
         # Take out of service what is gone or replaced (priority 0 now, VIPs after the commit).
@@ -1681,7 +1722,7 @@ class Runtime:
                 ep.socket.close()
         # a VMAC whose socket is gone and no running instance names: a reload dropped it
         wanted = self._wanted_vmacs()
-        for name in [n for n in self.vmacs.owned if n not in wanted]:
+        for name in [n for n in self.vmacs_owned if n not in wanted]:
             self.vmacs.remove(name)
 
     def write_dump(self, kind: str) -> None:
@@ -1748,7 +1789,7 @@ class Runtime:
                 "last_reload_error": self.last_reload_error,
                 "vips_restored": self.vips_restored,
                 "vips_pending_removal": sorted(str(v) for v in self.addresses.pending_removal),
-                "mail": self.mailer.snapshot() if self.mailer is not None else Mailer(GlobalDefs()).snapshot(),
+                "mail": self.mailer.snapshot() if self.mailer is not None else dict(_NO_MAIL),
                 "firewall": {"table": self.firewall.table if self.firewall is not None else None,
                              "blocked": self.firewall.blocked() if self.firewall is not None else {}},
                 "loop": self.loop_watch.as_dict(),
@@ -1793,7 +1834,7 @@ class Runtime:
                      for v in router.params.vips],
             "vmac": None if m.vmac_interface is None else {
                 "interface": m.vmac_interface, "xmit_base": m.vmac_xmit_base,
-                "present": m.vmac_interface in self.vmacs.owned},
+                "present": m.vmac_interface in self.vmacs_owned},
             "virtual_routes": router.route_entries("routes"),
             "virtual_rules": router.route_entries("rules"),
             "trackers": self.tracking.trackers_of(m) if self.tracking is not None else [],

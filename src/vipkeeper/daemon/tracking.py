@@ -26,14 +26,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vipkeeper.config.model import Config, GlobalDefs, VrrpScript
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.net.addresses import link_state
 from vipkeeper.script_launch import Vetted, resolve_identity, vet_command
 from vipkeeper.script_users import ScriptUsers
-from vipkeeper.track.file import FileTracker
 from vipkeeper.track.interface import InterfaceStates
 from vipkeeper.track.priority import (
     ResolvedRef,
@@ -42,15 +41,14 @@ from vipkeeper.track.priority import (
     instance_refs,
     up_down_effect,
 )
-from vipkeeper.track.proc_connector import (
-    ConnectorUnavailable,
-    ProcessConnector,
-    ProcessTracker,
-    open_connector,
-)
-from vipkeeper.track.process_table import StatusChange
-from vipkeeper.track.script import ScriptRunner
+from vipkeeper.track.connector_error import ConnectorUnavailable
 from vipkeeper.vrrp.instance import TrackerChanged
+
+if TYPE_CHECKING:  # track/proc_connector.py is imported only when a process is tracked (issue 18 memory)
+    from vipkeeper.track.file import FileTracker  # likewise track/file.py for a vrrp_track_file
+    from vipkeeper.track.script import ScriptRunner  # and track/script.py for a referenced vrrp_script
+    from vipkeeper.track.proc_connector import ProcessConnector, ProcessTracker
+    from vipkeeper.track.process_table import StatusChange
 
 log = logging.getLogger("vipkeeper.track")
 
@@ -92,6 +90,8 @@ class TrackingHub:
     def prepare(self) -> None:
         """Open the process connector now (initial network namespace), if anything needs it."""
         if self.config.track_processes and self._connector is None and not self._problem:
+            from vipkeeper.track.proc_connector import open_connector
+
             self._connector, self._problem = open_connector(self.config.global_defs.process_monitor_rcv_bufs)
 
     async def start(self, on_change: OnChange) -> None:
@@ -105,6 +105,8 @@ class TrackingHub:
                 if ref.kind == "interface" and ref.tracker not in self.ifaces._up:
                     self.ifaces.link_changed(ref.tracker, link_state(ref.tracker).up)
         if config.track_processes and self.processes is None:
+            from vipkeeper.track.proc_connector import ProcessTracker
+
             self.processes = ProcessTracker(
                 list(config.track_processes), self._process_changed, connector=self._connector,
                 connector_problem=self._problem, rescan_interval=self.rescan_interval,
@@ -120,6 +122,8 @@ class TrackingHub:
         for spec in config.track_files:
             if spec.name in self.files:
                 continue
+            from vipkeeper.track.file import FileTracker
+
             tracker = FileTracker(spec, self._file_changed)
             self.files[spec.name] = tracker
             self.file_values[spec.name] = tracker.start()
@@ -140,6 +144,8 @@ class TrackingHub:
                 self.disabled_scripts.add(spec.name)
                 continue
             self.disabled_scripts.discard(spec.name)
+            from vipkeeper.track.script import ScriptRunner
+
             runner = ScriptRunner(spec, self._script_changed, vetted=verdict)
             self.scripts[spec.name] = runner
             self.script_status[spec.name] = runner.ok
@@ -192,6 +198,8 @@ class TrackingHub:
             if tuple(config.track_processes) != tuple(old.track_processes) or \
                     (config.track_processes and self.processes is None):
                 if config.track_processes:
+                    from vipkeeper.track.proc_connector import ProcessTracker
+
                     tracker = ProcessTracker(
                         list(config.track_processes), staged.hold_process_change,
                         connector=None, connector_problem=self._problem,
@@ -204,6 +212,8 @@ class TrackingHub:
             for spec in config.track_files:
                 if spec.name in self.files and old.track_file(spec.name) == spec:
                     continue
+                from vipkeeper.track.file import FileTracker
+
                 tracker = FileTracker(spec, staged.hold_file_change)
                 staged.files[spec.name] = tracker
                 staged.file_values[spec.name] = tracker.start()

@@ -39,6 +39,8 @@ class VipConflicts:
         self._sockets: dict[str, ConflictSocket] = {}
         self._routers: dict[str, Any] = {}  # Masters
         self._users: dict[str, str] = {}  # router in BACKUP or MASTER -> its interface
+        # where a VIP is probed when not on its Master's interface (a VIP with `dev` another
+        # interface that has a socket); every other VIP: its Master's interface, looked up
         self._vip_if: dict[Any, str] = {}
         # the packed VIPs a Master checks: one set, every socket's `watched`, kept up to date in
         # place (not made again from every VIP at each change of Master: n^2 at start-up)
@@ -76,13 +78,22 @@ class VipConflicts:
         return True
 
     def became_master(self, router: Any) -> None:
-        vips = tuple(v.ip for v in router.params.vips)  # the Vips' own address objects, not copies
+        params = router.params
+        # the Vips' own address objects, not copies; nearly always exactly the advertised ones:
+        # then that tuple, not one more of its own per Master (issue 18)
+        vips = params.addresses
+        if len(vips) != len(params.vips) or any(a is not v.ip for a, v in zip(vips, params.vips)):
+            vips = tuple(v.ip for v in params.vips)
         ifname = router.model.interface
         if not self._open(router):
             return
         self._routers[router.name] = router
-        for v in router.params.vips:
-            self._vip_if[v.ip] = v.ifname if v.ifname in self._sockets else ifname
+        vip_if = self._vip_if
+        for v in params.vips:  # only a VIP probed elsewhere than on its Master's interface
+            if v.ifname != ifname and v.ifname in self._sockets:
+                vip_if[v.ip] = v.ifname
+            else:
+                vip_if.pop(v.ip, None)
         before = self.core.masters.get(router.name)  # (a reload may change a Master's VIPs)
         self.core.became_master(router.name, vips, self._loop.time())
         if before is not None:
@@ -150,8 +161,14 @@ class VipConflicts:
         self._timer = None
         t0 = time.process_time()
         probes, ended = self.core.tick(self._loop.time(), self._early if self._timers is not None else 0.0)
+        vips, routers, vip_if = self.core.vips, self._routers, self._vip_if
         for vip in probes:
-            sock = self._sockets.get(self._vip_if.get(vip, ""))
+            ifname = vip_if.get(vip)
+            if ifname is None:  # its Master's interface
+                owner = vips.get(vip)
+                router = routers.get(owner.owner) if owner is not None else None
+                ifname = router.model.interface if router is not None else ""
+            sock = self._sockets.get(ifname)
             if sock is not None:
                 sock.probe(vip)
         for ev in ended:

@@ -80,6 +80,7 @@ from vipkeeper import log_hold
 from vipkeeper.config.model import TrackProcess
 from vipkeeper.records import record
 from vipkeeper.track import procfs
+from vipkeeper.track.connector_error import ConnectorUnavailable
 from vipkeeper.track.process_table import (
     Comm, Event, Exec, Exit, Fork, ProcessTable, Snapshot, StatusChange,
 )
@@ -131,8 +132,6 @@ RETRY_MAX = 2.0
 RawEvent = tuple
 
 
-class ConnectorUnavailable(Exception):
-    """The process connector cannot be used here; the message says why, in words."""
 
 
 def to_event(raw: RawEvent) -> Event:

@@ -117,7 +117,8 @@ import enum
 # hmac.compare_digest's own C code without hmac's import of OpenSSL's libcrypto (3.5 MiB of the
 # daemon's RSS): hmac falls back to exactly this function when Python has no OpenSSL.
 from _operator import _compare_digest as compare_digest
-from typing import Any, Union
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Union
 
 from vipkeeper.records import record
 
@@ -138,33 +139,29 @@ class State(str, enum.Enum):
     STOP = "STOP"
 
 
+# The parameters nearly every instance has alike (a configuration of 1,000 instances has a
+# handful of distinct combinations): one shared record per combination, not ~24 slots each
+# (issue 18: about 0.2 KiB per instance). InstanceParams reads them through properties.
+COMMON_FIELDS = (
+    "version", "family", "advert_int", "initial_state", "nopreempt", "preempt_delay", "skip_check_adv_addr",
+    "check_unicast_src", "fast_handover", "down_timer_adverts", "garp_master_delay", "garp_master_repeat",
+    "garp_master_refresh", "garp_master_refresh_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat",
+    "garp_extra_if", "lower_prio_no_advert", "higher_prio_send_advert", "auth_type", "auth_data",
+    "notify_priority_changes", "startup_delay", "vips_first",
+)
+
+
 @record(frozen=True, slots=True)
-class InstanceParams:
-    """Everything the state machine needs to know about one `vrrp_instance`.
+class InstanceCommon:
+    """The part of `InstanceParams` instances share (see COMMON_FIELDS); one per combination."""
 
-    The shell builds it from the config model (defaults resolved against global_defs).
-    `vips` is opaque to the core: it is passed back unchanged in AddVips/DelVips/Announce.
-    `addresses` are the addresses this router puts in its adverts and expects in its peers'
-    (empty: do not check).
-
-    Slots, not a __dict__: one per instance, and with 30 fields CPython 3.11 gives each
-    instance a dict of its own (key sharing stops at 30 keys): 1.5 KiB each, 0.25 KiB slotted.
-    """
-
-    name: str
-    vrid: int
     version: int = 2
     family: int = 4
-    priority: int = 100
     advert_int: float = 1.0
     initial_state: State = State.BACKUP
     nopreempt: bool = False
     preempt_delay: float = 0.0
-    source_address: IPAddress | None = None
-    vips: tuple[Any, ...] = ()
-    addresses: tuple[IPAddress, ...] = ()
     skip_check_adv_addr: bool = False
-    unicast_peers: tuple[IPAddress, ...] = ()
     check_unicast_src: bool = False
     fast_handover: bool = False
     down_timer_adverts: int = 3
@@ -183,6 +180,72 @@ class InstanceParams:
     startup_delay: float = 0.0
     vips_first: bool = False  # a new Master adds its VIPs before its first advert (module rules)
 
+
+_COMMONS: dict[tuple, InstanceCommon] = {}
+_COMMONS_MAX = 4096  # distinct combinations kept for sharing (reloads may bring new ones)
+
+
+def _common(values: tuple) -> InstanceCommon:
+    """The shared record for these values (keyed with their types too: 1 and 1.0, True and 1
+    stay apart, as each instance's own values were)."""
+    key = (values, tuple(map(type, values)))
+    found = _COMMONS.get(key)
+    if found is None:
+        if len(_COMMONS) >= _COMMONS_MAX:
+            _COMMONS.clear()
+        found = _COMMONS[key] = InstanceCommon(*values)
+    return found
+
+
+@record(frozen=True, slots=True)
+class InstanceParams:
+    """Everything the state machine needs to know about one `vrrp_instance`.
+
+    The shell builds it from the config model (defaults resolved against global_defs).
+    `vips` is opaque to the core: it is passed back unchanged in AddVips/DelVips/Announce.
+    `addresses` are the addresses this router puts in its adverts and expects in its peers'
+    (empty: do not check).
+
+    Slots, not a __dict__, and what instances have alike in one shared `InstanceCommon`
+    (`common`; its fields read as this record's own: `params.advert_int`): one per instance,
+    so every slot counts (issue 18). Built with every field as a keyword, as before the split.
+    """
+
+    name: str
+    vrid: int
+    priority: int = 100
+    source_address: IPAddress | None = None
+    vips: tuple[Any, ...] = ()
+    addresses: tuple[IPAddress, ...] = ()
+    unicast_peers: tuple[IPAddress, ...] = ()
+    common: InstanceCommon = InstanceCommon()
+
+    if TYPE_CHECKING:  # the shared fields, read through properties (below the class)
+        version: int
+        family: int
+        advert_int: float
+        initial_state: State
+        nopreempt: bool
+        preempt_delay: float
+        skip_check_adv_addr: bool
+        check_unicast_src: bool
+        fast_handover: bool
+        down_timer_adverts: int
+        garp_master_delay: float
+        garp_master_repeat: int
+        garp_master_refresh: float
+        garp_master_refresh_repeat: int
+        garp_lower_prio_delay: float
+        garp_lower_prio_repeat: int
+        garp_extra_if: float
+        lower_prio_no_advert: bool
+        higher_prio_send_advert: bool
+        auth_type: int
+        auth_data: bytes
+        notify_priority_changes: bool
+        startup_delay: float
+        vips_first: bool
+
     @property
     def is_owner(self) -> bool:
         return self.priority == OWNER_PRIORITY
@@ -194,6 +257,54 @@ class InstanceParams:
     @property
     def fast_handover_applies(self) -> bool:
         return self.fast_handover or len(self.unicast_peers) == 1
+
+
+_OWN_FIELDS = ("name", "vrid", "priority", "source_address", "vips", "addresses", "unicast_peers")
+_COMMON_DEFAULTS = tuple(getattr(InstanceCommon(), n) for n in COMMON_FIELDS)
+
+
+def _params_init(self: InstanceParams, *args: Any, **kwargs: Any) -> None:
+    """InstanceParams(name, vrid, version=2, family=4, priority=100, ...): every field of the
+    record as it was before the split (positional in that order, or by keyword), or
+    `common=` an InstanceCommon (as `records.replace` passes it)."""
+    if args:
+        order = ("name", "vrid", "version", "family", "priority", "advert_int", "initial_state", "nopreempt",
+                 "preempt_delay", "source_address", "vips", "addresses", "skip_check_adv_addr", "unicast_peers",
+                 *COMMON_FIELDS[7:])
+        if len(args) > len(order):
+            raise TypeError(f"InstanceParams takes at most {len(order)} positional arguments")
+        for name, value in zip(order, args):
+            if name in kwargs:
+                raise TypeError(f"InstanceParams got multiple values for argument '{name}'")
+            kwargs[name] = value
+    common = kwargs.pop("common", None)
+    shared = [kwargs.pop(n, _MISSING) for n in COMMON_FIELDS]
+    if common is None or any(v is not _MISSING for v in shared):
+        base = _COMMON_DEFAULTS if common is None else tuple(getattr(common, n) for n in COMMON_FIELDS)
+        values = tuple(b if v is _MISSING else v for v, b in zip(shared, base))
+        common = _common(values)
+    for n in ("name", "vrid"):
+        if n not in kwargs:
+            raise TypeError(f"InstanceParams missing required argument: '{n}'")
+    unknown = set(kwargs) - set(_OWN_FIELDS)
+    if unknown:
+        raise TypeError(f"InstanceParams got an unexpected keyword argument '{min(unknown)}'")
+    put = object.__setattr__
+    put(self, "name", kwargs["name"])
+    put(self, "vrid", kwargs["vrid"])
+    put(self, "priority", kwargs.get("priority", 100))
+    put(self, "source_address", kwargs.get("source_address"))
+    put(self, "vips", kwargs.get("vips", ()))
+    put(self, "addresses", kwargs.get("addresses", ()))
+    put(self, "unicast_peers", kwargs.get("unicast_peers", ()))
+    put(self, "common", common)
+
+
+_MISSING: Any = object()
+InstanceParams.__init__ = _params_init  # type: ignore[method-assign]
+for _name in COMMON_FIELDS:
+    setattr(InstanceParams, _name, property(attrgetter("common." + _name)))
+del _name
 
 
 # --- events -----------------------------------------------------------------------------------

@@ -47,8 +47,9 @@ from __future__ import annotations
 import enum
 import ipaddress
 import struct
-from dataclasses import dataclass, field
 from typing import Union
+
+from vipkeeper.records import field, record
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -103,7 +104,7 @@ class MalformedPacket(Exception):
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Advertisement:
     """One VRRP advertisement, version-neutral.
 
@@ -146,7 +147,7 @@ class Advertisement:
         return cls(3, vrid, priority, tuple(addresses), interval_cs)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Received:
     """An advertisement with the IP facts the instance and the counters need."""
 

@@ -167,3 +167,15 @@ def test_lean_interfaces_compare_and_order_as_the_stdlib() -> None:
             if theirs_a.version == theirs_b.version:
                 for op in (operator.lt, operator.le, operator.gt, operator.ge):
                     assert op(ours_a, ours_b) == op(theirs_a, theirs_b), (ours_a, ours_b, op)
+
+
+def test_vip_tuple_is_the_walked_one_and_a_dropped_vip_leaves_a_tuple_of_the_rest() -> None:
+    both = loads("vrrp_instance A { interface eth0\n virtual_router_id 1\n"
+                 " virtual_ipaddress { 192.0.2.1/32\n 2001:db8::1/128\n 192.0.2.2/32 } }\n", name="t.conf")
+    (a,) = both.instances
+    assert type(a.virtual_ipaddress) is tuple
+    assert [str(v.address) for v in a.virtual_ipaddress] == ["192.0.2.1/32", "192.0.2.2/32"]
+    assert any("address family must match" in d.message for d in both.diagnostics)
+    plain = loads("vrrp_instance A { interface eth0\n virtual_router_id 1\n"
+                  " virtual_ipaddress { 192.0.2.1/32\n 192.0.2.2/32 } }\n", name="t.conf")
+    assert type(plain.instances[0].virtual_ipaddress) is tuple and len(plain.instances[0].virtual_ipaddress) == 2

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+from vipkeeper.config import loads
 from vipkeeper.daemon.router import RouterCounters
+from vipkeeper.daemon.runtime import params_of
 from vipkeeper.net.addresses import Vip
 from vipkeeper.vrrp.instance import (
     AdvertReceived,
@@ -24,7 +26,7 @@ from vipkeeper.vrrp.log_limit import LogLimiter
 from vipkeeper.vrrp.packet import Advertisement
 from vipkeeper.vrrp.vip_conflict import ConflictCore
 
-from .router_harness import routers
+from .router_harness import SRC, routers
 
 CONFIG = """vrrp_instance VI_1 { interface eth0
   virtual_router_id 51 priority 255 advert_int 1 version 3
@@ -104,3 +106,23 @@ def test_conflict_records_share_the_empty_answers_until_an_answer() -> None:
     started = core.claim(0.31, vips[0], "02:00:00:00:00:99", True)
     assert [s.vip for s in started] == [vips[0]]
     assert first.answers == {"02:00:00:00:00:99": 0.31} and not second.answers and not second.conflicts
+
+
+def test_instances_alike_share_one_common_parameter_record() -> None:
+    config = loads(CONFIG)
+    first, second = config.instances  # the configuration's records share theirs too (records' shared=)
+    assert first._shared is second._shared and not hasattr(first, "__dict__")  # type: ignore[attr-defined]
+    a, b = (params_of(m, config, SRC) for m in config.instances)
+    assert a.name != b.name and a.vrid != b.vrid
+    assert a.common is b.common and a.advert_int == b.advert_int and a.garp_master_delay == b.garp_master_delay
+    assert not hasattr(a, "__dict__")
+    # a value of another type is not taken for an equal one of the shared record (1 vs 1.0)
+    from vipkeeper.vrrp.instance import InstanceParams
+
+    one, one_f = InstanceParams(name="x", vrid=1, advert_int=1), InstanceParams(name="y", vrid=2, advert_int=1.0)
+    assert type(one.advert_int) is int and type(one_f.advert_int) is float and one.common is not one_f.common
+    # every field still a keyword of its own, also through replace
+    from vipkeeper import records
+
+    moved = records.replace(a, source_address=ipaddress.IPv4Address("192.0.2.9"), garp_master_delay=1.5)
+    assert moved.garp_master_delay == 1.5 and moved.advert_int == a.advert_int and a.garp_master_delay != 1.5
