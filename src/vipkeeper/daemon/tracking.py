@@ -386,9 +386,8 @@ class TrackingHub:
         if self.proc_status.get(change.name) == change.has_quorum:
             return
         self.proc_status[change.name] = change.has_quorum
-        now = time.time()
         self._publish("process", change.name)  # first: a lost quorum may start a failover
-        self.since[f"process:{change.name}"] = now
+        self.since[f"process:{change.name}"] = time.time()
 
     def _script_changed(self, name: str, ok: bool) -> None:
         self.script_status[name] = ok
