@@ -15,7 +15,8 @@ path -- binds its arguments in Python for a class's first `COMPILE_AFTER` constr
 the fields in the same order, so instances are laid out the same way), and is then compiled to
 the same code `dataclass` generates, so it is as fast from then on. A class built a few times
 in a process (most of the configuration model in `vipkeeper check`) never pays for a
-compilation.
+compilation. `compile_now(cls, ...)` compiles at once, for classes built rarely but on a path
+that must be quick (the daemon's failover records).
 
 `shared=("a", "b", ...)` (with `slots=True, frozen=True`) keeps those fields, which most
 records of a class have alike, in one object per distinct combination of values instead of a slot
