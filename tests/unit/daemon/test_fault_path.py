@@ -13,7 +13,6 @@ to the sendto neither binds a record in Python nor compiles one, nor writes a li
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import sys
