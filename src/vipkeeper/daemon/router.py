@@ -228,11 +228,14 @@ class Router:
         the send it would delay. Sends and VIP changes at the head of the list go at once,
         before any of that is looked at (leaving MASTER: the priority-0 advert)."""
         if actions and type(actions[0]) in _ON_THE_WIRE:
+            n = len(actions)
             head = 1
-            while head < len(actions) and type(actions[head]) in _ON_THE_WIRE:
+            while head < n and type(actions[head]) in _ON_THE_WIRE:
                 head += 1
-            for action in actions[:head]:
+            for action in actions[:head] if head < n else actions:
                 self._run_now(action)
+            if head == n:
+                return
             actions = actions[head:]
         if len(actions) > 2:
             last = -1
