@@ -7,8 +7,9 @@ sendto of the priority-0 advert, and the system calls in between (strace).
 Two parts:
 - `install(outdir)`, called by sitecustomize.py in a `vipkeeper run` daemon when VK_PATHCOUNT names
   a directory: from each return of the loop's epoll until the next call of it, a profile hook
-  (sys.setprofile) lists every call; an iteration that sent a priority-0 advert is written to
-  OUTDIR/PID.paths.jsonl (the calls before the sendto, and the total).
+  (sys.setprofile) lists every call; an iteration that sent a priority-0 advert (the Master) or
+  added a VIP (the Backup taking over) is written to OUTDIR/PID.paths.jsonl (the calls before
+  the sendto / the VIP's netlink request, and the iteration's total).
 - run as a script: a bench Pair (tracking by fault, v2 advert_int 1), a's tracked process killed
   RUNS times, then the counts per run; with --strace, the Master is traced instead (no profile
   hook) and the system calls from the epoll_wait that woke it to the priority-0 sendto listed.
@@ -27,7 +28,7 @@ import sys
 def install(outdir: str) -> None:
     import selectors
 
-    state: dict = {"rec": None, "at": None, "prio": None}
+    state: dict = {"rec": None, "at": None, "prio": None, "vip": None}
 
     def prof(frame, event, arg):  # noqa: ANN001
         rec = state["rec"]
@@ -38,6 +39,8 @@ def install(outdir: str) -> None:
             rec.append("py " + os.path.basename(co.co_filename) + ":" + co.co_qualname)
             if co.co_name == "send_advert" and state["prio"] is None:
                 state["prio"] = frame.f_locals.get("priority")
+            elif co.co_name == "add_now" and state["vip"] is None:  # a Backup taking over
+                state["vip"] = len(rec)
         elif event == "c_call":
             name = getattr(arg, "__qualname__", None) or repr(arg)
             rec.append("c  " + name)
@@ -56,9 +59,13 @@ def install(outdir: str) -> None:
                 with open(path, "a") as f:
                     f.write(json.dumps({"before_send": state["at"], "iteration": len(rec),
                                         "calls": rec[: state["at"]]}) + "\n")
+            elif state["vip"] is not None:
+                with open(path, "a") as f:
+                    f.write(json.dumps({"before_vip": state["vip"], "iteration": len(rec),
+                                        "calls": rec[: state["vip"]]}) + "\n")
         r = orig(self, timeout)
         if r:
-            state["rec"], state["at"], state["prio"] = [], None, None
+            state["rec"], state["at"], state["prio"], state["vip"] = [], None, None, None
             sys.setprofile(prof)
         return r
 
@@ -133,8 +140,11 @@ def main() -> None:
                 for line in open(os.path.join(out, name)):
                     row = json.loads(line)
                     py = sum(1 for c in row["calls"] if c.startswith("py"))
-                    print(f"{name}: calls before the priority-0 sendto {row['before_send']} "
-                          f"(python {py}, C {row['before_send'] - py}); whole loop iteration {row['iteration']}")
+                    lazy = sum(1 for c in row["calls"] if c.endswith(("records.py:_bind", "records.py:_compile_init")))
+                    what, n = (("priority-0 sendto (Master)", row["before_send"]) if "before_send" in row
+                               else ("VIP add (Backup taking over)", row["before_vip"]))
+                    print(f"{name}: calls before the {what} {n} (python {py}, C {n - py}, record inits "
+                          f"bound/compiled {lazy}); whole loop iteration {row['iteration']}")
 
 
 if __name__ == "__main__":
