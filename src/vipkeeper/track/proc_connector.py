@@ -56,7 +56,9 @@ events, so the tracker wakes per batch, not per event:
 Per event: one recv_into into one buffer and one struct unpack; events that cannot concern a
 tracker (a fork of an untracked parent, the exit of an unknown PID, an exec whose process exits
 later in the same batch) never become objects, and an exec'd process is read only if its name
-(/proc/PID/comm, the cheapest file) is a tracked one or its PID may already count.
+(/proc/PID/comm, the cheapest file) is a tracked one or its PID may already count. A drain stops
+at the first exit of a PID that counts and applies the batch so far before receiving the rest
+(a tracked process's exit behind a backlog of the machine's events starts its failover first).
 
 The connector can be opened before the daemon enters its network namespace (`open_connector()`)
 and handed to `ProcessTracker(...)` afterwards.
