@@ -6,7 +6,7 @@ table), TrackingHub and Router are chained as the runtime chains them; the wire,
 and the loop's clock are fakes. Asserted: the priority-0 advert is the first thing the fault
 does -- the VIP's removal, the notify, the hub's bookkeeping and every log line (the tracker's
 "Quorum lost" too, though it keeps its place first in the log) come after it -- and once the
-daemon has compiled its failover records (runtime.FAILOVER_RECORDS, records.compile_now), the way
+daemon has compiled its failover records (runtime.failover_records(), records.compile_now), the way
 to the sendto neither binds a record in Python nor compiles one, nor writes a line.
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from vipkeeper import records
 from vipkeeper.config import loads
-from vipkeeper.daemon.runtime import FAILOVER_RECORDS
+from vipkeeper.daemon.runtime import failover_records
 from vipkeeper.daemon.tracking import TrackingHub
 from vipkeeper.track import priority, process_table
 from vipkeeper.track.proc_connector import ProcessTracker
@@ -171,7 +171,7 @@ def test_compiled_failover_records_leave_no_binding_compiling_or_writing_before_
         tracker, router, fd = _master_with_tracker(events, clock)
         for cls in classes:  # as in a daemon that has built none of them yet ...
             cls.__init__ = records._lazy_init(cls)
-        records.compile_now(*FAILOVER_RECORDS)  # ... whose first maintenance pass has run
+        records.compile_now(*failover_records())  # ... whose first maintenance pass has run
         events.clear()
         sys.setprofile(profile)
         try:
