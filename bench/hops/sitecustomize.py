@@ -101,3 +101,7 @@ if _dir and "run" in getattr(sys, "orig_argv", []) and "vipkeeper" in " ".join(s
                 except Exception:
                     pass
     threading.Thread(target=flusher, daemon=True).start()
+_pc = os.environ.get("VK_PATHCOUNT")
+if _pc and "run" in getattr(sys, "orig_argv", []) and "vipkeeper" in " ".join(sys.orig_argv):
+    import pathcount  # same directory: the calls from a wake to the priority-0 sendto (pathcount.py)
+    pathcount.install(_pc)

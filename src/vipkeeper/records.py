@@ -15,7 +15,8 @@ path -- binds its arguments in Python for a class's first `COMPILE_AFTER` constr
 the fields in the same order, so instances are laid out the same way), and is then compiled to
 the same code `dataclass` generates, so it is as fast from then on. A class built a few times
 in a process (most of the configuration model in `vipkeeper check`) never pays for a
-compilation.
+compilation. `compile_now(cls, ...)` compiles at once, for classes built rarely but on a path
+that must be quick (the daemon's failover records).
 
 `shared=("a", "b", ...)` (with `slots=True, frozen=True`) keeps those fields, which most
 records of a class have alike, in one object per distinct combination of values instead of a slot
@@ -224,6 +225,7 @@ def _lazy_init(cls: type) -> Callable[..., None]:
         init(self, *args, **kwargs)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__record_lazy__ = True  # type: ignore[attr-defined]
     return __init__
 
 
@@ -301,6 +303,16 @@ def _put_all(cls: type, self: Any, fields: tuple[Field, ...], values: Any) -> No
         else:
             object.__setattr__(self, f.name, value)
     object.__setattr__(self, "_shared", _intern(cls, tuple(by_name[n] for n in shared)))
+
+
+def compile_now(*classes: type) -> None:
+    """Give these records their compiled `__init__` now, however few were built so far. For the
+    records a failover builds a handful of times in a daemon's life (its events and actions):
+    unprepared, the first eight of each bind in Python on that failover's path and the ninth
+    compiles there (issue 18); the daemon calls this once it has started, off that path."""
+    for cls in classes:
+        if getattr(cls.__init__, "__record_lazy__", False):
+            cls.__init__ = _compile_init(cls)  # type: ignore[misc]
 
 
 def _compile_init(cls: type) -> Callable[..., None]:

@@ -32,7 +32,7 @@ def deafen(tr: ProcessTracker) -> None:
     if tr._tick is not None:
         tr._tick.cancel()
         tr._tick = None
-    tr._connector.drain = lambda limit=0: ([], False, False)  # type: ignore[method-assign]
+    tr._connector.drain = lambda limit=0, stop=(): ([], False, False)  # type: ignore[method-assign]
 
 
 async def counted(tr: ProcessTracker, q: asyncio.Queue, p: subprocess.Popen) -> None:

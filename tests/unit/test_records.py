@@ -133,6 +133,33 @@ def test_defining_a_record_compiles_nothing_and_init_only_once_built_often(monke
     assert len(compiled) == 1  # once per class
 
 
+def test_compile_now_compiles_a_record_not_built_yet_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    compiled: list[str] = []
+    real = compile
+
+    def counting(source, filename, *args, **kwargs):  # type: ignore[no-untyped-def]
+        compiled.append(filename)
+        return real(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.compile", counting)
+
+    @record(frozen=True, slots=True)
+    class Event:
+        name: str
+        fault: bool = False
+
+    records.compile_now(Event)
+    assert len(compiled) == 1 and compiled[0].endswith("Event>")
+    records.compile_now(Event)  # compiled already: nothing more
+    e = Event("trk", fault=True)
+    assert (e.name, e.fault) == ("trk", True) and e == Event("trk", True) and len(compiled) == 1
+    for _ in range(records.COMPILE_AFTER + 2):
+        Event("x")
+    assert len(compiled) == 1  # the lazy path, which would compile at the ninth, is gone
+    with pytest.raises(TypeError):
+        Event()  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize("compiled", [False, True], ids=["bound", "compiled"])
 def test_init_bound_in_python_as_compiled(compiled: bool) -> None:
     made: list = []

@@ -225,7 +225,18 @@ class Router:
         """Carry the actions out in order. Log lines the core put before a send or a VIP change
         (a new Master's "Receive advertisement timeout", "Entering MASTER STATE") are made at
         once but written after the last of those (log_hold.py): writing a line costs more than
-        the send it would delay."""
+        the send it would delay. Sends and VIP changes at the head of the list go at once,
+        before any of that is looked at (leaving MASTER: the priority-0 advert)."""
+        if actions and type(actions[0]) in _ON_THE_WIRE:
+            n = len(actions)
+            head = 1
+            while head < n and type(actions[head]) in _ON_THE_WIRE:
+                head += 1
+            for action in actions[:head] if head < n else actions:
+                self._run_now(action)
+            if head == n:
+                return
+            actions = actions[head:]
         if len(actions) > 2:
             last = -1
             for i, action in enumerate(actions):

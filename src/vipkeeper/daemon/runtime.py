@@ -43,6 +43,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -99,14 +100,21 @@ from vipkeeper.records import factory, record
 from vipkeeper.script_launch import set_script_umask
 from vipkeeper.script_users import ScriptUsers
 from vipkeeper.track.connector_error import ConnectorUnavailable
+from vipkeeper.track.priority import TrackerEffect
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.garp_pacing import plan_of
 from vipkeeper.vrrp.instance import (
+    AddVips,
+    AdvertReceived,
+    Announce,
+    DelVips,
     InstanceParams,
     InterfaceDown,
     InterfaceUp,
+    Log,
     Notify,
     Reconfigure,
+    SendAdvert,
     Shutdown,
     SocketState,
     Startup,
@@ -129,6 +137,18 @@ _NO_MAIL = {"configured": False, "sent": 0, "failed": 0, "in_flight": 0, "last_e
 SEND_FAULT_AFTER = 3  # failed sends in a row on a live interface that put its instances in FAULT
 MAINTENANCE_INTERVAL = 1.0  # s: retry refused VIP deletes, reopen missing sockets
 RETRY_BACKOFF_MAX = 30.0  # s: longest wait before retrying a socket whose sends kept failing
+# The records a failover builds (a tracked process's exit to the priority-0 advert and the VIPs
+# going; a Backup's takeover): compiled by the first maintenance pass (records.compile_now), so
+# that no failover binds them in Python or compiles one on its way (issue 18).
+# (and track/process_table.py's Exit and StatusChange, when process tracking loaded it:
+# `failover_records()`)
+FAILOVER_RECORDS = (TrackerEffect, TrackerChanged, SocketState, InterfaceDown,
+                    AdvertReceived, SendAdvert, Log, AddVips, DelVips, Announce, Notify)
+
+
+def failover_records() -> tuple[type, ...]:
+    table = sys.modules.get("vipkeeper.track.process_table")  # imported only for vrrp_track_process
+    return FAILOVER_RECORDS + ((table.Exit, table.StatusChange) if table is not None else ())
 
 
 @record
@@ -1167,8 +1187,12 @@ class Runtime:
         """The slow safety net under the netlink events: refused VIP deletes, missing sockets,
         interfaces re-created while events were lost, sockets whose sends kept failing."""
         loop = asyncio.get_running_loop()
+        compiled = False
         while True:
             await asyncio.sleep(MAINTENANCE_INTERVAL)
+            if not compiled:
+                records.compile_now(*failover_records())
+                compiled = True
             try:
                 self._maintenance_pass(loop.time())
             except Exception as exc:  # noqa: BLE001 - never let the safety net end the daemon

@@ -98,6 +98,7 @@ class TrackingHub:
         self._on_change = on_change
         self._script_seen = asyncio.Event()
         await self._start_sources(self.config)
+        self._followers_index()  # now, not on the first change's way to its instances (a failover's)
 
     async def _start_sources(self, config: Config) -> None:
         for model in config.instances:
@@ -280,6 +281,7 @@ class TrackingHub:
         if staged.processes is not None:
             staged.processes.on_change = self._process_changed
         staged.release(self)
+        self._followers_index()  # the new configuration's, before a change needs it
 
     # -- what instances see ------------------------------------------------------------------
 
@@ -386,9 +388,8 @@ class TrackingHub:
         if self.proc_status.get(change.name) == change.has_quorum:
             return
         self.proc_status[change.name] = change.has_quorum
-        now = time.time()
         self._publish("process", change.name)  # first: a lost quorum may start a failover
-        self.since[f"process:{change.name}"] = now
+        self.since[f"process:{change.name}"] = time.time()
 
     def _script_changed(self, name: str, ok: bool) -> None:
         self.script_status[name] = ok

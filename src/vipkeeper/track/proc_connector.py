@@ -56,7 +56,9 @@ events, so the tracker wakes per batch, not per event:
 Per event: one recv_into into one buffer and one struct unpack; events that cannot concern a
 tracker (a fork of an untracked parent, the exit of an unknown PID, an exec whose process exits
 later in the same batch) never become objects, and an exec'd process is read only if its name
-(/proc/PID/comm, the cheapest file) is a tracked one or its PID may already count.
+(/proc/PID/comm, the cheapest file) is a tracked one or its PID may already count. A drain stops
+at the first exit of a PID that counts and applies the batch so far before receiving the rest
+(a tracked process's exit behind a backlog of the machine's events starts its failover first).
 
 The connector can be opened before the daemon enters its network namespace (`open_connector()`)
 and handed to `ProcessTracker(...)` afterwards.
@@ -209,6 +211,7 @@ class ProcessConnector:
         self.filtered = filtered
         self._last_seq: dict[int, int] = {}
         self._buf = bytearray(256)  # every datagram is received into this one buffer
+        self.stopped = False  # the last drain ended at an exit in `stop` (more may be queued)
 
     @classmethod
     def open(cls, rcvbuf: int | None = None, use_filter: bool = True,
@@ -283,13 +286,18 @@ class ProcessConnector:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
         return size
 
-    def drain(self, limit: int = 100000) -> tuple[list[RawEvent], bool, bool]:
+    def drain(self, limit: int = 100000, stop: Container[int] = ()) -> tuple[list[RawEvent], bool, bool]:
         """Everything queued now: (raw events, overflowed, sequence gap seen).
 
+        `stop`: PIDs whose exit ends the drain there, that exit the last event returned, and
+        `stopped` set: the caller acts on it before receiving the rest (a tracked process's exit
+        behind a backlog of the machine's other events starts a failover before that backlog
+        is read).
         Gaps are looked for only on an unfiltered socket (the filter makes gaps by design), over
         every message including the thread events that are then dropped. This is the hot loop
         of the tracker: one recv_into and one unpack per message, a tuple per kept event.
         """
+        self.stopped = False
         out: list[RawEvent] = []
         append = out.append
         buf = self._buf
@@ -320,7 +328,13 @@ class ProcessConnector:
                     gap = True
                 last[cpu] = seq
             what, ts, a, b, c, d = unpack(buf)
-            if what == PROC_EVENT_EXEC or what == PROC_EVENT_EXIT:
+            if what == PROC_EVENT_EXIT:
+                if a == b:
+                    append((what, a, 0, ts))
+                    if a in stop:
+                        self.stopped = True
+                        break
+            elif what == PROC_EVENT_EXEC:
                 if a == b:
                     append((what, a, 0, ts))
             elif what == PROC_EVENT_FORK:
@@ -630,29 +644,42 @@ class ProcessTracker:
                 self._loop.add_reader(self._connector.fileno(), self._on_readable)
 
     def _drain(self) -> int:
-        """Receive and apply everything queued; the number of events received."""
+        """Receive and apply everything queued; the number of events received.
+
+        In at most two batches: the first ends at the first exit of a PID that counts for a
+        tracker (ProcessConnector.drain's `stop`), so that exit -- perhaps a lost quorum, a
+        failover -- is applied before the events queued behind it are received and read (an
+        exec among them costs a /proc read each). Splitting changes nothing else: the same
+        events could have arrived across two wake-ups."""
         assert self._connector is not None
-        raw, overflow, gap = self._connector.drain()
-        self.counters.events += len(raw)
+        stop: Container[int] = self.table._procs
+        total = 0
         try:
-            if overflow:
-                self.counters.enobufs += 1
-                size = self._connector.grow_buffer()
-                self.log.warning("process tracking: kernel event queue overflowed (events lost); "
-                                 "rescanning /proc, receive buffer now %d bytes", size)
-                self._full_scan()
-            elif gap:
-                self.counters.seq_gaps += 1
-                self.log.warning("process tracking: kernel process events were missed; rescanning /proc")
-                self._full_scan()
-            elif raw:
-                events, touched = self._events(raw)
-                if events:
-                    changes = self.table.handle_batch(events, self._now())
-                    # the changes first: a lost quorum starts a failover; the pidfds can wait
-                    self._emit(changes)
-                    self._pidfds_after_events(touched)
-            return len(raw) + int(overflow)
+            while True:
+                raw, overflow, gap = self._connector.drain(stop=stop)
+                self.counters.events += len(raw)
+                total += len(raw) + int(overflow)
+                if overflow:
+                    self.counters.enobufs += 1
+                    size = self._connector.grow_buffer()
+                    self.log.warning("process tracking: kernel event queue overflowed (events lost); "
+                                     "rescanning /proc, receive buffer now %d bytes", size)
+                    self._full_scan()
+                elif gap:
+                    self.counters.seq_gaps += 1
+                    self.log.warning("process tracking: kernel process events were missed; rescanning /proc")
+                    self._full_scan()
+                elif raw:
+                    events, touched = self._events(raw)
+                    if events:
+                        changes = self.table.handle_batch(events, self._now())
+                        # the changes first: a lost quorum starts a failover; the pidfds can wait
+                        self._emit(changes)
+                        self._pidfds_after_events(touched)
+                conn = self._connector
+                if conn is None or not conn.stopped:  # (None: stopped by a callback meanwhile)
+                    return total
+                stop = ()  # the rest in one batch
         finally:
             self._last_drain = self._now()
 

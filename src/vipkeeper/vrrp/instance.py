@@ -892,14 +892,16 @@ class Instance:
 
     def _reassess(self, now: float, out: list[Action]) -> None:
         """Recompute effective priority and fault after a tracker or interface change."""
-        old_skew = self.skew_us()
         new_prio = self._compute_priority()
         if new_prio != self.effective_priority:
             self._log(out, f"Changing effective priority from {self.effective_priority} to {new_prio}")
-            self.effective_priority = new_prio
             if self.state == State.BACKUP and "down" in self._timers:
                 # keepalived shifts a running down timer by the change in skew.
+                old_skew = self.skew_us()
+                self.effective_priority = new_prio
                 self._timers["down"] += (self.skew_us() - old_skew) / US
+            else:
+                self.effective_priority = new_prio
             if self.params.notify_priority_changes and self.state in (State.MASTER, State.BACKUP):
                 out.append(Notify(f"{self.state.value}_PRIORITY", new_prio))
         if not self._started:

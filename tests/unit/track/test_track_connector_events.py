@@ -83,3 +83,50 @@ def test_pids_a_scan_just_found_keep_their_events():
     tr, _ = tracker({})
     events, _ = tr._events([(EXIT, 70, 0, 1)], also_known={70})
     assert events == [Exit(70, 1)]
+
+
+# -- the drain stops at a counted PID's exit (ProcessTracker._drain) ---------------------------
+
+def _datagram(what: int, pid: int, ts: int) -> bytes:
+    """A process-connector message as the kernel sends it (nlmsghdr, cn_msg, proc_event) for an
+    exec or exit of a single-threaded process."""
+    import struct
+    body = struct.pack("=IIQ", what, 0, ts) + struct.pack("=iiii", pid, pid, 0, 0)
+    cn = struct.pack("=IIIIHH", 1, 1, ts, 0, len(body), 0)
+    return struct.pack("=IHHII", 16 + len(cn) + len(body), 3, 0, ts, 0) + cn + body
+
+
+def test_a_counted_exit_is_applied_before_the_backlog_behind_it_is_received():
+    """The machine's execs queued behind a tracked process's exit are read (/proc, one read each)
+    only after the lost quorum went out; those before it, before; all of them once."""
+    import asyncio
+    import socket
+
+    from vipkeeper.track.proc_connector import ProcessConnector
+
+    order: list = []
+    tr = ProcessTracker([TrackProcess(name="t", process="svc")],
+                        lambda ch: order.append(("change", ch.has_quorum)), auto_connect=False)
+    tr.table.apply_snapshot(Snapshot({5: ProcessInfo("svc", None, 105)}), 0.0)
+
+    def read(pid: int, may_count: bool) -> ProcessInfo | None:
+        order.append(("read", pid))
+        return None  # none of them is a "svc"
+
+    tr._read = read  # type: ignore[method-assign]
+    ours, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ours.setblocking(False)
+    loop = asyncio.new_event_loop()
+    try:
+        tr._loop = loop
+        tr._connector = ProcessConnector(ours, filtered=True)
+        for n, (what, pid) in enumerate([(EXEC, 40), (EXIT, 5), (EXEC, 41), (EXEC, 42)], 1):
+            kernel.send(_datagram(what, pid, n))
+        assert tr._drain() == 4
+        assert order == [("read", 40), ("change", False), ("read", 41), ("read", 42)], order
+        assert tr.counters.events == 4
+    finally:
+        tr._connector = None
+        ours.close()
+        kernel.close()
+        loop.close()
