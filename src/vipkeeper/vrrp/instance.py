@@ -60,10 +60,11 @@ the same SendAdvert and a deadline one advert_int on, until its next other timer
 GARP burst, a refresh) is due; `steady()` says so, with the schedule, so that the shell can
 repeat those adverts itself (the per-advert cost of a thousand instances) until anything else
 happens or that other timer comes, and `resume_steady(at)` brings the advert timer up to date
-first. Each such advert may go up to `steady_early()` (1 % of the interval, at most 10 ms)
-before it is due, the next one interval after it went, so instances that shared a wake-up
-keep sharing it (fewer wake-ups, and a steady gap between adverts). The decision stays here:
-the shell repeats only what this module said it would do.
+first. The shell may move the first of those adverts earlier (by less than a tenth of the
+interval, onto a grid every instance shares: vrrp/advert_schedule.py) and then sends one every
+interval from that deadline, so that instances due at one grid point share one wake-up; no
+gap is ever longer than the interval. The decision stays here: the shell repeats only what this
+module said it would do, and the core goes on from the deadline the shell hands back.
 
 Timing, from keepalived's vrrp.h (µs; MAI = Master_Adver_Interval):
 
@@ -453,11 +454,10 @@ STEADY_EARLY_MAX = 0.010  # s
 
 
 def steady_early(advert_int: float) -> float:
-    """How long before it is due a steady Master's advert may go: 1 % of the interval, at most
-    10 ms (a Backup's master-down interval is three intervals and a skew; an advert 1 % early
-    only restarts it sooner). The window decides how many wake-ups the adverts of many
-    instances need: at 1,000 instances, advert_int 1, a 4 ms cap left ~80 timer wake-ups a
-    second, 10 ms leaves ~12, and each wake-up costs more than a dozen adverts (issue 18)."""
+    """How long before it is due a Master's delayed GARP burst or refresh may go, on a wake-up
+    the daemon makes anyway: 1 % of the interval, at most 10 ms (each wake-up costs more than a
+    dozen adverts, issue 18). Adverts never go early: the shell batches them on a grid
+    (vrrp/advert_schedule.py)."""
     return min(STEADY_EARLY_MAX, advert_int * 0.01)
 
 
@@ -586,13 +586,14 @@ class Instance:
         A MASTER whose next timer is its advert does one thing until something else happens
         or its other earliest timer (`until`; None: it has none; a garp_extra_if round, which
         comes with an advert, counts as one) is due: `SendAdvert(priority)`
-        when the advert is due, the next one advert_int after it went. While that holds the
-        shell may carry the schedule out itself, without a TimerFired per advert, for every
-        advert due before `until`, and may send each up to `steady_early(advert_int)` before it
-        is due (the next is then due advert_int after it went: an instance that shares a
-        wake-up with others once keeps sharing it); before it hands this instance anything
-        else, or the next advert would not be due before `until`, it passes the deadline it
-        reached to `resume_steady`."""
+        when the advert is due, the next one advert_int after it. While that holds the shell
+        may carry the schedule out itself, without a TimerFired per advert, for every advert
+        due before `until`; it may move the first deadline earlier, by less than a tenth of
+        advert_int, onto the grid of vrrp/advert_schedule.py (so that instances share
+        wake-ups), and then keeps a fixed rate from it (the next deadline advert_int after the
+        last deadline, whenever the send went); before it hands this instance anything else, or
+        the next advert would not be due before `until`, it passes the deadline it reached to
+        `resume_steady`."""
         if self.state is not State.MASTER:
             return None
         timers = self._timers
@@ -609,6 +610,10 @@ class Instance:
         if until is not None and until <= at:
             return None
         return at, self.params.advert_int, self.effective_priority, until
+
+    def advert_deadline(self) -> float | None:
+        """A MASTER's next advert (None in any other state)."""
+        return self._timers.get("advert")
 
     def resume_steady(self, at: float) -> None:
         """The shell carried out the steady schedule (see `steady`) up to the advert due at

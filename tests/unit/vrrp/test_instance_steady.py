@@ -1,11 +1,13 @@
 """The steady Master (vrrp/instance.py `steady`/`resume_steady`): the schedule the core gives
 the shell is exactly what TimerFired would have done, and resuming it leaves the core as if
-every advert had gone through it. A fake clock (plain floats)."""
+every advert had gone through it at the deadlines the shell kept (vrrp/advert_schedule.py).
+A fake clock (plain floats)."""
 
 from __future__ import annotations
 
 import ipaddress
 
+from vipkeeper.vrrp.advert_schedule import AdvertSchedule
 from vipkeeper.vrrp.instance import (
     AdvertReceived, Instance, InstanceParams, SendAdvert, Startup, State, TimerFired, TrackerChanged, steady_early,
 )
@@ -47,25 +49,40 @@ def test_backup_is_never_steady_and_a_refresh_bounds_the_schedule() -> None:
 
 
 def test_resumed_schedule_equals_every_timer_through_the_core() -> None:
-    """Two Masters: one handed TimerFired at every (late) deadline, the other following the
-    steady schedule as the shell does; then the same advert reaches both."""
+    """Two Masters: one handed TimerFired at every deadline, the other following the steady
+    schedule as the shell does (vrrp/advert_schedule.py; 1.0 is on its grid); then the same
+    advert reaches both."""
     through, shell = master(garp_master_delay=0.0), master(garp_master_delay=0.0)
     assert shell.steady() == (1.0, 1.0, 255, None)
     at, interval, priority, _until = shell.steady()
-    lateness = [0.0, 0.0003, 0.002, 0.0, 0.01]
-    sent = []
-    for late in lateness:
-        now = at + late
+    schedule = AdvertSchedule(at, interval)
+    assert schedule.at == at
+    for _ in range(5):
+        now = schedule.at
         assert through.handle(TimerFired(), now) == [SendAdvert(priority)]
-        sent.append(SendAdvert(priority))
-        at = now + interval  # the shell's rule, from the docstring (here on time or late)
-    assert through.next_deadline() == at
-    shell.resume_steady(at)
+        schedule.advance(now)
+    assert through.next_deadline() == schedule.at
+    shell.resume_steady(schedule.at)
     assert shell.next_deadline() == through.next_deadline()
-    now = at - 0.5
+    now = schedule.at - 0.5
     advert = AdvertReceived(Advertisement(3, 51, 0, (VIP,), 100), PEER)
     assert shell.handle(advert, now) == through.handle(advert, now)
     assert shell.next_deadline() == through.next_deadline() and shell.state == through.state
+
+
+def test_the_core_goes_on_from_the_deadline_the_shell_reached() -> None:
+    """Late sends: the shell's fixed rate keeps the deadlines on the schedule (a core fed
+    TimerFired late would have moved them); the core takes the one handed back as its own."""
+    shell = master(garp_master_delay=0.0)
+    at, interval, priority, _until = shell.steady()
+    schedule = AdvertSchedule(at, interval)
+    for late in (0.0003, 0.02, 0.0, 0.4):
+        schedule.advance(schedule.at + late)
+    assert schedule.at == 5.0
+    shell.resume_steady(schedule.at)
+    assert shell.next_deadline() == shell.advert_deadline() == 5.0
+    assert shell.steady() == (5.0, 1.0, priority, None)
+    assert shell.handle(TimerFired(), 5.0) == [SendAdvert(priority)] and shell.advert_deadline() == 6.0
 
 
 def test_priority_change_shows_in_the_schedule() -> None:
@@ -88,7 +105,7 @@ def test_resume_outside_master_changes_nothing() -> None:
     assert backup.next_deadline() == before
 
 
-def test_a_steady_advert_may_go_one_percent_early_at_most_10_ms() -> None:
+def test_a_masters_garp_timer_may_go_one_percent_early_at_most_10_ms() -> None:
     assert steady_early(1.0) == 0.01 and steady_early(0.1) == 0.001 and steady_early(10.0) == 0.01
     assert steady_early(0.5) == 0.005
 
