@@ -15,8 +15,8 @@ queued in), so each one's lateness within the batch is the same every round and 
 at the interval. The number of wake-ups is at most the number of grid points in use, whatever
 the number of instances.
 
-How: times are grid indices (an integer `index`; the deadline is index * interval / slots,
-so instances on one point compute the very same float). The next deadline is the previous
+How: times are grid indices (an integer `index`; the deadline is index * step, so instances
+on one point compute the very same float). The next deadline is the previous
 *deadline* plus one interval, not the time the send happened: a late send is followed by a
 correspondingly shorter gap, never drift off the grid. A loop that ran more than an interval
 late skips the deadlines already past (no burst of catch-up adverts) and keeps the phase.
@@ -31,7 +31,8 @@ import math
 GRID_SLOTS = 10  # grid points per interval ...
 GRID_STEP_MAX = 0.1  # ... but a step of at most this (s): more points for long intervals
 # A deadline this close (in steps) below a grid point counts as on it: a deadline handed back
-# from a schedule (interval arithmetic in floats) must land on its own point, not the one before.
+# from a schedule (float arithmetic) must land on its own point, not the one before. (So a
+# deadline may move *later* by up to a millionth of a step, 0.1 us at most: float rounding.)
 _ON_POINT = 1e-6
 
 
@@ -47,28 +48,28 @@ def grid_step(interval: float) -> float:
 
 
 class AdvertSchedule:
-    """One steady Master's deadlines, from the first (`first`, as the core gave it)."""
+    """One steady Master's deadlines, from the first (`first`, as the core gave it); `at` is
+    the next one."""
 
-    __slots__ = ("interval", "slots", "index")
+    __slots__ = ("interval", "slots", "step", "index", "at")
 
     def __init__(self, first: float, interval: float) -> None:
         if interval <= 0:
             raise ValueError(f"advert interval must be positive, not {interval!r}")
         self.interval = interval
         self.slots = slots = grid_slots(interval)
-        self.index = math.floor(first * slots / interval + _ON_POINT)
-
-    @property
-    def at(self) -> float:
-        """The next deadline."""
-        return self.index * self.interval / self.slots
+        self.step = step = interval / slots
+        self.index = index = math.floor(first / step + _ON_POINT)
+        self.at = index * step
 
     def advance(self, now: float) -> float:
         """The advert due at `at` went (at `now`): the next deadline, one interval after the
         last, or the first one on the schedule after `now` if the loop ran an interval late."""
-        self.index += self.slots
-        at = self.at
+        index = self.index + self.slots
+        at = index * self.step
         if at <= now:
-            self.index += self.slots * (math.floor((now - at) / self.interval) + 1)
-            at = self.at
+            index += self.slots * (math.floor((now - at) / self.interval) + 1)
+            at = index * self.step
+        self.index = index
+        self.at = at
         return at
