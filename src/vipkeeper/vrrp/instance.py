@@ -455,10 +455,11 @@ STEADY_EARLY_MAX = 0.010  # s
 
 def steady_early(advert_int: float) -> float:
     """How long before it is due a Master's delayed GARP burst or refresh may go, on a wake-up
-    the daemon makes anyway: 1 % of the interval, at most 10 ms (each wake-up costs more than a
-    dozen adverts, issue 18). Adverts never go early: the shell batches them on a grid
-    (vrrp/advert_schedule.py)."""
-    return min(STEADY_EARLY_MAX, advert_int * 0.01)
+    the daemon makes anyway: a tenth of the interval (one step of the adverts' grid,
+    vrrp/advert_schedule.py: up to advert_int 0.1 such a timer always finds the wake-up of the
+    grid point before it), at most 10 ms. Each wake-up costs more than a dozen adverts (issue
+    18). Adverts never go early: the shell batches them on the grid."""
+    return min(STEADY_EARLY_MAX, advert_int * 0.1)
 
 
 def skew_us(version: int, priority: int, mai_cs: int) -> int:
