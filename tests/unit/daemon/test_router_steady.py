@@ -183,3 +183,34 @@ def test_a_router_in_a_sync_group_never_goes_steady() -> None:
 
     on_loop(check, 50.0)
 
+
+def test_a_priority_change_keeps_the_grid_deadline_and_sends_the_new_priority_there() -> None:
+    """A tracker moves the priority of a steady Master: the core hears where the adverts got to,
+    the schedule goes on from the same grid deadline (no advert at once, none later: the core
+    sends none for a priority change), and that advert carries the new priority."""
+    from vipkeeper.vrrp.instance import TrackerChanged
+
+    def check(clock: list[float]) -> None:
+        loop = asyncio.get_running_loop()
+        timers = PreciseTimers(loop)
+        router, cap, _handled = _router(clock, timers)
+        router.feed(Startup())
+        while clock[0] < 3008.0:  # Master, past the delayed GARP: steady for good
+            clock[0] = timers._heap[0][0]
+            timers._expired()
+        due = router.next_deadline()
+        assert router._steady_at == due and abs(due * 10 - round(due * 10)) < 1e-6
+        before = router.core.effective_priority
+        sent = len(cap.sent)
+        clock[0] = due - 0.37
+        router.feed(TrackerChanged("chk", -20))
+        assert router.core.effective_priority == before - 20
+        assert len(cap.sent) == sent and router.next_deadline() == due  # same deadline, nothing sent
+        clock[0] = timers._heap[0][0]
+        assert clock[0] == due
+        timers._expired()
+        assert len(cap.sent) == sent + 1 and cap.sent[-1][0] == due
+        assert cap.sent[-1][1][20] == before - 20 and cap.sent[-2][1][20] == before  # VRRP priority byte
+        timers.close()
+
+    on_loop(check, 3000.0)
