@@ -51,7 +51,8 @@ Timers (each a deadline or None):
 
 Not a timer of its own: garp_extra_if (keepalived's vmac_garp_intvl) is looked at when a MASTER
 sends an advert, as keepalived's vrrp_state_master_tx does: the first advert at or after
-`garp_extra_if` seconds since becoming MASTER (or since the last one) also asks for
+`garp_extra_if` seconds (less one step of the advert grid, vrrp/advert_schedule.py, by which the
+shell may move adverts earlier) since becoming MASTER (or since the last one) also asks for
 ``Announce(extra_if=True)``; the shell picks the interfaces (vrrp/garp_extra_if.py).
   ``start``    INIT:   end of the startup delay
 
@@ -123,6 +124,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from vipkeeper.records import record
 
+from .advert_schedule import grid_step
 from .log_limit import LogLimiter
 from .packet import AUTH_NONE, AUTH_PASS, Advertisement, DropReason, IPAddress, pad_auth
 
@@ -606,7 +608,7 @@ class Instance:
             until = min(t for name, t in timers.items() if name != "advert")
         if self._extra_if_at is not None:
             # the first advert from then on brings a garp_extra_if round with it (`_fire`)
-            extra = self._extra_if_at - 1e-6
+            extra = self._extra_if_at - self._extra_if_slack()
             until = extra if until is None else min(until, extra)
         if until is not None and until <= at:
             return None
@@ -734,6 +736,13 @@ class Instance:
     def _skew_priority(self) -> int:
         return OWNER_PRIORITY if self.params.is_owner else self.effective_priority
 
+    def _extra_if_slack(self) -> float:
+        """garp_extra_if comes with the first advert at or after its time; the shell may have
+        moved the adverts earlier by less than a grid step (`steady`), so an advert within a
+        step of that time counts (else the round would wait a whole interval more than
+        keepalived's, whose adverts drift late)."""
+        return grid_step(self.params.advert_int)
+
     def _set(self, timer: str, at: float) -> None:
         self._timers[timer] = at
 
@@ -811,7 +820,7 @@ class Instance:
         elif name == "advert" and self.state == State.MASTER:
             out.append(SendAdvert(self.effective_priority))
             self._set("advert", now + p.advert_int)
-            if self._extra_if_at is not None and now >= self._extra_if_at - 1e-6:
+            if self._extra_if_at is not None and now >= self._extra_if_at - self._extra_if_slack():
                 if p.vips:
                     out.append(Announce(1, p.vips, extra_if=True))
                 self._extra_if_at = now + p.garp_extra_if
