@@ -11,8 +11,9 @@ cost model:
 - each wake-up runs `--wake-cost` µs late (the epoll/timerfd/asyncio path before the first
   callback), plus, with `--noise`, a seeded exponential lateness of that mean (µs);
 - each advert sent moves the clock `--send-cost` µs (Python + the kernel's sendto);
-- with `--stall`, every `--stall-every` s one wake-up runs that many ms late besides (a
-  once-a-second pass over every Master, a garbage collection: the loop busy elsewhere);
+- with `--stall`, once in every `--stall-every` s, at a seeded random time in it, one wake-up
+  runs that many ms late besides (the loop busy elsewhere: a pass over every Master, a garbage
+  collection, the process preempted);
 - the instances come up `--spread` µs apart (start-up: config, sockets), all priority 200, so
   their master-down deadlines are that far apart too.
 
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import heapq
 import ipaddress
+import itertools
 import random
 import socket
 import statistics
@@ -105,7 +107,9 @@ def run(n: int, interval: float, send_cost: float, wake_cost: float, noise: floa
         wakeups: list[tuple[float, int]] = []  # (time, adverts sent)
         cpu0 = None  # this process's CPU time when the window began
         end = start + settle + window
-        next_stall = start + stall_every
+        stalls = random.Random(seed + 1)  # when, in each period: not phase-locked with the adverts
+        period = start
+        next_stall = period + stalls.uniform(0, stall_every)
         while clock[0] < end:
             heap = timers._heap
             while heap and heap[0][2].cancelled:
@@ -116,7 +120,8 @@ def run(n: int, interval: float, send_cost: float, wake_cost: float, noise: floa
             late = wake_cost + (rng.expovariate(1 / noise) if noise > 0 else 0.0)
             if stall > 0 and armed >= next_stall:
                 late += stall
-                next_stall += stall_every
+                period += stall_every
+                next_stall = period + stalls.uniform(0, stall_every)
             clock[0] = max(clock[0], armed) + late
             before = total[0]
             timers._armed = armed
@@ -130,7 +135,7 @@ def run(n: int, interval: float, send_cost: float, wake_cost: float, noise: floa
         gaps = []
         for stamps in sends:
             inside = [t for t in stamps if lo <= t < end]
-            gaps += [(b - a - interval) * 1000 for a, b in zip(inside, inside[1:])]
+            gaps += [(b - a - interval) * 1000 for a, b in itertools.pairwise(inside)]
         gaps.sort()
         counts = [c for _, c in wakeups]
         result.update({

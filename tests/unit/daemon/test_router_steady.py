@@ -16,7 +16,7 @@ import pytest
 from vipkeeper.daemon.router import Router
 from vipkeeper.precise_timers import PreciseTimers
 from vipkeeper.vrrp import packet
-from vipkeeper.vrrp.instance import AdvertReceived, Instance, Startup, State
+from vipkeeper.vrrp.instance import Instance, Startup, State
 
 from .router_harness import GROUP, on_loop, routers
 
