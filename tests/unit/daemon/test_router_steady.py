@@ -214,3 +214,40 @@ def test_a_priority_change_keeps_the_grid_deadline_and_sends_the_new_priority_th
         timers.close()
 
     on_loop(check, 3000.0)
+
+
+def test_only_a_masters_garp_timer_may_run_early() -> None:
+    """PreciseTimers' early allowance (a lenient deadline): a Backup's timers (skew time,
+    master-down) and a Master's adverts are strict (early 0), and only a Master's other timer,
+    here the delayed GARP burst, may ride up to `steady_early` on an earlier wake-up."""
+    from vipkeeper.vrrp.instance import steady_early
+
+    def check(clock: list[float]) -> None:
+        timers = PreciseTimers(asyncio.get_running_loop())
+        router, _cap, _handled = _router(clock, timers)
+        router.feed(Startup())
+        seen = []  # (state, what the timer is for, its early allowance) for each armed timer
+        while clock[0] < 1010.0:
+            handle = timers._heap[0][2]
+            if handle._callback == router._steady_fire:
+                what = "advert"
+            else:  # the core's earliest timer is the one the router armed
+                what = min(router.core._timers.items(), key=lambda item: item[1])[0]
+            seen.append((router.state, what, handle.early))
+            clock[0] = timers._heap[0][0]
+            timers._expired()
+        assert router.state == State.MASTER
+        assert seen[0] == (State.BACKUP, "down", 0.0)
+        assert all(early == 0.0 for state, what, early in seen if state != State.MASTER or what == "advert")
+        garp = [early for state, what, early in seen if state == State.MASTER and what == "garp"]
+        assert garp and all(early == steady_early(1.0) == 0.01 for early in garp)
+        # a sync group member's adverts go through the core's timer: strict as well
+        from vipkeeper.daemon.router import GroupDriver
+
+        GroupDriver("G", [router], lambda g, s: None)
+        router._rearm()  # (what the router does after any event)
+        assert router._steady_at is None and router._timer_at == router.core.advert_deadline()
+        assert router._timer.early == 0.0
+        timers.close()
+
+    on_loop(check, 1000.0)
