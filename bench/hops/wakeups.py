@@ -112,7 +112,7 @@ def run(n: int, interval: float, send_cost: float, wake_cost: float, noise: floa
         next_stall = period + stalls.uniform(0, stall_every)
         while clock[0] < end:
             heap = timers._heap
-            while heap and heap[0][2].cancelled:
+            while heap and heap[0][-1].cancelled:
                 heapq.heappop(heap)
             if not heap:
                 break

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ipaddress
+import itertools
 import logging
 import os
 import time
@@ -69,6 +70,10 @@ log = logging.getLogger("vipkeeper.vrrp")
 TIMER_FIRED = TimerFired()
 
 # What peers, clients and the kernel see of an action at once: the failover path (enqueue).
+# Each router's place among timers due at the same moment (precise_timers.py: `rank`): the
+# routers whose adverts share a grid point send in one fixed order, batch after batch.
+_RANKS = itertools.count(1)
+
 _ON_THE_WIRE = frozenset((SendAdvert, AddVips, DelVips, Announce))
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -127,7 +132,7 @@ class Router:
         "master_heard", "_on_notify", "_on_state", "_timer", "_timer_at", "_loop", "_timers", "_mcast_dst",
         "_on_send_failed", "_steady_at", "_schedule", "_steady_prio", "_steady_until", "group", "firewall",
         "route_owner", "_routes_synced", "_witness", "pacing", "announcer_for", "_advert_prio", "_advert_wire",
-        "_advert_zero",
+        "_advert_zero", "_rank",
     )
 
     # Counts, over every router, what can change whether a router wants its VIPs or which ones
@@ -164,6 +169,7 @@ class Router:
         # Deadlines (skew time, master-down interval, adverts) fire on the microsecond
         # (precise_timers.py says why); without `timers`, on asyncio's millisecond ones.
         self._timers = timers
+        self._rank = next(_RANKS)
         self._mcast_dst = socket_.group if socket_ is not None else None
         self._on_send_failed = on_send_failed
         self._steady_at: float | None = None  # a steady Master's next advert (module docstring); else None
@@ -363,7 +369,7 @@ class Router:
                 early = 0.0
                 if self.core.state == State.MASTER and deadline != self.core.advert_deadline():
                     early = steady_early(self.params.advert_int)
-                self._timer = self._timers.call_at(deadline, self._fire, early=early)
+                self._timer = self._timers.call_at(deadline, self._fire, early=early, rank=self._rank)
 
     def _go_steady(self, at: float, interval: float, priority: int, until: float | None) -> None:
         assert self._timers is not None
@@ -376,7 +382,7 @@ class Router:
         self._steady_at = at = schedule.at
         self._steady_prio = priority
         self._steady_until = until
-        self._timer = self._timers.call_at(at, self._steady_fire)
+        self._timer = self._timers.call_at(at, self._steady_fire, rank=self._rank)
 
     def _steady_fire(self) -> None:
         """One advert of a steady Master, as the core's `steady()` says: now (on time or late),

@@ -228,7 +228,7 @@ def test_only_a_masters_garp_timer_may_run_early() -> None:
         router.feed(Startup())
         seen = []  # (state, what the timer is for, its early allowance) for each armed timer
         while clock[0] < 1010.0:
-            handle = timers._heap[0][2]
+            handle = timers._heap[0][-1]
             if handle._callback == router._steady_fire:
                 what = "advert"
             else:  # the core's earliest timer is the one the router armed
