@@ -128,15 +128,15 @@ def test_steady_adverts_go_on_the_grid_at_a_fixed_rate_without_the_core() -> Non
 
 
 def test_masters_that_came_up_within_a_step_share_one_wake_up_in_a_stable_order() -> None:
-    """Three Masters whose core deadlines are 40 ms apart: one grid point, so each round is one
-    wake-up, none early, and they go out in the same order every round."""
+    """Three Masters whose core deadlines are 8 ms apart (a step is 20 ms): one grid point, so
+    each round is one wake-up, none early, and they go out in the same order every round."""
 
     def check(clock: list[float]) -> None:
         loop = asyncio.get_running_loop()
         timers = PreciseTimers(loop)
         masters = []
         for k in range(3):
-            clock[0] = 2000.0 + 0.02 * k
+            clock[0] = 2000.0 + 0.004 * k
             r, cap, _h = _router(clock, timers)
             r.feed(Startup())
             masters.append((r, cap))
