@@ -10,7 +10,10 @@ TFD_TIMER_ABSTIME. The kernel's hrtimer wakes epoll when it expires.
 
 Rules:
 - `call_at(when, callback, *args)` and `handle.cancel()` mean what they mean in asyncio;
-  callbacks due at the same moment run in the order they were scheduled.
+  callbacks due at the same moment run in the order they were scheduled, unless a `rank` was
+  given: then those of lower rank run first whenever they were scheduled (the routers of a
+  shared advert grid, vrrp/advert_schedule.py, keep one place in their batch even when one
+  leaves the steady path and comes back, so a batch's send time never shows as one long gap).
 - Cancelled handles stay in the heap until their time (as in asyncio) and are skipped.
 - `again(handle, when)`, from inside the handle's own callback, schedules it once more: a
   periodic timer costs one heap entry per period and no new handle.
@@ -60,11 +63,13 @@ _LIBC = _libc()
 
 
 class TimerHandle:
-    __slots__ = ("_when", "_callback", "_args", "cancelled", "_inner", "early")
+    __slots__ = ("_when", "_callback", "_args", "cancelled", "_inner", "early", "rank")
 
-    def __init__(self, when: float, callback: Callable[..., None], args: tuple[Any, ...], early: float = 0.0) -> None:
+    def __init__(self, when: float, callback: Callable[..., None], args: tuple[Any, ...], early: float = 0.0,
+                 rank: int = 0) -> None:
         self._when = when
         self.early = early
+        self.rank = rank
         self._callback = callback
         self._args = args
         self.cancelled = False
@@ -92,7 +97,7 @@ class PreciseTimers:
                  on_lag: Callable[[float, float], None] | None = None) -> None:
         self._loop = loop
         self.on_lag = on_lag
-        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._heap: list[tuple[float, int, int, TimerHandle]] = []
         self._seq = itertools.count()
         self._armed: float | None = None
         self._expiring = False  # inside _expired: it arms once at the end, not per callback
@@ -108,15 +113,17 @@ class PreciseTimers:
     def precise(self) -> bool:
         return self.fd >= 0
 
-    def call_at(self, when: float, callback: Callable[..., None], *args: Any, early: float = 0.0) -> TimerHandle:
+    def call_at(self, when: float, callback: Callable[..., None], *args: Any, early: float = 0.0,
+                rank: int = 0) -> TimerHandle:
         """`early`: the callback may run up to this long before `when`, together with another
         that is due (periodic sends whose exact phase does not matter: one wake-up serves
-        several of them)."""
-        handle = TimerHandle(when, callback, args, early)
+        several of them). `rank`: among callbacks due at the same moment, the lower rank runs
+        first (then the order of scheduling)."""
+        handle = TimerHandle(when, callback, args, early, rank)
         if self.fd < 0:
             handle._inner = self._loop.call_at(when, callback, *args)
             return handle
-        heapq.heappush(self._heap, (when, next(self._seq), handle))
+        heapq.heappush(self._heap, (when, rank, next(self._seq), handle))
         if not self._expiring and (self._armed is None or when < self._armed):
             self._arm(when)
         return handle
@@ -125,9 +132,9 @@ class PreciseTimers:
         """Run `handle`'s callback again at `when`, from inside that callback (a periodic timer
         without a new handle per period; the steady Master's adverts, daemon/router.py)."""
         if self.fd < 0:
-            return self.call_at(when, handle._callback, *handle._args, early=handle.early)
+            return self.call_at(when, handle._callback, *handle._args, early=handle.early, rank=handle.rank)
         handle._when = when
-        heapq.heappush(self._heap, (when, next(self._seq), handle))
+        heapq.heappush(self._heap, (when, handle.rank, next(self._seq), handle))
         if not self._expiring and (self._armed is None or when < self._armed):
             self._arm(when)
         return handle
@@ -164,7 +171,7 @@ class PreciseTimers:
         clock = self._loop.time
         try:
             while heap:
-                when, _seq, handle = heap[0]
+                when, _rank, _seq, handle = heap[0]
                 if when > now and when - handle.early > now:
                     break
                 pop(heap)
@@ -180,13 +187,13 @@ class PreciseTimers:
                 now = clock()
         finally:
             self._expiring = False
-            while heap and heap[0][2].cancelled:
+            while heap and heap[0][3].cancelled:
                 heapq.heappop(heap)
             if heap and self.fd >= 0:
                 self._arm(heap[0][0])
 
     def close(self) -> None:
-        for _when, _seq, handle in self._heap:
+        for _when, _rank, _seq, handle in self._heap:
             handle.cancel()
         self._heap.clear()
         if self.fd >= 0:

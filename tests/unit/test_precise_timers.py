@@ -122,3 +122,40 @@ def test_strict_deadlines_never_run_early_among_lenient_ones() -> None:
         assert at >= due - early, (due, early, at)
         if early == 0.0:
             assert at >= due, f"a strict timer ran {(due - at) * 1e6:.0f} µs early"
+
+
+def test_ranked_timers_due_together_keep_their_order_when_one_is_scheduled_anew() -> None:
+    """The routers of one advert grid point: each re-arms itself with `again`; one leaves the
+    periodic path (a new handle by `call_at`, as a Master's delayed GARP round makes it) and comes
+    back. Without ranks it would run last from then on, its gap stretched by the batch's length."""
+
+    async def main() -> list[list[int]]:
+        loop = asyncio.get_running_loop()
+        timers = PreciseTimers(loop)
+        rounds: list[list[int]] = [[] for _ in range(4)]
+        done = asyncio.Event()
+        step = 0.01
+        start = loop.time() + step
+
+        def fire(rank: int, n: int, handle_box: list) -> None:
+            rounds[n].append(rank)
+            if n + 1 == len(rounds):
+                if rank == 5:
+                    done.set()
+                return
+            when = start + (n + 1) * step
+            if rank == 3 and n == 1:  # scheduled anew, after the others were
+                loop.call_soon(lambda: handle_box.__setitem__(
+                    0, timers.call_at(when, fire, rank, n + 1, handle_box, rank=rank)))
+                return
+            timers.again(handle_box[0], when)
+            handle_box[0]._args = (rank, n + 1, handle_box)
+
+        for rank in (4, 2, 5, 1, 3):  # scheduling order is not rank order
+            box: list = [None]
+            box[0] = timers.call_at(start, fire, rank, 0, box, rank=rank)
+        await asyncio.wait_for(done.wait(), 5)
+        timers.close()
+        return rounds
+
+    assert asyncio.run(main()) == [[1, 2, 3, 4, 5]] * 4

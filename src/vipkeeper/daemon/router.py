@@ -7,10 +7,12 @@ order on the wire and in netlink is the core's (priority 0 before the VIPs go; t
 before the VIPs come) and a failover costs no task switch between the advert and the VIP.
 
 A steady Master (the core's `steady()`: MASTER, its next advert due before anything else) sends its
-adverts from its own timer callback: the prebuilt datagram, the next deadline exactly as the
-core would set it, one heap entry, no event through the core. Anything handed to the router
-first gives the core the deadline reached (`resume_steady`), so the core sees what it would
-have seen had every advert gone through it; a sync group member always goes through the core.
+adverts from its own timer callback: the prebuilt datagram, one heap entry, no event through the
+core, at the deadlines of vrrp/advert_schedule.py (the core's first deadline moved earlier onto a
+grid every instance shares, then one interval after the other, whenever the send went), so that
+instances on one grid point go out in one wake-up, none early. Anything handed to the router
+first gives the core the deadline reached (`resume_steady`), so the core goes on from where the
+adverts got to; a sync group member always goes through the core.
 
 Nothing here decides protocol behaviour. It counts what it sees (adverts, drops by reason,
 transitions) because counters are facts of the shell, and it keeps the few facts the snapshot
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ipaddress
+import itertools
 import logging
 import os
 import time
@@ -36,6 +39,7 @@ from vipkeeper.net.libnftables import NftError
 from vipkeeper.net.vrrp_socket import VrrpSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle
 from vipkeeper.vrrp import packet
+from vipkeeper.vrrp.advert_schedule import AdvertSchedule
 from vipkeeper.vrrp.garp_extra_if import extra_if_targets
 from vipkeeper.vrrp.instance import (
     Action,
@@ -66,6 +70,10 @@ log = logging.getLogger("vipkeeper.vrrp")
 TIMER_FIRED = TimerFired()
 
 # What peers, clients and the kernel see of an action at once: the failover path (enqueue).
+# Each router's place among timers due at the same moment (precise_timers.py: `rank`): the
+# routers whose adverts share a grid point send in one fixed order, batch after batch.
+_RANKS = itertools.count(1)
+
 _ON_THE_WIRE = frozenset((SendAdvert, AddVips, DelVips, Announce))
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -122,9 +130,9 @@ class Router:
     __slots__ = (
         "model", "_params", "core", "socket", "addresses", "announcer", "counters", "state_since",
         "master_heard", "_on_notify", "_on_state", "_timer", "_timer_at", "_loop", "_timers", "_mcast_dst",
-        "_on_send_failed", "_steady_at", "_steady_int", "_steady_prio", "_steady_until", "group", "firewall",
+        "_on_send_failed", "_steady_at", "_schedule", "_steady_prio", "_steady_until", "group", "firewall",
         "route_owner", "_routes_synced", "_witness", "pacing", "announcer_for", "_advert_prio", "_advert_wire",
-        "_advert_zero",
+        "_advert_zero", "_rank",
     )
 
     # Counts, over every router, what can change whether a router wants its VIPs or which ones
@@ -161,10 +169,11 @@ class Router:
         # Deadlines (skew time, master-down interval, adverts) fire on the microsecond
         # (precise_timers.py says why); without `timers`, on asyncio's millisecond ones.
         self._timers = timers
+        self._rank = next(_RANKS)
         self._mcast_dst = socket_.group if socket_ is not None else None
         self._on_send_failed = on_send_failed
         self._steady_at: float | None = None  # a steady Master's next advert (module docstring); else None
-        self._steady_int = 0.0
+        self._schedule: AdvertSchedule | None = None  # a steady Master's advert deadlines
         self._steady_prio = 0
         self._steady_until: float | None = None
         self.group: GroupDriver | None = None
@@ -354,29 +363,34 @@ class Router:
             if self._timers is None:
                 self._timer = self._loop.call_at(deadline, self._fire)
             else:
-                # A Master's deadlines are its periodic sends (adverts, GARP refresh): they may go
-                # up to the core's steady_early ahead of time so that one wake-up serves many instances.
-                early = steady_early(self.params.advert_int) if self.core.state == State.MASTER else 0.0
-                self._timer = self._timers.call_at(deadline, self._fire, early=early)
+                # A Master's other deadlines (a delayed GARP burst, a refresh) may go up to the
+                # core's steady_early ahead of time, on a wake-up the adverts make anyway; its
+                # advert never goes early (the grid, vrrp/advert_schedule.py, batches those).
+                early = 0.0
+                if self.core.state == State.MASTER and deadline != self.core.advert_deadline():
+                    early = steady_early(self.params.advert_int)
+                self._timer = self._timers.call_at(deadline, self._fire, early=early, rank=self._rank)
 
     def _go_steady(self, at: float, interval: float, priority: int, until: float | None) -> None:
         assert self._timers is not None
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = None
-        self._steady_at = at
-        self._steady_int = interval
+        # The core's deadline, moved earlier onto the shared grid (a deadline already on it,
+        # as the one handed back by `leave_steady`, stays where it is).
+        self._schedule = schedule = AdvertSchedule(at, interval)
+        self._steady_at = at = schedule.at
         self._steady_prio = priority
         self._steady_until = until
-        self._timer = self._timers.call_at(at, self._steady_fire, early=steady_early(interval))
+        self._timer = self._timers.call_at(at, self._steady_fire, rank=self._rank)
 
     def _steady_fire(self) -> None:
-        """One advert of a steady Master, as the core's `steady()` says: now (on time, late, or
-        a little early with others that are due), the next one interval after this one. The
-        next deadline first: a failed send below may hand the router an event, which must find
+        """One advert of a steady Master, as the core's `steady()` says: now (on time or late),
+        the next one interval after this one's deadline (vrrp/advert_schedule.py). The next
+        deadline first: a failed send below may hand the router an event, which must find
         the schedule up to date."""
-        assert self._timers is not None and isinstance(self._timer, TimerHandle)
-        self._steady_at = at = self._loop.time() + self._steady_int
+        assert self._timers is not None and isinstance(self._timer, TimerHandle) and self._schedule is not None
+        self._steady_at = at = self._schedule.advance(self._loop.time())
         until = self._steady_until
         if until is None or at < until:
             self._timer = self._timers.again(self._timer, at)
@@ -408,7 +422,7 @@ class Router:
         self._timer = None
         self._timer_at = None
         now = self._loop.time()
-        # Fired early (see _rearm): the core sees its deadline, so the next one keeps the phase.
+        # Fired early (see _rearm): the core sees its deadline, not an earlier time.
         self.feed(TIMER_FIRED, now if at is None else max(at, now))
 
     # -- actions out -------------------------------------------------------------------------

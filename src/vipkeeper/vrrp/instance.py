@@ -51,7 +51,8 @@ Timers (each a deadline or None):
 
 Not a timer of its own: garp_extra_if (keepalived's vmac_garp_intvl) is looked at when a MASTER
 sends an advert, as keepalived's vrrp_state_master_tx does: the first advert at or after
-`garp_extra_if` seconds since becoming MASTER (or since the last one) also asks for
+`garp_extra_if` seconds (less one step of the advert grid, vrrp/advert_schedule.py, by which the
+shell may move adverts earlier) since becoming MASTER (or since the last one) also asks for
 ``Announce(extra_if=True)``; the shell picks the interfaces (vrrp/garp_extra_if.py).
   ``start``    INIT:   end of the startup delay
 
@@ -60,10 +61,11 @@ the same SendAdvert and a deadline one advert_int on, until its next other timer
 GARP burst, a refresh) is due; `steady()` says so, with the schedule, so that the shell can
 repeat those adverts itself (the per-advert cost of a thousand instances) until anything else
 happens or that other timer comes, and `resume_steady(at)` brings the advert timer up to date
-first. Each such advert may go up to `steady_early()` (1 % of the interval, at most 10 ms)
-before it is due, the next one interval after it went, so instances that shared a wake-up
-keep sharing it (fewer wake-ups, and a steady gap between adverts). The decision stays here:
-the shell repeats only what this module said it would do.
+first. The shell may move the first of those adverts earlier (by less than a tenth of the
+interval, onto a grid every instance shares: vrrp/advert_schedule.py) and then sends one every
+interval from that deadline, so that instances due at one grid point share one wake-up; no
+gap is ever longer than the interval. The decision stays here: the shell repeats only what this
+module said it would do, and the core goes on from the deadline the shell hands back.
 
 Timing, from keepalived's vrrp.h (µs; MAI = Master_Adver_Interval):
 
@@ -122,6 +124,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from vipkeeper.records import record
 
+from .advert_schedule import grid_step
 from .log_limit import LogLimiter
 from .packet import AUTH_NONE, AUTH_PASS, Advertisement, DropReason, IPAddress, pad_auth
 
@@ -453,12 +456,12 @@ STEADY_EARLY_MAX = 0.010  # s
 
 
 def steady_early(advert_int: float) -> float:
-    """How long before it is due a steady Master's advert may go: 1 % of the interval, at most
-    10 ms (a Backup's master-down interval is three intervals and a skew; an advert 1 % early
-    only restarts it sooner). The window decides how many wake-ups the adverts of many
-    instances need: at 1,000 instances, advert_int 1, a 4 ms cap left ~80 timer wake-ups a
-    second, 10 ms leaves ~12, and each wake-up costs more than a dozen adverts (issue 18)."""
-    return min(STEADY_EARLY_MAX, advert_int * 0.01)
+    """How long before it is due a Master's delayed GARP burst or refresh may go, on a wake-up
+    the daemon makes anyway: a tenth of the interval (one step of the adverts' grid,
+    vrrp/advert_schedule.py: up to advert_int 0.1 such a timer always finds the wake-up of the
+    grid point before it), at most 10 ms. Each wake-up costs more than a dozen adverts (issue
+    18). Adverts never go early: the shell batches them on the grid."""
+    return min(STEADY_EARLY_MAX, advert_int * 0.1)
 
 
 def skew_us(version: int, priority: int, mai_cs: int) -> int:
@@ -586,13 +589,14 @@ class Instance:
         A MASTER whose next timer is its advert does one thing until something else happens
         or its other earliest timer (`until`; None: it has none; a garp_extra_if round, which
         comes with an advert, counts as one) is due: `SendAdvert(priority)`
-        when the advert is due, the next one advert_int after it went. While that holds the
-        shell may carry the schedule out itself, without a TimerFired per advert, for every
-        advert due before `until`, and may send each up to `steady_early(advert_int)` before it
-        is due (the next is then due advert_int after it went: an instance that shares a
-        wake-up with others once keeps sharing it); before it hands this instance anything
-        else, or the next advert would not be due before `until`, it passes the deadline it
-        reached to `resume_steady`."""
+        when the advert is due, the next one advert_int after it. While that holds the shell
+        may carry the schedule out itself, without a TimerFired per advert, for every advert
+        due before `until`; it may move the first deadline earlier, by less than a tenth of
+        advert_int, onto the grid of vrrp/advert_schedule.py (so that instances share
+        wake-ups), and then keeps a fixed rate from it (the next deadline advert_int after the
+        last deadline, whenever the send went); before it hands this instance anything else, or
+        the next advert would not be due before `until`, it passes the deadline it reached to
+        `resume_steady`."""
         if self.state is not State.MASTER:
             return None
         timers = self._timers
@@ -604,11 +608,15 @@ class Instance:
             until = min(t for name, t in timers.items() if name != "advert")
         if self._extra_if_at is not None:
             # the first advert from then on brings a garp_extra_if round with it (`_fire`)
-            extra = self._extra_if_at - 1e-6
+            extra = self._extra_if_at - self._extra_if_slack()
             until = extra if until is None else min(until, extra)
         if until is not None and until <= at:
             return None
         return at, self.params.advert_int, self.effective_priority, until
+
+    def advert_deadline(self) -> float | None:
+        """A MASTER's next advert (None in any other state)."""
+        return self._timers.get("advert")
 
     def resume_steady(self, at: float) -> None:
         """The shell carried out the steady schedule (see `steady`) up to the advert due at
@@ -728,6 +736,13 @@ class Instance:
     def _skew_priority(self) -> int:
         return OWNER_PRIORITY if self.params.is_owner else self.effective_priority
 
+    def _extra_if_slack(self) -> float:
+        """garp_extra_if comes with the first advert at or after its time; the shell may have
+        moved the adverts earlier by less than a grid step (`steady`), so an advert within a
+        step of that time counts (else the round would wait a whole interval more than
+        keepalived's, whose adverts drift late)."""
+        return grid_step(self.params.advert_int)
+
     def _set(self, timer: str, at: float) -> None:
         self._timers[timer] = at
 
@@ -805,7 +820,7 @@ class Instance:
         elif name == "advert" and self.state == State.MASTER:
             out.append(SendAdvert(self.effective_priority))
             self._set("advert", now + p.advert_int)
-            if self._extra_if_at is not None and now >= self._extra_if_at - 1e-6:
+            if self._extra_if_at is not None and now >= self._extra_if_at - self._extra_if_slack():
                 if p.vips:
                     out.append(Announce(1, p.vips, extra_if=True))
                 self._extra_if_at = now + p.garp_extra_if

@@ -1,11 +1,15 @@
 """The steady Master (vrrp/instance.py `steady`/`resume_steady`): the schedule the core gives
 the shell is exactly what TimerFired would have done, and resuming it leaves the core as if
-every advert had gone through it. A fake clock (plain floats)."""
+every advert had gone through it at the deadlines the shell kept (vrrp/advert_schedule.py).
+A fake clock (plain floats)."""
 
 from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
+from vipkeeper.vrrp.advert_schedule import AdvertSchedule
 from vipkeeper.vrrp.instance import (
     AdvertReceived, Instance, InstanceParams, SendAdvert, Startup, State, TimerFired, TrackerChanged, steady_early,
 )
@@ -47,25 +51,40 @@ def test_backup_is_never_steady_and_a_refresh_bounds_the_schedule() -> None:
 
 
 def test_resumed_schedule_equals_every_timer_through_the_core() -> None:
-    """Two Masters: one handed TimerFired at every (late) deadline, the other following the
-    steady schedule as the shell does; then the same advert reaches both."""
+    """Two Masters: one handed TimerFired at every deadline, the other following the steady
+    schedule as the shell does (vrrp/advert_schedule.py; 1.0 is on its grid); then the same
+    advert reaches both."""
     through, shell = master(garp_master_delay=0.0), master(garp_master_delay=0.0)
     assert shell.steady() == (1.0, 1.0, 255, None)
     at, interval, priority, _until = shell.steady()
-    lateness = [0.0, 0.0003, 0.002, 0.0, 0.01]
-    sent = []
-    for late in lateness:
-        now = at + late
+    schedule = AdvertSchedule(at, interval)
+    assert schedule.at == at
+    for _ in range(5):
+        now = schedule.at
         assert through.handle(TimerFired(), now) == [SendAdvert(priority)]
-        sent.append(SendAdvert(priority))
-        at = now + interval  # the shell's rule, from the docstring (here on time or late)
-    assert through.next_deadline() == at
-    shell.resume_steady(at)
+        schedule.advance(now)
+    assert through.next_deadline() == schedule.at
+    shell.resume_steady(schedule.at)
     assert shell.next_deadline() == through.next_deadline()
-    now = at - 0.5
+    now = schedule.at - 0.5
     advert = AdvertReceived(Advertisement(3, 51, 0, (VIP,), 100), PEER)
     assert shell.handle(advert, now) == through.handle(advert, now)
     assert shell.next_deadline() == through.next_deadline() and shell.state == through.state
+
+
+def test_the_core_goes_on_from_the_deadline_the_shell_reached() -> None:
+    """Late sends: the shell's fixed rate keeps the deadlines on the schedule (a core fed
+    TimerFired late would have moved them); the core takes the one handed back as its own."""
+    shell = master(garp_master_delay=0.0)
+    at, interval, priority, _until = shell.steady()
+    schedule = AdvertSchedule(at, interval)
+    for late in (0.0003, 0.02, 0.0, 0.4):
+        schedule.advance(schedule.at + late)
+    assert schedule.at == 5.0
+    shell.resume_steady(schedule.at)
+    assert shell.next_deadline() == shell.advert_deadline() == 5.0
+    assert shell.steady() == (5.0, 1.0, priority, None)
+    assert shell.handle(TimerFired(), 5.0) == [SendAdvert(priority)] and shell.advert_deadline() == 6.0
 
 
 def test_priority_change_shows_in_the_schedule() -> None:
@@ -88,9 +107,9 @@ def test_resume_outside_master_changes_nothing() -> None:
     assert backup.next_deadline() == before
 
 
-def test_a_steady_advert_may_go_one_percent_early_at_most_10_ms() -> None:
-    assert steady_early(1.0) == 0.01 and steady_early(0.1) == 0.001 and steady_early(10.0) == 0.01
-    assert steady_early(0.5) == 0.005
+def test_a_masters_garp_timer_may_go_a_tenth_of_the_interval_early_at_most_10_ms() -> None:
+    assert steady_early(1.0) == 0.01 and steady_early(0.1) == pytest.approx(0.01) and steady_early(10.0) == 0.01
+    assert steady_early(0.05) == pytest.approx(0.005)
 
 
 def test_a_garp_extra_if_round_bounds_the_schedule_as_a_timer_does() -> None:
@@ -114,3 +133,29 @@ def test_a_garp_extra_if_round_bounds_the_schedule_as_a_timer_does() -> None:
         if any(getattr(a, "extra_if", False) for a in inst.handle(TimerFired(), t)):
             rounds.append(t)
     assert rounds == [3.0, 6.0, 9.0]
+
+
+def test_garp_extra_if_keeps_its_period_when_the_shell_moved_the_adverts_earlier() -> None:
+    """Becoming Master at 0.037 s: the shell's adverts go at 1.02, 2.02, ... (on the grid, a
+    step is 0.02 s), a little before the core's 1.037, 2.037, ...; the round due at 3.037 comes
+    with the advert at 3.02 (within a step), not one whole interval later at 4.02 (keepalived's
+    adverts drift late, so its rounds come every garp_extra_if seconds)."""
+    inst = Instance(InstanceParams(name="VI_1", vrid=51, version=3, priority=255, advert_int=1.0,
+                                   source_address=ME, vips=("vip",), addresses=(VIP,), garp_master_delay=0.0,
+                                   garp_extra_if=3.0))
+    inst.handle(Startup(), 0.037)
+    rounds = []
+    while True:
+        steady = inst.steady()
+        if steady is not None:
+            at, interval, _priority, until = steady
+            schedule = AdvertSchedule(at, interval)
+            while until is None or schedule.at < until:  # the shell's sends, on time
+                schedule.advance(schedule.at)
+            inst.resume_steady(schedule.at)
+        t = inst.next_deadline()
+        if t > 10.0:
+            break
+        if any(getattr(a, "extra_if", False) for a in inst.handle(TimerFired(), t)):
+            rounds.append(round(t, 6))
+    assert rounds == [3.02, 6.02, 9.02]
