@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable
 
@@ -57,3 +58,25 @@ def on_loop(body: Callable[[list[float]], None], start: float) -> None:
         body(clock)
 
     asyncio.run(main())
+
+
+class EventLines(logging.Handler):
+    """Log lines into an event list, as ("log", message), beside the wire's events."""
+
+    def __init__(self, events: list) -> None:
+        super().__init__()
+        self.events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.events.append(("log", record.getMessage()))
+
+
+class EventWire:
+    """A socket stand-in recording each advert as ("advert", its priority byte)."""
+
+    def __init__(self, events: list) -> None:
+        self.events = events
+
+    def sendto(self, data: bytes, address: object) -> int:
+        self.events.append(("advert", data[20 + 2]))  # the VRRP header's priority byte
+        return len(data)

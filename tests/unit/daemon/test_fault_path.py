@@ -29,7 +29,7 @@ from vipkeeper.track.process_table import ProcessInfo, Snapshot
 from vipkeeper.vrrp import instance
 from vipkeeper.vrrp.instance import Startup, State, TimerFired
 
-from .router_harness import on_loop, routers
+from .router_harness import EventLines, EventWire, on_loop, routers
 
 CONFIG = """vrrp_track_process trk {
   process svc
@@ -41,24 +41,6 @@ vrrp_instance VI_1 { interface eth0
   track_process { trk }
 }"""
 PID = 4242
-
-
-class _Lines(logging.Handler):
-    def __init__(self, events: list) -> None:
-        super().__init__()
-        self.events = events
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.events.append(("log", record.getMessage()))
-
-
-class _Wire:
-    def __init__(self, events: list) -> None:
-        self.events = events
-
-    def sendto(self, data: bytes, address: object) -> int:
-        self.events.append(("advert", data[20 + 2]))  # the VRRP header's priority byte
-        return len(data)
 
 
 class _Addresses:
@@ -93,7 +75,7 @@ def events():
     out: list = []
     tree = logging.getLogger("vipkeeper")
     saved = (tree.handlers[:], tree.propagate, tree.level)
-    tree.handlers = [_Lines(out)]
+    tree.handlers = [EventLines(out)]
     tree.propagate = False
     tree.setLevel(logging.INFO)
     try:
@@ -106,7 +88,7 @@ def _master_with_tracker(events: list, clock: list[float]) -> tuple[ProcessTrack
     """A Master following `trk`, whose one process (PID) counts and has a pidfd (a pipe stands
     in): (tracker, router, the pidfd's number)."""
     config = loads(CONFIG)
-    (router,) = routers(CONFIG, _Wire(events), addresses=lambda: _Addresses(events))
+    (router,) = routers(CONFIG, EventWire(events), addresses=lambda: _Addresses(events))
     router._on_notify = lambda r, action: events.append(("notify", action.state))
     hub = TrackingHub(config)
     hub._on_change = lambda name, event: router.feed(event)  # the runtime's _on_tracker
@@ -164,7 +146,7 @@ def test_compiled_failover_records_leave_no_binding_compiling_or_writing_before_
         if event == "call" and not sent:
             code = frame.f_code
             calls.append(f"{os.path.basename(code.co_filename)}:{code.co_qualname}")
-            if code.co_qualname == "_Wire.sendto":
+            if code.co_qualname == "EventWire.sendto":
                 sent.append(len(calls))
 
     def body(clock: list[float]) -> None:
@@ -190,5 +172,5 @@ def test_compiled_failover_records_leave_no_binding_compiling_or_writing_before_
     assert not [c for c in before if c.endswith(("_bind", "_compile_init"))], "\n".join(before)
     # no line is made into a record, formatted or written before the advert
     making = ("Logger._log", "Logger.makeRecord", "LogRecord.__init__", "Logger.handle", "Handler.handle",
-              "Formatter.format", "_Lines.emit", "log_hold.py:_record", "log_hold.py:release")
+              "Formatter.format", "EventLines.emit", "log_hold.py:_record", "log_hold.py:release")
     assert not [c for c in before if c.endswith(making) or c.startswith(making)], "\n".join(before)

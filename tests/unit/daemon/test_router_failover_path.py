@@ -15,30 +15,12 @@ from vipkeeper.daemon.router import Router
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import Startup, State, TimerFired, TrackerChanged, skew_us
 
-from .router_harness import GROUP, on_loop, routers
+from .router_harness import GROUP, EventLines, EventWire, on_loop, routers
 
 CONFIG = """vrrp_instance VI_1 { interface eth0
   virtual_router_id 51 priority 100 advert_int 1
   virtual_ipaddress { 192.0.2.100/32 } }"""
 PEER = ipaddress.IPv4Address("192.0.2.2")
-
-
-class _Events(logging.Handler):
-    def __init__(self, events: list) -> None:
-        super().__init__()
-        self.events = events
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.events.append(("log", record.getMessage()))
-
-
-class _Wire:
-    def __init__(self, events: list) -> None:
-        self.events = events
-
-    def sendto(self, data: bytes, address: object) -> int:
-        self.events.append(("advert", data[20 + 2]))  # the priority byte of the VRRP header
-        return len(data)
 
 
 class _Addresses:
@@ -59,7 +41,7 @@ def events():
     out: list = []
     root = logging.getLogger("vipkeeper")
     saved = (root.handlers[:], root.propagate, root.level)
-    root.handlers = [_Events(out)]
+    root.handlers = [EventLines(out)]
     root.propagate = False
     root.setLevel(logging.INFO)
     try:
@@ -73,7 +55,7 @@ def _started(events: list, test: Callable[[Router, list[float]], None]) -> None:
     once it has had its Startup; the loop's clock is clock[0], 100.0 at first."""
 
     def body(clock: list[float]) -> None:
-        (router,) = routers(CONFIG, _Wire(events), addresses=lambda: _Addresses(events))
+        (router,) = routers(CONFIG, EventWire(events), addresses=lambda: _Addresses(events))
         router.feed(Startup())
         test(router, clock)
 
