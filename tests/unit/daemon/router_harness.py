@@ -80,3 +80,18 @@ class EventWire:
     def sendto(self, data: bytes, address: object) -> int:
         self.events.append(("advert", data[20 + 2]))  # the VRRP header's priority byte
         return len(data)
+
+
+class EventAddresses:
+    """An address owner stand-in recording ("add"/"remove", VIP) into the event list."""
+
+    def __init__(self, events: list) -> None:
+        self.events = events
+
+    def add_now(self, vip: object) -> bool:
+        self.events.append(("add", str(vip)))
+        return True
+
+    def remove_now(self, vip: object) -> bool:
+        self.events.append(("remove", str(vip)))
+        return True

@@ -29,7 +29,7 @@ from vipkeeper.track.process_table import ProcessInfo, Snapshot
 from vipkeeper.vrrp import instance
 from vipkeeper.vrrp.instance import Startup, State, TimerFired
 
-from .router_harness import EventLines, EventWire, on_loop, routers
+from .router_harness import EventAddresses, EventLines, EventWire, on_loop, routers
 
 CONFIG = """vrrp_track_process trk {
   process svc
@@ -41,19 +41,6 @@ vrrp_instance VI_1 { interface eth0
   track_process { trk }
 }"""
 PID = 4242
-
-
-class _Addresses:
-    def __init__(self, events: list) -> None:
-        self.events = events
-
-    def add_now(self, vip: object) -> bool:
-        self.events.append(("add", str(vip)))
-        return True
-
-    def remove_now(self, vip: object) -> bool:
-        self.events.append(("remove", str(vip)))
-        return True
 
 
 class _Stamps(dict):
@@ -88,7 +75,7 @@ def _master_with_tracker(events: list, clock: list[float]) -> tuple[ProcessTrack
     """A Master following `trk`, whose one process (PID) counts and has a pidfd (a pipe stands
     in): (tracker, router, the pidfd's number)."""
     config = loads(CONFIG)
-    (router,) = routers(CONFIG, EventWire(events), addresses=lambda: _Addresses(events))
+    (router,) = routers(CONFIG, EventWire(events), addresses=lambda: EventAddresses(events))
     router._on_notify = lambda r, action: events.append(("notify", action.state))
     hub = TrackingHub(config)
     hub._on_change = lambda name, event: router.feed(event)  # the runtime's _on_tracker

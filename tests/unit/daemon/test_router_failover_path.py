@@ -15,25 +15,12 @@ from vipkeeper.daemon.router import Router
 from vipkeeper.vrrp import packet
 from vipkeeper.vrrp.instance import Startup, State, TimerFired, TrackerChanged, skew_us
 
-from .router_harness import GROUP, EventLines, EventWire, on_loop, routers
+from .router_harness import GROUP, EventAddresses, EventLines, EventWire, on_loop, routers
 
 CONFIG = """vrrp_instance VI_1 { interface eth0
   virtual_router_id 51 priority 100 advert_int 1
   virtual_ipaddress { 192.0.2.100/32 } }"""
 PEER = ipaddress.IPv4Address("192.0.2.2")
-
-
-class _Addresses:
-    def __init__(self, events: list) -> None:
-        self.events = events
-
-    def add_now(self, vip: object) -> bool:
-        self.events.append(("add", str(vip)))
-        return True
-
-    def remove_now(self, vip: object) -> bool:
-        self.events.append(("remove", str(vip)))
-        return True
 
 
 @pytest.fixture
@@ -55,7 +42,7 @@ def _started(events: list, test: Callable[[Router, list[float]], None]) -> None:
     once it has had its Startup; the loop's clock is clock[0], 100.0 at first."""
 
     def body(clock: list[float]) -> None:
-        (router,) = routers(CONFIG, EventWire(events), addresses=lambda: _Addresses(events))
+        (router,) = routers(CONFIG, EventWire(events), addresses=lambda: EventAddresses(events))
         router.feed(Startup())
         test(router, clock)
 
