@@ -12,7 +12,10 @@ the critical path only the making of the record.
 How: `hold()` swaps the handlers of the `vipkeeper` logger for one that keeps the records;
 `release(token)` puts the handlers back and hands each kept record to them. `line(logger, level,
 message)` is the cheap form for the lines on the path itself: during a hold it keeps only the
-message and the time (the record is made at release, with that time); otherwise it logs. Holds nest: only
+message and the time (the record is made at release, with that time); otherwise it logs (with
+`created`, a line met earlier and written now keeps that time). `hold_line(logger, level,
+message)` starts a hold whose first line is that one, for the process tracker's "Quorum lost"
+(the fewest calls before the change it announces goes out: the level is asked at release). Holds nest: only
 the outermost release writes. Only a logger tree the daemon configured is held (handlers on
 `vipkeeper`, no propagation to the root logger): anywhere else (tests, a library user) `hold()`
 does nothing. A line logged from another thread during a hold is held too and written at
@@ -69,15 +72,35 @@ def hold() -> _Holder | None:
     return holder
 
 
-def line(logger: logging.Logger, level: int, message: str, extra: dict[str, Any] | None = None) -> None:
-    """`logger.log(level, "%s", message, extra=extra)`, made later during a hold (module docstring)."""
+def hold_line(logger: logging.Logger, level: int, message: str) -> _Holder | None:
+    """`hold()`, with `line(logger, level, message)` its first line; pass the result to
+    `release`. Where nothing can be held (already holding, not the daemon's tree), the line goes
+    as `line` sends it and None comes back."""
+    tree = _TREE
+    handlers = tree.handlers
+    if not handlers or tree.propagate or handlers[0].__class__ is _Holder:
+        line(logger, level, message)
+        return None
+    holder = _Holder(handlers)
+    holder.records.append((logger, level, message, None, time.time()))
+    tree.handlers = [holder]  # type: ignore[list-item]
+    return holder
+
+
+def line(logger: logging.Logger, level: int, message: str, extra: dict[str, Any] | None = None,
+         created: float | None = None) -> None:
+    """`logger.log(level, "%s", message, extra=extra)`, made later during a hold (module
+    docstring); `created`: the time the line stands for (time.time()'s scale), else now."""
     handlers = _TREE.handlers
     holder = handlers[0] if handlers else None
     if isinstance(holder, _Holder) and holder.active:
         if logger.isEnabledFor(level):
-            holder.records.append((logger, level, message, extra, time.time()))
+            holder.records.append((logger, level, message, extra, time.time() if created is None else created))
         return
-    logger.log(level, "%s", message, extra=extra)
+    if created is None:
+        logger.log(level, "%s", message, extra=extra)
+    elif logger.isEnabledFor(level):
+        logger.handle(_record((logger, level, message, extra, created)))
 
 
 def _record(held: Any) -> logging.LogRecord:
@@ -101,4 +124,6 @@ def release(holder: _Holder | None) -> None:
         tree.handlers = holder.real
         records, holder.records = holder.records, []
     for held in records:
+        if held.__class__ is tuple and not held[0].isEnabledFor(held[1]):
+            continue  # a hold_line below the level (line() asks before it keeps one)
         _write(holder.real, _record(held))

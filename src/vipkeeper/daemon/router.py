@@ -69,11 +69,11 @@ log = logging.getLogger("vipkeeper.vrrp")
 # One event object for every timer (it carries nothing): not one allocation per advert.
 TIMER_FIRED = TimerFired()
 
-# What peers, clients and the kernel see of an action at once: the failover path (enqueue).
 # Each router's place among timers due at the same moment (precise_timers.py: `rank`): the
 # routers whose adverts share a grid point send in one fixed order, batch after batch.
 _RANKS = itertools.count(1)
 
+# What peers, clients and the kernel see of an action at once: the lines before them wait (enqueue).
 _ON_THE_WIRE = frozenset((SendAdvert, AddVips, DelVips, Announce))
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -231,36 +231,45 @@ class Router:
         self.after(before)
 
     def enqueue(self, actions: list[Action]) -> None:
-        """Carry the actions out in order. Log lines the core put before a send or a VIP change
-        (a new Master's "Receive advertisement timeout", "Entering MASTER STATE") are made at
-        once but written after the last of those (log_hold.py): writing a line costs more than
-        the send it would delay. Sends and VIP changes at the head of the list go at once,
-        before any of that is looked at (leaving MASTER: the priority-0 advert)."""
-        if actions and type(actions[0]) in _ON_THE_WIRE:
-            n = len(actions)
-            head = 1
-            while head < n and type(actions[head]) in _ON_THE_WIRE:
-                head += 1
-            for action in actions[:head] if head < n else actions:
-                self._run_now(action)
-            if head == n:
-                return
-            actions = actions[head:]
-        if len(actions) > 2:
-            last = -1
-            for i, action in enumerate(actions):
-                if type(action) in _ON_THE_WIRE:
-                    last = i
-            if last > 0 and any(type(action) is Log for action in actions[:last]):
-                held = log_hold.hold()
-                try:
-                    for action in actions[: last + 1]:
-                        self._run_now(action)
-                finally:
-                    log_hold.release(held)
-                actions = actions[last + 1 :]
+        """Carry the actions out in the core's order, except that a log line goes after the
+        sends and VIP changes that follow it: a new Master's "Receive advertisement timeout",
+        "Entering MASTER STATE" after its VIP, advert and GARPs; a faulting Master's "Entering
+        FAULT STATE" after its priority-0 advert and the VIP's removal. Writing a line costs
+        more than the send it would delay (issue 18). A line passed over is written, with the
+        time it was met, before the next action that is neither (a notify, a drop) or at the
+        end: lines keep their order among themselves, and every other effect its place. Nothing
+        but the action's class is looked at before the first send or VIP change."""
+        deferred: list[Log] | None = None
+        met = 0.0
         for action in actions:
-            self._run_now(action)
+            cls = action.__class__
+            if cls is Log:
+                if deferred is None:
+                    deferred = [action]  # type: ignore[list-item]
+                    met = time.time()
+                else:
+                    deferred.append(action)  # type: ignore[arg-type]
+                continue
+            if deferred is not None and cls not in _ON_THE_WIRE:
+                self._write_lines(deferred, met)
+                deferred = None
+            try:
+                if cls is SendAdvert:
+                    self.send_advert(action.priority)  # type: ignore[union-attr]
+                else:
+                    self._execute_sync(action)
+            except Exception as exc:
+                self._failed(action, exc)
+        if deferred is not None:
+            self._write_lines(deferred, met)
+
+    def _write_lines(self, lines: list[Log], met: float) -> None:
+        extra = {"vrid": self.params.vrid}  # journald's VRRP_VRID field (daemon/logsetup.py)
+        for action in lines:
+            try:
+                log_hold.line(log, _LEVELS.get(action.level, logging.INFO), action.message, extra, met)
+            except Exception as exc:
+                self._failed(action, exc)
 
     def after(self, before: State) -> None:
         """Bookkeeping once the core has handled something: counters, timers."""
@@ -423,7 +432,7 @@ class Router:
         self._timer_at = None
         now = self._loop.time()
         # Fired early (see _rearm): the core sees its deadline, not an earlier time.
-        self.feed(TIMER_FIRED, now if at is None else max(at, now))
+        self.feed(TIMER_FIRED, now if at is None or now > at else at)
 
     # -- actions out -------------------------------------------------------------------------
 
@@ -433,35 +442,32 @@ class Router:
         log.error("(%s) %s failed: %s: %s", self.name, type(action).__name__, type(exc).__name__, exc)
         log.debug("(%s) %s failed", self.name, type(action).__name__, exc_info=True)
 
-    def _run_now(self, action: Action) -> None:
-        try:
-            self._execute_sync(action)
-        except Exception as exc:
-            self._failed(action, exc)
-
     def _execute_sync(self, action: Action) -> None:
-        if isinstance(action, SendAdvert):
-            self.send_advert(action.priority)
-        elif isinstance(action, AddVips):
-            if self.witness is None or self.witness.admit(self):
-                self._firewall(True, action.vips)  # drop rule first, then the VIPs (keepalived's order)
-                self._change_vips(action.vips, self.addresses.add_now, "add")
+        # The action's class compared (the actions are final records): the way to a VIP change
+        # on a failover asks nothing it need not (issue 18).
+        cls = action.__class__
+        if cls is SendAdvert:
+            self.send_advert(action.priority)  # type: ignore[union-attr]
+        elif cls is AddVips:
+            witness = self._witness
+            if witness is None or witness.admit(self):
+                if self.firewall is not None:
+                    self._firewall(True, action.vips)  # type: ignore[union-attr]  # drop rule first, then the VIPs (keepalived's order)
+                self._change_vips(action.vips, self.addresses.add_now, "add")  # type: ignore[union-attr]
                 self.sync_routes()  # routes after the VIPs (a route's `src` may be a VIP)
-        elif isinstance(action, DelVips):
+        elif cls is DelVips:
             self.sync_routes()  # rules and routes before the VIPs, as keepalived
-            self._change_vips(action.vips, self.addresses.remove_now, "remove")
-            self._firewall(False, action.vips)
-        elif isinstance(action, Announce):
-            if self.witness is None or self.witness.admit(self):
-                self._announce(action)
-        elif isinstance(action, Notify):
-            self._on_notify(self, action)
-        elif isinstance(action, Log):
-            # the VRID travels with the line for journald's VRRP_VRID field (daemon/logsetup.py)
-            # (made later when enqueue holds the log: log_hold.line)
-            log_hold.line(log, _LEVELS.get(action.level, logging.INFO), action.message, {"vrid": self.params.vrid})
-        elif isinstance(action, Drop):
-            self.counters.drops[action.reason.value] += 1
+            self._change_vips(action.vips, self.addresses.remove_now, "remove")  # type: ignore[union-attr]
+            if self.firewall is not None:
+                self._firewall(False, action.vips)  # type: ignore[union-attr]
+        elif cls is Announce:
+            witness = self._witness
+            if witness is None or witness.admit(self):
+                self._announce(action)  # type: ignore[arg-type]
+        elif cls is Notify:
+            self._on_notify(self, action)  # type: ignore[arg-type]
+        elif cls is Drop:
+            self.counters.drops[action.reason.value] += 1  # type: ignore[union-attr]
 
     def _firewall(self, block: bool, vips: tuple[Any, ...]) -> None:
         if self.firewall is None:

@@ -822,14 +822,16 @@ class ProcessTracker:
 
     def _emit(self, changes: Iterable[StatusChange]) -> None:
         # The line comes first in the log, but is written after on_change has carried the
-        # change out: a lost quorum's priority-0 advert does not wait for it (log_hold.py).
+        # change out: a lost quorum's priority-0 advert does not wait for it (log_hold.py;
+        # hold_line: the hold and its first line in the fewest calls).
         held = None
         try:
             for ch in changes:
+                message = f"Quorum {'gained' if ch.has_quorum else 'lost'} for tracked process {ch.name}"
                 if held is None:
-                    held = log_hold.hold()
-                log_hold.line(self.log, logging.INFO,
-                              f"Quorum {'gained' if ch.has_quorum else 'lost'} for tracked process {ch.name}")
+                    held = log_hold.hold_line(self.log, logging.INFO, message)
+                else:
+                    log_hold.line(self.log, logging.INFO, message)
                 self.on_change(ch)
         finally:
             log_hold.release(held)

@@ -448,6 +448,12 @@ class Drop:
 
 Action = Union[SendAdvert, AddVips, DelVips, Announce, Notify, Log, Drop]
 
+# The priority-0 advert (a frozen record: one object serves every instance) and the notify
+# states' words, made once: what a failover's path builds, it should not compute.
+PRIORITY_ZERO = SendAdvert(0)
+_MASTER = State.MASTER.value
+_FAULT = State.FAULT.value
+
 
 # --- timing -----------------------------------------------------------------------------------
 
@@ -539,6 +545,46 @@ class Timers:
     def _all(self) -> tuple[float | None, ...]:  # in TIMER_NAMES' order
         return (self.start, self.down, self.advert, self.garp, self.refresh, self.lowgarp)
 
+    def take_due(self, now: float) -> str | None:
+        """The name of the earliest timer due at `now` (ties: the first name alphabetically),
+        cleared; None when none is due. Read slot by slot: this runs on every timer's wake-up,
+        a failover's among them (issue 18: the Backup's way to its VIPs)."""
+        name = None
+        best = now
+        at = self.advert
+        if at is not None and at <= best:
+            name, best = "advert", at
+        at = self.down
+        if at is not None and (at < best or (name is None and at <= best)):
+            name, best = "down", at
+        at = self.garp
+        if at is not None and (at < best or (name is None and at <= best)):
+            name, best = "garp", at
+        at = self.lowgarp
+        if at is not None and (at < best or (name is None and at <= best)):
+            name, best = "lowgarp", at
+        at = self.refresh
+        if at is not None and (at < best or (name is None and at <= best)):
+            name, best = "refresh", at
+        at = self.start
+        if at is not None and (at < best or (name is None and at <= best)):
+            name, best = "start", at
+        if name is None:
+            return None
+        if name == "down":
+            self.down = None
+        elif name == "advert":
+            self.advert = None
+        elif name == "garp":
+            self.garp = None
+        elif name == "lowgarp":
+            self.lowgarp = None
+        elif name == "refresh":
+            self.refresh = None
+        else:
+            self.start = None
+        return name
+
     def __repr__(self) -> str:
         return f"Timers({dict(self.items())!r})"
 
@@ -621,8 +667,9 @@ class Instance:
     def resume_steady(self, at: float) -> None:
         """The shell carried out the steady schedule (see `steady`) up to the advert due at
         `at`: as if every TimerFired in between had been handed here."""
-        if self.state is State.MASTER and "advert" in self._timers:
-            self._timers["advert"] = at
+        timers = self._timers
+        if self.state is State.MASTER and timers.advert is not None:
+            timers.advert = at
 
     @property
     def lines_suppressed(self) -> int:
@@ -631,7 +678,12 @@ class Instance:
 
     @property
     def faulted(self) -> bool:
-        return not self._iface_up or not self._socket_ok or any(f for _, f in self._trackers.values())
+        if not self._iface_up or not self._socket_ok:
+            return True
+        for _, fault in self._trackers.values():  # a loop, not any(genexpr): on a failover's path
+            if fault:
+                return True
+        return False
 
     @property
     def own_faulted(self) -> bool:
@@ -650,20 +702,23 @@ class Instance:
 
     def handle(self, event: Event, now: float) -> list[Action]:
         out: list[Action] = []
+        # The event's class compared, not isinstance() asked: the events are final records, and
+        # this is the first step of every failover (issue 18: the calls on that path).
+        cls = event.__class__
         if now >= self._clock:
             self._clock = now
-        elif isinstance(event, AdvertReceived):
+        elif cls is AdvertReceived:
             # Arrived before something this instance has already handled (read late): it is
             # heard as of that, never in the past of a state it has since left or entered.
             now = self._clock
-        if isinstance(event, AdvertReceived):
-            self._on_advert(event, now, out)
-        elif isinstance(event, TimerFired):
+        if cls is AdvertReceived:
+            self._on_advert(event, now, out)  # type: ignore[arg-type]
+        elif cls is TimerFired:
             self._on_timers(now, out)
-        elif isinstance(event, TrackerChanged):
+        elif cls is TrackerChanged:
             if self._trackers is _NO_TRACKERS:
                 self._trackers = {}
-            self._trackers[event.name] = (event.contribution, event.fault)
+            self._trackers[event.name] = (event.contribution, event.fault)  # type: ignore[union-attr]
             self._reassess(now, out)
         elif isinstance(event, InterfaceDown):
             self._iface_up = False
@@ -728,10 +783,12 @@ class Instance:
         return True
 
     def _compute_priority(self) -> int:
-        if self.params.is_owner:
+        total = self.params.priority
+        if total == OWNER_PRIORITY:
             return OWNER_PRIORITY  # trackers never move an address owner
-        total = self.params.priority + sum(c for c, _ in self._trackers.values())
-        return max(1, min(254, total))
+        for contribution, _ in self._trackers.values():  # a loop: on a failover's path
+            total += contribution
+        return 1 if total < 1 else 254 if total > 254 else total
 
     def _skew_priority(self) -> int:
         return OWNER_PRIORITY if self.params.is_owner else self.effective_priority
@@ -801,12 +858,11 @@ class Instance:
     # --- timers -----------------------------------------------------------------------------
 
     def _on_timers(self, now: float, out: list[Action]) -> None:
+        take_due = self._timers.take_due
         for _ in range(64):  # bounded: each pass removes or moves the earliest due timer
-            due = [(at, name) for name, at in self._timers.items() if at <= now]
-            if not due:
+            name = take_due(now)
+            if name is None:
                 return
-            _, name = min(due)
-            del self._timers[name]
             self._fire(name, now, out)
 
     def _fire(self, name: str, now: float, out: list[Action]) -> None:
@@ -814,8 +870,8 @@ class Instance:
         if name == "start":
             self._log(out, "Delayed start completed")
             self._begin(now, out)
-        elif name == "down" and self.state == State.BACKUP:
-            self._log(out, "Receive advertisement timeout")
+        elif name == "down" and self.state is State.BACKUP:
+            out.append(Log("info", f"({p.name}) Receive advertisement timeout"))
             self._become_master(now, out)
         elif name == "advert" and self.state == State.MASTER:
             out.append(SendAdvert(self.effective_priority))
@@ -838,30 +894,32 @@ class Instance:
     # --- transitions ------------------------------------------------------------------------
 
     def _become_master(self, now: float, out: list[Action]) -> None:
+        # Timer slots written directly, no helpers: this is the Backup's way to its VIPs.
         p = self.params
-        self._cancel("down")
+        timers = self._timers
+        timers.down = None
         self._preempt_at = None
         self.master_adver_int_cs = p.advert_int_cs
         self.state = State.MASTER
         self.master_source = p.source_address
-        self.master_priority = self.effective_priority
+        prio = self.master_priority = self.effective_priority
         if p.vips_first:
             out.append(AddVips(p.vips))
-            out.append(SendAdvert(self.effective_priority))
-            self._log(out, "Entering MASTER STATE")
+            out.append(SendAdvert(prio))
+            out.append(Log("info", f"({p.name}) Entering MASTER STATE"))
         else:
-            out.append(SendAdvert(self.effective_priority))
-            self._log(out, "Entering MASTER STATE")
+            out.append(SendAdvert(prio))
+            out.append(Log("info", f"({p.name}) Entering MASTER STATE"))
             out.append(AddVips(p.vips))
         if p.vips and p.garp_master_repeat > 0:
             out.append(Announce(p.garp_master_repeat, p.vips))
-        self._set("advert", now + p.advert_int)
+        timers.advert = now + p.advert_int
         if p.garp_master_delay > 0 and p.garp_master_repeat > 0:
-            self._set("garp", now + p.garp_master_delay)
+            timers.garp = now + p.garp_master_delay
         if p.garp_master_refresh > 0:
-            self._set("refresh", now + p.garp_master_delay + p.garp_master_refresh)
+            timers.refresh = now + p.garp_master_delay + p.garp_master_refresh
         self._extra_if_at = now + p.garp_extra_if if p.garp_extra_if > 0 else None
-        out.append(Notify(State.MASTER.value, self.effective_priority))
+        out.append(Notify(_MASTER, prio))
 
     def _leave_master_timers(self) -> None:
         # Pending delayed GARPs are discarded when leaving MASTER (vrrp_remove_delayed_arp).
@@ -878,18 +936,19 @@ class Instance:
         self._arm_down(now, self.master_down_us())
 
     def _enter_fault(self, now: float, out: list[Action]) -> None:
-        was_master = self.state == State.MASTER
+        was_master = self.state is State.MASTER
+        p = self.params
         if was_master:
             # Priority 0 first, before the log line and the VIPs: every microsecond here is on
             # the peer's failover time (with or without fast_handover).
-            out.append(SendAdvert(0))
-        self._log(out, "Entering FAULT STATE")
+            out.append(PRIORITY_ZERO)
+        out.append(Log("info", f"({p.name}) Entering FAULT STATE"))
         if was_master:
-            out.append(DelVips(self.params.vips))
+            out.append(DelVips(p.vips))
         self._timers.clear()
         self._preempt_at = None
         self.state = State.FAULT
-        out.append(Notify(State.FAULT.value, self.effective_priority))
+        out.append(Notify(_FAULT, self.effective_priority))
 
     def _leave_fault(self, now: float, out: list[Action]) -> None:
         self.master_adver_int_cs = self.params.advert_int_cs
