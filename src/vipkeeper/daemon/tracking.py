@@ -16,7 +16,11 @@ and every advert due meanwhile goes out late. So changes are delivered in order 
 out) for at most DELIVERY_BUDGET of the callback that reported them; the rest go from a callback
 of their own, one budget per loop pass, each pass after the I/O and timers that were due (so due
 adverts go out between them). A change that moves a few instances is still delivered at once.
-Which instances follow which tracker is indexed once per configuration.
+Which instances follow which tracker is indexed once per configuration, and with each follower of
+an up/down tracker (process, script) what either state means to it, as the effect and the event
+(shared by every follower with the same weight and direction): a lost process quorum reaches the
+instance without computing or building anything (issue 18: the Master's way to its priority-0
+advert).
 """
 
 from __future__ import annotations
@@ -57,6 +61,18 @@ OnChange = Callable[[str, TrackerChanged], None]
 # Seconds of delivering tracker changes to instances per callback (module docstring).
 DELIVERY_BUDGET = 0.002
 
+# What the two states of an up/down tracker mean to a follower: (effect, event) when down, when up
+# (indexed by the state: False, True).
+Outcomes = tuple[tuple[TrackerEffect, TrackerChanged], tuple[TrackerEffect, TrackerChanged]]
+# A follower of a tracker: the instance, its reference, and the Outcomes of an up/down tracker.
+Follower = tuple[InstanceModel, ResolvedRef, "Outcomes | None"]
+
+
+def _outcomes(ref: ResolvedRef) -> Outcomes:
+    down, up = up_down_effect(ref, False), up_down_effect(ref, True)
+    return ((down, TrackerChanged(down.name, down.contribution, down.fault)),
+            (up, TrackerChanged(up.name, up.contribution, up.fault)))
+
 
 class TrackingHub:
     def __init__(self, config: Config, *, rescan_interval: float = 0.2) -> None:
@@ -78,7 +94,7 @@ class TrackingHub:
         self._script_seen = asyncio.Event() if _has_loop() else None
         self._stopping: set[asyncio.Task[None]] = set()
         self.script_users: ScriptUsers | None = None  # resolved with the configuration
-        self._followers: dict[tuple[str, str], list[tuple[InstanceModel, ResolvedRef]]] | None = None
+        self._followers: dict[tuple[str, str], list[Follower]] | None = None
         self._followers_of: Config | None = None
         self._deliveries: deque[tuple[str, TrackerChanged]] = deque()
         self._pump: asyncio.TimerHandle | None = None
@@ -336,21 +352,28 @@ class TrackingHub:
             self.since[f"interface:{ifname}"] = time.time()
             self._publish("interface", ifname)
 
-    def _followers_index(self) -> dict[tuple[str, str], list[tuple[InstanceModel, ResolvedRef]]]:
-        """(kind, tracker) -> the instances that follow it, with their reference: built once per
-        configuration (scanning every instance's references per change cost ~10 ms at 1,000)."""
+    def _followers_index(self) -> dict[tuple[str, str], list[Follower]]:
+        """(kind, tracker) -> the instances that follow it, with their reference and, for an
+        up/down tracker, its `Outcomes`: built once per configuration (scanning every instance's
+        references per change cost ~10 ms at 1,000)."""
         if self._followers is None or self._followers_of is not self.config:
-            index: dict[tuple[str, str], list[tuple[InstanceModel, ResolvedRef]]] = {}
+            index: dict[tuple[str, str], list[Follower]] = {}
+            shared: dict[ResolvedRef, Outcomes] = {}
             for model in self.config.instances:
                 for ref in instance_refs(self.config, model):
-                    index.setdefault((ref.kind, ref.tracker), []).append((model, ref))
+                    outcomes = None
+                    if ref.kind in ("process", "script"):
+                        outcomes = shared.get(ref)
+                        if outcomes is None:
+                            outcomes = shared[ref] = _outcomes(ref)
+                    index.setdefault((ref.kind, ref.tracker), []).append((model, ref, outcomes))
             self._followers, self._followers_of = index, self.config
         return self._followers
 
     def _publish(self, kind: str, name: str) -> None:
         if self._on_change is None:
             return
-        for model, ref in self._followers_index().get((kind, name), ()):
+        for model, ref, _ in self._followers_index().get((kind, name), ()):
             effect = self._effect(ref)
             if effect is None:
                 continue
@@ -362,10 +385,40 @@ class TrackingHub:
         if self._deliveries:
             self._deliver()
 
-    def _deliver(self) -> None:
-        """Deliver queued changes, oldest first, for one budget; schedule the rest (docstring)."""
+    def _publish_up_down(self, kind: str, name: str, up: bool) -> None:
+        """`_publish` for a process or script whose state is now `up` (and not disabled): the
+        effects and events from the index, compared field by field (no call on the way)."""
+        if self._on_change is None:
+            return
+        followers = self._followers if self._followers_of is self.config else None
+        if followers is None:
+            followers = self._followers_index()
+        sent = self._sent
+        queue = self._deliveries
+        first = None
+        for model, _ref, outcomes in followers.get((kind, name), ()):
+            effect, event = outcomes[up]  # type: ignore[index]
+            key = (model.name, effect.name)
+            prev = sent.get(key)
+            if prev is not None and prev.fault == effect.fault and prev.contribution == effect.contribution:
+                continue
+            sent[key] = effect
+            if first is None and not queue:
+                first = (model.name, event)  # nothing queued before it: delivered without the queue
+            else:
+                queue.append((model.name, event))
+        if first is not None or queue:
+            self._deliver(first)
+
+    def _deliver(self, first: tuple[str, TrackerChanged] | None = None) -> None:
+        """Deliver `first`, then queued changes, oldest first, for one budget; schedule the rest
+        (docstring)."""
         deadline = time.perf_counter() + self.delivery_budget
         try:
+            if first is not None and self._on_change is not None:
+                self._on_change(*first)
+                if time.perf_counter() >= deadline:
+                    return
             while self._deliveries and self._on_change is not None:
                 instance, event = self._deliveries.popleft()
                 self._on_change(instance, event)
@@ -385,10 +438,11 @@ class TrackingHub:
     # -- sources report here -----------------------------------------------------------------
 
     def _process_changed(self, change: StatusChange) -> None:
-        if self.proc_status.get(change.name) == change.has_quorum:
+        up = change.has_quorum
+        if self.proc_status.get(change.name) == up:
             return
-        self.proc_status[change.name] = change.has_quorum
-        self._publish("process", change.name)  # first: a lost quorum may start a failover
+        self.proc_status[change.name] = up
+        self._publish_up_down("process", change.name, up)  # first: a lost quorum may start a failover
         self.since[f"process:{change.name}"] = time.time()
 
     def _script_changed(self, name: str, ok: bool) -> None:
@@ -396,7 +450,10 @@ class TrackingHub:
         self.since[f"script:{name}"] = time.time()
         if self._script_seen is not None:
             self._script_seen.set()
-        self._publish("script", name)
+        if name in self.disabled_scripts:
+            self._publish("script", name)  # (nothing: a disabled script is no instance's)
+        else:
+            self._publish_up_down("script", name, ok)
 
     def _file_changed(self, name: str, value: int) -> None:
         self.file_values[name] = value

@@ -807,7 +807,7 @@ class ProcessTracker:
         self.counters.pidfd_exits += 1
         # The change first (a lost quorum starts a failover), the descriptor after: nothing
         # runs on the loop in between, so the readable pidfd cannot call again meanwhile.
-        self._emit(self.table.handle(Exit(pid, start=start), self._now()))
+        self._emit(self.table.handle(Exit(pid, start=start), self._loop.time()))  # type: ignore[union-attr]
         if self._pidfds.get(pid) is cur:
             self._close_pidfd(pid)
         if self.mode == "connector":

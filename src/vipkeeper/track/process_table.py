@@ -344,7 +344,17 @@ class ProcessTable:
             raise TypeError(f"not a process event: {event!r}")
 
     def handle(self, event: Event, now: float) -> list[StatusChange]:
-        """Apply one event; the status flips it caused (net: a reused PID is not a flip)."""
+        """Apply one event; the status flips it caused (net: a reused PID is not a flip).
+
+        An Exit (a pidfd's: the Master's way to a failover) touches each of its trackers once,
+        so the flips it records are its net flips: taken as recorded, in the trackers' order."""
+        if event.__class__ is Exit and not self._changes:
+            self._exit(event.pid, now, event.start)  # type: ignore[union-attr]
+            out = self._take()
+            if len(out) > 1:
+                flipped = {c.name: c for c in out}
+                out = [flipped[n] for n in self._trackers if n in flipped]
+            return out
         return self.handle_batch((event,), now)
 
     def handle_batch(self, events: Iterable[Event], now: float) -> list[StatusChange]:

@@ -111,6 +111,6 @@ def test_the_index_of_followers_follows_the_configuration(tmp_path):
     path = str(tmp_path / "flip")
     one = loads(_config(path, 3))
     hub = TrackingHub(one)
-    assert [m.name for m, _ in hub._followers_index()[("file", "flip")]] == ["VI_0", "VI_1", "VI_2"]
+    assert [m.name for m, *_ in hub._followers_index()[("file", "flip")]] == ["VI_0", "VI_1", "VI_2"]
     hub.config = loads(_config(path, 1))
-    assert [m.name for m, _ in hub._followers_index()[("file", "flip")]] == ["VI_0"]
+    assert [m.name for m, *_ in hub._followers_index()[("file", "flip")]] == ["VI_0"]
