@@ -167,8 +167,10 @@ class _Tracker:
         return 0 if self.spec.quorum_max == 0 else self.spec.quorum
 
     def ok(self, n: int) -> bool:
-        qmax = self.spec.quorum_max
-        return self.quorum <= n and (qmax is None or n <= qmax)
+        spec = self.spec
+        qmax = spec.quorum_max
+        quorum = 0 if qmax == 0 else spec.quorum  # `quorum`, inline: on a failover's path
+        return quorum <= n and (qmax is None or n <= qmax)
 
     def crossing_up(self) -> bool:
         """After an increment: did the count just reach quorum or just pass quorum_max?"""
@@ -177,8 +179,10 @@ class _Tracker:
 
     def crossing_down(self) -> bool:
         """After a decrement: did the count just drop below quorum or just back to quorum_max?"""
-        qmax = self.spec.quorum_max
-        return self.count + 1 == self.quorum or (qmax is not None and self.count == qmax)
+        spec = self.spec
+        qmax = spec.quorum_max
+        quorum = 0 if qmax == 0 else spec.quorum  # `quorum`, inline: on a failover's path
+        return self.count + 1 == quorum or (qmax is not None and self.count == qmax)
 
 
 @record
@@ -350,7 +354,7 @@ class ProcessTable:
         so the flips it records are its net flips: taken as recorded, in the trackers' order."""
         if event.__class__ is Exit and not self._changes:
             self._exit(event.pid, now, event.start)  # type: ignore[union-attr]
-            out = self._take()
+            out, self._changes = self._changes, []
             if len(out) > 1:
                 flipped = {c.name: c for c in out}
                 out = [flipped[n] for n in self._trackers if n in flipped]
