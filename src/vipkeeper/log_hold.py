@@ -6,7 +6,7 @@ host, where the code is cold after a quiet second (issue 18) -- waits until the 
 logged, none is lost, none is duplicated. Used where a line comes before work on a failover's
 path: the process tracker's "Quorum lost ..." before the priority-0 advert it causes, the core's
 "Receive advertisement timeout" / "Entering MASTER STATE" before the new Master's advert and VIPs
-(daemon/router.py). keepalived writes the same lines in C, in a few microseconds; held, ours cost
+(daemon/router.py passes those over and writes them after, with `line(..., created=)`). keepalived writes the same lines in C, in a few microseconds; held, ours cost
 the critical path only the making of the record.
 
 How: `hold()` swaps the handlers of the `vipkeeper` logger for one that keeps the records;

@@ -99,3 +99,38 @@ def test_the_console_formatter_prints_the_logged_time(tree: _Lines) -> None:
     assert text.endswith("stamped\n")
     want = time.strftime("%H:%M:%S", time.localtime(logged))
     assert f"T{want}." in text
+
+
+def test_hold_line_starts_a_hold_with_its_line_first(tree: _Lines) -> None:
+    track = logging.getLogger("vipkeeper.track")
+    before = time.time()
+    held = log_hold.hold_line(track, logging.INFO, "Quorum lost for tracked process trk")
+    after = time.time()
+    assert held is not None
+    assert log_hold.hold() is None  # it is the hold: another nests in it
+    log_hold.line(logging.getLogger("vipkeeper.vrrp"), logging.INFO, "(VI_1) Entering FAULT STATE")
+    assert tree.records == []
+    log_hold.release(held)
+    assert [r.getMessage() for r in tree.records] == ["Quorum lost for tracked process trk",
+                                                      "(VI_1) Entering FAULT STATE"]
+    assert before <= tree.records[0].created <= after
+    assert tree.records[0].name == "vipkeeper.track"
+
+
+def test_hold_line_below_the_level_is_dropped_at_release_and_without_a_hold_goes_at_once(tree: _Lines) -> None:
+    track = logging.getLogger("vipkeeper.track")
+    log_hold.release(log_hold.hold_line(track, logging.DEBUG, "not at INFO"))
+    assert tree.records == []
+    outer = log_hold.hold()
+    assert log_hold.hold_line(track, logging.INFO, "nested") is None  # kept by the outer hold
+    log_hold.release(outer)
+    assert [r.getMessage() for r in tree.records] == ["nested"]
+
+
+def test_a_line_written_later_keeps_the_time_it_was_met(tree: _Lines) -> None:
+    vrrp = logging.getLogger("vipkeeper.vrrp")
+    met = time.time() - 0.5
+    log_hold.line(vrrp, logging.INFO, "(VI_1) Receive advertisement timeout", {"vrid": 51}, met)
+    log_hold.line(vrrp, logging.DEBUG, "below the level", None, met)
+    (made,) = tree.records
+    assert made.created == met and made.vrid == 51 and made.getMessage() == "(VI_1) Receive advertisement timeout"

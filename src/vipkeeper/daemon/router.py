@@ -1,7 +1,8 @@
 """One virtual router in the shell: the core `Instance` plus the things it acts through.
 
 Why a class of its own: the core decides, this carries out, in order. Every action runs at once,
-in the order the core chose, inside the callback that delivered the event: adverts and GARPs are
+in the order the core chose (a log line aside: it is written after the sends and VIP changes that
+follow it, with the time it was met; `enqueue`), inside the callback that delivered the event: adverts and GARPs are
 one send each, and VIP changes are synchronous netlink requests (net/address_requests.py), so the
 order on the wire and in netlink is the core's (priority 0 before the VIPs go; the first advert
 before the VIPs come) and a failover costs no task switch between the advert and the VIP.
