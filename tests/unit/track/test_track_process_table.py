@@ -244,3 +244,21 @@ def test_comm_matching_is_exact_and_15_chars():
     assert matches(TrackProcess(name="a", process="ssh"), P("sshd")) is False
     long = TrackProcess(name="a", process="averyveryverylongname")
     assert matches(long, P("averyveryverylo")) is False  # keepalived: never matches
+
+
+def test_one_exit_reports_what_the_batch_of_it_reports_in_the_trackers_order():
+    """`handle` takes one Exit without the batch (a failover's path): same flips, same order,
+    same table afterwards - also when it flips several trackers, delays one, or is stale."""
+    specs = [TrackProcess(name="zz", process="svc"), TrackProcess(name="aa", process="svc", quorum=2),
+             TrackProcess(name="mm", process="svc", terminate_delay=3.0),
+             TrackProcess(name="qq", process="svc", quorum_max=0)]
+    procs = {7: P("svc", start=70), 8: P("svc", start=80)}
+    for exit_ in (Exit(7), Exit(7, start=70), Exit(7, start=71), Exit(9)):
+        one, batch = table(*specs, procs=procs), table(*specs, procs=procs)
+        got, want = one.handle(exit_, 1.0), batch.handle_batch((exit_,), 1.0)
+        assert got == want, exit_
+        assert one.statuses() == batch.statuses() and one.pids() == batch.pids()
+        assert one.next_deadline() == batch.next_deadline()
+    # two trackers flip on one exit: reported in the configuration's order, not by name
+    t = table(*specs, procs={7: P("svc", start=70)})
+    assert t.handle(Exit(7), 1.0) == [StatusChange("zz", False), StatusChange("qq", True)]
