@@ -1,11 +1,12 @@
 """One virtual router in the shell: the core `Instance` plus the things it acts through.
 
 Why a class of its own: the core decides, this carries out, in order. Every action runs at once,
-in the order the core chose (a log line aside: it is written after the sends and VIP changes that
-follow it, with the time it was met; `enqueue`), inside the callback that delivered the event: adverts and GARPs are
-one send each, and VIP changes are synchronous netlink requests (net/address_requests.py), so the
-order on the wire and in netlink is the core's (priority 0 before the VIPs go; the first advert
-before the VIPs come) and a failover costs no task switch between the advert and the VIP.
+in the order the core chose (a log line aside: it is written after the sends and VIP changes
+that follow it, with the time it was met; `enqueue`), inside the callback that delivered the
+event: adverts and GARPs are one send each, and VIP changes are synchronous netlink requests
+(net/address_requests.py), so the order on the wire and in netlink is the core's (priority 0
+before the VIPs go; the first advert before the VIPs come) and a failover costs no task switch
+between the advert and the VIP.
 
 A steady Master (the core's `steady()`: MASTER, its next advert due before anything else) sends its
 adverts from its own timer callback: the prebuilt datagram, one heap entry, no event through the
@@ -452,8 +453,8 @@ class Router:
         elif cls is AddVips:
             witness = self._witness
             if witness is None or witness.admit(self):
-                if self.firewall is not None:
-                    self._firewall(True, action.vips)  # type: ignore[union-attr]  # drop rule first, then the VIPs (keepalived's order)
+                if self.firewall is not None:  # the drop rule first, then the VIPs (keepalived's order)
+                    self._firewall(True, action.vips)  # type: ignore[union-attr]
                 self._change_vips(action.vips, self.addresses.add_now, "add")  # type: ignore[union-attr]
                 self.sync_routes()  # routes after the VIPs (a route's `src` may be a VIP)
         elif cls is DelVips:
