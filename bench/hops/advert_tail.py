@@ -86,6 +86,32 @@ def install(outdir: str) -> None:
 
     router.Router._steady_fire = steady_fire  # type: ignore[method-assign]
 
+    # branches that batch the steady adverts (net/send_batch.py): each flush's start, end and
+    # adverts, and how many went by single sends instead of sendmmsg
+    REC_FLUSH: list[int] = []
+    singles = [0]
+    try:
+        from vipkeeper.net import send_batch, vrrp_socket
+    except ImportError:
+        send_batch = None
+    if send_batch is not None:
+        orig_flush = send_batch.SendBatch.flush
+
+        def flush_(self):  # type: ignore[no-untyped-def]
+            n = sum(len(v) for v in self._queued.values())
+            t0 = mono()
+            orig_flush(self)
+            REC_FLUSH.extend((t0, mono(), n))
+
+        send_batch.SendBatch.flush = flush_  # type: ignore[method-assign]
+        orig_one = vrrp_socket.VrrpSocket._send_one
+
+        def send_one(self, prepared):  # type: ignore[no-untyped-def]
+            singles[0] += 1
+            return orig_one(self, prepared)
+
+        vrrp_socket.VrrpSocket._send_one = send_one  # type: ignore[method-assign]
+
     gc_start = [0]
 
     def gccb(phase, info):  # type: ignore[no-untyped-def]
@@ -115,7 +141,7 @@ def install(outdir: str) -> None:
             json.dump({"wake": [w[i:i + 7] if w[i] >= 0 else [None, *w[i + 1:i + 7]] for i in range(0, len(w), 7)],
                        "send": [sd[i:i + 2] for i in range(0, len(sd), 2)], "gc": REC_GC, "slow": REC_SLOW,
                        "gc_threshold": gc.get_threshold(), "gc_count": gc.get_count(),
-                       "frozen": gc.get_freeze_count()}, f)
+                       "frozen": gc.get_freeze_count(), "flush": REC_FLUSH, "singles": singles[0]}, f)
 
     atexit.register(flush)
 
@@ -200,6 +226,12 @@ def analyse(data: dict, interval: float, span: tuple[int, int]) -> None:
     print(f"slow callbacks (>50us) {len(slow)}: "
           f"{sorted({s[2] for s in slow})[:12]} longest {max(((s[1] - s[0]) / 1e3 for s in slow), default=0):.0f} us")
     print(f"gc threshold {data['gc_threshold']} frozen {data['frozen']}")
+    fl = data.get("flush") or []
+    fl = [fl[i:i + 3] for i in range(0, len(fl), 3) if span[0] <= fl[i] < span[1]]
+    if fl:
+        d = [(b - a) / 1e3 for a, b, _ in fl]
+        print(f"flushes {len(fl)}, adverts per flush median {_pct([n for _, _, n in fl], .5)}, flush us p50 "
+              f"{_pct(d, .5):.1f} p99 {_pct(d, .99):.1f} max {max(d):.1f}; single sends (whole run) {data.get('singles')}")
 
 
 def analyse_sends(data: dict, interval: float, span: tuple[int, int]) -> None:
