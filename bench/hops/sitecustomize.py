@@ -105,3 +105,7 @@ _pc = os.environ.get("VK_PATHCOUNT")
 if _pc and "run" in getattr(sys, "orig_argv", []) and "vipkeeper" in " ".join(sys.orig_argv):
     import pathcount  # same directory: the calls from a wake to the priority-0 sendto (pathcount.py)
     pathcount.install(_pc)
+_at = os.environ.get("VK_ADVERT_TAIL")
+if _at and "run" in getattr(sys, "orig_argv", []) and "vipkeeper" in " ".join(sys.orig_argv):
+    import advert_tail  # same directory: the steady adverts' lateness, gc and slow callbacks (advert_tail.py)
+    advert_tail.install(_at)

@@ -11,13 +11,15 @@ import pytest
 from vipkeeper.vrrp.advert_schedule import AdvertSchedule, grid_slots, grid_step
 
 
-def test_the_grid_is_a_tenth_of_the_interval_at_most_20_ms_and_divides_it() -> None:
-    assert grid_step(1.0) == pytest.approx(0.02) and grid_step(0.1) == pytest.approx(0.01)
-    assert grid_step(0.2) == pytest.approx(0.02) and grid_step(3.0) == pytest.approx(0.02)
-    assert grid_slots(0.37) == 19 and grid_step(0.37) < 0.02  # a whole number of points per interval
+def test_the_grid_is_a_25th_of_the_interval_at_most_5_ms_and_divides_it() -> None:
+    assert grid_step(1.0) == pytest.approx(0.005) and grid_step(0.1) == pytest.approx(0.004)
+    assert grid_step(0.2) == pytest.approx(0.005) and grid_step(3.0) == pytest.approx(0.005)
+    assert grid_slots(0.37) == 74 and grid_step(0.37) == pytest.approx(0.005)
+    assert grid_slots(0.13) == 26 and grid_step(0.13) == pytest.approx(0.005)
+    assert grid_slots(0.1234) == 25 and grid_step(0.1234) < 0.005  # a whole number of points per interval
     for cs in range(1, 4096, 7):  # every VRRPv3 interval in centiseconds (and v2's whole seconds)
         interval = cs / 100
-        assert grid_slots(interval) >= 10 and grid_step(interval) <= 0.02 + 1e-12
+        assert grid_slots(interval) >= 25 and grid_step(interval) <= 0.005 + 1e-12
 
 
 def test_the_first_deadline_moves_earlier_onto_the_grid_by_less_than_a_step() -> None:
@@ -32,12 +34,12 @@ def test_the_first_deadline_moves_earlier_onto_the_grid_by_less_than_a_step() ->
 
 
 def test_instances_whose_deadlines_share_a_grid_point_are_due_at_the_same_instant() -> None:
-    """Two Masters that came up 7 ms apart (same step) and one that came up an interval and
+    """Two Masters that came up 3 ms apart (same step) and one that came up an interval and
     a half later: the first two are due at the very same float every round, the third on
     the same grid every round."""
-    a, b = AdvertSchedule(1000.51, 1.0), AdvertSchedule(1000.517, 1.0)
+    a, b = AdvertSchedule(1000.511, 1.0), AdvertSchedule(1000.514, 1.0)
     c = AdvertSchedule(1001.513, 1.0)
-    assert a.at == b.at == 1000.5 and c.at == pytest.approx(1001.5)
+    assert a.at == b.at == 1000.51 and c.at == pytest.approx(1001.51)
     for _ in range(1000):
         now = a.at + 0.0003  # sent a little late
         assert a.advance(now) == b.advance(now + 0.0001)

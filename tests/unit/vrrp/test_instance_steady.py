@@ -136,9 +136,9 @@ def test_a_garp_extra_if_round_bounds_the_schedule_as_a_timer_does() -> None:
 
 
 def test_garp_extra_if_keeps_its_period_when_the_shell_moved_the_adverts_earlier() -> None:
-    """Becoming Master at 0.037 s: the shell's adverts go at 1.02, 2.02, ... (on the grid, a
-    step is 0.02 s), a little before the core's 1.037, 2.037, ...; the round due at 3.037 comes
-    with the advert at 3.02 (within a step), not one whole interval later at 4.02 (keepalived's
+    """Becoming Master at 0.037 s: the shell's adverts go at 1.035, 2.035, ... (on the grid, a
+    step is 0.005 s), a little before the core's 1.037, 2.037, ...; the round due at 3.037 comes
+    with the advert at 3.035 (within a step), not one whole interval later at 4.035 (keepalived's
     adverts drift late, so its rounds come every garp_extra_if seconds)."""
     inst = Instance(InstanceParams(name="VI_1", vrid=51, version=3, priority=255, advert_int=1.0,
                                    source_address=ME, vips=("vip",), addresses=(VIP,), garp_master_delay=0.0,
@@ -158,4 +158,4 @@ def test_garp_extra_if_keeps_its_period_when_the_shell_moved_the_adverts_earlier
             break
         if any(getattr(a, "extra_if", False) for a in inst.handle(TimerFired(), t)):
             rounds.append(round(t, 6))
-    assert rounds == [3.02, 6.02, 9.02]
+    assert rounds == [3.035, 6.035, 9.035]
