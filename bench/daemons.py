@@ -39,6 +39,19 @@ UNIT_CACHE = "/var/cache/vipkeeper/pycache"
 _cache: list[str] = []
 
 
+# The console script that Debian's build (pybuild's pyproject plugin, the `installer` module)
+# writes as /usr/sbin/vipkeeper for pyproject.toml's [project.scripts] entry.
+ENTRY_SCRIPT = """#!/usr/bin/python3
+# -*- coding: utf-8 -*-
+import re
+import sys
+from vipkeeper.cli import entry
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(entry())
+"""
+
+
 def unit_environment() -> dict[str, str]:
     """The variables debian/vipkeeper.service's Environment= lines set for the daemon, its bytecode
     cache moved to the bench's own (compile_as_installed)."""
@@ -207,6 +220,16 @@ class Vipkeeper(Daemon):
         if not _cache:  # every figure, not only those that compile first for their note
             compile_as_installed(workdir)
         self.env = unit_environment()
+        self.entry = os.path.join(workdir, "vipkeeper")  # /usr/sbin/vipkeeper's stand-in
+        with open(self.entry, "w") as f:
+            f.write(ENTRY_SCRIPT)
+
+    def argv(self) -> list[str]:
+        # `python3 /usr/sbin/vipkeeper run ...`, not `python3 -m vipkeeper run ...`: -m imports runpy
+        # and importlib.util, which the installed command does not
+        argv = super().argv()
+        at = argv.index("-m")
+        return [*argv[:at], self.entry, *argv[at + 2:]]
 
     def status(self) -> dict | None:
         try:
