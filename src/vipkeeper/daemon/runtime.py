@@ -947,10 +947,10 @@ class Runtime:
         return model.priority != 255 and not accept
     def _ensure_vmac(self, model: InstanceModel) -> bool:
         """Create (or take over) the instance's VMAC; True when this call created it."""
-        from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
-
         if model.vmac_interface is None or model.vmac_interface in self.vmacs_owned:
             return False
+        from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
+
         spec = VmacSpec(model.vmac_interface, model.interface,
                         vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family,
                         kind="macvlan" if model.use_ipvlan is None else "ipvlan", ipvlan_mode=model.ipvlan_mode,
@@ -972,6 +972,8 @@ class Runtime:
     def _ensure_address_vmacs(self, model: InstanceModel) -> list[str]:
         """Create (or take over) the VMACs of VIPs on other interfaces (use_vmac_addr, a VIP's
         use_vmac; config/vmac_addr.py); the names of those this call created."""
+        if not model.address_vmacs:
+            return []
         from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
 
         created = []
