@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from vipkeeper import __version__, records
+from vipkeeper.config import release_parser
 from vipkeeper.config.model import NOWHERE, Config, GlobalDefs
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.config.scripts import notify_commands
@@ -1510,6 +1511,8 @@ class Runtime:
                 config, users = await self._parse_off_loop()
             except StartupError as exc:
                 return self._reload_failed(str(exc))
+            finally:
+                release_parser()  # the parser's code is not kept between reloads (config/__init__.py)
             try:
                 return await self._apply(config, users)
             except StartupError as exc:
