@@ -12,19 +12,95 @@ memory readings.
 
 CPU time is read from /proc/PID/stat (utime+stime, clock ticks) of every process of the daemon:
 vipkeeper is one process; keepalived is a parent plus its VRRP child.
+
+vipkeeper starts as the package runs it: with the Environment= of debian/vipkeeper.service
+(PYTHONOPTIMIZE=2, PYTHONNODEBUGRANGES=1, its bytecode cache), on bytecode written as the
+package's postinst writes it (`compile_as_installed`), both read from the package's own files so
+that the bench cannot drift from them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from vipkeeper.lab.nodes import HostDaemon, daemon_python
 
 TICK = os.sysconf("SC_CLK_TCK")
+DEBIAN = Path(__file__).resolve().parents[1] / "debian"
+INSTALLED = "/usr/lib/python3/dist-packages/vipkeeper"
+UNIT_CACHE = "/var/cache/vipkeeper/pycache"
+# The bench's stand-in for UNIT_CACHE (compile_as_installed sets it; None: not compiled yet)
+_cache: list[str] = []
+
+
+# The console script that Debian's build (pybuild's pyproject plugin, the `installer` module)
+# writes as /usr/sbin/vipkeeper for pyproject.toml's [project.scripts] entry.
+ENTRY_SCRIPT = """#!/usr/bin/python3
+# -*- coding: utf-8 -*-
+import re
+import sys
+from vipkeeper.cli import entry
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(entry())
+"""
+
+
+def unit_environment() -> dict[str, str]:
+    """The variables debian/vipkeeper.service's Environment= lines set for the daemon, its bytecode
+    cache moved to the bench's own (compile_as_installed)."""
+    env: dict[str, str] = {}
+    for line in (DEBIAN / "vipkeeper.service").read_text().splitlines():
+        if line.startswith("Environment="):
+            for word in shlex.split(line.removeprefix("Environment=")):
+                name, _, value = word.partition("=")
+                env[name] = value
+    if env.get("PYTHONPYCACHEPREFIX") == UNIT_CACHE and _cache:
+        env["PYTHONPYCACHEPREFIX"] = _cache[0]
+    return env
+
+
+def postinst_commands(python: str, package_dir: str, cache: str) -> list[tuple[dict[str, str], list[str]]]:
+    """debian/vipkeeper.postinst's bytecode commands as (environment, argv), with `python`, the
+    package at `package_dir` and the cache at `cache` in place of the installed paths."""
+    out = []
+    for line in (DEBIAN / "vipkeeper.postinst").read_text().replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        env = {}
+        while words and "=" in words[0] and not words[0].startswith("/"):
+            name, _, value = words.pop(0).partition("=")
+            env[name] = value.replace(UNIT_CACHE, cache)
+        if not words or words[0] != "/usr/bin/python3" or "PYTHONPYCACHEPREFIX" not in env:
+            continue
+        cut = next((i for i, w in enumerate(words) if w.startswith((">", "|"))), len(words))
+        out.append((env, [python, *(package_dir if w == INSTALLED else w for w in words[1:cut])]))
+    if len(out) != 2:
+        raise RuntimeError(f"debian/vipkeeper.postinst: expected 2 bytecode commands, found {len(out)}")
+    return out
+
+
+def compile_as_installed(workdir: str) -> str:
+    """Bytecode for the daemon's interpreter as the installed package has it: py3compile's .pyc
+    (the client commands') and the postinst's cache for the daemon, here under `workdir`. Returns
+    a note for the table."""
+    import vipkeeper
+
+    directory = os.path.dirname(vipkeeper.__file__)
+    subprocess.run([daemon_python(), "-m", "compileall", "-q", directory], check=True)
+    cache = os.path.join(os.path.abspath(workdir), "vipkeeper-pycache")
+    subprocess.run(["rm", "-rf", "--one-file-system", cache], check=True)
+    for env, argv in postinst_commands(daemon_python(), directory, cache):
+        subprocess.run(argv, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
+    _cache[:] = [cache]
+    env_text = " ".join(f"{k}={v}" for k, v in unit_environment().items())
+    return (f"vipkeeper started as debian/vipkeeper.service starts it ({env_text}), its bytecode written as "
+            "debian/vipkeeper.postinst writes it")
 
 
 @dataclass
@@ -138,6 +214,22 @@ class Daemon(HostDaemon):
 
 class Vipkeeper(Daemon):
     impl = "vipkeeper"
+
+    def __init__(self, ns: str, config: Config, workdir: str, tag: str) -> None:
+        super().__init__(ns, config, workdir, tag)
+        if not _cache:  # every figure, not only those that compile first for their note
+            compile_as_installed(workdir)
+        self.env = unit_environment()
+        self.entry = os.path.join(workdir, "vipkeeper")  # /usr/sbin/vipkeeper's stand-in
+        with open(self.entry, "w") as f:
+            f.write(ENTRY_SCRIPT)
+
+    def argv(self) -> list[str]:
+        # `python3 /usr/sbin/vipkeeper run ...`, not `python3 -m vipkeeper run ...`: -m imports runpy
+        # and importlib.util, which the installed command does not
+        argv = super().argv()
+        at = argv.index("-m")
+        return [*argv[:at], self.entry, *argv[at + 2:]]
 
     def status(self) -> dict | None:
         try:

@@ -19,9 +19,8 @@ import subprocess
 import sys
 import time
 
-from bench.daemons import IMPLS, Config, Instance
+from bench.daemons import IMPLS, Config, Instance, compile_as_installed
 from bench.report import Table
-from vipkeeper.lab.nodes import daemon_python
 from vipkeeper.lab.topology import Topology
 from vipkeeper.lab.watch import FrameCapture, is_vrrp_or_arp
 
@@ -140,13 +139,12 @@ def figure5(workdir: str, quick: bool, runs: int | None = None, sizes: tuple[int
             intervals: tuple[float, ...] = (1.0, 0.1)) -> Table:
     """`runs` per row (default 1), vipkeeper and keepalived alternating run by run; `sizes` and
     `intervals` pick a subset of the rows (`--instances 1000 --intervals 0.1` while iterating)."""
-    # Bytecode, as the installed package has it (Debian's py3compile), as figure 6 does: without it
-    # (PYTHONDONTWRITEBYTECODE, a fresh clone) each start compiles every module, and the compiler's
-    # garbage stays in the heap: 1 instance 22.2 -> 20.4 MiB of RSS with it (/usr/bin/python3).
-    import vipkeeper
-
-    subprocess.run([daemon_python(), "-m", "compileall", "-q", os.path.dirname(vipkeeper.__file__)], check=True)
+    # Bytecode, as the installed package has it, as figure 6 does: without it (PYTHONDONTWRITEBYTECODE,
+    # a fresh clone) each start compiles every module, and the compiler's garbage stays in the heap:
+    # 1 instance 22.2 -> 20.4 MiB of RSS with it (/usr/bin/python3).
+    package_note = compile_as_installed(workdir)
     table = Table("fig5-scale", "n instances, alone (all Master): CPU %, RSS, advert jitter", "see row", p99=True)
+    table.notes.append(package_note)
     impls = ("vipkeeper", "keepalived")
     for n in sizes:
         for interval in intervals:

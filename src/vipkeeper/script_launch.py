@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 _UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
+# The daemon's own interpreter settings (the unit sets them: debian/vipkeeper.service), not a
+# script's: a Python script run with them would lose its asserts and docstrings, and write its
+# bytecode into the daemon's cache.
+DAEMON_ONLY_ENV = ("PYTHONOPTIMIZE", "PYTHONNODEBUGRANGES", "PYTHONPYCACHEPREFIX")
 
 # The umask every script starts with: keepalived 2.2.7's process umask, which its scripts
 # inherit, is 0177 unless global_defs `umask` sets another (measured: a notify script's own
@@ -254,7 +258,9 @@ def command_argv(vetted: Vetted, extra: Sequence[str] = ()) -> list[str]:
 
 
 def script_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _UNSAFE_ENV}
+    """The environment every script starts with: the daemon's, without what is unsafe to pass
+    on or is the daemon's interpreter's alone (DAEMON_ONLY_ENV)."""
+    return {k: v for k, v in os.environ.items() if k not in _UNSAFE_ENV and k not in DAEMON_ONLY_ENV}
 
 
 SETPRIV = "/usr/bin/setpriv"

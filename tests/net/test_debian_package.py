@@ -180,6 +180,30 @@ def test_installs_with_debians_python_into_the_documented_places(installed, root
     assert offered == ["plain,check"], offered
 
 
+def test_install_writes_the_daemons_optimised_bytecode(installed, root: Root) -> None:
+    """The unit runs the daemon with PYTHONOPTIMIZE=2 and its bytecode cache in /var/cache/vipkeeper
+    (issue 18's memory row): the postinst writes .opt-2.pyc there for the package and for the
+    standard library modules the daemon imports, so that no start compiles them."""
+    cache = root.path / "var/cache/vipkeeper/pycache"
+    unit = (root.path / "lib/systemd/system/vipkeeper.service").read_text()
+    assert "PYTHONPYCACHEPREFIX=/var/cache/vipkeeper/pycache" in unit and "PYTHONOPTIMIZE=2" in unit
+    for module in ("usr/lib/python3/dist-packages/vipkeeper/daemon/runtime", "usr/lib/python3/dist-packages/vipkeeper/cli",
+                   "usr/lib/python3.11/asyncio/base_events", "usr/lib/python3.11/logging/__init__"):
+        parent, name = module.rsplit("/", 1)
+        found = list((cache / parent).glob(f"{name}.cpython-*.opt-2.pyc"))
+        assert len(found) == 1, f"no opt-2 bytecode for /{module}.py in {cache / parent}"
+    # started as the unit starts it, the daemon's code finds every module it imports in the cache
+    probe = ("import sys, os, importlib.util; before = set(sys.modules); "
+             "import vipkeeper.daemon.start, vipkeeper.daemon.runtime, vipkeeper.control.server; "
+             "new = [sys.modules[n] for n in sorted(set(sys.modules) - before)]; "
+             "files = [m.__file__ for m in new if (getattr(m, '__file__', None) or '').endswith('.py')]; "
+             "missing = [f for f in files if not os.path.exists(importlib.util.cache_from_source(f))]; "
+             "print(sys.flags.optimize, len(files) > 100, missing)")
+    done = root.run("PYTHONOPTIMIZE=2 PYTHONNODEBUGRANGES=1 PYTHONPYCACHEPREFIX=/var/cache/vipkeeper/pycache "
+                    "PYTHONDONTWRITEBYTECODE=1 python3 -c \"" + probe + "\"")
+    assert done.stdout.strip() == "2 True []", done.stdout
+
+
 def test_installed_check_reads_keepalived_samples_as_the_source_tree_does(installed, root: Root) -> None:
     """keepalived's own sample configurations: the installed command (Debian's python3 and
     libraries) prints and exits exactly as the source tree does. --no-host: the root shares this

@@ -67,17 +67,22 @@ class Family:
             self.add_metric((), value)
 
     def add_metric(self, labels: Iterable[str], value: float) -> None:
-        assert isinstance(self._rows, list), "a family given rows takes no more samples"
-        self._rows.append(("", tuple(zip(self.labelnames, labels)), value))
+        self._own_rows().append(("", tuple(zip(self.labelnames, labels)), value))
+
+    def _own_rows(self) -> list[Row]:
+        # An explicit check, not an assert: the daemon runs with PYTHONOPTIMIZE=2 (debian/vipkeeper.service).
+        if not isinstance(self._rows, list):
+            raise TypeError(f"{self.name}: a family given rows takes no more samples")
+        return self._rows
 
     def add_histogram(self, labels: Iterable[str], buckets: list[tuple[str, float]], sum_value: float) -> None:
         """Buckets as (le, cumulative count), sorted, the last `+Inf`."""
-        assert isinstance(self._rows, list)
+        rows = self._own_rows()
         pairs = tuple(zip(self.labelnames, labels))
         for le, count in buckets:
-            self._rows.append(("_bucket", (*pairs, ("le", le)), count))
-        self._rows.append(("_count", pairs, buckets[-1][1]))
-        self._rows.append(("_sum", pairs, sum_value))
+            rows.append(("_bucket", (*pairs, ("le", le)), count))
+        rows.append(("_count", pairs, buckets[-1][1]))
+        rows.append(("_sum", pairs, sum_value))
 
     @property
     def exposed_name(self) -> str:

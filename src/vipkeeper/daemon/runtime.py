@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from vipkeeper import __version__, records
+from vipkeeper.config import release_parser
 from vipkeeper.config.model import NOWHERE, Config, GlobalDefs
 from vipkeeper.config.model import Instance as InstanceModel
 from vipkeeper.config.scripts import notify_commands
@@ -947,10 +948,10 @@ class Runtime:
         return model.priority != 255 and not accept
     def _ensure_vmac(self, model: InstanceModel) -> bool:
         """Create (or take over) the instance's VMAC; True when this call created it."""
-        from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
-
         if model.vmac_interface is None or model.vmac_interface in self.vmacs_owned:
             return False
+        from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
+
         spec = VmacSpec(model.vmac_interface, model.interface,
                         vmac_mac(model.virtual_router_id, model.family, model.vmac_address), model.family,
                         kind="macvlan" if model.use_ipvlan is None else "ipvlan", ipvlan_mode=model.ipvlan_mode,
@@ -972,6 +973,8 @@ class Runtime:
     def _ensure_address_vmacs(self, model: InstanceModel) -> list[str]:
         """Create (or take over) the VMACs of VIPs on other interfaces (use_vmac_addr, a VIP's
         use_vmac; config/vmac_addr.py); the names of those this call created."""
+        if not model.address_vmacs:
+            return []
         from vipkeeper.net.vmac import VmacError, VmacSpec, vmac_mac  # only for a VMAC (issue 18: RSS)
 
         created = []
@@ -1508,6 +1511,8 @@ class Runtime:
                 config, users = await self._parse_off_loop()
             except StartupError as exc:
                 return self._reload_failed(str(exc))
+            finally:
+                release_parser()  # the parser's code is not kept between reloads (config/__init__.py)
             try:
                 return await self._apply(config, users)
             except StartupError as exc:

@@ -87,6 +87,9 @@ def launch(options, *, dont_fork: bool, extra_pid_files: tuple[str, ...] = (),  
         config = read_config(options.config_file, options.config_id)
     except StartupError as exc:
         raise StartFailure(str(exc)) from None
+    from vipkeeper.config import release_parser
+
+    release_parser()  # before asyncio and the runtime: they take the memory it frees (config/__init__.py)
     early = _listen_early(config, options.netns)
     from vipkeeper.asyncio_tls import import_asyncio
 

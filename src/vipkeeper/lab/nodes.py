@@ -417,6 +417,7 @@ class HostDaemon:
         self.started_at = 0.0
         self.pid_file = ""
         self.vrrp_pid_file = ""
+        self.env: dict[str, str] = {}  # added to the inherited environment at each start
 
     def argv(self) -> list[str]:
         w, n = self.workdir, self.starts
@@ -434,7 +435,8 @@ class HostDaemon:
         argv = self.argv()
         self.started_at = time.time()
         self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+                                      stderr=subprocess.STDOUT, start_new_session=True,
+                                      env={**os.environ, **self.env} if self.env else None)
         self.logs.append(DaemonLog(self.popen.stdout, f"{self.ns}/{self.tag}.{self.starts}"))
 
     @property

@@ -218,3 +218,18 @@ def test_an_http11_scrape_is_streamed_and_a_page_cut_short_is_a_failed_read(capl
     # failing before anything went out: a 500
     status, body = _get_http11({"scripts": [{"name": Unprintable()}]})
     assert status == 500
+
+
+def test_a_family_given_rows_refuses_more_samples_even_without_asserts() -> None:
+    """An explicit check, not an assert (the daemon runs with PYTHONOPTIMIZE=2): under -OO the
+    assert was gone and a tuple of rows failed with an AttributeError that named nothing."""
+    import pytest
+
+    given = Family("vk_x", "x", "gauge", ("a",), rows=(("", (("a", "1"),), 1.0),))
+    with pytest.raises(TypeError, match="vk_x: a family given rows takes no more samples"):
+        given.add_metric(("2",), 2.0)
+    with pytest.raises(TypeError, match="takes no more samples"):
+        given.add_histogram(("2",), [("+Inf", 1.0)], 1.0)
+    own = Family("vk_y", "y", "gauge", ("a",))
+    own.add_metric(("1",), 1.0)
+    assert [row[2] for row in own._rows] == [1.0]

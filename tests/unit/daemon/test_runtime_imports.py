@@ -57,3 +57,30 @@ def test_advertisement_is_still_a_frozen_value() -> None:
         pass
     else:
         raise AssertionError("Advertisement is not frozen")
+
+
+VMAC_PROBE = """
+import json, sys, types
+from vipkeeper.config import lex_text, parse
+from vipkeeper.daemon.runtime import Runtime
+text = "\\n".join(["vrrp_instance VI_1 {", "  interface eth0", "  virtual_router_id 1", "  priority 100",
+                   "  virtual_ipaddress {", "    192.0.2.10/32", "  }", "}", ""])
+model = parse(lex_text(text)).instances[0]
+stand_in = types.SimpleNamespace(vmacs_owned={})  # what the two read before any VMAC exists
+made = (Runtime._ensure_vmac(stand_in, model), Runtime._ensure_address_vmacs(stand_in, model))
+print(json.dumps({"made": made, "vmac": "vipkeeper.net.vmac" in sys.modules,
+                  "links": "vipkeeper.net.link_requests" in sys.modules}))
+"""
+
+
+def test_building_a_plain_instance_leaves_out_the_vmac_modules() -> None:
+    """Building each router asks whether its instance wants a VMAC: the answer for one that does
+    not must not import net/vmac.py and its rtnetlink link requests (code kept for the daemon's
+    life, issue 18)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    done = subprocess.run([sys.executable, "-c", VMAC_PROBE], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    assert got == {"made": [False, []], "vmac": False, "links": False}
