@@ -60,6 +60,9 @@ from vipkeeper.net.address_requests import (
     parse_link,
     route_messages,
 )
+from vipkeeper.net.sysctl import read_sysctl, write_sysctl  # at import, not on a delete: a VIP
+# deleted while the daemon is short of file descriptors must not need a module file opened
+# (issue 20's fd mode: the lazy import failed with EMFILE and the Master kept its VIP)
 from vipkeeper.records import factory, record
 
 IFA_F_NODAD = 0x02
@@ -194,8 +197,6 @@ class AddressOwner:
         done = self._promoted.get(ifname)
         if done is not None and done[0] == index:
             return
-        from vipkeeper.net.sysctl import read_sysctl, write_sysctl
-
         before = self._sysctl(read_sysctl, "ipv4", ifname, "promote_secondaries")
         if before is None:  # no such sysctl readable here (no /proc/sys): nothing to keep
             self._promoted[ifname] = (index, "1")
@@ -211,8 +212,6 @@ class AddressOwner:
         self._promote_secondaries(ifname, self._index_now(ifname))
 
     def _restore_promote(self) -> None:
-        from vipkeeper.net.sysctl import read_sysctl, write_sysctl
-
         for ifname, (index, before) in self._promoted.items():
             if before == "1":
                 continue
