@@ -278,6 +278,9 @@ class AddressOwner:
                 return False
             self._pending[vip.key] = vip
             raise
+        except OSError as exc:  # failed on the way (short of fds, a namespace gone): retried as a refusal is
+            self._pending[vip.key] = vip
+            raise AddressError(exc.errno or errno.EIO, f"cannot remove {vip}: {_strerror(exc.errno or errno.EIO)}") from None
         if err in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
             self.forget(vip.key)
             return False

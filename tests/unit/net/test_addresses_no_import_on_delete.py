@@ -44,3 +44,38 @@ def test_restoring_promote_secondaries_imports_nothing():
     with imports_fail():
         owner._restore_promote()  # its sysctl is not readable here: nothing is written
     assert owner._promoted == {}
+
+
+def test_a_delete_that_fails_on_the_way_stays_owned_and_pending(monkeypatch):
+    """Any OSError before the netlink request (EMFILE, a namespace gone) is a refusal like the
+    kernel's: the VIP stays owned and pending, and the maintenance pass's retry_removals tries
+    again (before, it escaped as a bare OSError and the VIP was never retried)."""
+    import ipaddress
+
+    import pytest
+
+    from vipkeeper.net.addresses import AddressError, Vip
+
+    class Requests:
+        def index(self, ifname: str) -> int:
+            return 7
+
+        def request(self, build):  # noqa: ANN001
+            return 0  # the kernel took it
+
+    def short_of_fds(self, ifname: str, index: int) -> None:  # noqa: ANN001
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    owner = AddressOwner()
+    owner._requests = Requests()
+    vip = Vip("eth0", ipaddress.ip_interface("192.0.2.10/24"))
+    owner._owned[vip.key] = vip
+    monkeypatch.setattr(AddressOwner, "_promote_secondaries", short_of_fds)
+    with pytest.raises(AddressError) as failed:
+        owner.remove_now(vip)
+    assert failed.value.errno == errno.EMFILE
+    assert owner.owns(vip.key) and owner.pending_removal == frozenset({vip})
+    monkeypatch.undo()
+    monkeypatch.setattr(AddressOwner, "_promote_secondaries", lambda self, ifname, index: None)
+    assert owner.retry_removals() == [(vip, None)]
+    assert not owner.owns(vip.key) and owner.pending_removal == frozenset()
