@@ -27,7 +27,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 _TREE = logging.getLogger("vipkeeper")  # getLogger takes logging's lock: looked up once
 # Guards a holder's records against another thread's lines; one for every holder (a hold

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper.vrrp.log_limit import LogLimiter
 

@@ -33,7 +33,9 @@ import ctypes
 import heapq
 import itertools
 import os
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 CLOCK_MONOTONIC = 1
 TFD_NONBLOCK = 0o4000

@@ -12,7 +12,9 @@ An unknown user is kept as its LookupError, raised again at each use, as resolve
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper import records
 from vipkeeper.config.model import Config, ScriptCommand

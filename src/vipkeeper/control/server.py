@@ -44,7 +44,14 @@ import socket
 import stat
 import struct
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Snapshot = Callable[[], dict]
+    # A handler gets the whole request object (so commands can take arguments) and returns the
+    # reply's `data` (or an awaitable of it). Raising an exception turns into an error reply.
+    Handler = Callable[[dict], Any | Awaitable[Any]]
 
 log = logging.getLogger("vipkeeper.control")
 
@@ -52,11 +59,6 @@ DEFAULT_PATH = "/run/vipkeeper/vipkeeper.ctl"
 MAX_REQUEST = 64 * 1024  # bytes in one request line
 IDLE_TIMEOUT = 300.0  # seconds a connection may sit without sending a request
 LINGER = 1.0  # seconds to wait for a refused client to hang up
-
-Snapshot = Callable[[], dict]
-# A handler gets the whole request object (so commands can take arguments) and returns the
-# reply's `data` (or an awaitable of it). Raising an exception turns into an error reply.
-Handler = Callable[[dict], Any | Awaitable[Any]]
 
 _BUILTIN = ("status", "dump")
 

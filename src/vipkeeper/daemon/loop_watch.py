@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper.daemon.process import NotifySocket, watchdog_interval
 from vipkeeper.loop_lag import LoopLag

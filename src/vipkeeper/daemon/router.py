@@ -31,7 +31,9 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 from vipkeeper import log_hold
 from vipkeeper.config.model import Instance as InstanceModel

@@ -30,7 +30,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper.config.model import Config, GlobalDefs, VrrpScript
 from vipkeeper.config.model import Instance as InstanceModel

@@ -16,7 +16,9 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper.net.conflict_socket import ConflictSocket
 from vipkeeper.precise_timers import PreciseTimers, TimerHandle

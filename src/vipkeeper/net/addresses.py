@@ -44,7 +44,9 @@ import ipaddress
 import os
 import socket
 import struct
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from vipkeeper.net.address_requests import (
     RTM_DELADDR,

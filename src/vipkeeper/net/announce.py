@@ -23,7 +23,9 @@ import ipaddress
 import socket
 import struct
 import time
-from typing import Iterable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from vipkeeper.net import frames
 

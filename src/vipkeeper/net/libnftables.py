@@ -9,7 +9,9 @@ libnftables 1.0.6 also reads its input as JSON.
 from __future__ import annotations
 
 import json
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 NFT_CTX_OUTPUT_JSON = 1 << 4
 LIBRARY = "libnftables.so.1"

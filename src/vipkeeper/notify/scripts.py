@@ -53,7 +53,17 @@ import subprocess
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Literal, Protocol
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Literal, Protocol
+
+    class FifoWriter(Protocol):
+        """What the runner needs of a notify fifo (notify/fifo.py's NotifyFifo): one line per event.
+        Named here, so that fifo.py imports this module and never the other way round."""
+
+        def write(self, kind: str, name: str, state: str, priority: int) -> None: ...
+
+    Kind = Literal["INSTANCE", "GROUP"]
 
 from vipkeeper.config.model import Notifies, ScriptCommand
 from vipkeeper.records import field, record
@@ -69,14 +79,6 @@ from vipkeeper.script_users import ScriptUsers
 
 log = logging.getLogger("vipkeeper.notify")
 
-
-class FifoWriter(Protocol):
-    """What the runner needs of a notify fifo (notify/fifo.py's NotifyFifo): one line per event.
-    Named here, so that fifo.py imports this module and never the other way round."""
-
-    def write(self, kind: str, name: str, state: str, priority: int) -> None: ...
-
-Kind = Literal["INSTANCE", "GROUP"]
 STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
 EVENTS = ("MASTER_RX_LOWER_PRI", "MASTER_PRIORITY", "BACKUP_PRIORITY")
 

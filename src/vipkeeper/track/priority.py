@@ -22,12 +22,14 @@ Rules (keepalived 2.2.7 vrrp_track.c, track_file.c; research notes §3)
 
 from __future__ import annotations
 
-from typing import Literal
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Kind = Literal["script", "process", "file", "interface"]
 
 from vipkeeper.config.model import Config, Instance, TrackRef
 from vipkeeper.records import record
-
-Kind = Literal["script", "process", "file", "interface"]
 
 FILE_FAULT = -254
 FILE_CAP = 253

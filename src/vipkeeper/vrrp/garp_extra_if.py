@@ -23,9 +23,11 @@ frames (through the GARP/NA spacing of vrrp/garp_pacing.py, as keepalived does).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from typing import TypeVar
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import TypeVar
 
-V = TypeVar("V")
+    V = TypeVar("V")
 
 
 def extra_if_targets(vips: Sequence[V], ifname_of: Callable[[V], str], own: str, ours: Collection[str],

@@ -120,7 +120,9 @@ import enum
 # daemon's RSS): hmac falls back to exactly this function when Python has no OpenSSL.
 from _operator import _compare_digest as compare_digest
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper.records import record
 
@@ -390,10 +392,10 @@ class TrackedEntryLost:
     what: str  # for the log line: "route 198.51.100.0/24 via ..."
 
 
-Event = Union[
-    Startup, Shutdown, AdvertReceived, TimerFired, TrackerChanged, InterfaceDown, InterfaceUp,
-    SocketState, Reconfigure, ForceMaster, ForceBackup, TrackedEntryLost,
-]
+Event = (  # a PEP 604 union (types.UnionType): typing.Union would import typing at run time
+    Startup | Shutdown | AdvertReceived | TimerFired | TrackerChanged | InterfaceDown | InterfaceUp
+    | SocketState | Reconfigure | ForceMaster | ForceBackup | TrackedEntryLost
+)
 
 # --- actions ----------------------------------------------------------------------------------
 
@@ -446,7 +448,7 @@ class Drop:
     source: IPAddress | None = None
 
 
-Action = Union[SendAdvert, AddVips, DelVips, Announce, Notify, Log, Drop]
+Action = SendAdvert | AddVips | DelVips | Announce | Notify | Log | Drop
 
 # The priority-0 advert (a frozen record: one object serves every instance) and the notify
 # states' words, made once: what a failover's path builds, it should not compute.

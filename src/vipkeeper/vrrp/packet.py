@@ -47,11 +47,9 @@ from __future__ import annotations
 import enum
 import ipaddress
 import struct
-from typing import Union
-
 from vipkeeper.records import field, record
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address  # types.UnionType: no typing at run time
 
 IPPROTO_VRRP = 112
 VRRP_TTL = 255
