@@ -6,7 +6,8 @@ Each check runs a fresh interpreter, so nothing imported by the test runner coun
   tokenize) nor shutil (and its bz2, lzma) nor typing (annotations are strings; the names come in
   under `if TYPE_CHECKING:`): the model is made of records (vipkeeper/records.py), which compile
   nothing when a class is defined;
-- the daemon opens its VRRP sockets before it imports the event loop, typing, dataclasses,
+- the daemon opens its VRRP sockets before it imports the event loop (typing it never imports:
+  tests/unit/test_typing_standin.py), dataclasses,
   logging.handlers, json and the runtime (daemon/early_listen.py dates Startup from then);
 - the classes the daemon's start path defines are records too, not dataclasses: a dataclass
   compiles about six methods with exec as its module is imported (the model and the VRRP core
