@@ -25,6 +25,10 @@ RUN_PATH = (
     "import vipkeeper.cli, vipkeeper.daemon.start, vipkeeper.daemon.runtime, vipkeeper.control.server\n"
     "import vipkeeper.daemon.tracking, vipkeeper.daemon.config_file, vipkeeper.daemon.early_listen\n"
     "import vipkeeper.control.metrics, vipkeeper.notify.scripts, vipkeeper.track.interface\n"
+    # and those the runtime imports when the configuration names what they serve
+    "import vipkeeper.track.script, vipkeeper.track.file, vipkeeper.track.proc_connector, vipkeeper.vrrp.sync_group\n"
+    "import vipkeeper.net.firewall, vipkeeper.net.routes, vipkeeper.notify.mail, vipkeeper.notify.fifo\n"
+    "import vipkeeper.daemon.keepalived_dump, vipkeeper.daemon.lifecycle_scripts, vipkeeper.net.vmac\n"
 )
 
 

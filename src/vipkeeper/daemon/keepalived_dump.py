@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 SECTION = "------< {} >------"
 

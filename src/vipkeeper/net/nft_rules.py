@@ -20,7 +20,9 @@ compared with `nft -j list ruleset` of a running keepalived 2.2.7 in tests/net/t
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 FAMILIES = {4: "ip", 6: "ip6"}
 LINK_LOCAL = ipaddress.ip_network("fe80::/10")

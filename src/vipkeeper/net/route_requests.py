@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
 
 from vipkeeper.net.address_requests import (
     NLM_F_ACK,

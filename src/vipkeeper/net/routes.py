@@ -27,7 +27,9 @@ import logging
 import socket
 import struct
 from collections.abc import Iterable
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper import records
 from vipkeeper.net.address_requests import AddressSocket

@@ -23,7 +23,9 @@ import os
 import pwd
 import socket
 import time
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Any
 
 from vipkeeper.config.model import GlobalDefs
 from vipkeeper.notify.mail_format import LastMailed, alert, message

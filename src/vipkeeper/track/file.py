@@ -27,7 +27,9 @@ import logging
 import os
 import stat
 import struct
-from typing import Callable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from vipkeeper.config.model import TrackFile
 

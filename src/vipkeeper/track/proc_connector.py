@@ -76,7 +76,9 @@ import socket
 import struct
 import time
 from collections import deque
-from typing import Callable, Container, Iterable, Sequence
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Callable, Container, Iterable, Sequence
 
 from vipkeeper import log_hold
 from vipkeeper.config.model import TrackProcess

@@ -43,7 +43,9 @@ a process that appears and vanishes within one batch never shows as a flip.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Iterable, Mapping, Sequence
 
 from vipkeeper.config.model import TrackProcess
 from vipkeeper.records import factory, record
@@ -83,7 +85,7 @@ class Comm:
     ts_ns: int = 0
 
 
-Event = Union[Exec, Fork, Exit, Comm]
+Event = Exec | Fork | Exit | Comm  # types.UnionType: typing.Union would import typing
 
 
 @record(frozen=True)

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterator
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Iterator
 
 from vipkeeper.records import record
 

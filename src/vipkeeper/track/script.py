@@ -30,7 +30,9 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Callable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Callable
 
 from vipkeeper.config.model import VrrpScript
 from vipkeeper.records import record

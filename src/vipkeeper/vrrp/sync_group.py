@@ -25,7 +25,9 @@ from holding itself in FAULT forever.
 
 from __future__ import annotations
 
-from typing import Iterable, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time (RSS, issue 18)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from vipkeeper.records import record
 
@@ -41,8 +43,8 @@ class GroupNotify:
     priority: int = 0
 
 
-GroupAction = Union[Action, GroupNotify]
-Tagged = tuple[Union[str, None], GroupAction]
+GroupAction = Action | GroupNotify  # types.UnionType: typing.Union would import typing
+Tagged = tuple[str | None, GroupAction]
 
 
 class SyncGroup:
