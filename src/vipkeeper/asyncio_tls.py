@@ -28,7 +28,8 @@ Only the daemon imports asyncio this way: daemon/start.py's `launch` (`vipkeeper
 keepalived's command line) calls `import_asyncio()` once the configuration is read and the VRRP
 sockets listen (nothing before imports asyncio: tests/unit/test_import_weight.py), before the
 runtime's modules. A process that imported asyncio before (a test runner, another command)
-keeps its TLS as it was. The same import leaves out `typing` (vipkeeper/typing_standin.py).
+keeps its TLS as it was. The same import leaves out `typing` and `inspect` (vipkeeper/typing_standin.py,
+vipkeeper/inspect_standin.py).
 """
 
 from __future__ import annotations
@@ -45,14 +46,15 @@ class TlsUnavailable(Exception):
 
 def import_asyncio() -> None:
     """Import asyncio without its ssl module, unless asyncio or ssl is loaded already, and
-    without the typing module, unless it is loaded already (typing_standin.py)."""
+    without the typing and inspect modules, unless they are loaded already (typing_standin.py,
+    inspect_standin.py)."""
     if "asyncio" in sys.modules or "ssl" in sys.modules:
         return
-    from vipkeeper.typing_standin import hidden
+    from vipkeeper import inspect_standin, typing_standin
 
     sys.modules["ssl"] = None  # type: ignore[assignment]
     try:
-        with hidden():  # nor the typing module (typing_standin.py)
+        with typing_standin.hidden(), inspect_standin.hidden():  # nor typing and inspect (their modules say why)
             import asyncio  # noqa: F401
     finally:
         if sys.modules.get("ssl", 0) is None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import inspect
 import json
 import logging
 import os
@@ -274,7 +273,7 @@ class ControlServer:
         try:
             if handler is not None:
                 data = handler(request)
-                if inspect.isawaitable(data):
+                if isinstance(data, Awaitable):  # an async handler's coroutine (not `inspect`: issue 18, RSS)
                     data = await data
             elif cmd in _BUILTIN and self._parts is not None:
                 head, rows = self._parts()
