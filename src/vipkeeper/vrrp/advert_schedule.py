@@ -3,7 +3,7 @@
 Rule: a steady Master (vrrp/instance.py `steady()`) sends at t_k = t_0 + k * interval, where
 t_0 is the first deadline the core gave, moved *earlier* to the nearest point of a grid that
 every instance with that interval shares (`grid_slots(interval)` points per interval, so a step
-of interval / slots: a 25th of the interval, at most 5 ms). Snapping only ever shortens one
+of interval / slots: a 50th of the interval, at most 5 ms). Snapping only ever shortens one
 gap, by less than a step; no gap is ever planned longer than the interval, so no Backup's
 master-down timer (three intervals and a skew) can run out because of it (RFC 3768/5798: a
 Backup restarts its timer on every advert; an early one only restarts it sooner).
@@ -28,14 +28,16 @@ from __future__ import annotations
 
 import math
 
-GRID_SLOTS = 25  # grid points per interval ...
+GRID_SLOTS = 50  # grid points per interval ...
 GRID_STEP_MAX = 0.005  # ... but a step of at most this (s): more points for long intervals, so
 # that a grid point's batch stays small (at 1,000 instances and advert_int 1, a 100 ms step put
 # ~250 adverts in one burst: the burst's own spread on the wire, ~2.5 ms, showed as gap jitter;
 # a 20 ms step still put ~80-100 in one, at advert_int 1 and 0.1: every advert waits for those
 # ahead of it in its batch, and whatever stretches a batch (the process preempted, the CPU
 # shared) was most of the gaps' 1 % tail, bench/hops/advert_tail.py. A wake-up per grid point
-# in use costs ~40 us: at 0.1 and 25 points, 250 a second at most)
+# in use costs ~40 us: at 0.1 and 25 points, 250 a second at most. 50 points at 0.1 (a 2 ms
+# step, 500 wake-ups a second at most): the gap p99 at 1,000 instances, 0.30 ms with 25 points,
+# was 0.27 ms for keepalived in the same 20-run pass; bench/README.md, sixth pass)
 # A deadline this close (in steps) below a grid point counts as on it: a deadline handed back
 # from a schedule (float arithmetic) must land on its own point, not the one before. (So a
 # deadline may move *later* by up to a millionth of a step, 0.1 us at most: float rounding.)
@@ -43,7 +45,7 @@ _ON_POINT = 1e-6
 
 
 def grid_slots(interval: float) -> int:
-    """Grid points per interval: 25 (a step of a 25th of the interval) up to a 0.125 s interval,
+    """Grid points per interval: 50 (a step of a 50th of the interval) up to a 0.25 s interval,
     then one every 5 ms or a little less (always a whole number per interval, so every
     deadline of the schedule is a grid point)."""
     return max(GRID_SLOTS, math.ceil(interval / GRID_STEP_MAX - _ON_POINT))

@@ -466,7 +466,7 @@ STEADY_EARLY_MAX = 0.010  # s
 def steady_early(advert_int: float) -> float:
     """How long before it is due a Master's delayed GARP burst or refresh may go, on a wake-up
     the daemon makes anyway: a tenth of the interval (at least one step of the adverts' grid,
-    vrrp/advert_schedule.py, which is a 25th of it, at most 5 ms: such a timer finds the wake-up
+    vrrp/advert_schedule.py, which is a 50th of it, at most 5 ms: such a timer finds the wake-up
     of a grid point before it wherever Masters are steady), at most 10 ms. Each wake-up costs more than a dozen adverts (issue
     18). Adverts never go early: the shell batches them on the grid."""
     return min(STEADY_EARLY_MAX, advert_int * 0.1)

@@ -11,15 +11,16 @@ import pytest
 from vipkeeper.vrrp.advert_schedule import AdvertSchedule, grid_slots, grid_step
 
 
-def test_the_grid_is_a_25th_of_the_interval_at_most_5_ms_and_divides_it() -> None:
-    assert grid_step(1.0) == pytest.approx(0.005) and grid_step(0.1) == pytest.approx(0.004)
-    assert grid_step(0.2) == pytest.approx(0.005) and grid_step(3.0) == pytest.approx(0.005)
+def test_the_grid_is_a_50th_of_the_interval_at_most_5_ms_and_divides_it() -> None:
+    assert grid_step(1.0) == pytest.approx(0.005) and grid_step(0.1) == pytest.approx(0.002)
+    assert grid_step(0.25) == pytest.approx(0.005) and grid_step(3.0) == pytest.approx(0.005)
+    assert grid_slots(0.2) == 50 and grid_step(0.2) == pytest.approx(0.004)
     assert grid_slots(0.37) == 74 and grid_step(0.37) == pytest.approx(0.005)
-    assert grid_slots(0.13) == 26 and grid_step(0.13) == pytest.approx(0.005)
-    assert grid_slots(0.1234) == 25 and grid_step(0.1234) < 0.005  # a whole number of points per interval
+    assert grid_slots(0.26) == 52 and grid_step(0.26) == pytest.approx(0.005)
+    assert grid_slots(0.2468) == 50 and grid_step(0.2468) < 0.005  # a whole number of points per interval
     for cs in range(1, 4096, 7):  # every VRRPv3 interval in centiseconds (and v2's whole seconds)
         interval = cs / 100
-        assert grid_slots(interval) >= 25 and grid_step(interval) <= 0.005 + 1e-12
+        assert grid_slots(interval) >= 50 and grid_step(interval) <= 0.005 + 1e-12
 
 
 def test_the_first_deadline_moves_earlier_onto_the_grid_by_less_than_a_step() -> None:
