@@ -36,6 +36,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+import types
+from contextlib import contextmanager
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _MODULES = ("asyncio.base_events", "asyncio.selector_events")
 
@@ -54,11 +60,27 @@ def import_asyncio() -> None:
 
     sys.modules["ssl"] = None  # type: ignore[assignment]
     try:
-        with typing_standin.hidden(), inspect_standin.hidden():  # nor typing and inspect (their modules say why)
+        # nor typing and inspect (their modules say why)
+        with _standing_in("typing", typing_standin.STANDIN), _standing_in("inspect", inspect_standin.STANDIN):
             import asyncio  # noqa: F401
     finally:
         if sys.modules.get("ssl", 0) is None:
             del sys.modules["ssl"]
+
+
+@contextmanager
+def _standing_in(name: str, standin: types.ModuleType) -> Iterator[None]:
+    """Within the block, `import NAME` gives `standin` (unless the real module is loaded already);
+    after it, a later import loads the real module."""
+    if name in sys.modules:
+        yield
+        return
+    sys.modules[name] = standin
+    try:
+        yield
+    finally:
+        if sys.modules.get(name) is standin:
+            del sys.modules[name]
 
 
 def enabled() -> bool:

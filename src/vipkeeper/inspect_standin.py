@@ -13,7 +13,7 @@ Python 3.11's asyncio takes six predicates from `inspect`, each read at call tim
 `inspect.NAME`: `iscoroutinefunction` (asyncio.coroutines: `add_signal_handler` and the debug
 mode's callback checks), `unwrap` and `isfunction` (asyncio.format_helpers: the text of a callback
 in "Exception in callback ..." and in reprs), `isgenerator` and `isawaitable` (asyncio.tasks: a
-task's step and `ensure_future`), `iscoroutine` (asyncio.__main__, the REPL). `hidden()` puts
+task's step and `ensure_future`), `iscoroutine` (asyncio.__main__, the REPL). `asyncio_tls.import_asyncio()` puts
 `STANDIN` in `sys.modules["inspect"]` for the length of a `with` block and removes it again; the
 asyncio modules imported in the block keep it as their global `inspect`. The six functions
 here answer as the real ones do: the same type tests, the same code flags, the same walk of
@@ -36,11 +36,10 @@ import collections.abc
 import functools
 import sys
 import types
-from contextlib import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 # Code flags, as the `inspect` module names them (their values are CPython's, in `dis.COMPILER_FLAG_NAMES`)
 CO_COROUTINE = 0x80
@@ -132,16 +131,3 @@ for _name in PROVIDED:
     setattr(STANDIN, _name, globals()[_name])
 del _name
 
-
-@contextmanager
-def hidden() -> Iterator[None]:
-    """Within the block, `import inspect` gives STANDIN (unless the real one is loaded already)."""
-    if "inspect" in sys.modules:
-        yield
-        return
-    sys.modules["inspect"] = STANDIN
-    try:
-        yield
-    finally:
-        if sys.modules.get("inspect") is STANDIN:
-            del sys.modules["inspect"]

@@ -12,7 +12,7 @@ Python 3.11's asyncio needs `typing` in two modules only, and only for annotatio
 modules evaluate (they have no `from __future__ import annotations`): `asyncio.staggered`
 (`import typing`; `typing.Optional[...]`, `typing.Iterable[...]`... in signatures, one of them on
 an inner function, so at call time) and `asyncio.timeouts` (`from typing import final, Optional,
-Type`; `final` decorates the Timeout class). `hidden()` puts `STANDIN` in `sys.modules["typing"]`
+Type`; `final` decorates the Timeout class). `asyncio_tls.import_asyncio()` puts `STANDIN` in `sys.modules["typing"]`
 for the length of a `with` block and removes it again: any name taken from it is a `Hint`, which
 can be subscripted, called, or'ed and printed (an annotation that names what it stood for), and
 `final` returns its argument marked `__final__` as the real one does. Those two asyncio modules
@@ -27,13 +27,7 @@ one; a later Python whose asyncio takes anything else from `typing` fails that t
 
 from __future__ import annotations
 
-import sys
 import types
-from contextlib import contextmanager
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 
 class Hint:
@@ -88,16 +82,3 @@ STANDIN = _Standin("typing", "vipkeeper's stand-in for typing while asyncio is i
 STANDIN.final = _final  # type: ignore[attr-defined]
 STANDIN.TYPE_CHECKING = False  # type: ignore[attr-defined]
 
-
-@contextmanager
-def hidden() -> Iterator[None]:
-    """Within the block, `import typing` gives STANDIN (unless the real one is loaded already)."""
-    if "typing" in sys.modules:
-        yield
-        return
-    sys.modules["typing"] = STANDIN
-    try:
-        yield
-    finally:
-        if sys.modules.get("typing") is STANDIN:
-            del sys.modules["typing"]
