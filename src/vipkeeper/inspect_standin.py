@@ -121,7 +121,7 @@ class _Standin(types.ModuleType):
 
         # Not one of the six: the real module answers (the module docstring says what that costs)
         real = importlib.import_module("inspect")
-        if real is self:  # within hidden()'s block
+        if real is self:  # while asyncio is imported (asyncio_tls._standing_in)
             raise AttributeError(f"{name}: not in vipkeeper's stand-in for inspect")
         return getattr(real, name)
 
