@@ -10,18 +10,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import json
-import os
 import re
-import subprocess
-import sys
 import types
 from pathlib import Path
 
 import pytest
 
 from vipkeeper import inspect_standin
-from tests.unit.test_typing_standin import REPO, RUN_PATH
+from tests.unit.test_typing_standin import RUN_PATH, run_python
 
 
 # -- the six predicates against the real module ------------------------------------------------
@@ -236,12 +232,7 @@ def run_as_unit(code: str) -> dict:
     """`code` in a fresh interpreter (-S, as test_typing_standin.py's) with the settings the
     unit gives the daemon: PYTHONNODEBUGRANGES among them, without which a traceback's text
     (Python 3.11's carets under the failing expression) imports `ast` when it is written."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
-           "PYTHONNODEBUGRANGES": "1", "PYTHONOPTIMIZE": "2"}
-    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
-                          env=env, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+    return run_python(code, PYTHONNODEBUGRANGES="1", PYTHONOPTIMIZE="2")
 
 
 def test_daemon_run_path_leaves_inspect_ast_and_dis_out_and_asyncio_works() -> None:

@@ -32,8 +32,9 @@ RUN_PATH = (
 )
 
 
-def run_python(code: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+def run_python(code: str, **settings: str) -> dict:
+    """`code` in a fresh interpreter (-S), with `settings` added to its environment."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]), **settings}
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
                           env=env, check=False)
     assert done.returncode == 0, done.stderr
